@@ -1,0 +1,1 @@
+"""Orders, couriers and the OR-Tools planners (see ARCHITECTURE.md); filled in by later issues."""

@@ -1,0 +1,321 @@
+"""The in-memory H3 store index: exact radius and k-nearest queries.
+
+Stores are bucketed by H3 cell. A query walks rings of cells outward from the cell of the query
+point and stops as soon as nothing outside the rings walked can beat what was found. The stop
+rule is a proof, not a heuristic: any point outside ``grid_disk(origin, k)`` is reached from the
+query point only by crossing a cell of ring ``k + 1``, so its distance is at least
+``min over ring k+1 of (distance to the cell centre - the cell's reach)``, where the reach is the
+farthest of the cell's vertices and of its own stores from its centre. Distances are computed by
+:mod:`geo.distance` exactly as a brute-force scan computes them, and ordered by (distance, id), so
+the answer is the brute-force answer, stores on the radius and in distance ties included.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import numpy.typing as npt
+from h3.api import basic_int as h3
+
+from geo.distance import (
+    EARTH_RADIUS_M,
+    FloatArray,
+    haversine_of_vector_pair,
+    haversine_of_vectors,
+    haversine_to_m,
+    latlng_to_unit_vector,
+    latlngs_to_unit_vectors,
+    m_to_haversine,
+)
+from geo.stores import STORE_KINDS, Store
+
+# Guards the pruning bound against rounding in cell vertices and centres (metres).
+_REACH_SLACK_M = 0.05
+_GEOMETRY_CACHE_LIMIT = 1_000_000
+_TWO_R = 2.0 * EARTH_RADIUS_M
+
+IntArray = npt.NDArray[np.int64]
+Mask = Callable[[IntArray], npt.NDArray[np.bool_]]
+Vector = tuple[float, float, float]
+CellGeometry = tuple[float, float, float, float]  # centre x, y, z and reach in metres
+
+
+@dataclass(frozen=True, slots=True)
+class NearbyQuery:
+    """A nearby-store question. ``kinds``/``brands`` of None mean any; ``open_at`` of None, any."""
+
+    lat: float
+    lng: float
+    radius_m: float
+    limit: int
+    kinds: frozenset[str] | None = None
+    brands: frozenset[str] | None = None
+    partner: bool | None = None
+    open_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.lat) and -90.0 <= self.lat <= 90.0):
+            msg = "lat must be a number in [-90, 90]"
+            raise ValueError(msg)
+        if not (math.isfinite(self.lng) and -180.0 <= self.lng <= 180.0):
+            msg = "lng must be a number in [-180, 180]"
+            raise ValueError(msg)
+        if not (math.isfinite(self.radius_m) and self.radius_m >= 0):
+            msg = "radius_m must be a non-negative number"
+            raise ValueError(msg)
+        if self.limit < 1:
+            msg = "limit must be at least 1"
+            raise ValueError(msg)
+
+    def accepts(self, store: Store) -> bool:
+        """Tell whether a store passes every filter (the distance aside)."""
+        if self.kinds is not None and store.kind not in self.kinds:
+            return False
+        if self.brands is not None and store.brand.casefold() not in self.brands:
+            return False
+        if self.partner is not None and store.partner != self.partner:
+            return False
+        return self.open_at is None or is_open(store, self.open_at) is True
+
+
+@dataclass(frozen=True, slots=True)
+class StoreHit:
+    store: Store
+    distance_m: float
+
+
+def is_open(store: Store, moment: datetime) -> bool | None:
+    """Open at ``moment``, closed, or None when the store's hours are unknown."""
+    if store.hours is None:
+        return None
+    return store.hours.is_open_at(moment, store.zone)
+
+
+class StoreIndex:
+    """An immutable H3 bucket index over a catalogue; build a new one to change the catalogue."""
+
+    def __init__(self, stores: Sequence[Store], *, resolution: int | None = None) -> None:
+        if resolution is None:
+            resolution = choose_resolution(stores)
+        if not 0 <= resolution <= 15:
+            msg = "resolution must be in 0..15"
+            raise ValueError(msg)
+        self.resolution = resolution
+        self._geometry_cache: dict[int, CellGeometry] = {}
+        cells = np.fromiter(
+            (h3.latlng_to_cell(s.lat, s.lng, resolution) for s in stores),
+            dtype=np.uint64,
+            count=len(stores),
+        )
+        order = np.argsort(cells, kind="stable")
+        self._stores: list[Store] = [stores[i] for i in order]
+        self._by_id: dict[str, Store] = {s.id: s for s in self._stores}
+        if len(self._by_id) != len(self._stores):
+            msg = "store ids must be unique"
+            raise ValueError(msg)
+        self._ids_sorted = sorted(self._by_id)
+        rank = {store_id: i for i, store_id in enumerate(self._ids_sorted)}
+        self._id_rank: IntArray = np.array([rank[s.id] for s in self._stores], dtype=np.int64)
+        self._vectors: FloatArray = latlngs_to_unit_vectors(
+            (s.lat for s in self._stores), (s.lng for s in self._stores)
+        )
+        self._positions: IntArray = np.arange(len(self._stores), dtype=np.int64)
+        self._kind_code = np.array([STORE_KINDS.index(s.kind) for s in self._stores], np.int64)
+        brands = sorted({s.brand.casefold() for s in self._stores})
+        self.brands: frozenset[str] = frozenset(brands)
+        self._brand_codes = {brand: code for code, brand in enumerate(brands)}
+        self._brand_code = np.array(
+            [self._brand_codes[s.brand.casefold()] for s in self._stores], dtype=np.int64
+        )
+        self._partner = np.array([s.partner for s in self._stores], dtype=bool)
+        self._slices: dict[int, tuple[int, int]] = {}
+        unique, starts = np.unique(cells[order], return_index=True)
+        ends = [*starts[1:].tolist(), len(self._stores)] if len(starts) else []
+        for cell, start, end in zip(unique.tolist(), starts.tolist(), ends, strict=True):
+            self._slices[cell] = (start, end)
+
+    def __len__(self) -> int:
+        return len(self._stores)
+
+    def __iter__(self) -> Iterator[Store]:
+        """Stores in ascending id order."""
+        return (self._by_id[i] for i in self._ids_sorted)
+
+    def get(self, store_id: str) -> Store | None:
+        return self._by_id.get(store_id)
+
+    def ids_sorted(self) -> Sequence[str]:
+        """Every store id in ascending order (for stable pagination)."""
+        return self._ids_sorted
+
+    def nearby(self, query: NearbyQuery) -> list[StoreHit]:
+        """Return up to ``limit`` stores within ``radius_m`` passing the filters, nearest first."""
+        point = latlng_to_unit_vector(query.lat, query.lng)
+        hav_cut = _loose_haversine(query.radius_m)
+        static_ok = self._static_filter(query)
+        dynamic_ok = _dynamic_filter(query)
+        origin = h3.latlng_to_cell(query.lat, query.lng, self.resolution)
+        found_pos: list[IntArray] = []
+        found_hav: list[FloatArray] = []
+        found = 0
+        cells = h3.grid_disk(origin, 1)  # most answers lie in the first disk: take it at once
+        k = 1
+        while True:
+            positions, hav = self._candidates(point, cells)
+            if positions.size:
+                keep = hav <= hav_cut
+                if static_ok is not None:
+                    keep &= static_ok(positions)
+                found_pos.append(positions[keep])
+                found_hav.append(hav[keep])
+                found += found_pos[-1].size
+            k += 1
+            cells = h3.grid_ring(origin, k)
+            bound = self._lower_bound_m(point, cells)
+            if bound <= query.radius_m and found < query.limit:
+                continue  # too few candidates yet, and more may lie outside
+            hits = self._settled_hits(found_pos, found_hav, query, dynamic_ok, horizon_m=bound)
+            if bound > query.radius_m or len(hits) >= query.limit:
+                return hits[: query.limit]
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _candidates(self, point: Vector, cells: Sequence[int]) -> tuple[IntArray, FloatArray]:
+        spans = [self._slices[c] for c in cells if c in self._slices]
+        if not spans:
+            return self._positions[:0], np.empty(0)
+        if len(spans) == 1:
+            start, end = spans[0]
+            positions = self._positions[start:end]
+            vectors = self._vectors[start:end]
+        else:
+            positions = np.concatenate([self._positions[s:e] for s, e in spans])
+            vectors = np.concatenate([self._vectors[s:e] for s, e in spans])
+        return positions, haversine_of_vectors(point, vectors)
+
+    def _static_filter(self, query: NearbyQuery) -> Mask | None:
+        checks: list[Mask] = []
+        if query.kinds is not None:
+            codes = np.array([STORE_KINDS.index(k) for k in query.kinds], dtype=np.int64)
+            checks.append(lambda p: np.isin(self._kind_code[p], codes))
+        if query.brands is not None:
+            wanted = np.array([self._brand_codes.get(b, -1) for b in query.brands], np.int64)
+            checks.append(lambda p: np.isin(self._brand_code[p], wanted))
+        if query.partner is not None:
+            partner = query.partner
+            checks.append(lambda p: self._partner[p] == partner)
+        if not checks:
+            return None
+
+        def combined(positions: IntArray) -> npt.NDArray[np.bool_]:
+            mask = checks[0](positions)
+            for check in checks[1:]:
+                mask &= check(positions)
+            return mask
+
+        return combined
+
+    def _lower_bound_m(self, point: Vector, ring: Sequence[int]) -> float:
+        """A lower bound on the distance from ``point`` to anything in the cells of ``ring``."""
+        px, py, pz = point
+        cache = self._geometry_cache
+        bound = math.inf
+        for cell in ring:  # a hot loop: the distance is written out rather than called
+            cx, cy, cz, reach = cache.get(cell) or self._cell_geometry(cell)
+            dx, dy, dz = cx - px, cy - py, cz - pz
+            hav = min((dx * dx + dy * dy + dz * dz) * 0.25, 1.0)
+            distance = _TWO_R * math.asin(math.sqrt(hav)) - reach
+            if distance < bound:
+                bound = distance
+        return bound
+
+    def _cell_geometry(self, cell: int) -> CellGeometry:
+        """The cell's centre and reach: the farthest of its vertices and its stores, plus slack."""
+        if len(self._geometry_cache) >= _GEOMETRY_CACHE_LIMIT:
+            self._geometry_cache.clear()
+        centre = latlng_to_unit_vector(*h3.cell_to_latlng(cell))
+        corners = [latlng_to_unit_vector(lat, lng) for lat, lng in h3.cell_to_boundary(cell)]
+        start, end = self._slices.get(cell, (0, 0))
+        members = [tuple(v) for v in self._vectors[start:end].tolist()]
+        reach = max(
+            haversine_to_m(haversine_of_vector_pair(centre, point))  # type: ignore[arg-type]
+            for point in corners + members
+        )
+        geometry = (*centre, reach + _REACH_SLACK_M)
+        self._geometry_cache[cell] = geometry
+        return geometry
+
+    def _settled_hits(
+        self,
+        found_pos: list[IntArray],
+        found_hav: list[FloatArray],
+        query: NearbyQuery,
+        dynamic_ok: Callable[[Store], bool] | None,
+        *,
+        horizon_m: float,
+    ) -> list[StoreHit]:
+        """Hits known to be final: within the radius and nearer than anything not yet seen."""
+        reach_m = min(horizon_m, query.radius_m)
+        if not found_pos or reach_m < 0:
+            return []
+        positions = np.concatenate(found_pos)
+        hav = np.concatenate(found_hav)
+        keep = hav <= _loose_haversine(reach_m)
+        positions, hav = positions[keep], hav[keep]
+        if dynamic_ok is None and hav.size > query.limit:
+            # Only the nearest `limit` can be returned; keep haversine ties an ulp or so apart.
+            kth = np.partition(hav, query.limit - 1)[query.limit - 1]
+            keep = hav <= kth * (1 + 1e-12)
+            positions, hav = positions[keep], hav[keep]
+        order = np.lexsort((self._id_rank[positions], hav))
+        hits: list[StoreHit] = []
+        last_m = -1.0
+        for position, h in zip(positions[order].tolist(), hav[order].tolist(), strict=True):
+            distance = haversine_to_m(h)
+            if distance > query.radius_m or distance >= horizon_m:
+                break
+            if len(hits) >= query.limit and distance > last_m:
+                break
+            store = self._stores[position]
+            if dynamic_ok is None or dynamic_ok(store):
+                hits.append(StoreHit(store, distance))
+                last_m = distance
+        # Equal metres can come from haversines one ulp apart: order those ties by id too.
+        hits.sort(key=lambda hit: (hit.distance_m, hit.store.id))
+        return hits
+
+
+def choose_resolution(stores: Sequence[Store], *, target_per_cell: float = 24.0) -> int:
+    """Pick the finest H3 resolution (6..10) at which a store's cell typically holds enough stores.
+
+    A query then finds ``limit`` (20 by default) stores within the first disk of cells, which is
+    the cheapest case; the answer is exact at any resolution, only the speed depends on it.
+    """
+    sample = stores[:: max(1, len(stores) // 50_000)]
+    scale = len(stores) / max(1, len(sample))
+    for resolution in range(10, 5, -1):
+        counts: dict[int, int] = {}
+        for s in sample:
+            cell = h3.latlng_to_cell(s.lat, s.lng, resolution)
+            counts[cell] = counts.get(cell, 0) + 1
+        # store-weighted mean occupancy: how full the cell around a typical store is
+        occupancy = sum(c * c for c in counts.values()) / max(1, len(sample)) * scale
+        if occupancy >= target_per_cell:
+            return resolution
+    return 6
+
+
+def _loose_haversine(metres: float) -> float:
+    """A haversine cut a hair above ``metres``; the exact test is then made on metres."""
+    return m_to_haversine(metres) * (1 + 1e-9) + 1e-18
+
+
+def _dynamic_filter(query: NearbyQuery) -> Callable[[Store], bool] | None:
+    moment = query.open_at
+    if moment is None:
+        return None
+    return lambda store: is_open(store, moment) is True

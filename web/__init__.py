@@ -1,0 +1,57 @@
+"""The Flask application factory: one blueprint per audience, extensions attached here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import redis
+from flask import Flask, jsonify
+from flask.typing import ResponseReturnValue
+
+from web.catalogue_cache import CatalogueCache
+from web.errors import register_error_handlers
+from web.settings import Settings
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    settings: Settings | None = None, *, clock: Callable[[], datetime] = utc_now
+) -> Flask:
+    """Build the app. ``settings`` default to the environment; tests pass their own."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config["SETTINGS"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    redis_url = settings.redis_url
+    if redis_url is None:
+        from web.redis_server import start_local_redis
+
+        redis_url = start_local_redis(settings.var_dir / "redis", settings.local_redis_port)
+    client = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=2)
+    app.extensions["redis"] = client
+    app.extensions["clock"] = clock
+    app.extensions["catalogue"] = CatalogueCache(
+        client, poll_s=settings.catalogue_poll_s, resolution=settings.h3_resolution
+    )
+
+    register_error_handlers(app)
+    from web import cli, docs, stores
+
+    app.register_blueprint(stores.bp)
+    app.register_blueprint(docs.bp)
+    cli.register(app)
+
+    @app.get("/healthz")
+    def health() -> ResponseReturnValue:
+        client.ping()
+        cache = app.extensions["catalogue"]
+        return jsonify(status="ok", catalogue_version=cache.version, stores=len(cache.index()))
+
+    return app

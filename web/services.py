@@ -1,0 +1,40 @@
+"""What request handlers reach through the app: the catalogue index, Redis and the clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, cast
+
+import redis
+from flask import current_app
+
+from geo.index import StoreIndex
+from web.catalogue_cache import CatalogueCache
+
+ATTRIBUTION = "Store and map data (c) OpenStreetMap contributors, ODbL 1.0"
+
+
+def redis_client() -> redis.Redis:
+    return cast(redis.Redis, current_app.extensions["redis"])
+
+
+def catalogue_cache() -> CatalogueCache:
+    return cast(CatalogueCache, current_app.extensions["catalogue"])
+
+
+def catalogue_index() -> StoreIndex:
+    return catalogue_cache().index()
+
+
+def now() -> datetime:
+    clock = cast(Callable[[], datetime], current_app.extensions["clock"])
+    return clock()
+
+
+def catalogue_meta(*, at: datetime) -> dict[str, Any]:
+    return {
+        "catalogue_version": catalogue_cache().version,
+        "at": at.isoformat(),
+        "attribution": ATTRIBUTION,
+    }

@@ -1,0 +1,47 @@
+"""Settings, read once from the environment at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from web.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the service reads from its environment, with the defaults a newcomer wants."""
+
+    redis_url: str | None = None  # None: start (or reuse) the project's own redis-server
+    host: str = "127.0.0.1"
+    port: int = 8000
+    var_dir: Path = PROJECT_ROOT / "var"
+    local_redis_port: int = 6380
+    demo_catalogue: Path = PROJECT_ROOT / "data" / "demo_stores.geojson"
+    catalogue_poll_s: float = 1.0
+    h3_resolution: int | None = None  # None: chosen from the catalogue's density
+    max_content_length: int = 1_000_000
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        base = cls()
+        try:
+            return replace(
+                base,
+                redis_url=env.get("REDIS_URL") or None,
+                host=env.get("HOST", base.host),
+                port=int(env.get("PORT", base.port)),
+                var_dir=Path(env.get("VAR_DIR", str(base.var_dir))),
+                local_redis_port=int(env.get("LOCAL_REDIS_PORT", base.local_redis_port)),
+                demo_catalogue=Path(env.get("DEMO_CATALOGUE", str(base.demo_catalogue))),
+                catalogue_poll_s=float(env.get("CATALOGUE_POLL_SECONDS", base.catalogue_poll_s)),
+                h3_resolution=int(env["H3_RESOLUTION"]) if env.get("H3_RESOLUTION") else None,
+            )
+        except ValueError as exc:
+            msg = f"bad setting in the environment: {exc}"
+            raise ConfigError(msg) from exc

@@ -1,0 +1,118 @@
+"""The shoppers' store API: nearby search, one store, the whole catalogue page by page."""
+
+from __future__ import annotations
+
+import bisect
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from geo.index import NearbyQuery, StoreHit, is_open
+from geo.stores import STORE_KINDS, Store
+from web.errors import ApiError
+from web.params import QueryReader
+from web.services import catalogue_index, catalogue_meta, now
+
+bp = Blueprint("stores", __name__, url_prefix="/api/v1/stores")
+
+DEFAULT_RADIUS_M = 3000.0
+MAX_RADIUS_M = 50_000.0
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 200
+MAX_PAGE = 500
+NEARBY_PARAMS = ("lat", "lng", "radius_m", "limit", "kind", "brand", "partner", "open_now", "at")
+
+
+def store_json(store: Store, *, moment: datetime) -> dict[str, Any]:
+    return {
+        "id": store.id,
+        "name": store.name,
+        "brand": store.brand,
+        "kind": store.kind,
+        "partner": store.partner,
+        "lat": store.lat,
+        "lng": store.lng,
+        "address": store.address,
+        "opening_hours": store.opening_hours,
+        "timezone": store.timezone,
+        "open_now": is_open(store, moment),
+        "prep_time_s": store.prep_time_s,
+        "capacity_per_hour": store.capacity_per_hour,
+        "delivery_radius_m": store.delivery_radius_m,
+    }
+
+
+def _hit_json(hit: StoreHit, *, moment: datetime) -> dict[str, Any]:
+    body = store_json(hit.store, moment=moment)
+    body["distance_m"] = round(hit.distance_m, 2)
+    return body
+
+
+@bp.get("/nearby")
+def nearby() -> ResponseReturnValue:
+    """Stores near a point, nearest first (ties by id), exactly as a full scan would rank them."""
+    index = catalogue_index()
+    args = QueryReader(request.args, allowed=NEARBY_PARAMS)
+    lat = args.number("lat", low=-90, high=90)
+    lng = args.number("lng", low=-180, high=180)
+    radius = args.number("radius_m", default=DEFAULT_RADIUS_M, low=0, high=MAX_RADIUS_M)
+    limit = args.integer("limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
+    kinds = args.choices("kind", allowed=STORE_KINDS)
+    brands = args.choices("brand", allowed=index.brands)
+    partner = args.boolean("partner")
+    open_now = args.boolean("open_now")
+    moment = args.moment("at") or now()
+    args.finish()
+    assert lat is not None and lng is not None and radius is not None  # finish() raised otherwise
+    query = NearbyQuery(
+        lat=lat,
+        lng=lng,
+        radius_m=radius,
+        limit=limit,
+        kinds=kinds,
+        brands=brands,
+        partner=partner,
+        open_at=moment if open_now else None,
+    )
+    hits = index.nearby(query)
+    return jsonify(
+        stores=[_hit_json(hit, moment=moment) for hit in hits],
+        count=len(hits),
+        meta=catalogue_meta(at=moment),
+    )
+
+
+@bp.get("/<store_id>")
+def one_store(store_id: str) -> ResponseReturnValue:
+    store = catalogue_index().get(store_id)
+    if store is None:
+        raise ApiError(404, "store_not_found", f"no store with id {store_id!r}", {"id": store_id})
+    moment = now()
+    return jsonify(store=store_json(store, moment=moment), meta=catalogue_meta(at=moment))
+
+
+@bp.get("")
+def list_stores() -> ResponseReturnValue:
+    """The catalogue in id order, ``limit`` at a time, continuing ``after`` the last id seen."""
+    args = QueryReader(request.args, allowed=("limit", "after"))
+    limit = args.integer("limit", default=100, low=1, high=MAX_PAGE)
+    after = args.text("after", max_length=128)
+    args.finish()
+    index = catalogue_index()
+    ids = index.ids_sorted()
+    start = 0
+    if after is not None:
+        start = bisect.bisect_right(ids, after)
+    page = ids[start : start + limit]
+    moment = now()
+    stores = [store_json(index.get(i), moment=moment) for i in page]  # type: ignore[arg-type]
+    more = start + limit < len(ids)
+    return jsonify(
+        stores=stores,
+        count=len(stores),
+        total=len(ids),
+        next_after=page[-1] if more and page else None,
+        meta=catalogue_meta(at=moment),
+    )
