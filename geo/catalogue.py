@@ -24,6 +24,7 @@ from geo.stores import (
     MAX_ID_LENGTH,
     STORE_KINDS,
     Store,
+    is_known_timezone,
 )
 
 SUPPORTED_SUFFIXES = (".geojson", ".json", ".csv", ".parquet", ".geoparquet")
@@ -151,6 +152,9 @@ def _store_from_record(row: int, record: dict[Any, Any]) -> tuple[Store | None, 
             parse_opening_hours(hours_text)
         except OpeningHoursError as exc:
             bad("opening_hours", str(exc))
+    timezone = _text(record.get("timezone")) or DEFAULT_TIMEZONE
+    if not is_known_timezone(timezone):
+        bad("timezone", f"unknown time zone {timezone!r}")
     numbers = {
         "prep_time_s": _number(record.get("prep_time_s"), default=DEFAULT_PREP_TIME_S),
         "capacity_per_hour": _number(
@@ -176,14 +180,15 @@ def _store_from_record(row: int, record: dict[Any, Any]) -> tuple[Store | None, 
             lng=float(lng),  # type: ignore[arg-type]
             address=_text(record.get("address")),
             opening_hours=hours_text,
-            timezone=_text(record.get("timezone")) or DEFAULT_TIMEZONE,
+            timezone=timezone,
             prep_time_s=int(numbers["prep_time_s"]),  # type: ignore[arg-type]
             capacity_per_hour=int(numbers["capacity_per_hour"]),  # type: ignore[arg-type]
             delivery_radius_m=float(numbers["delivery_radius_m"]),  # type: ignore[arg-type]
         )
-    except ValueError as exc:
+    except ValueError as exc:  # the remaining range checks (prep time, capacity, radius)
         reason = str(exc)
-        return None, [RowProblem(row, reason.split(" ", 1)[0], reason)]
+        field = reason.split(" ", 1)[0]
+        return None, [RowProblem(row, field if field in record else "row", reason)]
     return store, []
 
 

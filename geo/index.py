@@ -19,6 +19,7 @@ from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
+from h3 import H3BaseException
 from h3.api import basic_int as h3
 
 from geo.distance import (
@@ -37,6 +38,7 @@ from geo.stores import STORE_KINDS, Store
 _REACH_SLACK_M = 0.05
 _GEOMETRY_CACHE_LIMIT = 1_000_000
 _TWO_R = 2.0 * EARTH_RADIUS_M
+_RINGS_PER_LEVEL = 3
 
 IntArray = npt.NDArray[np.int64]
 Mask = Callable[[IntArray], npt.NDArray[np.bool_]]
@@ -137,6 +139,7 @@ class StoreIndex:
         ends = [*starts[1:].tolist(), len(self._stores)] if len(starts) else []
         for cell, start, end in zip(unique.tolist(), starts.tolist(), ends, strict=True):
             self._slices[cell] = (start, end)
+        self._levels = {resolution}
 
     def __len__(self) -> int:
         return len(self._stores)
@@ -153,18 +156,35 @@ class StoreIndex:
         return self._ids_sorted
 
     def nearby(self, query: NearbyQuery) -> list[StoreHit]:
-        """Return up to ``limit`` stores within ``radius_m`` passing the filters, nearest first."""
+        """Return up to ``limit`` stores within ``radius_m`` passing the filters, nearest first.
+
+        The walk starts at the index resolution; when a few rings do not settle the answer (a
+        sparse area, a rare filter, a wide radius) it starts again one resolution coarser, so a
+        50 km query costs a handful of rings, not thousands of empty cells.
+        """
+        level = self.resolution
+        while True:
+            hits = self._walk(query, level, max_rings=_RINGS_PER_LEVEL if level else None)
+            if hits is not None:
+                return hits
+            level -= 1
+
+    def _walk(
+        self, query: NearbyQuery, level: int, *, max_rings: int | None
+    ) -> list[StoreHit] | None:
+        """Walk rings of ``level`` cells; None if ``max_rings`` did not settle the answer."""
+        self._ensure_level(level)
         point = latlng_to_unit_vector(query.lat, query.lng)
         hav_cut = _loose_haversine(query.radius_m)
         static_ok = self._static_filter(query)
         dynamic_ok = _dynamic_filter(query)
-        origin = h3.latlng_to_cell(query.lat, query.lng, self.resolution)
+        origin = h3.latlng_to_cell(query.lat, query.lng, level)
         found_pos: list[IntArray] = []
         found_hav: list[FloatArray] = []
         found = 0
         cells = h3.grid_disk(origin, 1)  # most answers lie in the first disk: take it at once
         k = 1
-        while True:
+        while max_rings is None or k <= max_rings:
             positions, hav = self._candidates(point, cells)
             if positions.size:
                 keep = hav <= hav_cut
@@ -174,13 +194,27 @@ class StoreIndex:
                 found_hav.append(hav[keep])
                 found += found_pos[-1].size
             k += 1
-            cells = h3.grid_ring(origin, k)
+            cells = _grid_ring(origin, k)
             bound = self._lower_bound_m(point, cells)
             if bound <= query.radius_m and found < query.limit:
                 continue  # too few candidates yet, and more may lie outside
             hits = self._settled_hits(found_pos, found_hav, query, dynamic_ok, horizon_m=bound)
             if bound > query.radius_m or len(hits) >= query.limit:
                 return hits[: query.limit]
+        return None
+
+    def _ensure_level(self, level: int) -> None:
+        """Make the cells of a coarser ``level`` map to their (contiguous) runs of stores."""
+        if level in self._levels:
+            return
+        finest = [c for c in self._slices if h3.get_resolution(c) == self.resolution]
+        finest.sort()  # children of one parent are adjacent in H3 integer order
+        for cell in finest:
+            parent = h3.cell_to_parent(cell, level)
+            start, end = self._slices[cell]
+            previous = self._slices.get(parent)
+            self._slices[parent] = (previous[0], end) if previous else (start, end)
+        self._levels.add(level)
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -239,12 +273,11 @@ class StoreIndex:
             self._geometry_cache.clear()
         centre = latlng_to_unit_vector(*h3.cell_to_latlng(cell))
         corners = [latlng_to_unit_vector(lat, lng) for lat, lng in h3.cell_to_boundary(cell)]
+        reach = max(haversine_to_m(haversine_of_vector_pair(centre, c)) for c in corners)
         start, end = self._slices.get(cell, (0, 0))
-        members = [tuple(v) for v in self._vectors[start:end].tolist()]
-        reach = max(
-            haversine_to_m(haversine_of_vector_pair(centre, point))  # type: ignore[arg-type]
-            for point in corners + members
-        )
+        if end > start:  # stores sit inside their cell; this guards against rounding at the edge
+            farthest = float(haversine_of_vectors(centre, self._vectors[start:end]).max())
+            reach = max(reach, haversine_to_m(farthest))
         geometry = (*centre, reach + _REACH_SLACK_M)
         self._geometry_cache[cell] = geometry
         return geometry
@@ -307,6 +340,14 @@ def choose_resolution(stores: Sequence[Store], *, target_per_cell: float = 24.0)
         if occupancy >= target_per_cell:
             return resolution
     return 6
+
+
+def _grid_ring(origin: int, k: int) -> list[int]:
+    """Cells at exactly grid distance ``k`` (empty once the ring has run round the globe)."""
+    try:
+        return list(h3.grid_ring(origin, k))
+    except H3BaseException:  # rings that meet a pentagon's distortion: take the difference
+        return list(set(h3.grid_disk(origin, k)) - set(h3.grid_disk(origin, k - 1)))
 
 
 def _loose_haversine(metres: float) -> float:

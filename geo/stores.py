@@ -62,11 +62,9 @@ class Store:
         if not (math.isfinite(self.delivery_radius_m) and self.delivery_radius_m > 0):
             msg = "delivery_radius_m must be a positive number"
             raise ValueError(msg)
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            msg = f"unknown timezone {self.timezone!r}"
-            raise ValueError(msg) from exc
+        if not is_known_timezone(self.timezone):
+            msg = f"timezone: unknown time zone {self.timezone!r}"
+            raise ValueError(msg)
         if self.opening_hours is not None and self.hours is None:
             # Parsed once here so every later open/closed check is a cheap interval test.
             object.__setattr__(self, "hours", parse_opening_hours(self.opening_hours))
@@ -83,6 +81,15 @@ class Store:
     def from_record(cls, record: dict[str, Any]) -> Store:
         """Inverse of :meth:`to_record`."""
         return cls(**record)
+
+
+def is_known_timezone(name: str) -> bool:
+    """True for an IANA zone name this machine knows (tzdata is a dependency)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 RECORD_FIELDS = tuple(f.name for f in fields(Store) if f.name != "hours")

@@ -68,7 +68,11 @@ def feature(row: dict[str, str], city: str) -> dict[str, object]:
         "delivery_radius_m": radius,
     }
     point = [float(row["lon"]), float(row["lat"])]
-    return {"type": "Feature", "properties": properties, "geometry": {"type": "Point", "coordinates": point}}
+    return {
+        "type": "Feature",
+        "properties": properties,
+        "geometry": {"type": "Point", "coordinates": point},
+    }
 
 
 def main() -> None:
@@ -87,7 +91,9 @@ def main() -> None:
         "features": features,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(collection, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    args.out.write_text(
+        json.dumps(collection, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+    )
     print(f"wrote {len(features)} stores to {args.out}")
 
 

@@ -52,6 +52,7 @@ def create_app(
     def health() -> ResponseReturnValue:
         client.ping()
         cache = app.extensions["catalogue"]
-        return jsonify(status="ok", catalogue_version=cache.version, stores=len(cache.index()))
+        index = cache.index()  # refreshes the version first
+        return jsonify(status="ok", catalogue_version=cache.version, stores=len(index))
 
     return app

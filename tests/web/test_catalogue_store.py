@@ -1,0 +1,101 @@
+"""The catalogue in Redis: versions, re-imports seen by every worker, the import command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import redis
+from flask import Flask
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from geo.distance import haversine_m
+from geo.stores import Store
+from tests.conftest import DEMO_CATALOGUE, FIXED_NOW
+from tests.geo.test_index import make_stores
+from web import create_app
+from web.catalogue_store import current_version, read_catalogue, save_catalogue
+from web.settings import Settings
+
+
+def test_save_and_read_round_trip(redis_client: redis.Redis, demo_stores: list[Store]) -> None:
+    """What is saved is what is read, under a new version each time; old versions are pruned."""
+    first = save_catalogue(redis_client, demo_stores, source="demo")
+    second = save_catalogue(redis_client, demo_stores[:3], source="small")
+    third = save_catalogue(redis_client, demo_stores[:5], source="five")
+    assert first.version < second.version < third.version
+    assert current_version(redis_client) == third
+    assert read_catalogue(redis_client, third.version) == demo_stores[:5]
+    assert read_catalogue(redis_client, second.version) == demo_stores[:3]  # kept for readers
+    assert not redis_client.exists(f"catalogue:v{first.version}:meta")
+
+
+def test_reimport_is_seen_by_every_worker(settings: Settings, redis_client: redis.Redis) -> None:
+    """Two app instances (two workers) both switch to a new catalogue without a restart."""
+    stores = make_stores((24.18, 120.60), 0.01, 50, seed=1)
+    save_catalogue(redis_client, stores, source="first")
+    workers = [create_app(settings, clock=lambda: FIXED_NOW) for _ in range(2)]
+    clients = [w.test_client() for w in workers]
+    for client in clients:
+        assert client.get("/healthz").get_json()["stores"] == 50
+    save_catalogue(redis_client, stores[:7], source="second")
+    for client in clients:
+        assert client.get("/healthz").get_json()["stores"] == 7
+        assert client.get(f"/api/v1/stores/{stores[10].id}").status_code == 404
+
+
+def test_import_command(app: Flask, redis_client: redis.Redis, tmp_path: Path) -> None:
+    """The CLI imports a file, refuses a bad one without touching the current catalogue."""
+    runner = app.test_cli_runner()
+    before = current_version(redis_client)
+    assert before is not None
+    result = runner.invoke(args=["stores", "import", str(DEMO_CATALOGUE), "--if-empty"])
+    assert result.exit_code == 0 and "already loaded" in result.output
+    assert current_version(redis_client) == before
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,name,kind,lat,lng\na,A,convenience,24.1,120.6\nb,B,bakery,99,1\n")
+    result = runner.invoke(args=["stores", "import", str(bad)])
+    assert result.exit_code != 0
+    assert "row 2: kind" in result.output and "row 2: lat" in result.output
+    assert current_version(redis_client) == before
+
+    good = tmp_path / "good.csv"
+    good.write_text("id,name,kind,lat,lng\na,A,convenience,24.1,120.6\n")
+    result = runner.invoke(args=["stores", "import", str(good)])
+    assert result.exit_code == 0, result.output
+    after = current_version(redis_client)
+    assert after is not None and after.count == 1 and after.version > before.version
+    status = runner.invoke(args=["stores", "status"])
+    assert "1 stores from good.csv" in status.output
+
+
+@hypothesis_settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    seed=st.integers(0, 2**32),
+    spread=st.sampled_from([0.002, 0.02, 0.2]),
+    radius=st.sampled_from([100, 1000, 3000, 50_000]),
+    limit=st.integers(1, 200),
+)
+def test_api_answers_equal_brute_force_through_redis(
+    settings: Settings, redis_client: redis.Redis, seed: int, spread: float, radius: int, limit: int
+) -> None:
+    """Catalogue saved to a real Redis, read by a worker, queried over HTTP: exact answers."""
+    redis_client.flushall()
+    stores = make_stores((60.17, 24.94), spread, 300, seed)
+    save_catalogue(redis_client, stores, source="generated")
+    client = create_app(settings, clock=lambda: FIXED_NOW).test_client()
+    lat, lng = 60.17 + spread / 3, 24.94 - spread / 5
+    body = client.get(
+        "/api/v1/stores/nearby",
+        query_string={"lat": lat, "lng": lng, "radius_m": radius, "limit": limit},
+    ).get_json()
+    expected = sorted(
+        (haversine_m(lat, lng, s.lat, s.lng), s.id)
+        for s in stores
+        if haversine_m(lat, lng, s.lat, s.lng) <= radius
+    )[:limit]
+    assert [s["id"] for s in body["stores"]] == [store_id for _, store_id in expected]
