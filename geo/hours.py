@@ -10,6 +10,7 @@ guessed at.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,6 +49,7 @@ class OpeningHours:
         return False
 
 
+@functools.lru_cache(maxsize=4096)  # catalogues repeat a few hour strings very many times
 def parse_opening_hours(spec: str) -> OpeningHours:
     """Parse an ``opening_hours`` string; raise :class:`OpeningHoursError` naming what is wrong."""
     text = spec.strip()

@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -36,9 +37,10 @@ from geo.stores import STORE_KINDS, Store
 
 # Guards the pruning bound against rounding in cell vertices and centres (metres).
 _REACH_SLACK_M = 0.05
-_GEOMETRY_CACHE_LIMIT = 1_000_000
+_GEOMETRY_CACHE_LIMIT = 4_000_000
 _TWO_R = 2.0 * EARTH_RADIUS_M
-_RINGS_PER_LEVEL = 3
+_RINGS_PER_LEVEL = 4
+_EDGE_M = [h3.average_hexagon_edge_length(r, "m") for r in range(16)]
 
 IntArray = npt.NDArray[np.int64]
 Mask = Callable[[IntArray], npt.NDArray[np.bool_]]
@@ -84,8 +86,9 @@ class NearbyQuery:
         return self.open_at is None or is_open(store, self.open_at) is True
 
 
-@dataclass(frozen=True, slots=True)
-class StoreHit:
+class StoreHit(NamedTuple):
+    """A store and its distance from the query point (a named tuple: made by the thousand)."""
+
     store: Store
     distance_m: float
 
@@ -125,7 +128,11 @@ class StoreIndex:
         self._vectors: FloatArray = latlngs_to_unit_vectors(
             (s.lat for s in self._stores), (s.lng for s in self._stores)
         )
-        self._positions: IntArray = np.arange(len(self._stores), dtype=np.int64)
+        # x, y, z and the position itself side by side: one slice or concatenation per query
+        # gathers both (positions below 2**53 are exact as floats)
+        self._rows: FloatArray = np.column_stack(
+            [self._vectors, np.arange(len(self._stores), dtype=np.float64)]
+        )
         self._kind_code = np.array([STORE_KINDS.index(s.kind) for s in self._stores], np.int64)
         brands = sorted({s.brand.casefold() for s in self._stores})
         self.brands: frozenset[str] = frozenset(brands)
@@ -140,6 +147,13 @@ class StoreIndex:
         for cell, start, end in zip(unique.tolist(), starts.tolist(), ends, strict=True):
             self._slices[cell] = (start, end)
         self._levels = {resolution}
+        for level in range(resolution - 1, -1, -1):
+            self._ensure_level(level)
+        # Geometry of every cell holding stores, at every level, is made now rather than on a
+        # first query: the cost is paid once at build, not by unlucky early shoppers.
+        for cell in self._slices:
+            self._cell_geometry(cell)
+        self._occupied_geometry = dict(self._geometry_cache)
 
     def __len__(self) -> int:
         return len(self._stores)
@@ -162,7 +176,7 @@ class StoreIndex:
         sparse area, a rare filter, a wide radius) it starts again one resolution coarser, so a
         50 km query costs a handful of rings, not thousands of empty cells.
         """
-        level = self.resolution
+        level = self._start_level(query)
         while True:
             hits = self._walk(query, level, max_rings=_RINGS_PER_LEVEL if level else None)
             if hits is not None:
@@ -200,8 +214,19 @@ class StoreIndex:
                 continue  # too few candidates yet, and more may lie outside
             hits = self._settled_hits(found_pos, found_hav, query, dynamic_ok, horizon_m=bound)
             if bound > query.radius_m or len(hits) >= query.limit:
-                return hits[: query.limit]
+                return [StoreHit(self._stores[p], d) for d, p in hits[: query.limit]]
         return None
+
+    def _start_level(self, query: NearbyQuery) -> int:
+        """The finest level whose first disk likely holds the answer: enough stores, or cells
+        wide enough that the radius ends within two rings (a guess for speed only)."""
+        cell = h3.latlng_to_cell(query.lat, query.lng, self.resolution)
+        for level in range(self.resolution, 0, -1):
+            here = cell if level == self.resolution else h3.cell_to_parent(cell, level)
+            start, end = self._slices.get(here, (0, 0))
+            if 7 * (end - start) >= 2 * query.limit or 2 * _EDGE_M[level] >= query.radius_m:
+                return level
+        return 0
 
     def _ensure_level(self, level: int) -> None:
         """Make the cells of a coarser ``level`` map to their (contiguous) runs of stores."""
@@ -219,17 +244,15 @@ class StoreIndex:
     # -- internals ---------------------------------------------------------------------------
 
     def _candidates(self, point: Vector, cells: Sequence[int]) -> tuple[IntArray, FloatArray]:
-        spans = [self._slices[c] for c in cells if c in self._slices]
+        get = self._slices.get
+        spans = [span for cell in cells if (span := get(cell)) is not None]
         if not spans:
-            return self._positions[:0], np.empty(0)
+            return np.empty(0, dtype=np.int64), np.empty(0)
         if len(spans) == 1:
-            start, end = spans[0]
-            positions = self._positions[start:end]
-            vectors = self._vectors[start:end]
+            rows = self._rows[spans[0][0] : spans[0][1]]
         else:
-            positions = np.concatenate([self._positions[s:e] for s, e in spans])
-            vectors = np.concatenate([self._vectors[s:e] for s, e in spans])
-        return positions, haversine_of_vectors(point, vectors)
+            rows = np.concatenate([self._rows[start:end] for start, end in spans])
+        return rows[:, 3].astype(np.int64), haversine_of_vectors(point, rows[:, :3])
 
     def _static_filter(self, query: NearbyQuery) -> Mask | None:
         checks: list[Mask] = []
@@ -269,8 +292,8 @@ class StoreIndex:
 
     def _cell_geometry(self, cell: int) -> CellGeometry:
         """The cell's centre and reach: the farthest of its vertices and its stores, plus slack."""
-        if len(self._geometry_cache) >= _GEOMETRY_CACHE_LIMIT:
-            self._geometry_cache.clear()
+        if len(self._geometry_cache) >= _GEOMETRY_CACHE_LIMIT:  # forget empty cells seen
+            self._geometry_cache = dict(self._occupied_geometry)
         centre = latlng_to_unit_vector(*h3.cell_to_latlng(cell))
         corners = [latlng_to_unit_vector(lat, lng) for lat, lng in h3.cell_to_boundary(cell)]
         reach = max(haversine_to_m(haversine_of_vector_pair(centre, c)) for c in corners)
@@ -290,36 +313,40 @@ class StoreIndex:
         dynamic_ok: Callable[[Store], bool] | None,
         *,
         horizon_m: float,
-    ) -> list[StoreHit]:
-        """Hits known to be final: within the radius and nearer than anything not yet seen."""
-        reach_m = min(horizon_m, query.radius_m)
-        if not found_pos or reach_m < 0:
+    ) -> list[tuple[float, int]]:
+        """(metres, position) of the hits known to be final: within the radius and nearer than
+        anything not yet seen, nearest first, ties by id."""
+        if not found_pos or min(horizon_m, query.radius_m) < 0:
             return []
-        positions = np.concatenate(found_pos)
-        hav = np.concatenate(found_hav)
-        keep = hav <= _loose_haversine(reach_m)
-        positions, hav = positions[keep], hav[keep]
-        if dynamic_ok is None and hav.size > query.limit:
-            # Only the nearest `limit` can be returned; keep haversine ties an ulp or so apart.
-            kth = np.partition(hav, query.limit - 1)[query.limit - 1]
-            keep = hav <= kth * (1 + 1e-12)
-            positions, hav = positions[keep], hav[keep]
+        positions = found_pos[0] if len(found_pos) == 1 else np.concatenate(found_pos)
+        hav = found_hav[0] if len(found_hav) == 1 else np.concatenate(found_hav)
+        limit = query.limit
+        if dynamic_ok is None:
+            if hav.size > limit:
+                # Only the nearest `limit` can be returned; keep haversine ties an ulp or so apart.
+                kth = np.partition(hav, limit - 1)[limit - 1]
+                chosen = np.flatnonzero(hav <= kth * (1 + 1e-12))
+                positions, hav = positions[chosen], hav[chosen]
+        else:  # a filter that rejects as it goes needs every candidate inside the horizon
+            chosen = np.flatnonzero(hav <= _loose_haversine(min(horizon_m, query.radius_m)))
+            positions, hav = positions[chosen], hav[chosen]
         order = np.lexsort((self._id_rank[positions], hav))
-        hits: list[StoreHit] = []
+        settled: list[tuple[float, int]] = []
         last_m = -1.0
+        tied = False
         for position, h in zip(positions[order].tolist(), hav[order].tolist(), strict=True):
             distance = haversine_to_m(h)
             if distance > query.radius_m or distance >= horizon_m:
                 break
-            if len(hits) >= query.limit and distance > last_m:
+            if len(settled) >= limit and distance > last_m:
                 break
-            store = self._stores[position]
-            if dynamic_ok is None or dynamic_ok(store):
-                hits.append(StoreHit(store, distance))
+            if dynamic_ok is None or dynamic_ok(self._stores[position]):
+                tied = tied or distance == last_m
+                settled.append((distance, position))
                 last_m = distance
-        # Equal metres can come from haversines one ulp apart: order those ties by id too.
-        hits.sort(key=lambda hit: (hit.distance_m, hit.store.id))
-        return hits
+        if tied:  # equal metres can come from haversines one ulp apart: order those by id too
+            settled.sort(key=lambda hit: (hit[0], self._stores[hit[1]].id))
+        return settled
 
 
 def choose_resolution(stores: Sequence[Store], *, target_per_cell: float = 24.0) -> int:

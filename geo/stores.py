@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -83,6 +84,7 @@ class Store:
         return cls(**record)
 
 
+@functools.lru_cache(maxsize=1024)
 def is_known_timezone(name: str) -> bool:
     """True for an IANA zone name this machine knows (tzdata is a dependency)."""
     try:
