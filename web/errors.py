@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import redis
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
@@ -64,6 +65,12 @@ def register_error_handlers(app: Flask) -> None:
         if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
             response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
         return response, status
+
+    @app.errorhandler(redis.RedisError)
+    def _storage_down(error: redis.RedisError) -> ResponseReturnValue:
+        log.error("Redis error: %s", error)
+        body = error_body("storage_unavailable", "the store catalogue is unreachable; try again")
+        return jsonify(body), 503, {"Retry-After": "5"}
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> ResponseReturnValue:

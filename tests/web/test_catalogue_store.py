@@ -99,3 +99,45 @@ def test_api_answers_equal_brute_force_through_redis(
         if haversine_m(lat, lng, s.lat, s.lng) <= radius
     )[:limit]
     assert [s["id"] for s in body["stores"]] == [store_id for _, store_id in expected]
+
+
+def test_large_catalogue_rebuilds_in_the_background(
+    redis_client: redis.Redis, demo_stores: list[Store]
+) -> None:
+    """Past the threshold, the old index answers until the new one is ready, then it swaps."""
+    from web.catalogue_cache import CatalogueCache
+
+    save_catalogue(redis_client, demo_stores, source="first")
+    cache = CatalogueCache(redis_client, poll_s=0.0, background_from=10)
+    assert len(cache.index()) == 47  # the first build is synchronous: nothing to serve before
+    first = cache.version
+    save_catalogue(redis_client, demo_stores[:20], source="second")
+    served = cache.index()  # starts the rebuild, still serves the old index
+    assert len(served) in (47, 20)
+    cache.wait_for_rebuild(timeout=30)
+    assert len(cache.index()) == 20
+    assert cache.version is not None and first is not None and cache.version > first
+
+
+def test_redis_outage_keeps_serving_from_memory(
+    settings: Settings, redis_client: redis.Redis, demo_stores: list[Store]
+) -> None:
+    """With the index built, nearby keeps answering when Redis goes away; without it, a 503."""
+    from dataclasses import replace
+
+    save_catalogue(redis_client, demo_stores, source="demo")
+    client = create_app(settings, clock=lambda: FIXED_NOW).test_client()
+    assert client.get("/api/v1/stores/nearby?lat=24.1835&lng=120.6010").status_code == 200
+    unreachable = replace(settings, redis_url="redis://127.0.0.1:1/0")
+    dead = create_app(unreachable, clock=lambda: FIXED_NOW)
+    dead.extensions["redis"].connection_pool.connection_kwargs["socket_connect_timeout"] = 0.2
+    response = dead.test_client().get("/api/v1/stores/nearby?lat=24.1835&lng=120.6010")
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "storage_unavailable"
+    assert response.headers["Retry-After"] == "5"
+    # the first app has its index in memory: point it at the dead server and it still answers
+    live = client.application
+    cache = live.extensions["catalogue"]
+    cache._client = dead.extensions["redis"]
+    body = client.get("/api/v1/stores/nearby?lat=24.1835&lng=120.6010").get_json()
+    assert body["count"] > 0

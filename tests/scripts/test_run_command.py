@@ -1,0 +1,62 @@
+"""The README's run command serves the demo: scripts/run, gunicorn and real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+import redis
+
+from tests.conftest import _free_port
+from web.settings import PROJECT_ROOT
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def test_run_command_serves_the_demo(redis_url: str, redis_client: redis.Redis) -> None:
+    """scripts/run imports the demo into an empty Redis and answers nearby queries over HTTP."""
+    port = _free_port()
+    env = os.environ | {"REDIS_URL": redis_url, "PORT": str(port), "WORKERS": "2"}
+    server = subprocess.Popen(
+        ["bash", str(PROJECT_ROOT / "scripts" / "run")],
+        env=env,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        health = None
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                health = get_json(f"{base}/healthz")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.3)
+        assert health is not None, "the service did not come up"
+        assert health["stores"] == 47
+        body = get_json(f"{base}/api/v1/stores/nearby?lat=24.18520&lng=120.61264&radius_m=500")
+        assert body["stores"][0]["id"] == "osm-way-617553270"
+        assert body["stores"][0]["name"].startswith("7-Eleven")
+        try:
+            get_json(f"{base}/api/v1/stores/nearby?lat=91&lng=0")
+            raise AssertionError("lat=91 was accepted")
+        except urllib.error.HTTPError as error:
+            assert error.code == 400
+            assert json.loads(error.read())["error"]["details"]["fields"]["lat"]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        output = server.communicate(timeout=60)[0].decode()
+    assert f"serving on http://127.0.0.1:{port}/" in output
+    assert "catalogue v" in output
