@@ -22,6 +22,16 @@ EARTH_RADIUS_M = 6_371_008.8  # IUGG mean radius
 FloatArray = npt.NDArray[np.float64]
 
 
+def check_latlng(lat: float, lng: float) -> None:
+    """Raise ValueError unless (lat, lng) is a finite WGS84 position in degrees."""
+    if not (math.isfinite(lat) and -90.0 <= lat <= 90.0):
+        msg = "lat must be a number in [-90, 90]"
+        raise ValueError(msg)
+    if not (math.isfinite(lng) and -180.0 <= lng <= 180.0):
+        msg = "lng must be a number in [-180, 180]"
+        raise ValueError(msg)
+
+
 def latlng_to_unit_vector(lat: float, lng: float) -> tuple[float, float, float]:
     """Return the unit vector (x, y, z) of a WGS84 latitude/longitude in degrees."""
     phi = math.radians(lat)

@@ -26,6 +26,7 @@ from h3.api import basic_int as h3
 from geo.distance import (
     EARTH_RADIUS_M,
     FloatArray,
+    check_latlng,
     haversine_of_vector_pair,
     haversine_of_vectors,
     haversine_to_m,
@@ -62,12 +63,7 @@ class NearbyQuery:
     open_at: datetime | None = None
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.lat) and -90.0 <= self.lat <= 90.0):
-            msg = "lat must be a number in [-90, 90]"
-            raise ValueError(msg)
-        if not (math.isfinite(self.lng) and -180.0 <= self.lng <= 180.0):
-            msg = "lng must be a number in [-180, 180]"
-            raise ValueError(msg)
+        check_latlng(self.lat, self.lng)
         if not (math.isfinite(self.radius_m) and self.radius_m >= 0):
             msg = "radius_m must be a non-negative number"
             raise ValueError(msg)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from geo.distance import check_latlng
 from geo.hours import OpeningHours, parse_opening_hours
 
 STORE_KINDS = ("convenience", "supermarket", "grocery", "pharmacy")
@@ -48,12 +49,7 @@ class Store:
         if self.kind not in STORE_KINDS:
             msg = f"kind must be one of {', '.join(STORE_KINDS)}"
             raise ValueError(msg)
-        if not (math.isfinite(self.lat) and -90.0 <= self.lat <= 90.0):
-            msg = "lat must be a number in [-90, 90]"
-            raise ValueError(msg)
-        if not (math.isfinite(self.lng) and -180.0 <= self.lng <= 180.0):
-            msg = "lng must be a number in [-180, 180]"
-            raise ValueError(msg)
+        check_latlng(self.lat, self.lng)
         if self.prep_time_s < 0:
             msg = "prep_time_s must not be negative"
             raise ValueError(msg)

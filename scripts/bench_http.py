@@ -26,10 +26,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark_common import free_port, machine, scratch_redis
+from benchmark_common import ROOT, ensure_catalogue, free_port, machine, scratch_redis
 from synthetic import sample_points
 
-ROOT = Path(__file__).resolve().parent.parent
 WRK_SCRIPT = """
 local paths = {}
 for line in io.lines("%(paths)s") do paths[#paths + 1] = line end
@@ -88,12 +87,7 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
-    catalogue = args.catalogue or ROOT / "data" / "generated" / f"stores_{args.count}.parquet"
-    if not catalogue.exists():
-        subprocess.run(
-            [sys.executable, str(ROOT / "scripts" / "generate_catalogue.py"),
-             "--count", str(args.count), "--out", str(catalogue)], check=True,
-        )  # fmt: skip
+    catalogue = ensure_catalogue(args.catalogue, args.count)
     print(f"machine: {machine()}")
     lats, lngs, _ = sample_points(20_000, np.random.default_rng(11))
     with scratch_redis(None) as redis_url, tempfile.TemporaryDirectory() as folder:

@@ -14,7 +14,6 @@ geohash coordinates, Earth radius 6372797.56 m), and every disagreement beyond t
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ import redis
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark_common import machine, scratch_redis, summary_us
+from benchmark_common import ensure_catalogue, machine, scratch_redis, summary_us
 from synthetic import sample_points
 
 from geo.catalogue import load_catalogue
@@ -38,7 +37,6 @@ from geo.distance import (
 )
 from geo.index import NearbyQuery, StoreIndex
 
-ROOT = Path(__file__).resolve().parent.parent
 GEO_KEY = "bench:stores:geo"
 REDIS_EARTH_RADIUS_M = 6372797.560856
 
@@ -143,12 +141,7 @@ def main() -> None:
     parser.add_argument("--redis-url", help="default: a throw-away local redis-server")
     args = parser.parse_args()
 
-    catalogue = args.catalogue or ROOT / "data" / "generated" / f"stores_{args.count}.parquet"
-    if not catalogue.exists():
-        subprocess.run(
-            [sys.executable, str(ROOT / "scripts" / "generate_catalogue.py"),
-             "--count", str(args.count), "--out", str(catalogue)], check=True,
-        )  # fmt: skip
+    catalogue = ensure_catalogue(args.catalogue, args.count)
     print(f"machine: {machine()}")
     started = time.perf_counter()
     with tqdm(desc="loading", unit=" rows", disable=None) as bar:

@@ -7,12 +7,15 @@ import platform
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from web.redis_server import start_local_redis, stop_local_redis
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def machine() -> str:
@@ -31,6 +34,18 @@ def machine() -> str:
         f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"redis-server {''.join(redis_version).removeprefix('v=')}"
     )
+
+
+def ensure_catalogue(path: Path | None, count: int) -> Path:
+    """The catalogue to benchmark on: ``path``, or a generated one of ``count`` stores."""
+    if path is not None:
+        return path
+    generated = ROOT / "data" / "generated" / f"stores_{count}.parquet"
+    if not generated.exists():
+        script = ROOT / "scripts" / "generate_catalogue.py"
+        command = [sys.executable, str(script), "--count", str(count), "--out", str(generated)]
+        subprocess.run(command, check=True)
+    return generated
 
 
 def percentile(values: list[float], share: float) -> float:
