@@ -215,12 +215,12 @@ class StoreIndex:
 
     def _start_level(self, query: NearbyQuery) -> int:
         """The finest level whose first disk likely holds the answer: enough stores, or cells
-        wide enough that the radius ends within two rings (a guess for speed only)."""
+        wide enough that the radius ends about the second ring (tuned for speed only)."""
         cell = h3.latlng_to_cell(query.lat, query.lng, self.resolution)
         for level in range(self.resolution, 0, -1):
             here = cell if level == self.resolution else h3.cell_to_parent(cell, level)
             start, end = self._slices.get(here, (0, 0))
-            if 7 * (end - start) >= 2 * query.limit or 2 * _EDGE_M[level] >= query.radius_m:
+            if 7 * (end - start) >= 2 * query.limit or 1.2 * _EDGE_M[level] >= query.radius_m:
                 return level
         return 0
 
