@@ -37,7 +37,7 @@ class Store:
     prep_time_s: int = DEFAULT_PREP_TIME_S
     capacity_per_hour: int = DEFAULT_CAPACITY_PER_HOUR
     delivery_radius_m: float = DEFAULT_DELIVERY_RADIUS_M
-    hours: OpeningHours | None = field(default=None, compare=False, repr=False)
+    hours: OpeningHours | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.id or len(self.id) > MAX_ID_LENGTH:
@@ -62,9 +62,10 @@ class Store:
         if not is_known_timezone(self.timezone):
             msg = f"timezone: unknown time zone {self.timezone!r}"
             raise ValueError(msg)
-        if self.opening_hours is not None and self.hours is None:
-            # Parsed once here so every later open/closed check is a cheap interval test.
-            object.__setattr__(self, "hours", parse_opening_hours(self.opening_hours))
+        # Derived here (parses are cached) so open/closed checks are cheap interval tests, and a
+        # dataclasses.replace() with new hours cannot keep the old parse.
+        parsed = None if self.opening_hours is None else parse_opening_hours(self.opening_hours)
+        object.__setattr__(self, "hours", parsed)
 
     @property
     def zone(self) -> ZoneInfo:

@@ -20,6 +20,8 @@ from web.redis_server import start_local_redis, stop_local_redis
 from web.settings import PROJECT_ROOT, Settings
 
 DEMO_CATALOGUE = PROJECT_ROOT / "data" / "demo_stores.geojson"
+DEMO_PRODUCTS = PROJECT_ROOT / "data" / "demo_products.csv"
+DEMO_STOCK = PROJECT_ROOT / "data" / "demo_stock.csv"
 # A Sunday, 03:00 in Taipei: convenience stores open, supermarkets closed.
 FIXED_NOW = datetime(2026, 11, 21, 19, 0, tzinfo=UTC)
 
@@ -65,4 +67,17 @@ def app(settings: Settings, redis_client: redis.Redis, demo_stores: list[Store])
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def shop(app: Flask, redis_client: redis.Redis) -> FlaskClient:
+    """The demo with its products and stock loaded: ready to take orders."""
+    runner = app.test_cli_runner()
+    for args in (
+        ["products", "import", str(DEMO_PRODUCTS)],
+        ["stock", "import", str(DEMO_STOCK)],
+    ):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 0, result.output
     return app.test_client()

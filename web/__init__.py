@@ -42,10 +42,11 @@ def create_app(
     )
 
     register_error_handlers(app)
-    from web import cli, docs, stores
+    from web import cli, docs, orders, stores
 
     app.register_blueprint(stores.bp)
     app.register_blueprint(docs.bp)
+    orders.register(app)
     cli.register(app)
 
     @app.get("/healthz")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import click
@@ -9,10 +10,12 @@ from flask import Flask
 from flask.cli import AppGroup
 from tqdm import tqdm
 
+from dispatch import order_store
+from dispatch.products import read_products_csv
 from geo.catalogue import load_catalogue
 from geo.errors import CatalogueError
 from web.catalogue_store import current_version, save_catalogue
-from web.services import redis_client
+from web.services import catalogue_index, redis_client
 
 stores_cli = AppGroup("stores", help="Manage the store catalogue.")
 
@@ -54,5 +57,60 @@ def status_command() -> None:
         )
 
 
+products_cli = AppGroup("products", help="Manage the product catalogue.")
+stock_cli = AppGroup("stock", help="Manage stores' stock levels.")
+
+
+@products_cli.command("import")
+@click.argument("path", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--if-empty", is_flag=True, help="Only import when no products are loaded yet.")
+def import_products(path: Path, if_empty: bool) -> None:
+    """Replace the product catalogue with a CSV of sku,name,price_cents,category."""
+    client = redis_client()
+    if if_empty and order_store.load_products(client):
+        click.echo("products already loaded")
+        return
+    try:
+        products = read_products_csv(path)
+    except ValueError as exc:
+        raise click.ClickException(f"{path.name}: {exc}; nothing was imported") from exc
+    click.echo(f"{order_store.save_products(client, products)} products from {path.name}")
+
+
+@stock_cli.command("import")
+@click.argument("path", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--if-empty", is_flag=True, help="Only import when no stock is recorded yet.")
+def import_stock(path: Path, if_empty: bool) -> None:
+    """Set stock levels from a CSV of store_id,sku,qty (all rows valid, or nothing changes)."""
+    client = redis_client()
+    if if_empty and next(iter(client.scan_iter(match="stock:*", count=100)), None) is not None:
+        click.echo("stock already loaded")
+        return
+    index = catalogue_index()
+    products = order_store.load_products(client)
+    levels: dict[str, dict[str, int]] = {}
+    problems: list[str] = []
+    with path.open(encoding="utf-8", newline="") as handle:
+        for row_number, row in enumerate(csv.DictReader(handle), start=1):
+            store_id, sku, qty = row.get("store_id"), row.get("sku"), row.get("qty", "")
+            if not store_id or index.get(store_id) is None:
+                problems.append(f"row {row_number}: store_id: unknown store {store_id!r}")
+            elif sku not in products:
+                problems.append(f"row {row_number}: sku: unknown sku {sku!r}")
+            elif not qty.isdigit():
+                problems.append(f"row {row_number}: qty: {qty!r} is not a whole number >= 0")
+            else:
+                levels.setdefault(store_id, {})[sku] = int(qty)
+    if problems:
+        for problem in problems[:50]:
+            click.echo(f"  {problem}", err=True)
+        raise click.ClickException(f"{len(problems)} problem(s) in {path.name}; nothing changed")
+    for store_id, store_levels in tqdm(levels.items(), desc="stock", disable=None):
+        order_store.set_stock(client, store_id, store_levels)
+    click.echo(f"stock of {len(levels)} stores from {path.name}")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(stores_cli)
+    app.cli.add_command(products_cli)
+    app.cli.add_command(stock_cli)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dispatch.orders import CHANNELS, MAX_LINES, MAX_QTY, STATUSES
 from geo.stores import STORE_KINDS
 from web.stores import DEFAULT_LIMIT, DEFAULT_RADIUS_M, MAX_LIMIT, MAX_PAGE, MAX_RADIUS_M
 
@@ -54,8 +55,66 @@ META_SCHEMA: dict[str, Any] = {
 }
 
 
+ORDER_REQUEST_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["channel", "external_id", "lat", "lng", "items"],
+    "additionalProperties": False,
+    "properties": {
+        "channel": {"type": "string", "enum": list(CHANNELS)},
+        "external_id": {"type": "string", "minLength": 1, "maxLength": 128},
+        "lat": {"type": "number", "minimum": -90, "maximum": 90},
+        "lng": {"type": "number", "minimum": -180, "maximum": 180},
+        "address": {"type": "string", "maxLength": 500},
+        "note": {"type": "string", "maxLength": 500},
+        "items": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_LINES,
+            "items": {
+                "type": "object",
+                "required": ["sku", "qty"],
+                "properties": {
+                    "sku": {"type": "string"},
+                    "qty": {"type": "integer", "minimum": 1, "maximum": MAX_QTY},
+                },
+            },
+        },
+    },
+}
+
+ORDER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "channel": {"type": "string"},
+        "external_id": {"type": "string"},
+        "status": {"type": "string", "enum": list(STATUSES)},
+        "store_id": {"type": "string"},
+        "customer": {"type": "object"},
+        "items": {"type": "array"},
+        "total_cents": {"type": "integer"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "promised_by": {
+            "type": "string",
+            "format": "date-time",
+            "description": "created_at + 60 min",
+        },
+        "match": {
+            "type": "object",
+            "description": "why this store, and why nearer ones were passed over",
+        },
+        "events": {"type": "array"},
+    },
+}
+
+
+def _path(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
 def openapi_document() -> dict[str, Any]:
     store_ref = {"$ref": "#/components/schemas/Store"}
+    order_ref = {"$ref": "#/components/schemas/Order"}
     meta_ref = {"$ref": "#/components/schemas/Meta"}
     return {
         "openapi": "3.1.0",
@@ -215,6 +274,193 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            "/api/v1/orders": {
+                "post": {
+                    "summary": "Place an order from any channel",
+                    "description": (
+                        "Matched to the nearest partner store (by ride time) that is open, stocks every "
+                        "item, has capacity left this hour, delivers to the address and can keep the "
+                        "one-hour promise. Stock is reserved and the order stored atomically. A retry "
+                        "with the same Idempotency-Key header, or the same channel and external_id, "
+                        "returns the same order; the same key with another body is a 409."
+                    ),
+                    "parameters": [
+                        {
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "required": False,
+                            "schema": {"type": "string", "maxLength": 128},
+                        }
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/OrderRequest"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "Accepted (or replayed)",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"type": "object", "properties": {"order": order_ref}}
+                                }
+                            },
+                        },
+                        "400": _ERROR,
+                        "409": _ERROR,
+                        "413": _ERROR,
+                        "422": {
+                            "description": "unknown_sku, or no_store_can_fulfil with each candidate's reasons",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Error"}
+                                }
+                            },
+                        },
+                    },
+                }
+            },
+            "/api/v1/orders/{order_id}": {
+                "get": {
+                    "summary": "Track one order",
+                    "parameters": [_path("order_id")],
+                    "responses": {
+                        "200": {
+                            "description": "The order",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"type": "object", "properties": {"order": order_ref}}
+                                }
+                            },
+                        },
+                        "404": _ERROR,
+                    },
+                }
+            },
+            "/api/v1/orders/{order_id}/status": {
+                "post": {
+                    "summary": "Move an order along accepted -> preparing -> ready -> picked_up -> delivered (or cancelled, failed)",
+                    "parameters": [_path("order_id")],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["status"],
+                                    "properties": {
+                                        "status": {
+                                            "type": "string",
+                                            "enum": [
+                                                "preparing",
+                                                "ready",
+                                                "picked_up",
+                                                "delivered",
+                                                "cancelled",
+                                                "failed",
+                                            ],
+                                        },
+                                        "note": {"type": "string", "maxLength": 500},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": {"description": "The order after the change"},
+                        "400": _ERROR,
+                        "404": _ERROR,
+                        "409": _ERROR,
+                    },
+                }
+            },
+            "/api/v1/orders/{order_id}/cancel": {
+                "post": {
+                    "summary": "Cancel before pick-up; reserved stock is released",
+                    "parameters": [_path("order_id")],
+                    "responses": {
+                        "200": {"description": "The cancelled order"},
+                        "404": _ERROR,
+                        "409": _ERROR,
+                    },
+                }
+            },
+            "/api/v1/stores/{store_id}/orders": {
+                "get": {
+                    "summary": "Store staff: the store's orders, newest first",
+                    "parameters": [
+                        _path("store_id"),
+                        _param(
+                            "status",
+                            {"type": "string", "enum": list(STATUSES)},
+                            "Only orders in this status",
+                        ),
+                        _param(
+                            "limit",
+                            {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+                            "At most this many",
+                        ),
+                    ],
+                    "responses": {"200": {"description": "Orders"}, "400": _ERROR, "404": _ERROR},
+                }
+            },
+            "/api/v1/stores/{store_id}/stock": {
+                "get": {
+                    "summary": "The store's stock levels",
+                    "parameters": [_path("store_id")],
+                    "responses": {"200": {"description": "sku -> quantity on hand"}, "404": _ERROR},
+                },
+                "post": {
+                    "summary": "Push stock in bulk: mode set (levels) or adjust (deltas, all or nothing)",
+                    "parameters": [_path("store_id")],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["items"],
+                                    "properties": {
+                                        "mode": {
+                                            "type": "string",
+                                            "enum": ["set", "adjust"],
+                                            "default": "set",
+                                        },
+                                        "items": {
+                                            "type": "array",
+                                            "minItems": 1,
+                                            "maxItems": 1000,
+                                            "items": {
+                                                "type": "object",
+                                                "required": ["sku", "qty"],
+                                                "properties": {
+                                                    "sku": {"type": "string"},
+                                                    "qty": {"type": "integer"},
+                                                },
+                                            },
+                                        },
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": {"description": "Levels after the change"},
+                        "400": _ERROR,
+                        "404": _ERROR,
+                        "409": _ERROR,
+                    },
+                },
+            },
+            "/api/v1/products": {
+                "get": {
+                    "summary": "The product catalogue",
+                    "responses": {"200": {"description": "Products with prices in cents"}},
+                }
+            },
             "/healthz": {
                 "get": {
                     "summary": "Liveness, Redis reachability and catalogue version",
@@ -226,6 +472,8 @@ def openapi_document() -> dict[str, Any]:
             "schemas": {
                 "Store": STORE_SCHEMA,
                 "Meta": META_SCHEMA,
+                "OrderRequest": ORDER_REQUEST_SCHEMA,
+                "Order": ORDER_SCHEMA,
                 "Error": {
                     "type": "object",
                     "required": ["error"],

@@ -1,0 +1,264 @@
+"""Orders, products and stock in Redis (the edge of ``dispatch``: all I/O lives here).
+
+Keys: ``products`` (hash sku -> JSON), ``stock:{store}`` (hash sku -> on-hand qty),
+``capacity:{store}`` (zset of the last hour's order ids by time), ``order:{id}`` (JSON),
+``store-orders:{store}`` (zset of order ids by time), ``idem:*`` (idempotency: order id and body
+hash), and the stream ``orders:stream`` that the dispatch planner consumes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import redis
+
+from dispatch.orders import RELEASES_STOCK_FROM, Order, check_transition
+from dispatch.products import Product
+
+PRODUCTS_KEY = "products"
+ORDER_STREAM = "orders:stream"
+
+# Every check happens before the first write, so a refusal leaves no trace; Redis runs the
+# script alone, so two shoppers racing for the last unit cannot both pass the stock check.
+_PLACE_ORDER = """
+for i = 6, #KEYS do
+  local seen = redis.call('GET', KEYS[i])
+  if seen then return {'duplicate', seen} end
+end
+local now = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 3600)
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then return {'over_capacity'} end
+local lines = tonumber(ARGV[7])
+local missing = {}
+for i = 0, lines - 1 do
+  local have = tonumber(redis.call('HGET', KEYS[1], ARGV[8 + 2 * i]) or '0')
+  if have < tonumber(ARGV[9 + 2 * i]) then missing[#missing + 1] = ARGV[8 + 2 * i] end
+end
+if #missing > 0 then return {'out_of_stock', unpack(missing)} end
+for i = 0, lines - 1 do
+  redis.call('HINCRBY', KEYS[1], ARGV[8 + 2 * i], -tonumber(ARGV[9 + 2 * i]))
+end
+redis.call('SET', KEYS[3], ARGV[2])
+redis.call('ZADD', KEYS[2], now, ARGV[1])
+redis.call('ZADD', KEYS[4], now, ARGV[1])
+for i = 6, #KEYS do redis.call('SET', KEYS[i], ARGV[5]) end
+redis.call('XADD', KEYS[5], '*', 'order_id', ARGV[1], 'store_id', ARGV[6])
+return {'ok'}
+"""
+
+# Adjustments apply whole or not at all: none may take a level below zero.
+_ADJUST_STOCK = """
+for i = 1, #ARGV, 2 do
+  local have = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0')
+  if have + tonumber(ARGV[i + 1]) < 0 then return {'negative', ARGV[i]} end
+end
+for i = 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return {'ok'}
+"""
+
+
+class OrderNotFoundError(KeyError):
+    """No order with that id."""
+
+
+class NegativeStockError(ValueError):
+    """An adjustment would take a stock level below zero."""
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """How an attempt to place an order at one store ended."""
+
+    outcome: str  # ok | duplicate | out_of_stock | over_capacity
+    missing_skus: tuple[str, ...] = ()
+    existing_order_id: str | None = None
+    existing_body_hash: str | None = None
+
+
+def stock_key(store_id: str) -> str:
+    return f"stock:{store_id}"
+
+
+def capacity_key(store_id: str) -> str:
+    return f"capacity:{store_id}"
+
+
+def order_key(order_id: str) -> str:
+    return f"order:{order_id}"
+
+
+def store_orders_key(store_id: str) -> str:
+    return f"store-orders:{store_id}"
+
+
+def idempotency_keys(channel: str, external_id: str, header_key: str | None) -> list[str]:
+    keys = [f"idem:channel:{channel}:{external_id}"]
+    if header_key:
+        keys.append(f"idem:key:{header_key}")
+    return keys
+
+
+# -- products and stock -------------------------------------------------------------------------
+
+
+def save_products(client: redis.Redis, products: Iterable[Product]) -> int:
+    """Replace the product catalogue in one transaction; return how many products it has."""
+    mapping = {p.sku: json.dumps(p.to_record(), ensure_ascii=False) for p in products}
+    with client.pipeline(transaction=True) as pipe:
+        pipe.delete(PRODUCTS_KEY)
+        if mapping:
+            pipe.hset(PRODUCTS_KEY, mapping=mapping)  # type: ignore[arg-type]
+        pipe.execute()
+    return len(mapping)
+
+
+def load_products(client: redis.Redis) -> dict[str, Product]:
+    raw = client.hgetall(PRODUCTS_KEY)
+    return {
+        _text(sku): Product(**json.loads(value))
+        for sku, value in raw.items()  # type: ignore[union-attr]
+    }
+
+
+def set_stock(client: redis.Redis, store_id: str, levels: Mapping[str, int]) -> None:
+    """Set on-hand levels (each >= 0) for the given skus in one step."""
+    if levels:
+        client.hset(stock_key(store_id), mapping=dict(levels))  # type: ignore[arg-type]
+
+
+def adjust_stock(client: redis.Redis, store_id: str, deltas: Mapping[str, int]) -> None:
+    """Add (or remove) quantities; refuse the whole batch if any level would go negative."""
+    args: list[Any] = [value for sku, delta in deltas.items() for value in (sku, delta)]
+    outcome = client.eval(_ADJUST_STOCK, 1, stock_key(store_id), *args)  # type: ignore[no-untyped-call]
+    if _text(outcome[0]) == "negative":
+        msg = f"stock of {_text(outcome[1])} would go below zero"
+        raise NegativeStockError(msg)
+
+
+def stock_levels(client: redis.Redis, store_id: str) -> dict[str, int]:
+    raw = client.hgetall(stock_key(store_id))
+    return {_text(k): int(v) for k, v in raw.items()}  # type: ignore[union-attr]
+
+
+def situations_for(
+    client: redis.Redis, store_ids: Sequence[str], skus: Sequence[str], *, now: datetime
+) -> list[tuple[dict[str, int], int]]:
+    """(stock of ``skus``, orders in the last hour) for each store, in one round trip."""
+    pipe = client.pipeline(transaction=False)
+    since = now.timestamp() - 3600
+    for store_id in store_ids:
+        pipe.hmget(stock_key(store_id), list(skus))
+        pipe.zcount(capacity_key(store_id), since, "+inf")
+    replies = pipe.execute()
+    result = []
+    for i in range(len(store_ids)):
+        levels = replies[2 * i]
+        stock = {sku: int(level) for sku, level in zip(skus, levels, strict=True) if level}
+        result.append((stock, int(replies[2 * i + 1])))
+    return result
+
+
+# -- orders --------------------------------------------------------------------------------------
+
+
+def find_by_idempotency(client: redis.Redis, keys: Sequence[str]) -> tuple[str, str] | None:
+    """(order id, body hash) already stored under any of ``keys``."""
+    for value in client.mget(keys):
+        if value is not None:
+            order_id, body_hash = _text(value).split("\t", 1)
+            return order_id, body_hash
+    return None
+
+
+def place_order(
+    client: redis.Redis,
+    order: Order,
+    *,
+    capacity_per_hour: int,
+    idempotency: Sequence[str],
+    body_hash: str,
+) -> Placement:
+    """Reserve stock, take capacity and store the order at once, or change nothing."""
+    store = order.store_id
+    keys = [
+        stock_key(store),
+        capacity_key(store),
+        order_key(order.id),
+        store_orders_key(store),
+        ORDER_STREAM,
+        *idempotency,
+    ]
+    lines = [value for line in order.request.lines for value in (line.sku, line.qty)]
+    args = [
+        order.id,
+        json.dumps(order.to_record(), ensure_ascii=False),
+        order.created_at.timestamp(),
+        capacity_per_hour,
+        f"{order.id}\t{body_hash}",
+        store,
+        len(order.request.lines),
+        *lines,
+    ]
+    reply = [_text(part) for part in client.eval(_PLACE_ORDER, len(keys), *keys, *args)]  # type: ignore[no-untyped-call]
+    if reply[0] == "duplicate":
+        order_id, existing_hash = reply[1].split("\t", 1)
+        return Placement("duplicate", existing_order_id=order_id, existing_body_hash=existing_hash)
+    return Placement(reply[0], missing_skus=tuple(reply[1:]))
+
+
+def get_order(client: redis.Redis, order_id: str) -> dict[str, Any] | None:
+    raw = client.get(order_key(order_id))
+    return None if raw is None else json.loads(raw)  # type: ignore[arg-type]
+
+
+def change_status(
+    client: redis.Redis, order_id: str, target: str, *, at: datetime, note: str = ""
+) -> dict[str, Any]:
+    """Move an order to ``target`` if the lifecycle allows it; give stock back on an early end.
+
+    Optimistic: the order is watched, so a concurrent change makes this retry on fresh data.
+    """
+    key = order_key(order_id)
+    with client.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(key)  # type: ignore[no-untyped-call]
+                raw = pipe.get(key)
+                if raw is None:
+                    raise OrderNotFoundError(order_id)
+                record = json.loads(raw)  # type: ignore[arg-type]
+                previous = record["status"]
+                check_transition(previous, target)
+                record["status"] = target
+                record["events"].append({"status": target, "at": at.isoformat(), "note": note})
+                pipe.multi()
+                pipe.set(key, json.dumps(record, ensure_ascii=False))
+                if target in ("cancelled", "failed") and previous in RELEASES_STOCK_FROM:
+                    store = record["store_id"]
+                    for item in record["items"]:
+                        pipe.hincrby(stock_key(store), item["sku"], item["qty"])
+                    pipe.zrem(capacity_key(store), order_id)
+                pipe.execute()
+                return record  # type: ignore[no-any-return]
+            except redis.WatchError:
+                continue
+
+
+def store_orders(
+    client: redis.Redis, store_id: str, *, status: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """The store's most recent orders, newest first, optionally of one status."""
+    ids = [_text(i) for i in client.zrevrange(store_orders_key(store_id), 0, 999)]  # type: ignore[union-attr,arg-type]
+    raws = client.mget([order_key(i) for i in ids]) if ids else []
+    records = [json.loads(raw) for raw in raws if raw is not None]  # type: ignore[union-attr]
+    if status is not None:
+        records = [r for r in records if r["status"] == status]
+    return records[:limit]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

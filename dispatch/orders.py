@@ -1,0 +1,122 @@
+"""Orders as typed values: channels, lines, statuses and the legal moves between them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+CHANNELS = ("app", "web", "wechat", "dianping", "phone", "store")
+PROMISE = timedelta(minutes=60)
+MAX_LINES = 50
+MAX_QTY = 99
+
+STATUSES = ("accepted", "preparing", "ready", "picked_up", "delivered", "cancelled", "failed")
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "accepted": frozenset({"preparing", "cancelled", "failed"}),
+    "preparing": frozenset({"ready", "cancelled", "failed"}),
+    "ready": frozenset({"picked_up", "cancelled", "failed"}),
+    "picked_up": frozenset({"delivered", "failed"}),
+    "delivered": frozenset(),
+    "cancelled": frozenset(),
+    "failed": frozenset(),
+}
+# Until a courier has the goods, cancelling or failing puts the reserved stock back on the shelf.
+RELEASES_STOCK_FROM = frozenset({"accepted", "preparing", "ready"})
+
+
+class IllegalTransitionError(ValueError):
+    """A status change the lifecycle does not allow (answered as 409)."""
+
+
+def check_transition(current: str, target: str) -> None:
+    if target not in STATUSES:
+        msg = f"unknown status {target!r}"
+        raise ValueError(msg)
+    if target not in TRANSITIONS[current]:
+        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (final)"
+        msg = f"cannot go from {current} to {target}; allowed: {allowed}"
+        raise IllegalTransitionError(msg)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    sku: str
+    qty: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.qty <= MAX_QTY:
+            msg = f"qty must be 1 to {MAX_QTY}"
+            raise ValueError(msg)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """What a channel sends: validated, not yet matched to a store."""
+
+    channel: str
+    external_id: str
+    lat: float
+    lng: float
+    address: str
+    lines: tuple[OrderLine, ...]
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if self.channel not in CHANNELS:
+            msg = f"channel must be one of {', '.join(CHANNELS)}"
+            raise ValueError(msg)
+        if not self.lines or len(self.lines) > MAX_LINES:
+            msg = f"an order has 1 to {MAX_LINES} lines"
+            raise ValueError(msg)
+        if len({line.sku for line in self.lines}) != len(self.lines):
+            msg = "each sku may appear on one line only"
+            raise ValueError(msg)
+
+    @property
+    def quantities(self) -> dict[str, int]:
+        return {line.sku: line.qty for line in self.lines}
+
+
+@dataclass(frozen=True, slots=True)
+class StatusEvent:
+    status: str
+    at: datetime
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """An accepted order and its history; ``promised_by`` is ``created_at`` plus one hour."""
+
+    id: str
+    request: OrderRequest
+    store_id: str
+    status: str
+    created_at: datetime
+    promised_by: datetime
+    total_cents: int
+    match_reason: str
+    passed_over: tuple[dict[str, Any], ...] = ()
+    events: tuple[StatusEvent, ...] = field(default=())
+
+    def to_record(self) -> dict[str, Any]:
+        """The JSON shape kept in Redis and returned by the API."""
+        request = self.request
+        return {
+            "id": self.id,
+            "channel": request.channel,
+            "external_id": request.external_id,
+            "status": self.status,
+            "store_id": self.store_id,
+            "customer": {"lat": request.lat, "lng": request.lng, "address": request.address},
+            "items": [{"sku": line.sku, "qty": line.qty} for line in request.lines],
+            "note": request.note,
+            "total_cents": self.total_cents,
+            "created_at": self.created_at.isoformat(),
+            "promised_by": self.promised_by.isoformat(),
+            "match": {"reason": self.match_reason, "passed_over": list(self.passed_over)},
+            "events": [
+                {"status": e.status, "at": e.at.isoformat(), "note": e.note} for e in self.events
+            ],
+        }

@@ -1,0 +1,238 @@
+"""Order intake, idempotency, matching, stock reservation and the lifecycle, on a real Redis."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+
+from dispatch import order_store
+
+FULIN = "osm-way-617553270"  # the demo 7-Eleven without fresh milk
+NEAR_FULIN = {"lat": 24.18519, "lng": 120.61263}
+
+
+def order_body(external_id: str = "A-1", **changes: Any) -> dict[str, Any]:
+    body = {
+        "channel": "app",
+        "external_id": external_id,
+        **NEAR_FULIN,
+        "address": "福林路31巷 152號",
+        "items": [{"sku": "water-600ml", "qty": 1}],
+    }
+    return body | changes
+
+
+def place(shop: FlaskClient, body: dict[str, Any], **headers: str) -> Any:
+    return shop.post("/api/v1/orders", json=body, headers=headers)
+
+
+def test_order_goes_to_nearest_store_with_the_goods(
+    shop: FlaskClient, redis_client: redis.Redis
+) -> None:
+    """Milk ordered next to a 7-Eleven without milk goes to the next store that has it."""
+    before = order_store.stock_levels(redis_client, FULIN)
+    response = place(shop, order_body(items=[{"sku": "fresh-milk-936ml", "qty": 1}]))
+    assert response.status_code == 201, response.get_json()
+    order = response.get_json()["order"]
+    assert order["store_id"] != FULIN and order["status"] == "accepted"
+    passed = {p["store_id"]: p for p in order["match"]["passed_over"]}
+    assert passed[FULIN]["reasons"] == ["out_of_stock"]
+    assert passed[FULIN]["missing_skus"] == ["fresh-milk-936ml"]
+    created = datetime.fromisoformat(order["created_at"])
+    assert (datetime.fromisoformat(order["promised_by"]) - created).total_seconds() == 3600
+    assert order["total_cents"] == 9500
+    assert order_store.stock_levels(redis_client, FULIN) == before
+    assert response.headers["Location"] == f"/api/v1/orders/{order['id']}"
+    stream = redis_client.xrange(order_store.ORDER_STREAM)
+    assert [entry[1][b"order_id"].decode() for entry in stream] == [order["id"]]
+    assert shop.get(f"/api/v1/orders/{order['id']}").get_json()["order"] == order
+
+
+def test_stock_is_reserved_at_the_chosen_store(
+    shop: FlaskClient, redis_client: redis.Redis
+) -> None:
+    """The chosen store's level drops by the quantity ordered, and only there."""
+    body = order_body(items=[{"sku": "water-600ml", "qty": 2}])
+    levels = {s: order_store.stock_levels(redis_client, s) for s in (FULIN,)}
+    order = place(shop, body).get_json()["order"]
+    store = order["store_id"]
+    after = order_store.stock_levels(redis_client, store)
+    before = levels.get(store) or {}
+    if before:
+        assert after["water-600ml"] == before["water-600ml"] - 2
+    assert after["water-600ml"] >= 0
+
+
+def test_retries_are_idempotent(shop: FlaskClient, redis_client: redis.Redis) -> None:
+    """Same key and body: the same order, one reservation. Same key, other body: 409."""
+    first = place(shop, order_body("R-1"), **{"Idempotency-Key": "k-1"})
+    store = first.get_json()["order"]["store_id"]
+    level = order_store.stock_levels(redis_client, store)["water-600ml"]
+    again = place(shop, order_body("R-1"), **{"Idempotency-Key": "k-1"})
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json()["order"]["id"] == first.get_json()["order"]["id"]
+    by_channel_id = place(shop, order_body("R-1"))  # no header: channel + external_id match
+    assert by_channel_id.get_json()["order"]["id"] == first.get_json()["order"]["id"]
+    assert order_store.stock_levels(redis_client, store)["water-600ml"] == level
+    conflict = place(shop, order_body("R-2", note="different"), **{"Idempotency-Key": "k-1"})
+    assert conflict.status_code == 409
+    assert conflict.get_json()["error"]["code"] == "idempotency_conflict"
+    assert len(redis_client.xrange(order_store.ORDER_STREAM)) == 1
+
+
+def test_racing_for_the_last_unit_gives_one_order(
+    app: Flask, shop: FlaskClient, redis_client: redis.Redis
+) -> None:
+    """Eight shoppers, one umbrella in the whole city: exactly one order is accepted."""
+    for store_id in [s.decode().split(":", 1)[1] for s in redis_client.scan_iter("stock:*")]:
+        order_store.set_stock(redis_client, store_id, {"umbrella": 0})
+    order_store.set_stock(redis_client, FULIN, {"umbrella": 1})
+    body = {"items": [{"sku": "umbrella", "qty": 1}]}
+
+    def attempt(i: int) -> int:
+        return int(place(app.test_client(), order_body(f"U-{i}", **body)).status_code)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(attempt, range(8)))
+    assert sorted(codes) == [201] + [422] * 7
+    assert order_store.stock_levels(redis_client, FULIN)["umbrella"] == 0
+
+
+def test_refused_when_no_store_can(shop: FlaskClient, redis_client: redis.Redis) -> None:
+    """Nothing nearby, or nobody with stock: a 422 with each candidate's reasons, no trace."""
+    far = place(shop, order_body("F-1", lat=60.17, lng=24.94))
+    assert far.status_code == 422
+    assert far.get_json()["error"]["code"] == "no_store_can_fulfil"
+    assert far.get_json()["error"]["details"]["candidates"] == []
+    too_many = place(shop, order_body("F-2", items=[{"sku": "umbrella", "qty": 99}]))
+    candidates = too_many.get_json()["error"]["details"]["candidates"]
+    assert candidates and all("out_of_stock" in c["reasons"] for c in candidates)
+    assert not redis_client.exists("idem:channel:app:F-2")
+    assert redis_client.xlen(order_store.ORDER_STREAM) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (order_body(channel="telegram"), "channel"),
+        (order_body(external_id=""), "external_id"),
+        (order_body(external_id=7), "external_id"),
+        (order_body(lat=91), "lat"),
+        (order_body(lat="24.1"), "lat"),
+        (order_body(lng=True), "lng"),
+        (order_body(lng=None), "lng"),
+        (order_body(items=[]), "items"),
+        (order_body(items="milk"), "items"),
+        (order_body(items=[{"sku": "water-600ml", "qty": 0}]), "items[0].qty"),
+        (order_body(items=[{"sku": "water-600ml", "qty": 1.5}]), "items[0].qty"),
+        (order_body(items=[{"sku": "water-600ml", "qty": True}]), "items[0].qty"),
+        (order_body(items=[{"qty": 1}]), "items[0].sku"),
+        (order_body(items=[{"sku": "water-600ml", "qty": 1}] * 2), "items"),
+        (order_body(items=[{"sku": f"s{i}", "qty": 1} for i in range(51)]), "items"),
+        (order_body(coupon="FREE"), "body"),
+        (order_body(note="x" * 501), "note"),
+    ],
+)
+def test_bad_order_bodies_are_400_naming_the_field(
+    shop: FlaskClient, redis_client: redis.Redis, body: dict[str, Any], field: str
+) -> None:
+    """Each bad field is named; nothing is written."""
+    response = place(shop, body)
+    assert response.status_code == 400
+    assert field in response.get_json()["error"]["details"]["fields"]
+    assert redis_client.xlen(order_store.ORDER_STREAM) == 0
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "status", "code"),
+    [
+        ("{not json", "application/json", 400, "malformed_json"),
+        ("[1, 2]", "application/json", 400, "malformed_json"),
+        ('{"lat": NaN}', "application/json", 400, "invalid_parameter"),
+        ("x" * 40_000, "application/json", 413, "body_too_large"),
+        ("lat=1", "application/x-www-form-urlencoded", 400, "malformed_json"),
+    ],
+)
+def test_malformed_bodies(
+    shop: FlaskClient, data: str, content_type: str, status: int, code: str
+) -> None:
+    """Broken JSON, the wrong shape, NaN and oversized bodies get JSON errors."""
+    response = shop.post("/api/v1/orders", data=data, content_type=content_type)
+    assert response.status_code == status
+    assert response.get_json()["error"]["code"] == code
+
+
+def test_unknown_sku_is_422(shop: FlaskClient) -> None:
+    """An item the platform does not sell is named."""
+    response = place(shop, order_body(items=[{"sku": "caviar", "qty": 1}]))
+    assert response.status_code == 422
+    assert response.get_json()["error"]["details"]["skus"] == ["caviar"]
+
+
+def test_lifecycle_and_illegal_moves(shop: FlaskClient) -> None:
+    """The happy path is recorded with timestamps; illegal moves are 409s."""
+    order_id = place(shop, order_body("L-1")).get_json()["order"]["id"]
+    url = f"/api/v1/orders/{order_id}/status"
+    for status in ("preparing", "ready", "picked_up"):
+        assert shop.post(url, json={"status": status}).status_code == 200
+    assert shop.post(f"/api/v1/orders/{order_id}/cancel").status_code == 409
+    assert shop.post(url, json={"status": "preparing"}).status_code == 409
+    done = shop.post(url, json={"status": "delivered", "note": "left at door"}).get_json()["order"]
+    assert [e["status"] for e in done["events"]] == [
+        "accepted", "preparing", "ready", "picked_up", "delivered"
+    ]  # fmt: skip
+    assert done["events"][-1]["note"] == "left at door"
+    assert shop.post(url, json={"status": "failed"}).status_code == 409
+    assert shop.post(url, json={"status": "teleported"}).status_code == 400
+    assert shop.post("/api/v1/orders/nope/status", json={"status": "ready"}).status_code == 404
+    assert shop.get("/api/v1/orders/nope").status_code == 404
+
+
+def test_cancel_releases_the_reservation(shop: FlaskClient, redis_client: redis.Redis) -> None:
+    """Stock reserved by an order is back once it is cancelled."""
+    order = place(shop, order_body("C-1", items=[{"sku": "water-600ml", "qty": 3}]))
+    order = order.get_json()["order"]
+    level = order_store.stock_levels(redis_client, order["store_id"])["water-600ml"]
+    cancelled = shop.post(f"/api/v1/orders/{order['id']}/cancel").get_json()["order"]
+    assert cancelled["status"] == "cancelled"
+    assert order_store.stock_levels(redis_client, order["store_id"])["water-600ml"] == level + 3
+
+
+def test_store_staff_list_orders(shop: FlaskClient) -> None:
+    """A store sees its orders by status; an unknown store is 404."""
+    order = place(shop, order_body("S-1")).get_json()["order"]
+    store = order["store_id"]
+    listed = shop.get(f"/api/v1/stores/{store}/orders?status=accepted").get_json()
+    assert [o["id"] for o in listed["orders"]] == [order["id"]]
+    shop.post(f"/api/v1/orders/{order['id']}/status", json={"status": "preparing"})
+    assert shop.get(f"/api/v1/stores/{store}/orders?status=accepted").get_json()["count"] == 0
+    assert shop.get(f"/api/v1/stores/{store}/orders?status=bogus").status_code == 400
+    assert shop.get("/api/v1/stores/nope/orders").status_code == 404
+
+
+def test_stock_push(shop: FlaskClient, redis_client: redis.Redis) -> None:
+    """Set and adjust in bulk; an adjustment below zero changes nothing."""
+    url = f"/api/v1/stores/{FULIN}/stock"
+    body = {"mode": "set", "items": [{"sku": "apple", "qty": 5}, {"sku": "tea-egg", "qty": 2}]}
+    assert shop.post(url, json=body).get_json()["stock"]["apple"] == 5
+    adjust = {
+        "mode": "adjust",
+        "items": [{"sku": "apple", "qty": -1}, {"sku": "tea-egg", "qty": -3}],
+    }
+    refused = shop.post(url, json=adjust)
+    assert refused.status_code == 409
+    assert order_store.stock_levels(redis_client, FULIN)["apple"] == 5
+    ok = {"mode": "adjust", "items": [{"sku": "apple", "qty": -1}]}
+    assert shop.post(url, json=ok).get_json()["stock"]["apple"] == 4
+    bad = shop.post(url, json={"items": [{"sku": "caviar", "qty": 1}]})
+    assert bad.status_code == 400 and "items[0].sku" in bad.get_json()["error"]["details"]["fields"]
+    negative = shop.post(url, json={"items": [{"sku": "apple", "qty": -1}]})
+    assert negative.status_code == 400
+    assert shop.get(url).get_json()["stock"]["apple"] == 4
+    assert shop.get("/api/v1/products").get_json()["products"][0]["sku"] == "apple"

@@ -1,0 +1,257 @@
+"""The order platform's API: intake from every channel, tracking, lifecycle, stock, products."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from dispatch import order_store
+from dispatch.intake import (
+    IdempotencyConflictError,
+    IntakeRules,
+    NoStoreCanFulfilError,
+    UnknownSkuError,
+    body_hash,
+    take_order,
+)
+from dispatch.orders import (
+    CHANNELS,
+    MAX_LINES,
+    MAX_QTY,
+    STATUSES,
+    IllegalTransitionError,
+    OrderLine,
+    OrderRequest,
+)
+from geo.travel import StraightLineTravel
+from web.errors import ApiError, invalid_parameters
+from web.params import QueryReader
+from web.services import catalogue_index, now, redis_client
+
+bp = Blueprint("orders", __name__, url_prefix="/api/v1")
+
+MAX_ORDER_BYTES = 32_000
+MAX_TEXT = 500
+MAX_ID = 128
+
+
+def _json_object() -> dict[str, Any]:
+    if request.content_length is not None and request.content_length > MAX_ORDER_BYTES:
+        raise ApiError(413, "body_too_large", f"the body may be at most {MAX_ORDER_BYTES} bytes")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "malformed_json", "the body must be a JSON object")
+    return body
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _text(body: dict[str, Any], name: str, problems: dict[str, str], *, limit: int) -> str:
+    value = body.get(name, "")
+    if not isinstance(value, str) or len(value) > limit:
+        problems[name] = f"must be a string of at most {limit} characters"
+        return ""
+    return value.strip()
+
+
+def parse_order_request(body: dict[str, Any]) -> OrderRequest:
+    """Validate an order body field by field; a 400 names every bad field."""
+    problems: dict[str, str] = {}
+    unknown = sorted(
+        set(body) - {"channel", "external_id", "lat", "lng", "address", "items", "note"}
+    )
+    if unknown:
+        problems["body"] = f"unknown field(s): {', '.join(unknown)}"
+    channel = body.get("channel")
+    if channel not in CHANNELS:
+        problems["channel"] = f"must be one of {', '.join(CHANNELS)}"
+    external_id = _text(body, "external_id", problems, limit=MAX_ID)
+    if not external_id and "external_id" not in problems:
+        problems["external_id"] = "required: the channel's own id of this order"
+    lat, lng = _number(body.get("lat")), _number(body.get("lng"))
+    if lat is None or not -90 <= lat <= 90:
+        problems["lat"] = "required: a number in [-90, 90]"
+    if lng is None or not -180 <= lng <= 180:
+        problems["lng"] = "required: a number in [-180, 180]"
+    address = _text(body, "address", problems, limit=MAX_TEXT)
+    note = _text(body, "note", problems, limit=MAX_TEXT)
+    lines: list[OrderLine] = []
+    items = body.get("items")
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_LINES:
+        problems["items"] = f"required: a list of 1 to {MAX_LINES} {{sku, qty}} lines"
+    else:
+        for i, item in enumerate(items):
+            sku = item.get("sku") if isinstance(item, dict) else None
+            qty = item.get("qty") if isinstance(item, dict) else None
+            if not isinstance(sku, str) or not 0 < len(sku) <= 64:
+                problems[f"items[{i}].sku"] = "required: a string"
+            elif isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= MAX_QTY:
+                problems[f"items[{i}].qty"] = f"must be a whole number from 1 to {MAX_QTY}"
+            else:
+                lines.append(OrderLine(sku, qty))
+        if not problems and len({line.sku for line in lines}) != len(lines):
+            problems["items"] = "each sku may appear on one line only"
+    if problems:
+        raise invalid_parameters(problems)
+    assert lat is not None and lng is not None  # problems would have been raised
+    return OrderRequest(str(channel), external_id, lat, lng, address, tuple(lines), note)
+
+
+@bp.post("/orders")
+def create_order() -> ResponseReturnValue:
+    """Take an order from any channel and match it to the nearest store that can fulfil it."""
+    body = _json_object()
+    order_request = parse_order_request(body)
+    header_key = request.headers.get("Idempotency-Key")
+    if header_key is not None and not 0 < len(header_key) <= MAX_ID:
+        raise invalid_parameters({"Idempotency-Key": f"must be 1 to {MAX_ID} characters"})
+    client = redis_client()
+    try:
+        result = take_order(
+            client,
+            order_request,
+            fingerprint=body_hash(body),
+            header_key=header_key,
+            index=catalogue_index(),
+            products=order_store.load_products(client),
+            travel=current_app.extensions["travel"],
+            rules=current_app.extensions["intake_rules"],
+            now=now(),
+        )
+    except UnknownSkuError as exc:
+        raise ApiError(422, "unknown_sku", str(exc), {"skus": exc.skus}) from exc
+    except IdempotencyConflictError as exc:
+        raise ApiError(409, "idempotency_conflict", str(exc), {"order_id": exc.order_id}) from exc
+    except NoStoreCanFulfilError as exc:
+        details = {"candidates": [r.to_dict() for r in exc.rejections]}
+        raise ApiError(422, "no_store_can_fulfil", str(exc), details) from exc
+    headers = {"Location": f"/api/v1/orders/{result.order['id']}"}
+    if result.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return jsonify(order=result.order), 201, headers
+
+
+def _order_or_404(order_id: str) -> dict[str, Any]:
+    order = order_store.get_order(redis_client(), order_id)
+    if order is None:
+        raise ApiError(404, "order_not_found", f"no order with id {order_id!r}", {"id": order_id})
+    return order
+
+
+@bp.get("/orders/<order_id>")
+def track_order(order_id: str) -> ResponseReturnValue:
+    return jsonify(order=_order_or_404(order_id))
+
+
+@bp.post("/orders/<order_id>/status")
+def change_order_status(order_id: str) -> ResponseReturnValue:
+    """Move an order along its lifecycle; an illegal move is a 409."""
+    body = _json_object()
+    target = body.get("status")
+    problems: dict[str, str] = {}
+    if target not in STATUSES or target == "accepted":
+        problems["status"] = f"must be one of {', '.join(STATUSES[1:])}"
+    note = _text(body, "note", problems, limit=MAX_TEXT)
+    if problems:
+        raise invalid_parameters(problems)
+    return jsonify(order=_transition(order_id, str(target), note))
+
+
+@bp.post("/orders/<order_id>/cancel")
+def cancel_order(order_id: str) -> ResponseReturnValue:
+    """Cancel before pick-up; the reserved stock goes back on the shelf."""
+    return jsonify(order=_transition(order_id, "cancelled", "cancelled by request"))
+
+
+def _transition(order_id: str, target: str, note: str) -> dict[str, Any]:
+    try:
+        return order_store.change_status(redis_client(), order_id, target, at=now(), note=note)
+    except order_store.OrderNotFoundError as exc:
+        raise ApiError(404, "order_not_found", f"no order with id {order_id!r}") from exc
+    except IllegalTransitionError as exc:
+        raise ApiError(409, "illegal_transition", str(exc), {"target": target}) from exc
+
+
+def _known_store(store_id: str) -> None:
+    if catalogue_index().get(store_id) is None:
+        raise ApiError(404, "store_not_found", f"no store with id {store_id!r}", {"id": store_id})
+
+
+@bp.get("/stores/<store_id>/orders")
+def list_store_orders(store_id: str) -> ResponseReturnValue:
+    """Store staff: this store's orders, newest first, optionally of one status."""
+    _known_store(store_id)
+    args = QueryReader(request.args, allowed=("status", "limit"))
+    status = args.choices("status", allowed=STATUSES)
+    limit = args.integer("limit", default=50, low=1, high=200)
+    args.finish()
+    chosen = next(iter(status)) if status and len(status) == 1 else None
+    if status and len(status) > 1:
+        raise invalid_parameters({"status": "give one status"})
+    orders = order_store.store_orders(redis_client(), store_id, status=chosen, limit=limit)
+    return jsonify(orders=orders, count=len(orders))
+
+
+@bp.get("/stores/<store_id>/stock")
+def read_stock(store_id: str) -> ResponseReturnValue:
+    _known_store(store_id)
+    return jsonify(store_id=store_id, stock=order_store.stock_levels(redis_client(), store_id))
+
+
+@bp.post("/stores/<store_id>/stock")
+def push_stock(store_id: str) -> ResponseReturnValue:
+    """A store's system pushes stock: ``mode`` "set" (levels) or "adjust" (deltas), in bulk."""
+    _known_store(store_id)
+    body = _json_object()
+    mode = body.get("mode", "set")
+    items = body.get("items")
+    problems: dict[str, str] = {}
+    if mode not in ("set", "adjust"):
+        problems["mode"] = "must be set or adjust"
+    changes: dict[str, int] = {}
+    if not isinstance(items, list) or not 1 <= len(items) <= 1000:
+        problems["items"] = "required: a list of 1 to 1000 {sku, qty} entries"
+    else:
+        known = order_store.load_products(redis_client())
+        for i, item in enumerate(items):
+            sku = item.get("sku") if isinstance(item, dict) else None
+            qty = item.get("qty") if isinstance(item, dict) else None
+            if not isinstance(sku, str) or sku not in known:
+                problems[f"items[{i}].sku"] = "unknown sku"
+            elif isinstance(qty, bool) or not isinstance(qty, int) or abs(qty) > 1_000_000:
+                problems[f"items[{i}].qty"] = "must be a whole number"
+            elif mode == "set" and qty < 0:
+                problems[f"items[{i}].qty"] = "a level cannot be negative"
+            else:
+                changes[sku] = qty
+    if problems:
+        raise invalid_parameters(problems)
+    client = redis_client()
+    if mode == "set":
+        order_store.set_stock(client, store_id, changes)
+    else:
+        try:
+            order_store.adjust_stock(client, store_id, changes)
+        except order_store.NegativeStockError as exc:
+            raise ApiError(409, "negative_stock", str(exc)) from exc
+    return jsonify(store_id=store_id, stock=order_store.stock_levels(client, store_id))
+
+
+@bp.get("/products")
+def list_products() -> ResponseReturnValue:
+    products = order_store.load_products(redis_client())
+    return jsonify(products=[p.to_record() for p in sorted(products.values(), key=lambda p: p.sku)])
+
+
+def register(app: Any) -> None:
+    """Attach the blueprint and the matching configuration."""
+    app.extensions.setdefault("travel", StraightLineTravel())
+    app.extensions.setdefault("intake_rules", IntakeRules())
+    app.register_blueprint(bp)
