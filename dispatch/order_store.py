@@ -139,6 +139,18 @@ def adjust_stock(client: redis.Redis, store_id: str, deltas: Mapping[str, int]) 
         raise NegativeStockError(msg)
 
 
+def stores_stocking(client: redis.Redis, store_ids: Sequence[str], skus: Sequence[str]) -> set[str]:
+    """The stores among ``store_ids`` with at least one of each of ``skus`` (one round trip)."""
+    pipe = client.pipeline(transaction=False)
+    for store_id in store_ids:
+        pipe.hmget(stock_key(store_id), list(skus))
+    return {
+        store_id
+        for store_id, levels in zip(store_ids, pipe.execute(), strict=True)
+        if all(level is not None and int(level) > 0 for level in levels)
+    }
+
+
 def stock_levels(client: redis.Redis, store_id: str) -> dict[str, int]:
     raw = client.hgetall(stock_key(store_id))
     return {_text(k): int(v) for k, v in raw.items()}  # type: ignore[union-attr]
@@ -258,6 +270,15 @@ def store_orders(
     if status is not None:
         records = [r for r in records if r["status"] == status]
     return records[:limit]
+
+
+def store_orders_between(
+    client: redis.Redis, store_id: str, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """Every order of the store created in [start, end)."""
+    ids = client.zrangebyscore(store_orders_key(store_id), start.timestamp(), f"({end.timestamp()}")
+    raws = client.mget([order_key(_text(i)) for i in ids]) if ids else []  # type: ignore[union-attr,arg-type]
+    return [json.loads(raw) for raw in raws if raw is not None]  # type: ignore[union-attr]
 
 
 def _text(value: bytes | str) -> str:

@@ -188,6 +188,11 @@ def openapi_document() -> dict[str, Any]:
                             "true: only stores open at `at`; false or absent: no filter",
                         ),
                         _param(
+                            "sku",
+                            {"type": "string"},
+                            "Only stores with every one of these skus in stock (repeat or comma-separate; up to 20)",
+                        ),
+                        _param(
                             "at",
                             {"type": "string", "format": "date-time"},
                             "The moment open_now is evaluated at (default now; UTC if no offset)",
@@ -405,6 +410,29 @@ def openapi_document() -> dict[str, Any]:
                         ),
                     ],
                     "responses": {"200": {"description": "Orders"}, "400": _ERROR, "404": _ERROR},
+                }
+            },
+            "/api/v1/stores/{store_id}/stats": {
+                "get": {
+                    "summary": "A merchant's figures: orders and revenue per channel, on-time share, mean delivery time",
+                    "parameters": [
+                        _path("store_id"),
+                        _param(
+                            "from",
+                            {"type": "string", "format": "date-time"},
+                            "Start (default: a day before `to`)",
+                        ),
+                        _param(
+                            "to",
+                            {"type": "string", "format": "date-time"},
+                            "End, exclusive (default: now)",
+                        ),
+                    ],
+                    "responses": {
+                        "200": {"description": "Figures for orders created in [from, to)"},
+                        "400": _ERROR,
+                        "404": _ERROR,
+                    },
                 }
             },
             "/api/v1/stores/{store_id}/stock": {

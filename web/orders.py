@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
@@ -26,6 +27,7 @@ from dispatch.orders import (
     OrderLine,
     OrderRequest,
 )
+from dispatch.stats import store_figures
 from geo.travel import StraightLineTravel
 from web.errors import ApiError, invalid_parameters
 from web.params import QueryReader
@@ -197,6 +199,23 @@ def list_store_orders(store_id: str) -> ResponseReturnValue:
         raise invalid_parameters({"status": "give one status"})
     orders = order_store.store_orders(redis_client(), store_id, status=chosen, limit=limit)
     return jsonify(orders=orders, count=len(orders))
+
+
+@bp.get("/stores/<store_id>/stats")
+def store_stats(store_id: str) -> ResponseReturnValue:
+    """A merchant's closed loop: orders and revenue per channel, on-time share, delivery time."""
+    _known_store(store_id)
+    args = QueryReader(request.args, allowed=("from", "to"))
+    end = args.moment("to") or now()
+    start = args.moment("from") or end - timedelta(days=1)
+    args.finish()
+    if start >= end:
+        raise invalid_parameters({"from": "must be before to"})
+    orders = order_store.store_orders_between(redis_client(), store_id, start, end)
+    figures = store_figures(orders)
+    return jsonify(
+        store_id=store_id, **{"from": start.isoformat(), "to": end.isoformat()}, **figures
+    )
 
 
 @bp.get("/stores/<store_id>/stock")

@@ -82,14 +82,23 @@ class QueryReader:
         self.problems[name] = "must be true or false"
         return None
 
-    def choices(self, name: str, *, allowed: Collection[str]) -> frozenset[str] | None:
-        """A repeatable or comma-separated parameter whose values must all be in ``allowed``."""
-        values = [
-            part.strip().casefold()
+    def values(self, name: str, *, max_items: int) -> list[str]:
+        """A repeatable or comma-separated parameter, as its distinct values in order."""
+        found = [
+            part.strip()
             for raw in self._args.getlist(name)
             for part in raw.split(",")
             if part.strip()
         ]
+        distinct = list(dict.fromkeys(found))
+        if len(distinct) > max_items:
+            self.problems[name] = f"at most {max_items} values"
+            return []
+        return distinct
+
+    def choices(self, name: str, *, allowed: Collection[str]) -> frozenset[str] | None:
+        """A repeatable or comma-separated parameter whose values must all be in ``allowed``."""
+        values = [value.casefold() for value in self.values(name, max_items=len(allowed) + 1)]
         if not values:
             return None
         unknown = sorted(set(values) - set(allowed))

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import bisect
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from geo.index import NearbyQuery, StoreHit, is_open
+from dispatch import order_store
+from geo.index import NearbyQuery, StoreHit, StoreIndex, is_open
 from geo.stores import STORE_KINDS, Store
 from web.errors import ApiError
 from web.params import QueryReader
-from web.services import catalogue_index, catalogue_meta, now
+from web.services import catalogue_index, catalogue_meta, now, redis_client
 
 bp = Blueprint("stores", __name__, url_prefix="/api/v1/stores")
 
@@ -22,7 +24,10 @@ MAX_RADIUS_M = 50_000.0
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 200
 MAX_PAGE = 500
-NEARBY_PARAMS = ("lat", "lng", "radius_m", "limit", "kind", "brand", "partner", "open_now", "at")
+NEARBY_PARAMS = (
+    "lat", "lng", "radius_m", "limit", "kind", "brand", "partner", "open_now", "at", "sku"
+)  # fmt: skip
+MAX_SKUS = 20
 
 
 def store_json(store: Store, *, moment: datetime) -> dict[str, Any]:
@@ -64,6 +69,11 @@ def nearby() -> ResponseReturnValue:
     partner = args.boolean("partner")
     open_now = args.boolean("open_now")
     moment = args.moment("at") or now()
+    skus = args.values("sku", max_items=MAX_SKUS)
+    if skus:
+        unknown = sorted(set(skus) - set(order_store.load_products(redis_client())))
+        if unknown:
+            args.problems["sku"] = f"unknown sku(s): {', '.join(unknown)}"
     args.finish()
     assert lat is not None and lng is not None and radius is not None  # finish() raised otherwise
     query = NearbyQuery(
@@ -76,12 +86,30 @@ def nearby() -> ResponseReturnValue:
         partner=partner,
         open_at=moment if open_now else None,
     )
-    hits = index.nearby(query)
+    hits = _with_stock(index, query, skus) if skus else index.nearby(query)
     return jsonify(
         stores=[_hit_json(hit, moment=moment) for hit in hits],
         count=len(hits),
         meta=catalogue_meta(at=moment),
     )
+
+
+def _with_stock(index: StoreIndex, query: NearbyQuery, skus: list[str]) -> list[StoreHit]:
+    """The nearest ``limit`` stores that have every sku in stock, still exact.
+
+    Stock lives in Redis, so the index is asked for a growing prefix of the nearest stores and
+    the prefix is checked in one round trip; the first ``limit`` stocked stores of an exact
+    nearest-first prefix are the first ``limit`` stocked stores overall.
+    """
+    wanted = query.limit
+    fetch = wanted * 4
+    while True:
+        hits = index.nearby(replace(query, limit=min(fetch, len(index) or 1)))
+        stocked = order_store.stores_stocking(redis_client(), [h.store.id for h in hits], skus)
+        found = [hit for hit in hits if hit.store.id in stocked]
+        if len(found) >= wanted or len(hits) < fetch or fetch >= len(index):
+            return found[:wanted]
+        fetch *= 4
 
 
 @bp.get("/<store_id>")

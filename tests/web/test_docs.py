@@ -20,9 +20,9 @@ def test_openapi_lists_every_api_route(app: Flask, client: FlaskClient) -> None:
     assert routes == {p for p in doc["paths"] if p.startswith("/api/v1")}
 
 
-def test_documented_nearby_parameters_are_accepted(client: FlaskClient) -> None:
+def test_documented_nearby_parameters_are_accepted(shop: FlaskClient) -> None:
     """Every documented parameter of nearby is one the endpoint knows (none is refused)."""
-    doc = client.get("/api/openapi.json").get_json()
+    doc = shop.get("/api/openapi.json").get_json()
     names = [p["name"] for p in doc["paths"]["/api/v1/stores/nearby"]["get"]["parameters"]]
     sample = {
         "lat": "24.18",
@@ -34,9 +34,10 @@ def test_documented_nearby_parameters_are_accepted(client: FlaskClient) -> None:
         "partner": "true",
         "open_now": "true",
         "at": "2026-11-18T12:00:00Z",
+        "sku": "water-600ml",
     }
     assert set(names) == set(sample)
-    assert client.get("/api/v1/stores/nearby", query_string=sample).status_code == 200
+    assert shop.get("/api/v1/stores/nearby", query_string=sample).status_code == 200
 
 
 def test_docs_page_is_html(client: FlaskClient) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,6 +12,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from dispatch import order_store
+from geo.distance import haversine_m
+from geo.stores import Store
+from tests.conftest import FIXED_NOW
+from web import create_app
+from web.settings import Settings
 
 FULIN = "osm-way-617553270"  # the demo 7-Eleven without fresh milk
 NEAR_FULIN = {"lat": 24.18519, "lng": 120.61263}
@@ -236,3 +241,55 @@ def test_stock_push(shop: FlaskClient, redis_client: redis.Redis) -> None:
     assert negative.status_code == 400
     assert shop.get(url).get_json()["stock"]["apple"] == 4
     assert shop.get("/api/v1/products").get_json()["products"][0]["sku"] == "apple"
+
+
+def test_nearby_with_sku_only_lists_stocked_stores(
+    shop: FlaskClient, redis_client: redis.Redis, demo_stores: list[Store]
+) -> None:
+    """sku= keeps exactly the nearest stores holding every item, in distance order."""
+    lat, lng = NEAR_FULIN["lat"], NEAR_FULIN["lng"]
+    query = {"lat": lat, "lng": lng, "radius_m": 3000, "limit": 5, "sku": "fresh-milk-936ml"}
+    body = shop.get("/api/v1/stores/nearby", query_string=query).get_json()
+    stocked = [
+        (haversine_m(lat, lng, s.lat, s.lng), s.id)
+        for s in demo_stores
+        if order_store.stock_levels(redis_client, s.id).get("fresh-milk-936ml", 0) > 0
+        and haversine_m(lat, lng, s.lat, s.lng) <= 3000
+    ]
+    assert [s["id"] for s in body["stores"]] == [i for _, i in sorted(stocked)[:5]]
+    assert FULIN not in [s["id"] for s in body["stores"]]
+    unknown = shop.get("/api/v1/stores/nearby", query_string=query | {"sku": "caviar"})
+    assert unknown.status_code == 400 and "sku" in unknown.get_json()["error"]["details"]["fields"]
+    many = ",".join(f"s{i}" for i in range(21))
+    assert shop.get("/api/v1/stores/nearby", query_string=query | {"sku": many}).status_code == 400
+
+
+def test_merchant_stats_per_channel(settings: Settings, shop: FlaskClient) -> None:
+    """Orders and revenue per channel, on-time share and mean delivery time over a period."""
+    moment = [FIXED_NOW]
+    app = create_app(settings, clock=lambda: moment[0])
+    client = app.test_client()
+    water = {"items": [{"sku": "water-600ml", "qty": 2}]}
+    first = place(client, order_body("M-1", channel="wechat", **water)).get_json()["order"]
+    second = place(client, order_body("M-2", channel="dianping", **water)).get_json()["order"]
+    third = place(client, order_body("M-3", channel="wechat", **water)).get_json()["order"]
+    assert first["store_id"] == second["store_id"] == third["store_id"]
+    for status in ("preparing", "ready", "picked_up"):
+        client.post(f"/api/v1/orders/{first['id']}/status", json={"status": status})
+    moment[0] = FIXED_NOW + timedelta(minutes=40)
+    client.post(f"/api/v1/orders/{first['id']}/status", json={"status": "delivered"})
+    client.post(f"/api/v1/orders/{third['id']}/cancel")
+    stats = client.get(f"/api/v1/stores/{first['store_id']}/stats").get_json()
+    assert stats["orders"] == 3
+    assert stats["by_channel"]["wechat"] == {"orders": 2, "revenue_cents": 4000, "cancelled": 1}
+    assert stats["by_channel"]["dianping"]["revenue_cents"] == 4000
+    assert stats["delivered"] == 1 and stats["on_time_share"] == 1.0
+    assert stats["mean_delivery_s"] == 40 * 60
+    empty = client.get(
+        f"/api/v1/stores/{first['store_id']}/stats",
+        query_string={"from": "2020-01-01T00:00:00Z", "to": "2020-01-02T00:00:00Z"},
+    ).get_json()
+    assert empty["orders"] == 0 and empty["on_time_share"] is None
+    backwards = {"from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"}
+    bad = client.get(f"/api/v1/stores/{first['store_id']}/stats", query_string=backwards)
+    assert bad.status_code == 400
