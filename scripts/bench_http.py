@@ -92,7 +92,7 @@ def main() -> None:
     lats, lngs, _ = sample_points(20_000, np.random.default_rng(11))
     with scratch_redis(None) as redis_url, tempfile.TemporaryDirectory() as folder:
         env = os.environ | {"REDIS_URL": redis_url}
-        flask = ["flask", "--app", "app", "stores"]
+        flask = [sys.executable, "-m", "flask", "--app", "app", "stores"]
         subprocess.run([*flask, "import", str(catalogue)], env=env, cwd=ROOT, check=True)
         status = subprocess.run(
             [*flask, "status"], env=env, cwd=ROOT, capture_output=True, text=True, check=True
@@ -101,8 +101,8 @@ def main() -> None:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         server = subprocess.Popen(
-            ["gunicorn", "--workers", str(args.workers), "--bind", f"127.0.0.1:{port}",
-             "--timeout", "300", "app:app"],
+            [sys.executable, "-m", "gunicorn", "--workers", str(args.workers),
+             "--bind", f"127.0.0.1:{port}", "--timeout", "300", "app:app"],
             env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         try:
