@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 import platform
+import re
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -76,3 +80,71 @@ def scratch_redis(url: str | None) -> Iterator[str]:
             yield started
         finally:
             stop_local_redis(started)
+
+
+FLASK = [sys.executable, "-m", "flask", "--app", "app"]
+
+
+def flask_cli(redis_url: str, *args: str) -> str:
+    """Run a ``flask --app app`` command against ``redis_url``; return what it printed."""
+    env = os.environ | {"REDIS_URL": redis_url}
+    done = subprocess.run(
+        [*FLASK, *args], env=env, cwd=ROOT, check=True, capture_output=True, text=True
+    )
+    return done.stdout
+
+
+@contextmanager
+def served(redis_url: str, *, workers: int, stores: int) -> Iterator[str]:
+    """The service under gunicorn, as scripts/run starts it, once every worker has its index."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "gunicorn", "--workers", str(workers)]
+    command += ["--bind", f"127.0.0.1:{port}", "--timeout", "300", "app:app"]
+    env = os.environ | {"REDIS_URL": redis_url}
+    server = subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        started = time.monotonic()
+        _wait_for_workers(url, stores, workers, timeout=900)
+        print(f"{workers} workers ready in {time.monotonic() - started:.0f} s")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def _wait_for_workers(url: str, stores: int, workers: int, timeout: float) -> None:
+    """Poll /healthz until enough answers in a row report the whole catalogue."""
+    deadline = time.monotonic() + timeout
+    in_a_row = 0
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=120) as response:
+                body = response.read().decode()
+        except OSError:
+            time.sleep(0.5)
+            continue
+        in_a_row = in_a_row + 1 if f'"stores":{stores}' in body.replace(" ", "") else 0
+        if in_a_row >= workers * 4:
+            return
+    raise SystemExit("workers did not load the catalogue in time")
+
+
+def run_wrk(url: str, script: Path, *, seconds: int, connections: int) -> dict[str, str]:
+    """Run wrk (2 threads) with a Lua script; return requests/s, p50, p99 and error counts."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    output = subprocess.run(
+        [*command, "-s", str(script), url], capture_output=True, text=True, check=True
+    ).stdout
+    found = {
+        "rps": re.search(r"Requests/sec:\s+([\d.]+)", output),
+        "p50": re.search(r"\s50%\s+([\d.]+\w+)", output),
+        "p99": re.search(r"\s99%\s+([\d.]+\w+)", output),
+        "non2xx": re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output),
+        "errors": re.search(r"Socket errors:(.*)", output),
+    }
+    return {k: (m.group(1).strip() if m else "0") for k, m in found.items()}

@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Order intake under concurrent clients: POST /api/v1/orders with matching, on loopback.
+
+    python scripts/bench_orders.py                         # 30 s, 16 connections, 2 workers
+
+Runs the service as scripts/run does over the demo catalogue (Taichung and Zhubei) with stock
+and hourly capacity raised so that orders are accepted rather than refused, then wrk posts
+orders with unique channel ids from points around the Taichung stores. Every request does the
+whole intake: validation, idempotency check, nearby candidates, stock and capacity snapshot,
+ranking and the atomic Lua placement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import redis
+from benchmark_common import ROOT, flask_cli, machine, run_wrk, scratch_redis, served
+
+from dispatch import order_store
+
+WRK_SCRIPT = """
+local counter = 0
+local threads = 0
+setup = function(thread)  -- ids unique across threads and runs: run tag, thread number, count
+  threads = threads + 1
+  thread:set("tag", "%(run)s-" .. threads)
+end
+request = function()
+  counter = counter + 1
+  local lat = 24.179 + math.random() * 0.009
+  local lng = 120.593 + math.random() * 0.019
+  local body = string.format(
+    '{"channel":"app","external_id":"%%s-%%d","lat":%%.6f,"lng":%%.6f,' ..
+    '"items":[{"sku":"water-600ml","qty":1},{"sku":"tea-egg","qty":2}]}', tag, counter, lat, lng)
+  return wrk.format("POST", "/api/v1/orders", {["Content-Type"] = "application/json"}, body)
+end
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--duration", type=int, default=30)
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    demo = json.loads((ROOT / "data" / "demo_stores.geojson").read_text())
+    for feature in demo["features"]:
+        feature["properties"]["capacity_per_hour"] = 1_000_000  # measure intake, not refusals
+    with scratch_redis(None) as redis_url, tempfile.TemporaryDirectory() as folder:
+        catalogue = Path(folder) / "stores.geojson"
+        catalogue.write_text(json.dumps(demo, ensure_ascii=False))
+        flask_cli(redis_url, "stores", "import", str(catalogue))
+        flask_cli(redis_url, "products", "import", str(ROOT / "data" / "demo_products.csv"))
+        client = redis.Redis.from_url(redis_url)
+        for feature in demo["features"]:
+            levels = {"water-600ml": 10_000_000, "tea-egg": 10_000_000}
+            order_store.set_stock(client, feature["properties"]["id"], levels)
+        warmup, timed = Path(folder) / "warmup.lua", Path(folder) / "timed.lua"
+        warmup.write_text(WRK_SCRIPT % {"run": "warmup"})
+        timed.write_text(WRK_SCRIPT % {"run": "timed"})
+        with served(redis_url, workers=args.workers, stores=len(demo["features"])) as url:
+            run_wrk(url, warmup, seconds=3, connections=args.connections)
+            before = client.xlen(order_store.ORDER_STREAM)
+            result = run_wrk(url, timed, seconds=args.duration, connections=args.connections)
+            created = client.xlen(order_store.ORDER_STREAM) - before
+        memory = client.info("memory")["used_memory"]
+        orders = client.xlen(order_store.ORDER_STREAM)
+    print()
+    print(
+        f"demo catalogue ({len(demo['features'])} stores), gunicorn {args.workers} sync "
+        f"workers, wrk 2 threads {args.connections} connections, {args.duration} s, 2-line orders"
+    )
+    print(
+        "| orders/s | p50 | p99 | non-2xx | socket errors | orders created"
+        " | Redis memory per order |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    print(
+        f"| {result['rps']} | {result['p50']} | {result['p99']} | {result['non2xx']} | "
+        f"{result['errors']} | {created:,} | {memory / max(orders, 1):,.0f} B |"
+    )
+
+
+if __name__ == "__main__":
+    main()
