@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,7 +13,8 @@ from typing import Any
 import redis
 
 from dispatch import order_store
-from dispatch.matching import Rejection, StoreSituation, rank_stores
+from dispatch.batch_matching import BatchOrder, BatchStore, batch_match
+from dispatch.matching import Candidate, Ranking, Rejection, StoreSituation, rank_stores
 from dispatch.orders import PROMISE, Order, OrderRequest, StatusEvent
 from dispatch.products import Product
 from geo.index import NearbyQuery, StoreIndex
@@ -28,6 +29,7 @@ class IntakeRules:
     max_candidates: int = 30
     vehicle: str = "e-bike"
     pickup_allowance_s: float = 600.0  # a courier's time to reach the store
+    batch_time_limit_s: float = 2.0  # CP-SAT's budget for one bulk batch
 
 
 class UnknownSkuError(ValueError):
@@ -62,87 +64,191 @@ def body_hash(body: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def take_order(
-    client: redis.Redis,
-    request: OrderRequest,
-    *,
-    fingerprint: str,
-    header_key: str | None,
-    index: StoreIndex,
-    products: Mapping[str, Product],
-    travel: TravelModel,
-    rules: IntakeRules,
-    now: datetime,
-) -> IntakeResult:
-    """Create the order at the nearest store that can fulfil it, or explain why none can."""
-    unknown = sorted(line.sku for line in request.lines if line.sku not in products)
-    if unknown:
-        raise UnknownSkuError(unknown)
-    keys = order_store.idempotency_keys(request.channel, request.external_id, header_key)
-    replay = _replay(client, keys, fingerprint)
-    if replay is not None:
-        return replay
-    hits = index.nearby(
-        NearbyQuery(
-            request.lat,
-            request.lng,
-            rules.search_radius_m,
-            rules.max_candidates,
-            partner=True,
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """One order as received: the request, its body fingerprint and optional header key."""
+
+    request: OrderRequest
+    fingerprint: str
+    header_key: str | None = None
+
+    @property
+    def keys(self) -> list[str]:
+        request = self.request
+        return order_store.idempotency_keys(request.channel, request.external_id, self.header_key)
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    ranking: Ranking
+    situations: dict[str, StoreSituation]
+
+
+class Intake:
+    """Takes orders against one moment's view of stores, stock and capacity."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        index: StoreIndex,
+        products: Mapping[str, Product],
+        travel: TravelModel,
+        rules: IntakeRules,
+        now: datetime,
+    ) -> None:
+        self._client = client
+        self._index = index
+        self._products = products
+        self._travel = travel
+        self._rules = rules
+        self._now = now
+
+    def take(self, submission: Submission) -> IntakeResult:
+        """Create the order at the nearest store that can fulfil it, or explain why none can."""
+        replay = self._check(submission)
+        if replay is not None:
+            return replay
+        snapshot = self._snapshot(submission.request)
+        return self._place_first(submission, list(snapshot.ranking.feasible), snapshot.ranking)
+
+    def take_batch(self, submissions: Sequence[Submission]) -> list[IntakeResult | ValueError]:
+        """Match a batch at once with the CP-SAT batch matcher, then place each order.
+
+        Orders the matcher assigned are placed first, at their assigned store; the others then
+        try their candidates nearest first. Each placement is still atomic on its own, so a
+        store that changed since the snapshot only sends that order on to its next candidate.
+        """
+        results: list[IntakeResult | ValueError | None] = [None] * len(submissions)
+        pending: dict[int, _Snapshot] = {}
+        for i, submission in enumerate(submissions):
+            try:
+                results[i] = self._check(submission)
+            except (UnknownSkuError, IdempotencyConflictError) as exc:
+                results[i] = exc
+                continue
+            if results[i] is None:
+                pending[i] = self._snapshot(submission.request)
+        plan = batch_match(
+            [
+                BatchOrder(
+                    str(i),
+                    submissions[i].request.quantities,
+                    tuple((c.store.id, c.ride_s) for c in snap.ranking.feasible),
+                )
+                for i, snap in pending.items()
+            ],
+            _batch_stores(pending.values()),
+            time_limit_s=self._rules.batch_time_limit_s,
         )
-    )
-    skus = [line.sku for line in request.lines]
-    store_ids = [hit.store.id for hit in hits]
-    states = order_store.situations_for(client, store_ids, skus, now=now)
-    ranking = rank_stores(
-        request,
-        [
-            StoreSituation(h.store, stock, count)
-            for h, (stock, count) in zip(hits, states, strict=True)
-        ],
-        now=now,
-        travel=travel,
-        vehicle=rules.vehicle,
-        pickup_allowance_s=rules.pickup_allowance_s,
-    )
-    rejections = list(ranking.rejected)
-    total = sum(products[line.sku].price_cents * line.qty for line in request.lines)
-    for candidate in ranking.feasible:
-        passed_over = [r for r in rejections if r.ride_s <= candidate.ride_s]
-        order = Order(
+        assigned = {int(i): store for i, store in plan.assignment.items()}
+        for i in sorted(pending, key=lambda i: (i not in assigned, i)):
+            ranking = pending[i].ranking
+            chosen = assigned.get(i)
+            ordered = sorted(ranking.feasible, key=lambda c: (c.store.id != chosen, c.ride_s))
+            try:
+                results[i] = self._place_first(submissions[i], ordered, ranking)
+            except NoStoreCanFulfilError as exc:
+                results[i] = exc
+        return [r for r in results if r is not None]
+
+    def _check(self, submission: Submission) -> IntakeResult | None:
+        """Refuse unknown skus; return the earlier order if this is a retry."""
+        request = submission.request
+        unknown = sorted(line.sku for line in request.lines if line.sku not in self._products)
+        if unknown:
+            raise UnknownSkuError(unknown)
+        return _replay(self._client, submission.keys, submission.fingerprint)
+
+    def _snapshot(self, request: OrderRequest) -> _Snapshot:
+        rules = self._rules
+        query = NearbyQuery(
+            request.lat, request.lng, rules.search_radius_m, rules.max_candidates, partner=True
+        )
+        hits = self._index.nearby(query)
+        skus = [line.sku for line in request.lines]
+        states = order_store.situations_for(
+            self._client, [hit.store.id for hit in hits], skus, now=self._now
+        )
+        situations = {
+            hit.store.id: StoreSituation(hit.store, stock, count)
+            for hit, (stock, count) in zip(hits, states, strict=True)
+        }
+        ranking = rank_stores(
+            request,
+            list(situations.values()),
+            now=self._now,
+            travel=self._travel,
+            vehicle=rules.vehicle,
+            pickup_allowance_s=rules.pickup_allowance_s,
+        )
+        return _Snapshot(ranking, situations)
+
+    def _place_first(
+        self, submission: Submission, candidates: list[Candidate], ranking: Ranking
+    ) -> IntakeResult:
+        """Place at the first candidate that still takes it; refuse with every reason if none."""
+        rejections = list(ranking.rejected)
+        for candidate in candidates:
+            tried = {r.store_id for r in rejections}
+            skipped = [  # nearer stores the batch matcher gave to other orders
+                Rejection(c.store.id, c.ride_s, ("kept_for_other_orders_in_batch",))
+                for c in ranking.feasible
+                if c.ride_s < candidate.ride_s and c.store.id not in tried
+            ]
+            order = self._order_at(submission.request, candidate, rejections + skipped)
+            placed = order_store.place_order(
+                self._client,
+                order,
+                capacity_per_hour=candidate.store.capacity_per_hour,
+                idempotency=submission.keys,
+                body_hash=submission.fingerprint,
+            )
+            if placed.outcome == "ok":
+                return IntakeResult(order.to_record(), replayed=False)
+            if placed.outcome == "duplicate":  # an identical request won a race with this one
+                replay = _replay(self._client, submission.keys, submission.fingerprint)
+                if replay is not None:
+                    return replay
+            # the last unit or slot went since the snapshot: try the next store
+            reason = "out_of_stock" if placed.outcome == "out_of_stock" else "over_capacity"
+            rejections.append(
+                Rejection(candidate.store.id, candidate.ride_s, (reason,), placed.missing_skus)
+            )
+        raise NoStoreCanFulfilError(sorted(rejections, key=_by_ride))
+
+    def _order_at(
+        self, request: OrderRequest, candidate: Candidate, rejections: list[Rejection]
+    ) -> Order:
+        passed_over = sorted((r for r in rejections if r.ride_s <= candidate.ride_s), key=_by_ride)
+        now = self._now
+        return Order(
             id=f"ord_{secrets.token_hex(8)}",
             request=request,
             store_id=candidate.store.id,
             status="accepted",
             created_at=now,
             promised_by=now + PROMISE,
-            total_cents=total,
+            total_cents=sum(self._products[ln.sku].price_cents * ln.qty for ln in request.lines),
             match_reason=(
                 f"nearest partner store that can fulfil the order: {candidate.ride_s / 60:.0f} "
                 f"min ride ({candidate.distance_m:.0f} m), open, every item in stock, capacity left"
             ),
-            passed_over=tuple(r.to_dict() for r in sorted(passed_over, key=_by_ride)),
+            passed_over=tuple(r.to_dict() for r in passed_over),
             events=(StatusEvent("accepted", now),),
         )
-        placed = order_store.place_order(
-            client,
-            order,
-            capacity_per_hour=candidate.store.capacity_per_hour,
-            idempotency=keys,
-            body_hash=fingerprint,
-        )
-        if placed.outcome == "ok":
-            return IntakeResult(order.to_record(), replayed=False)
-        if placed.outcome == "duplicate":  # an identical request won a race with this one
-            replay = _replay(client, keys, fingerprint)
-            if replay is not None:
-                return replay
-        # someone took the last unit or the last slot since the snapshot: try the next store
-        reason = "out_of_stock" if placed.outcome == "out_of_stock" else "over_capacity"
-        rejections.append(
-            Rejection(candidate.store.id, candidate.ride_s, (reason,), placed.missing_skus)
-        )
-    raise NoStoreCanFulfilError(sorted(rejections, key=_by_ride))
+
+
+def _batch_stores(snapshots: Iterable[_Snapshot]) -> list[BatchStore]:
+    """Each candidate store once, with its slots left this hour and the stock seen for it."""
+    capacity: dict[str, int] = {}
+    stock: dict[str, dict[str, int]] = {}
+    for snapshot in snapshots:
+        for store_id, situation in snapshot.situations.items():
+            left = situation.store.capacity_per_hour - situation.orders_last_hour
+            capacity[store_id] = max(0, left)
+            stock.setdefault(store_id, {}).update(situation.stock)
+    return [BatchStore(store_id, capacity[store_id], stock[store_id]) for store_id in capacity]
 
 
 def _replay(client: redis.Redis, keys: list[str], fingerprint: str) -> IntakeResult | None:

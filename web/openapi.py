@@ -328,6 +328,66 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            "/api/v1/orders/batch": {
+                "post": {
+                    "summary": "Bulk intake: up to 200 orders matched together by the OR-Tools batch matcher",
+                    "description": (
+                        "Orders compete for stores' capacity and stock; the batch matcher places as many as "
+                        "possible with the least ride time. Each order succeeds or fails on its own; results "
+                        "come in the order sent, each with the status a single POST would have answered."
+                    ),
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["orders"],
+                                    "additionalProperties": False,
+                                    "properties": {
+                                        "orders": {
+                                            "type": "array",
+                                            "minItems": 1,
+                                            "maxItems": 200,
+                                            "items": {"$ref": "#/components/schemas/OrderRequest"},
+                                        }
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "One result per order",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "properties": {
+                                            "results": {
+                                                "type": "array",
+                                                "items": {
+                                                    "type": "object",
+                                                    "properties": {
+                                                        "index": {"type": "integer"},
+                                                        "status": {"type": "integer"},
+                                                        "order": order_ref,
+                                                        "error": {"type": "object"},
+                                                    },
+                                                },
+                                            },
+                                            "accepted": {"type": "integer"},
+                                            "refused": {"type": "integer"},
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        "400": _ERROR,
+                        "413": _ERROR,
+                    },
+                }
+            },
             "/api/v1/orders/{order_id}": {
                 "get": {
                     "summary": "Track one order",

@@ -12,11 +12,13 @@ from flask.typing import ResponseReturnValue
 from dispatch import order_store
 from dispatch.intake import (
     IdempotencyConflictError,
+    Intake,
+    IntakeResult,
     IntakeRules,
     NoStoreCanFulfilError,
+    Submission,
     UnknownSkuError,
     body_hash,
-    take_order,
 )
 from dispatch.orders import (
     CHANNELS,
@@ -29,7 +31,7 @@ from dispatch.orders import (
 )
 from dispatch.stats import store_figures
 from geo.travel import StraightLineTravel
-from web.errors import ApiError, invalid_parameters
+from web.errors import ApiError, error_body, invalid_parameters
 from web.params import QueryReader
 from web.services import catalogue_index, now, redis_client
 
@@ -114,30 +116,83 @@ def create_order() -> ResponseReturnValue:
     header_key = request.headers.get("Idempotency-Key")
     if header_key is not None and not 0 < len(header_key) <= MAX_ID:
         raise invalid_parameters({"Idempotency-Key": f"must be 1 to {MAX_ID} characters"})
-    client = redis_client()
+    submission = Submission(order_request, body_hash(body), header_key)
     try:
-        result = take_order(
-            client,
-            order_request,
-            fingerprint=body_hash(body),
-            header_key=header_key,
-            index=catalogue_index(),
-            products=order_store.load_products(client),
-            travel=current_app.extensions["travel"],
-            rules=current_app.extensions["intake_rules"],
-            now=now(),
-        )
-    except UnknownSkuError as exc:
-        raise ApiError(422, "unknown_sku", str(exc), {"skus": exc.skus}) from exc
-    except IdempotencyConflictError as exc:
-        raise ApiError(409, "idempotency_conflict", str(exc), {"order_id": exc.order_id}) from exc
-    except NoStoreCanFulfilError as exc:
-        details = {"candidates": [r.to_dict() for r in exc.rejections]}
-        raise ApiError(422, "no_store_can_fulfil", str(exc), details) from exc
+        result = _intake().take(submission)
+    except ValueError as exc:
+        raise _intake_error(exc) from exc
     headers = {"Location": f"/api/v1/orders/{result.order['id']}"}
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
     return jsonify(order=result.order), 201, headers
+
+
+MAX_BATCH = 200
+
+
+@bp.post("/orders/batch")
+def create_orders_in_bulk() -> ResponseReturnValue:
+    """Bulk intake: up to 200 orders matched together by the batch matcher (OR-Tools CP-SAT).
+
+    Each order succeeds or fails on its own: the answer lists, in order, a 201 with the order or
+    the 4xx error that a single POST would have given.
+    """
+    body = _json_object()
+    items = body.get("orders")
+    if set(body) != {"orders"} or not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
+        raise invalid_parameters({"orders": f"required, and only it: a list of 1 to {MAX_BATCH}"})
+    outcomes: list[dict[str, Any] | ApiError] = []
+    submissions: list[Submission] = []
+    for item in items:
+        try:
+            if not isinstance(item, dict):
+                raise ApiError(400, "malformed_json", "each order must be a JSON object")
+            submissions.append(Submission(parse_order_request(item), body_hash(item)))
+            outcomes.append({})
+        except ApiError as refused:
+            outcomes.append(refused)
+    taken = iter(_intake().take_batch(submissions))
+    results = []
+    for index, outcome in enumerate(outcomes):
+        if isinstance(outcome, ApiError):
+            results.append({"index": index, "status": outcome.status, **_error_json(outcome)})
+            continue
+        result = next(taken)
+        if isinstance(result, IntakeResult):
+            results.append({"index": index, "status": 201, "order": result.order})
+        else:
+            api_error = _intake_error(result)
+            results.append({"index": index, "status": api_error.status, **_error_json(api_error)})
+    accepted = sum(r["status"] == 201 for r in results)
+    return jsonify(results=results, accepted=accepted, refused=len(results) - accepted)
+
+
+def _intake() -> Intake:
+    client = redis_client()
+    return Intake(
+        client,
+        index=catalogue_index(),
+        products=order_store.load_products(client),
+        travel=current_app.extensions["travel"],
+        rules=current_app.extensions["intake_rules"],
+        now=now(),
+    )
+
+
+def _intake_error(exc: ValueError) -> ApiError:
+    """The 4xx a refused intake answers with."""
+    if isinstance(exc, UnknownSkuError):
+        return ApiError(422, "unknown_sku", str(exc), {"skus": exc.skus})
+    if isinstance(exc, IdempotencyConflictError):
+        return ApiError(409, "idempotency_conflict", str(exc), {"order_id": exc.order_id})
+    if isinstance(exc, NoStoreCanFulfilError):
+        details = {"candidates": [r.to_dict() for r in exc.rejections]}
+        return ApiError(422, "no_store_can_fulfil", str(exc), details)
+    raise exc
+
+
+def _error_json(error: ApiError) -> dict[str, Any]:
+    return error_body(error.code, error.message, error.details)
 
 
 def _order_or_404(order_id: str) -> dict[str, Any]:

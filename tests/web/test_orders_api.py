@@ -293,3 +293,74 @@ def test_merchant_stats_per_channel(settings: Settings, shop: FlaskClient) -> No
     backwards = {"from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"}
     bad = client.get(f"/api/v1/stores/{first['store_id']}/stats", query_string=backwards)
     assert bad.status_code == 400
+
+
+def contended(redis_client: redis.Redis) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Two umbrellas in town (Fulin and Fushun Road); pain relief only at Fulin.
+
+    Order X wants an umbrella; order Y an umbrella and pain relief, so only Fulin can take Y.
+    """
+    for key in redis_client.scan_iter("stock:*"):
+        store_id = key.decode().split(":", 1)[1]
+        order_store.set_stock(redis_client, store_id, {"umbrella": 0, "pain-relief": 0})
+    order_store.set_stock(redis_client, FULIN, {"umbrella": 1, "pain-relief": 5})
+    order_store.set_stock(redis_client, FUSHUN, {"umbrella": 1})
+    x = order_body("X-1", items=[{"sku": "umbrella", "qty": 1}])
+    y = order_body("Y-1", items=[{"sku": "umbrella", "qty": 1}, {"sku": "pain-relief", "qty": 1}])
+    return x, y
+
+
+FUSHUN = "osm-node-3559052551"  # a 7-Eleven about 450 m from Fulin
+
+
+def test_bulk_intake_serves_both_where_one_by_one_fails_one(
+    shop: FlaskClient, redis_client: redis.Redis
+) -> None:
+    """Greedy gives Fulin's umbrella to X and strands Y; the batch sends X to Fushun Road."""
+    x, y = contended(redis_client)
+    response = shop.post("/api/v1/orders/batch", json={"orders": [x, y]})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["accepted"] == 2 and body["refused"] == 0
+    first, second = body["results"]
+    assert first["order"]["store_id"] == FUSHUN and second["order"]["store_id"] == FULIN
+    kept = {p["store_id"]: p["reasons"] for p in first["order"]["match"]["passed_over"]}
+    assert kept[FULIN] == ["kept_for_other_orders_in_batch"]
+    assert order_store.stock_levels(redis_client, FULIN)["umbrella"] == 0
+
+
+def test_one_by_one_the_same_orders_strand_one(
+    shop: FlaskClient, redis_client: redis.Redis
+) -> None:
+    """The baseline the batch improves on: X takes the nearest umbrella, Y is refused."""
+    x, y = contended(redis_client)
+    assert place(shop, x).get_json()["order"]["store_id"] == FULIN
+    refused = place(shop, y)
+    assert refused.status_code == 422
+    assert refused.get_json()["error"]["code"] == "no_store_can_fulfil"
+
+
+def test_bulk_items_fail_on_their_own(shop: FlaskClient, redis_client: redis.Redis) -> None:
+    """A bad or unknown item is answered in place; the good ones are still taken."""
+    orders = [
+        order_body("B-1"),
+        order_body("B-2", lat=95),
+        order_body("B-3", items=[{"sku": "caviar", "qty": 1}]),
+        "not an object",
+        order_body("B-1"),  # the same order again: replayed, not doubled
+    ]
+    body = shop.post("/api/v1/orders/batch", json={"orders": orders}).get_json()
+    statuses = [r["status"] for r in body["results"]]
+    assert statuses == [201, 400, 422, 400, 201]
+    assert body["results"][1]["error"]["details"]["fields"]["lat"]
+    assert body["results"][0]["order"]["id"] == body["results"][4]["order"]["id"]
+    assert redis_client.xlen(order_store.ORDER_STREAM) == 1
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{"orders": []}, {"orders": [order_body()] * 201}, {"orders": "x"}, {"orders": [], "x": 1}, []],
+)
+def test_bulk_envelope_errors(shop: FlaskClient, payload: Any) -> None:
+    """The envelope must be {"orders": [1..200 orders]}."""
+    assert shop.post("/api/v1/orders/batch", json=payload).status_code == 400
