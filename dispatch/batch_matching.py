@@ -37,12 +37,21 @@ class BatchPlan:
     assignment: Mapping[str, str]  # order id -> store id
     unmatched: tuple[str, ...]
     total_ride_s: float
-    status: str  # greedy | OPTIMAL | FEASIBLE
+    status: str  # greedy | hint (the starting point kept) | OPTIMAL | FEASIBLE
     solve_s: float
 
 
 def _ranked(order: BatchOrder) -> list[tuple[str, float]]:
     return sorted(order.options, key=lambda option: (option[1], option[0]))
+
+
+def _plan_from(assignment: Mapping[str, str], orders: Sequence[BatchOrder]) -> BatchPlan:
+    """The plan an existing assignment amounts to (pairs that are not options are dropped)."""
+    rides = {(o.id, s): r for o in orders for s, r in o.options}
+    kept = {o: s for o, s in assignment.items() if (o, s) in rides}
+    total = sum(rides[pair] for pair in kept.items())
+    unmatched = tuple(o.id for o in orders if o.id not in kept)
+    return BatchPlan(kept, unmatched, total, "hint", 0.0)
 
 
 def greedy_nearest(orders: Sequence[BatchOrder], stores: Sequence[BatchStore]) -> BatchPlan:
@@ -75,11 +84,13 @@ def batch_match(
     time_limit_s: float = 10.0,
     workers: int = 2,
     seed: int = 0,
+    hint: Mapping[str, str] | None = None,
 ) -> BatchPlan:
     """Maximise orders matched, then minimise total ride time, in one CP-SAT model.
 
-    The greedy plan is given as a hint, so the answer is never worse than greedy; with the
-    time limit reached the best plan found so far is returned (status FEASIBLE).
+    The greedy plan (or ``hint``, e.g. the assignment in force) is given as a starting point
+    and returned if the search ends without beating it, so the answer is never worse than
+    greedy; with the time limit reached the best plan found so far is returned (FEASIBLE).
     """
     started = time.perf_counter()
     by_id = {s.id: s for s in stores}
@@ -117,23 +128,23 @@ def batch_match(
     # One more match is worth more than any saving in ride time.
     reward = max(cost.values(), default=0) * len(orders) + 1
     model.maximize(sum((reward - cost[key]) * var for key, var in choices.items()))
-    greedy = greedy_nearest(orders, stores)
+    baseline = greedy_nearest(orders, stores) if hint is None else _plan_from(hint, orders)
     for (i, store_id), var in choices.items():
-        model.add_hint(var, greedy.assignment.get(orders[i].id) == store_id)
+        model.add_hint(var, baseline.assignment.get(orders[i].id) == store_id)
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = time_limit_s
     solver.parameters.num_workers = workers
     solver.parameters.random_seed = seed
     status = solver.solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return replace(greedy, solve_s=time.perf_counter() - started)
+        return replace(baseline, solve_s=time.perf_counter() - started)
     assignment = {orders[i].id: s for (i, s), var in choices.items() if solver.boolean_value(var)}
     rides = {(o.id, s): r for o in orders for s, r in o.options}
     total = sum(rides[order_id, store_id] for order_id, store_id in assignment.items())
     elapsed = time.perf_counter() - started
-    if (len(assignment), -total) < (len(greedy.assignment), -greedy.total_ride_s):
-        # cut short before it caught up with its own hint: greedy is the better plan in hand
-        return replace(greedy, solve_s=elapsed)
+    if (len(assignment), -total) < (len(baseline.assignment), -baseline.total_ride_s):
+        # cut short before it caught up with its starting point: that is the better plan
+        return replace(baseline, solve_s=elapsed)
     unmatched = tuple(o.id for o in orders if o.id not in assignment)
     name = "OPTIMAL" if status == cp_model.OPTIMAL else "FEASIBLE"
     return BatchPlan(assignment, unmatched, total, name, elapsed)

@@ -15,7 +15,7 @@ import redis
 from dispatch import order_store
 from dispatch.batch_matching import BatchOrder, BatchStore, batch_match
 from dispatch.matching import Candidate, Ranking, Rejection, StoreSituation, rank_stores
-from dispatch.orders import PROMISE, Order, OrderRequest, StatusEvent
+from dispatch.orders import PROMISE, Order, OrderLine, OrderRequest, StatusEvent
 from dispatch.products import Product
 from geo.index import NearbyQuery, StoreIndex
 from geo.travel import TravelModel
@@ -160,7 +160,90 @@ class Intake:
             raise UnknownSkuError(unknown)
         return _replay(self._client, submission.keys, submission.fingerprint)
 
-    def _snapshot(self, request: OrderRequest) -> _Snapshot:
+    def rebalance(self, *, limit: int = 500) -> Rebalance:
+        """Re-match the orders not yet being prepared as one batch and move those it improves.
+
+        Their own reservations count as free for the model (each order could stay where it is,
+        and that assignment is the starting point), so the plan is never worse than the one in
+        force. Moves are applied one by one, atomically; a move that no longer fits (an order
+        went into preparation, a store sold out meanwhile) is skipped. No order is ever dropped.
+        """
+        records = order_store.accepted_orders(self._client, limit=limit)
+        freed_stock: dict[str, dict[str, int]] = {}
+        freed_slots: dict[str, int] = {}
+        for record in records:
+            shelf = freed_stock.setdefault(record["store_id"], {})
+            for item in record["items"]:
+                shelf[item["sku"]] = shelf.get(item["sku"], 0) + item["qty"]
+            freed_slots[record["store_id"]] = freed_slots.get(record["store_id"], 0) + 1
+        snapshots = {
+            record["id"]: self._snapshot(
+                _request_of(record),
+                deadline=datetime.fromisoformat(record["promised_by"]),
+                freed=(freed_stock, freed_slots),
+            )
+            for record in records
+        }
+        orders = [
+            BatchOrder(
+                record["id"],
+                {item["sku"]: item["qty"] for item in record["items"]},
+                tuple((c.store.id, c.ride_s) for c in snapshots[record["id"]].ranking.feasible),
+            )
+            for record in records
+        ]
+        current = {record["id"]: record["store_id"] for record in records}
+        plan = batch_match(
+            orders,
+            _batch_stores(snapshots.values()),
+            time_limit_s=self._rules.batch_time_limit_s,
+            hint=current,
+        )
+        wanted = [(o, current[o], s) for o, s in plan.assignment.items() if s != current[o]]
+        moved = self._apply_moves(wanted, snapshots)
+        rides = {(o.id, s): r for o in orders for s, r in o.options}
+        after = current | {order_id: new for order_id, _, new in moved}
+        return Rebalance(
+            considered=len(records),
+            moves=tuple(moved),
+            ride_before_s=sum(rides.get(pair, 0.0) for pair in current.items()),
+            ride_after_s=sum(rides.get(pair, 0.0) for pair in after.items()),
+            solver_status=plan.status,
+        )
+
+    def _apply_moves(
+        self, wanted: list[tuple[str, str, str]], snapshots: Mapping[str, _Snapshot]
+    ) -> list[tuple[str, str, str]]:
+        """Apply moves; one into a store may wait for another out of it, so retry a few rounds."""
+        done: list[tuple[str, str, str]] = []
+        for _ in range(3):
+            waiting: list[tuple[str, str, str]] = []
+            for order_id, old, new in wanted:
+                store = snapshots[order_id].situations[new].store
+                ok = order_store.move_order(
+                    self._client,
+                    order_id,
+                    to_store=new,
+                    capacity_per_hour=store.capacity_per_hour,
+                    at=self._now,
+                    reason=f"re-balanced with other open orders: {new} instead of {old}",
+                )
+                (done if ok else waiting).append((order_id, old, new))
+            if not waiting or len(waiting) == len(wanted):
+                break
+            wanted = waiting
+        return done
+
+    def _snapshot(
+        self,
+        request: OrderRequest,
+        *,
+        deadline: datetime | None = None,
+        freed: tuple[Mapping[str, Mapping[str, int]], Mapping[str, int]] | None = None,
+    ) -> _Snapshot:
+        """Rank the candidate stores for ``request`` on their stock and slots now, counting
+        ``freed`` stock and slots (held by orders being re-matched) as available."""
+        freed_stock, freed_slots = freed or ({}, {})
         rules = self._rules
         query = NearbyQuery(
             request.lat, request.lng, rules.search_radius_m, rules.max_candidates, partner=True
@@ -170,10 +253,12 @@ class Intake:
         states = order_store.situations_for(
             self._client, [hit.store.id for hit in hits], skus, now=self._now
         )
-        situations = {
-            hit.store.id: StoreSituation(hit.store, stock, count)
-            for hit, (stock, count) in zip(hits, states, strict=True)
-        }
+        situations = {}
+        for hit, (stock, count) in zip(hits, states, strict=True):
+            back = freed_stock.get(hit.store.id, {})
+            shelf = {sku: stock.get(sku, 0) + back.get(sku, 0) for sku in skus}
+            slots_used = count - freed_slots.get(hit.store.id, 0)
+            situations[hit.store.id] = StoreSituation(hit.store, shelf, slots_used)
         ranking = rank_stores(
             request,
             list(situations.values()),
@@ -181,6 +266,7 @@ class Intake:
             travel=self._travel,
             vehicle=rules.vehicle,
             pickup_allowance_s=rules.pickup_allowance_s,
+            deadline=deadline,
         )
         return _Snapshot(ranking, situations)
 
@@ -237,6 +323,27 @@ class Intake:
             passed_over=tuple(r.to_dict() for r in passed_over),
             events=(StatusEvent("accepted", now),),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Rebalance:
+    """What a re-balance did: (order id, from store, to store) per move, and ride times."""
+
+    considered: int
+    moves: tuple[tuple[str, str, str], ...]
+    ride_before_s: float
+    ride_after_s: float
+    solver_status: str
+
+
+def _request_of(record: Mapping[str, Any]) -> OrderRequest:
+    """The request an accepted order was made from, read back from its stored record."""
+    customer = record["customer"]
+    lines = tuple(OrderLine(item["sku"], item["qty"]) for item in record["items"])
+    return OrderRequest(
+        record["channel"], record["external_id"], customer["lat"], customer["lng"],
+        customer["address"], lines, record["note"],
+    )  # fmt: skip
 
 
 def _batch_stores(snapshots: Iterable[_Snapshot]) -> list[BatchStore]:

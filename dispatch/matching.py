@@ -66,15 +66,17 @@ def rank_stores(
     travel: TravelModel,
     vehicle: str,
     pickup_allowance_s: float,
+    deadline: datetime | None = None,
 ) -> Ranking:
     """Rank partner stores by ride time to the customer and sort out which can fulfil the order.
 
     A store qualifies when it is open, stocks every line, has capacity left this hour, covers the
     address within its delivery radius, and can keep the one-hour promise: preparation, a courier
-    reaching the store (``pickup_allowance_s``) and the ride must all fit before the deadline.
+    reaching the store (``pickup_allowance_s``) and the ride must all fit before the deadline
+    (``now`` plus one hour for a new order; an accepted order keeps its own ``promised_by``).
     """
     customer = (request.lat, request.lng)
-    deadline = now + PROMISE
+    deadline = deadline or now + PROMISE
     feasible: list[Candidate] = []
     rejected: list[Rejection] = []
     for situation in situations:

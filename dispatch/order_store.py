@@ -2,7 +2,8 @@
 
 Keys: ``products`` (hash sku -> JSON), ``stock:{store}`` (hash sku -> on-hand qty),
 ``capacity:{store}`` (zset of the last hour's order ids by time), ``order:{id}`` (JSON),
-``store-orders:{store}`` (zset of order ids by time), ``idem:*`` (idempotency: order id and body
+``store-orders:{store}`` (zset of order ids by time), ``orders:accepted`` (zset of the orders
+not yet being prepared, which re-balancing may move), ``idem:*`` (idempotency: order id and body
 hash), and the stream ``orders:stream`` that the dispatch planner consumes.
 """
 
@@ -21,11 +22,12 @@ from dispatch.products import Product
 
 PRODUCTS_KEY = "products"
 ORDER_STREAM = "orders:stream"
+ACCEPTED_KEY = "orders:accepted"  # zset of orders not yet being prepared, by creation time
 
 # Every check happens before the first write, so a refusal leaves no trace; Redis runs the
 # script alone, so two shoppers racing for the last unit cannot both pass the stock check.
 _PLACE_ORDER = """
-for i = 6, #KEYS do
+for i = 7, #KEYS do
   local seen = redis.call('GET', KEYS[i])
   if seen then return {'duplicate', seen} end
 end
@@ -45,7 +47,8 @@ end
 redis.call('SET', KEYS[3], ARGV[2])
 redis.call('ZADD', KEYS[2], now, ARGV[1])
 redis.call('ZADD', KEYS[4], now, ARGV[1])
-for i = 6, #KEYS do redis.call('SET', KEYS[i], ARGV[5]) end
+redis.call('ZADD', KEYS[6], now, ARGV[1])
+for i = 7, #KEYS do redis.call('SET', KEYS[i], ARGV[5]) end
 redis.call('XADD', KEYS[5], '*', 'order_id', ARGV[1], 'store_id', ARGV[6])
 return {'ok'}
 """
@@ -202,6 +205,7 @@ def place_order(
         order_key(order.id),
         store_orders_key(store),
         ORDER_STREAM,
+        ACCEPTED_KEY,
         *idempotency,
     ]
     lines = [value for line in order.request.lines for value in (line.sku, line.qty)]
@@ -249,6 +253,8 @@ def change_status(
                 record["events"].append({"status": target, "at": at.isoformat(), "note": note})
                 pipe.multi()
                 pipe.set(key, json.dumps(record, ensure_ascii=False))
+                if previous == "accepted":
+                    pipe.zrem(ACCEPTED_KEY, order_id)
                 if target in ("cancelled", "failed") and previous in RELEASES_STOCK_FROM:
                     store = record["store_id"]
                     for item in record["items"]:
@@ -260,13 +266,68 @@ def change_status(
                 continue
 
 
+def accepted_orders(client: redis.Redis, *, limit: int) -> list[dict[str, Any]]:
+    """The most recent orders still in ``accepted`` (not yet being prepared), oldest first."""
+    records = _orders(client, _texts(client.zrange(ACCEPTED_KEY, -limit, -1)))
+    return [r for r in records if r["status"] == "accepted"]
+
+
+def move_order(
+    client: redis.Redis,
+    order_id: str,
+    *,
+    to_store: str,
+    capacity_per_hour: int,
+    at: datetime,
+    reason: str,
+) -> bool:
+    """Move an accepted order to another store, stock and slot with it; False if it cannot.
+
+    Optimistic like :func:`change_status`: the order and the target's stock and slots are
+    watched, so an intake or a status change in between makes this retry on fresh data.
+    """
+    key = order_key(order_id)
+    with client.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(key, stock_key(to_store), capacity_key(to_store))  # type: ignore[no-untyped-call]
+                raw: Any = pipe.get(key)
+                record = None if raw is None else json.loads(raw)
+                if record is None or record["status"] != "accepted":
+                    return False
+                from_store = record["store_id"]
+                items = {item["sku"]: item["qty"] for item in record["items"]}
+                levels: Any = pipe.hmget(stock_key(to_store), list(items))
+                busy: Any = pipe.zcount(capacity_key(to_store), at.timestamp() - 3600, "+inf")
+                pairs = zip(levels, items.values(), strict=True)
+                short = any(int(level or 0) < qty for level, qty in pairs)
+                if from_store == to_store or short or int(busy) >= capacity_per_hour:
+                    return False
+                created = datetime.fromisoformat(record["created_at"]).timestamp()
+                record["store_id"] = to_store
+                record["match"]["reason"] = reason
+                note = f"re-balanced from {from_store} to {to_store}"
+                record["events"].append({"status": "accepted", "at": at.isoformat(), "note": note})
+                pipe.multi()
+                for sku, qty in items.items():
+                    pipe.hincrby(stock_key(from_store), sku, qty)
+                    pipe.hincrby(stock_key(to_store), sku, -qty)
+                pipe.zrem(capacity_key(from_store), order_id)
+                pipe.zadd(capacity_key(to_store), {order_id: created})
+                pipe.zrem(store_orders_key(from_store), order_id)
+                pipe.zadd(store_orders_key(to_store), {order_id: created})
+                pipe.set(key, json.dumps(record, ensure_ascii=False))
+                pipe.execute()
+                return True
+            except redis.WatchError:
+                continue
+
+
 def store_orders(
     client: redis.Redis, store_id: str, *, status: str | None, limit: int
 ) -> list[dict[str, Any]]:
     """The store's most recent orders, newest first, optionally of one status."""
-    ids = [_text(i) for i in client.zrevrange(store_orders_key(store_id), 0, 999)]  # type: ignore[union-attr,arg-type]
-    raws = client.mget([order_key(i) for i in ids]) if ids else []
-    records = [json.loads(raw) for raw in raws if raw is not None]  # type: ignore[union-attr]
+    records = _orders(client, _texts(client.zrevrange(store_orders_key(store_id), 0, 999)))
     if status is not None:
         records = [r for r in records if r["status"] == status]
     return records[:limit]
@@ -277,8 +338,17 @@ def store_orders_between(
 ) -> list[dict[str, Any]]:
     """Every order of the store created in [start, end)."""
     ids = client.zrangebyscore(store_orders_key(store_id), start.timestamp(), f"({end.timestamp()}")
-    raws = client.mget([order_key(_text(i)) for i in ids]) if ids else []  # type: ignore[union-attr,arg-type]
-    return [json.loads(raw) for raw in raws if raw is not None]  # type: ignore[union-attr]
+    return _orders(client, _texts(ids))
+
+
+def _texts(values: Any) -> list[str]:
+    return [_text(value) for value in values]
+
+
+def _orders(client: redis.Redis, order_ids: list[str]) -> list[dict[str, Any]]:
+    """The stored records of ``order_ids`` (any that vanished are left out), in that order."""
+    raws: Any = client.mget([order_key(i) for i in order_ids]) if order_ids else []
+    return [json.loads(raw) for raw in raws if raw is not None]
 
 
 def _text(value: bytes | str) -> str:

@@ -388,6 +388,45 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            "/api/v1/orders/rebalance": {
+                "post": {
+                    "summary": "Re-match orders not yet being prepared with the batch matcher; move those it improves",
+                    "description": (
+                        "Orders still in `accepted` are matched again as one batch, their own reservations "
+                        "counting as free; the assignment in force is the starting point, so the result is "
+                        "never worse. Each move carries its stock and slot atomically; no order is dropped."
+                    ),
+                    "responses": {
+                        "200": {
+                            "description": "What was moved",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "properties": {
+                                            "considered": {"type": "integer"},
+                                            "moves": {
+                                                "type": "array",
+                                                "items": {
+                                                    "type": "object",
+                                                    "properties": {
+                                                        "order_id": {"type": "string"},
+                                                        "from_store": {"type": "string"},
+                                                        "to_store": {"type": "string"},
+                                                    },
+                                                },
+                                            },
+                                            "ride_before_s": {"type": "number"},
+                                            "ride_after_s": {"type": "number"},
+                                            "solver_status": {"type": "string"},
+                                        },
+                                    }
+                                }
+                            },
+                        }
+                    },
+                }
+            },
             "/api/v1/orders/{order_id}": {
                 "get": {
                     "summary": "Track one order",

@@ -167,6 +167,19 @@ def create_orders_in_bulk() -> ResponseReturnValue:
     return jsonify(results=results, accepted=accepted, refused=len(results) - accepted)
 
 
+@bp.post("/orders/rebalance")
+def rebalance_orders() -> ResponseReturnValue:
+    """Re-match the orders not yet being prepared with the batch matcher; move what improves."""
+    report = _intake().rebalance()
+    return jsonify(
+        considered=report.considered,
+        moves=[{"order_id": o, "from_store": a, "to_store": b} for o, a, b in report.moves],
+        ride_before_s=round(report.ride_before_s, 1),
+        ride_after_s=round(report.ride_after_s, 1),
+        solver_status=report.solver_status,
+    )
+
+
 def _intake() -> Intake:
     client = redis_client()
     return Intake(

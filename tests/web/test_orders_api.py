@@ -364,3 +364,67 @@ def test_bulk_items_fail_on_their_own(shop: FlaskClient, redis_client: redis.Red
 def test_bulk_envelope_errors(shop: FlaskClient, payload: Any) -> None:
     """The envelope must be {"orders": [1..200 orders]}."""
     assert shop.post("/api/v1/orders/batch", json=payload).status_code == 400
+
+
+def test_rebalance_moves_an_order_to_a_restocked_nearer_store(
+    shop: FlaskClient, redis_client: redis.Redis
+) -> None:
+    """X went to Fushun Road while Fulin had no umbrella; once Fulin restocks, X moves there."""
+    x, _ = contended(redis_client)
+    order_store.set_stock(redis_client, FULIN, {"umbrella": 0})
+    order = place(shop, x).get_json()["order"]
+    assert order["store_id"] == FUSHUN
+    order_store.set_stock(redis_client, FULIN, {"umbrella": 1})
+    report = shop.post("/api/v1/orders/rebalance").get_json()
+    assert report["considered"] == 1
+    assert report["moves"] == [{"order_id": order["id"], "from_store": FUSHUN, "to_store": FULIN}]
+    assert report["ride_after_s"] < report["ride_before_s"]
+    moved = shop.get(f"/api/v1/orders/{order['id']}").get_json()["order"]
+    assert moved["store_id"] == FULIN and moved["status"] == "accepted"
+    assert "re-balanced" in moved["events"][-1]["note"]
+    assert order_store.stock_levels(redis_client, FULIN)["umbrella"] == 0
+    assert order_store.stock_levels(redis_client, FUSHUN)["umbrella"] == 1
+    listed = shop.get(f"/api/v1/stores/{FULIN}/orders").get_json()["orders"]
+    assert order["id"] in [o["id"] for o in listed]
+    again = shop.post("/api/v1/orders/rebalance").get_json()
+    assert again["moves"] == []
+
+
+def test_rebalance_leaves_orders_in_preparation_alone(
+    shop: FlaskClient, redis_client: redis.Redis
+) -> None:
+    """Once a store is preparing an order, re-balancing never moves it."""
+    x, _ = contended(redis_client)
+    order_store.set_stock(redis_client, FULIN, {"umbrella": 0})
+    order = place(shop, x).get_json()["order"]
+    shop.post(f"/api/v1/orders/{order['id']}/status", json={"status": "preparing"})
+    order_store.set_stock(redis_client, FULIN, {"umbrella": 1})
+    report = shop.post("/api/v1/orders/rebalance").get_json()
+    assert report["considered"] == 0 and report["moves"] == []
+    assert shop.get(f"/api/v1/orders/{order['id']}").get_json()["order"]["store_id"] == FUSHUN
+
+
+def test_rebalance_keeps_every_order_and_all_stock_accounted_for(
+    shop: FlaskClient, redis_client: redis.Redis
+) -> None:
+    """After moves, every order is still there and stock taken equals stock ordered."""
+    stores = [k.decode().split(":", 1)[1] for k in redis_client.scan_iter("stock:*")]
+    before = {s: order_store.stock_levels(redis_client, s).get("apple", 0) for s in stores}
+    spots = [(24.1800, 120.5930), (24.1880, 120.5940), (24.1850, 120.6100), (24.1820, 120.6070)]
+    ids = []
+    for i, (lat, lng) in enumerate(spots * 2):
+        body = order_body(f"RB-{i}", lat=lat, lng=lng, items=[{"sku": "apple", "qty": 1}])
+        response = place(shop, body)
+        if response.status_code == 201:
+            ids.append(response.get_json()["order"]["id"])
+    for store_id in stores:  # new deliveries everywhere: better stores may now be free
+        order_store.adjust_stock(redis_client, store_id, {"apple": 3})
+    shop.post("/api/v1/orders/rebalance")
+    after = {s: order_store.stock_levels(redis_client, s).get("apple", 0) for s in stores}
+    orders = [shop.get(f"/api/v1/orders/{i}").get_json()["order"] for i in ids]
+    assert all(o["status"] == "accepted" for o in orders) and len(orders) == len(ids)
+    taken = sum(before[s] + 3 - after[s] for s in stores)
+    assert taken == len(ids) > 0
+    for store_id in stores:
+        held = sum(1 for o in orders if o["store_id"] == store_id)
+        assert before[store_id] + 3 - after[store_id] == held
