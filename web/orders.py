@@ -38,13 +38,14 @@ from web.services import catalogue_index, now, redis_client
 bp = Blueprint("orders", __name__, url_prefix="/api/v1")
 
 MAX_ORDER_BYTES = 32_000
+MAX_BATCH_BYTES = 640_000  # 200 orders of the largest reasonable size
 MAX_TEXT = 500
 MAX_ID = 128
 
 
-def _json_object() -> dict[str, Any]:
-    if request.content_length is not None and request.content_length > MAX_ORDER_BYTES:
-        raise ApiError(413, "body_too_large", f"the body may be at most {MAX_ORDER_BYTES} bytes")
+def _json_object(*, max_bytes: int = MAX_ORDER_BYTES) -> dict[str, Any]:
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise ApiError(413, "body_too_large", f"the body may be at most {max_bytes} bytes")
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ApiError(400, "malformed_json", "the body must be a JSON object")
@@ -137,7 +138,7 @@ def create_orders_in_bulk() -> ResponseReturnValue:
     Each order succeeds or fails on its own: the answer lists, in order, a 201 with the order or
     the 4xx error that a single POST would have given.
     """
-    body = _json_object()
+    body = _json_object(max_bytes=MAX_BATCH_BYTES)
     items = body.get("orders")
     if set(body) != {"orders"} or not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
         raise invalid_parameters({"orders": f"required, and only it: a list of 1 to {MAX_BATCH}"})

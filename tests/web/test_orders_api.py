@@ -428,3 +428,15 @@ def test_rebalance_keeps_every_order_and_all_stock_accounted_for(
     for store_id in stores:
         held = sum(1 for o in orders if o["store_id"] == store_id)
         assert before[store_id] + 3 - after[store_id] == held
+
+
+def test_a_full_batch_of_200_is_taken(shop: FlaskClient, redis_client: redis.Redis) -> None:
+    """The largest batch allowed fits the body limit and is answered order by order."""
+    for key in redis_client.scan_iter("stock:*"):
+        order_store.set_stock(redis_client, key.decode().split(":", 1)[1], {"water-600ml": 50})
+    orders = [order_body(f"FB-{i}", address="x" * 300) for i in range(200)]
+    response = shop.post("/api/v1/orders/batch", json={"orders": orders})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert len(body["results"]) == 200 and body["accepted"] + body["refused"] == 200
+    assert body["accepted"] == redis_client.xlen(order_store.ORDER_STREAM) > 0
