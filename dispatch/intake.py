@@ -32,13 +32,17 @@ class IntakeRules:
     batch_time_limit_s: float = 2.0  # CP-SAT's budget for one bulk batch
 
 
-class UnknownSkuError(ValueError):
+class IntakeError(ValueError):
+    """Why an order was refused; the web layer turns each kind into its 4xx."""
+
+
+class UnknownSkuError(IntakeError):
     def __init__(self, skus: list[str]) -> None:
         super().__init__(f"unknown sku(s): {', '.join(skus)}")
         self.skus = skus
 
 
-class IdempotencyConflictError(ValueError):
+class IdempotencyConflictError(IntakeError):
     """The same idempotency key or channel order id came with a different body."""
 
     def __init__(self, order_id: str) -> None:
@@ -46,7 +50,7 @@ class IdempotencyConflictError(ValueError):
         self.order_id = order_id
 
 
-class NoStoreCanFulfilError(ValueError):
+class NoStoreCanFulfilError(IntakeError):
     def __init__(self, rejections: list[Rejection]) -> None:
         super().__init__("no partner store can fulfil this order within the hour")
         self.rejections = rejections
@@ -112,14 +116,14 @@ class Intake:
         snapshot = self._snapshot(submission.request)
         return self._place_first(submission, list(snapshot.ranking.feasible), snapshot.ranking)
 
-    def take_batch(self, submissions: Sequence[Submission]) -> list[IntakeResult | ValueError]:
+    def take_batch(self, submissions: Sequence[Submission]) -> list[IntakeResult | IntakeError]:
         """Match a batch at once with the CP-SAT batch matcher, then place each order.
 
         Orders the matcher assigned are placed first, at their assigned store; the others then
         try their candidates nearest first. Each placement is still atomic on its own, so a
         store that changed since the snapshot only sends that order on to its next candidate.
         """
-        results: list[IntakeResult | ValueError | None] = [None] * len(submissions)
+        results: list[IntakeResult | IntakeError | None] = [None] * len(submissions)
         pending: dict[int, _Snapshot] = {}
         for i, submission in enumerate(submissions):
             try:

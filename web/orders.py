@@ -13,6 +13,7 @@ from dispatch import order_store
 from dispatch.intake import (
     IdempotencyConflictError,
     Intake,
+    IntakeError,
     IntakeResult,
     IntakeRules,
     NoStoreCanFulfilError,
@@ -120,7 +121,7 @@ def create_order() -> ResponseReturnValue:
     submission = Submission(order_request, body_hash(body), header_key)
     try:
         result = _intake().take(submission)
-    except ValueError as exc:
+    except IntakeError as exc:
         raise _intake_error(exc) from exc
     headers = {"Location": f"/api/v1/orders/{result.order['id']}"}
     if result.replayed:
@@ -193,7 +194,7 @@ def _intake() -> Intake:
     )
 
 
-def _intake_error(exc: ValueError) -> ApiError:
+def _intake_error(exc: IntakeError) -> ApiError:
     """The 4xx a refused intake answers with."""
     if isinstance(exc, UnknownSkuError):
         return ApiError(422, "unknown_sku", str(exc), {"skus": exc.skus})
