@@ -1,0 +1,340 @@
+"""The one adapter around OR-Tools routing: a typed pickup-and-delivery problem in, routes out.
+
+Every visit (a task's pickup, its delivery, a courier's start and end) becomes a routing node of
+its own, mapped onto the caller's travel matrix, so several orders at one store or one door are
+no trouble. Transit and cost are handed to OR-Tools as precomputed matrices, so no Python runs
+per arc during the search.
+
+Times are whole units of the caller's choosing (seconds in the service, hundredths of a unit in
+the benchmarks). A task's ``due`` is a promise, not a wall: lateness is allowed at
+``late_cost`` per unit, so the plan minimises lateness first and travel second, and a task is
+only left out when no courier can carry it at all (capacity, shift, pinning), with the reason.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+Matrix = Sequence[Sequence[int]]
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """Carry one order from ``pickup`` to ``delivery`` (matrix node indexes).
+
+    ``pickup`` is None for an order already on board: then ``courier`` must be set and only the
+    delivery is planned. ``courier`` set with a pickup pins the task to that courier.
+    """
+
+    id: str
+    pickup: int | None
+    delivery: int
+    ready: int  # earliest pickup
+    due: int  # promised delivery time (soft unless ``hard_due``)
+    size: int = 1
+    pickup_service: int = 0
+    delivery_service: int = 0
+    courier: str | None = None
+    hard_due: bool = False
+    pickup_due: int | None = None  # latest pickup start, hard (benchmark windows)
+    delivery_ready: int = 0  # earliest delivery start (benchmark windows)
+
+    def __post_init__(self) -> None:
+        if self.pickup is None and self.courier is None:
+            msg = f"task {self.id}: an order on board must name its courier"
+            raise ValueError(msg)
+        if self.size < 0 or self.ready < 0:
+            msg = f"task {self.id}: size and ready must not be negative"
+            raise ValueError(msg)
+
+
+@dataclass(frozen=True, slots=True)
+class Courier:
+    """A courier: where it is (``start`` node), from when, until when, and how much it carries."""
+
+    id: str
+    start: int
+    available_at: int
+    shift_end: int
+    capacity: int
+    end: int | None = None  # a node to finish at (a depot); None: the route ends at its last stop
+
+    def __post_init__(self) -> None:
+        if self.shift_end < self.available_at:
+            msg = f"courier {self.id}: shift ends before the courier is available"
+            raise ValueError(msg)
+
+
+@dataclass(frozen=True, slots=True)
+class SolveOptions:
+    time_limit_s: float = 5.0
+    late_cost: int = 1_000  # per unit of lateness, against 1 per unit of travel
+    vehicle_cost: int = 0  # fixed cost per courier used (benchmarks minimising fleet size)
+    solution_limit: int | None = None  # stop after this many improving solutions (tests)
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingProblem:
+    travel: Matrix  # travel[i][j]: time from node i to node j
+    tasks: tuple[Task, ...]
+    couriers: tuple[Courier, ...]
+    cost: Matrix | None = None  # arc cost (e.g. distance); default: the travel time
+
+    def __post_init__(self) -> None:
+        size = len(self.travel)
+        if any(len(row) != size for row in self.travel):
+            msg = "the travel matrix must be square"
+            raise ValueError(msg)
+        if self.cost is not None and (
+            len(self.cost) != size or any(len(row) != size for row in self.cost)
+        ):
+            msg = "the cost matrix must have the travel matrix's shape"
+            raise ValueError(msg)
+        nodes = [n for t in self.tasks for n in (t.pickup, t.delivery) if n is not None]
+        nodes += [n for c in self.couriers for n in (c.start, c.end) if n is not None]
+        if any(not 0 <= n < size for n in nodes):
+            msg = "a node index is outside the travel matrix"
+            raise ValueError(msg)
+        if len({t.id for t in self.tasks}) != len(self.tasks):
+            msg = "task ids must be unique"
+            raise ValueError(msg)
+        if len({c.id for c in self.couriers}) != len(self.couriers):
+            msg = "courier ids must be unique"
+            raise ValueError(msg)
+        known = {c.id for c in self.couriers}
+        for task in self.tasks:
+            if task.courier is not None and task.courier not in known:
+                msg = f"task {task.id} names unknown courier {task.courier}"
+                raise ValueError(msg)
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    task_id: str
+    kind: str  # "pickup" | "delivery"
+    node: int
+    arrival: int
+    start: int  # service starts (waiting for ``ready`` if early)
+    departure: int
+    late_by: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    courier_id: str
+    visits: tuple[Visit, ...]
+    cost: int
+    finish: int  # when the last visit (or the return to ``end``) is done
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    routes: tuple[Route, ...]
+    unassigned: dict[str, str] = field(default_factory=dict)  # task id -> reason
+    status: str = "empty"
+    solve_s: float = 0.0
+
+    @property
+    def total_cost(self) -> int:
+        return sum(route.cost for route in self.routes)
+
+    @property
+    def total_lateness(self) -> int:
+        return sum(v.late_by for route in self.routes for v in route.visits)
+
+    @property
+    def couriers_used(self) -> int:
+        return sum(1 for route in self.routes if route.visits)
+
+
+class _Layout:
+    """Routing nodes: 2 per task with a pickup, 1 per task on board, start and end per courier."""
+
+    def __init__(self, problem: RoutingProblem) -> None:
+        self.matrix_node: list[int | None] = []  # None: an open route's end, anywhere
+        self.service: list[int] = []
+        self.visits: list[tuple[Task, str] | None] = []
+        self.pickup_of: dict[str, int] = {}
+        self.delivery_of: dict[str, int] = {}
+        for task in problem.tasks:
+            if task.pickup is not None:
+                self.pickup_of[task.id] = self._add(
+                    task.pickup, task.pickup_service, (task, "pickup")
+                )
+            self.delivery_of[task.id] = self._add(
+                task.delivery, task.delivery_service, (task, "delivery")
+            )
+        self.starts = [self._add(c.start, 0, None) for c in problem.couriers]
+        self.ends = [self._add(c.end, 0, None) for c in problem.couriers]
+
+    def _add(self, node: int | None, service: int, visit: tuple[Task, str] | None) -> int:
+        self.matrix_node.append(node)
+        self.service.append(service)
+        self.visits.append(visit)
+        return len(self.matrix_node) - 1
+
+    def matrix(self, source: Matrix, *, with_service: bool) -> list[list[int]]:
+        """Routing-node matrix from a problem matrix; travel into an open end costs nothing."""
+        rows = []
+        for i, a in enumerate(self.matrix_node):
+            service = self.service[i] if with_service else 0
+            rows.append(
+                [
+                    0 if i == j else service + (0 if a is None or b is None else int(source[a][b]))
+                    for j, b in enumerate(self.matrix_node)
+                ]
+            )
+        return rows
+
+
+def solve(problem: RoutingProblem, options: SolveOptions | None = None) -> Plan:
+    """Plan every task onto a courier, minimising lateness first and cost second."""
+    options = options or SolveOptions()
+    started = time.perf_counter()
+    if not problem.couriers:
+        reasons = dict.fromkeys((t.id for t in problem.tasks), "no courier on shift")
+        return Plan((), reasons, "no couriers", 0.0)
+    layout = _Layout(problem)
+    manager = pywrapcp.RoutingIndexManager(
+        len(layout.matrix_node), len(problem.couriers), layout.starts, layout.ends
+    )
+    model = pywrapcp.RoutingModel(manager)
+    cost_matrix = layout.matrix(problem.cost or problem.travel, with_service=False)
+    cost_callback = model.RegisterTransitMatrix(cost_matrix)
+    model.SetArcCostEvaluatorOfAllVehicles(cost_callback)
+    if options.vehicle_cost:
+        model.SetFixedCostOfAllVehicles(options.vehicle_cost)
+    time_callback = model.RegisterTransitMatrix(layout.matrix(problem.travel, with_service=True))
+    horizon = (
+        max([c.shift_end for c in problem.couriers] + [t.due for t in problem.tasks] + [0]) * 4
+        + 10_000
+    )  # room for lateness; the soft bounds do the pricing
+    model.AddDimension(time_callback, horizon, horizon, False, "time")
+    clock = model.GetDimensionOrDie("time")
+    demand = [0] * len(layout.matrix_node)
+    on_board = {c.id: 0 for c in problem.couriers}
+    for task in problem.tasks:
+        demand[layout.delivery_of[task.id]] = -task.size
+        if task.id in layout.pickup_of:
+            demand[layout.pickup_of[task.id]] = task.size
+        elif task.courier is not None:  # on board from the start: it frees room once delivered
+            on_board[task.courier] += task.size
+    load_callback = model.RegisterUnaryTransitVector(demand)
+    model.AddDimensionWithVehicleCapacity(
+        load_callback, 0, [c.capacity for c in problem.couriers], False, "load"
+    )
+    load = model.GetDimensionOrDie("load")
+    vehicle_of = {c.id: v for v, c in enumerate(problem.couriers)}
+    for v, courier in enumerate(problem.couriers):
+        start = model.Start(v)
+        clock.CumulVar(start).SetRange(courier.available_at, courier.shift_end)
+        clock.CumulVar(model.End(v)).SetMax(courier.shift_end)
+        load.CumulVar(start).SetValue(min(on_board[courier.id], courier.capacity))
+        model.AddVariableMinimizedByFinalizer(clock.CumulVar(model.End(v)))
+    drop_penalty = options.late_cost * horizon * 10  # leaving an order out is worse than any delay
+    for task in problem.tasks:
+        delivery = manager.NodeToIndex(layout.delivery_of[task.id])
+        allowed = [vehicle_of[task.courier]] if task.courier is not None else None
+        clock.CumulVar(delivery).SetMin(task.delivery_ready)
+        if task.hard_due:
+            clock.CumulVar(delivery).SetMax(task.due)
+        else:
+            clock.SetCumulVarSoftUpperBound(delivery, task.due, options.late_cost)
+        if task.id in layout.pickup_of:
+            pickup = manager.NodeToIndex(layout.pickup_of[task.id])
+            model.AddPickupAndDelivery(pickup, delivery)
+            model.solver().Add(model.VehicleVar(pickup) == model.VehicleVar(delivery))
+            model.solver().Add(clock.CumulVar(pickup) <= clock.CumulVar(delivery))
+            clock.CumulVar(pickup).SetMin(task.ready)
+            if task.pickup_due is not None:
+                clock.CumulVar(pickup).SetMax(task.pickup_due)
+            nodes = [pickup, delivery]
+        else:
+            nodes = [delivery]
+        if allowed is not None:
+            for index in nodes:  # -1 keeps "not performed" possible, so reasons can be given
+                model.VehicleVar(index).SetValues([-1, *allowed])
+        model.AddDisjunction(nodes, drop_penalty, len(nodes))
+    parameters = pywrapcp.DefaultRoutingSearchParameters()
+    parameters.first_solution_strategy = (
+        routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
+    )
+    parameters.local_search_metaheuristic = (
+        routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+    )
+    parameters.time_limit.FromMilliseconds(max(1, int(options.time_limit_s * 1000)))
+    if options.solution_limit is not None:
+        parameters.solution_limit = options.solution_limit
+    assignment = model.SolveWithParameters(parameters)
+    elapsed = time.perf_counter() - started
+    if assignment is None:
+        reasons = dict.fromkeys((t.id for t in problem.tasks), "no feasible plan found in time")
+        return Plan((), reasons, "no solution", elapsed)
+    return _read_plan(problem, layout, manager, model, assignment, clock, elapsed)
+
+
+def _read_plan(
+    problem: RoutingProblem,
+    layout: _Layout,
+    manager: pywrapcp.RoutingIndexManager,
+    model: pywrapcp.RoutingModel,
+    assignment: pywrapcp.Assignment,
+    clock: pywrapcp.RoutingDimension,
+    elapsed: float,
+) -> Plan:
+    routes = []
+    planned: set[str] = set()
+    cost_matrix = problem.cost or problem.travel
+    for v, courier in enumerate(problem.couriers):
+        index = model.Start(v)
+        position = courier.start
+        cost = 0
+        visits = []
+        previous_departure = assignment.Value(clock.CumulVar(index))
+        while not model.IsEnd(index):
+            index = assignment.Value(model.NextVar(index))
+            node = manager.IndexToNode(index)
+            target = layout.matrix_node[node]
+            if model.IsEnd(index):
+                if target is not None:
+                    cost += int(cost_matrix[position][target])
+                    previous_departure += int(problem.travel[position][target])
+                break
+            visit = layout.visits[node]
+            assert visit is not None and target is not None  # only ends lack a visit or a node
+            task, kind = visit
+            arrival = previous_departure + int(problem.travel[position][target])
+            begin = assignment.Value(clock.CumulVar(index))
+            service = task.pickup_service if kind == "pickup" else task.delivery_service
+            late = max(0, begin - task.due) if kind == "delivery" else 0
+            visits.append(Visit(task.id, kind, target, arrival, begin, begin + service, late))
+            cost += int(cost_matrix[position][target])
+            position = target
+            previous_departure = begin + service
+            planned.add(task.id)
+        routes.append(Route(courier.id, tuple(visits), cost, previous_departure))
+    unassigned = {t.id: _why_unplanned(problem, t) for t in problem.tasks if t.id not in planned}
+    status = "solved" if not unassigned else "partial"
+    return Plan(tuple(routes), unassigned, status, elapsed)
+
+
+def _why_unplanned(problem: RoutingProblem, task: Task) -> str:
+    """A plain reason for a task left out of the plan."""
+    couriers = [c for c in problem.couriers if task.courier in (None, c.id)]
+    if not any(c.capacity >= task.size for c in couriers):
+        return "no courier can carry it (capacity)"
+    first = task.pickup if task.pickup is not None else task.delivery
+    reachable = [
+        c
+        for c in couriers
+        if max(c.available_at + problem.travel[c.start][first], task.ready)
+        + problem.travel[first][task.delivery]
+        <= c.shift_end
+    ]
+    if not reachable:
+        return "no courier on shift can reach it and deliver before the shift ends"
+    return "no room in any courier's route (capacity, shift or pinning)"

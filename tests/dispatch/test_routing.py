@@ -1,0 +1,169 @@
+"""The OR-Tools adapter: every plan respects precedence, couriers, capacity, times and shifts."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dispatch.routing import Courier, Plan, RoutingProblem, SolveOptions, Task, solve
+
+FAST = SolveOptions(time_limit_s=2.0, solution_limit=200)
+
+
+def grid_travel(points: list[tuple[float, float]], speed: float = 5.0) -> list[list[int]]:
+    """Seconds between points given in metres, at ``speed`` m/s."""
+    return [[round(math.dist(a, b) / speed) for b in points] for a in points]
+
+
+def check_plan(problem: RoutingProblem, plan: Plan) -> None:
+    """Every invariant a dispatcher relies on, checked against the problem itself."""
+    tasks = {t.id: t for t in problem.tasks}
+    couriers = {c.id: c for c in problem.couriers}
+    seen: set[str] = set()
+    for route in plan.routes:
+        courier = couriers[route.courier_id]
+        load = sum(t.size for t in problem.tasks if t.pickup is None and t.courier == courier.id)
+        assert load <= courier.capacity
+        position, clock = courier.start, courier.available_at
+        picked: set[str] = set()
+        for visit in route.visits:
+            task = tasks[visit.task_id]
+            assert task.courier in (None, courier.id), "a pinned or on-board order changed hands"
+            assert visit.arrival == clock + problem.travel[position][visit.node]
+            assert visit.start >= visit.arrival
+            if visit.kind == "pickup":
+                assert visit.node == task.pickup and visit.start >= task.ready
+                assert visit.departure == visit.start + task.pickup_service
+                picked.add(task.id)
+                load += task.size
+            else:
+                assert visit.node == task.delivery and visit.start >= task.delivery_ready
+                assert task.pickup is None or task.id in picked, "delivered before picked up"
+                assert visit.departure == visit.start + task.delivery_service
+                assert visit.late_by == max(0, visit.start - task.due)
+                load -= task.size
+                assert task.id not in seen
+                seen.add(task.id)
+            assert 0 <= load <= courier.capacity
+            position, clock = visit.node, visit.departure
+        assert picked <= seen, "picked up but never delivered"
+        assert route.finish <= courier.shift_end
+    assert seen | set(plan.unassigned) == set(tasks)
+    assert not seen & set(plan.unassigned)
+    assert all(plan.unassigned.values())
+
+
+@st.composite
+def problems(draw: st.DrawFn) -> RoutingProblem:
+    rng = random.Random(draw(st.integers(0, 2**32)))
+    points = [(rng.uniform(0, 6000), rng.uniform(0, 6000)) for _ in range(12)]
+    travel = grid_travel(points)
+    couriers = tuple(
+        Courier(
+            f"c{k}",
+            start=rng.randrange(12),
+            available_at=rng.choice([0, 0, 300]),
+            shift_end=rng.choice([1800, 3600, 7200]),
+            capacity=rng.randint(1, 3),
+        )
+        for k in range(draw(st.integers(1, 4)))
+    )
+    tasks = []
+    for i in range(draw(st.integers(1, 9))):
+        courier = rng.choice(couriers)
+        on_board = (
+            rng.random() < 0.15
+            and sum(t.size for t in tasks if t.pickup is None and t.courier == courier.id)
+            < courier.capacity
+        )
+        ready = rng.choice([0, 300, 900])
+        tasks.append(
+            Task(
+                f"t{i}",
+                pickup=None if on_board else rng.randrange(12),
+                delivery=rng.randrange(12),
+                ready=ready,
+                due=ready + rng.choice([900, 1800, 3600]),
+                pickup_service=rng.choice([0, 60]),
+                delivery_service=rng.choice([0, 120]),
+                courier=courier.id if on_board or rng.random() < 0.1 else None,
+            )
+        )
+    return RoutingProblem(travel, tuple(tasks), couriers)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems())
+def test_plans_respect_every_rule(problem: RoutingProblem) -> None:
+    """Precedence, same courier, pinning, capacity, ready times, shifts and reported times."""
+    check_plan(problem, solve(problem, FAST))
+
+
+def test_lateness_comes_before_travel() -> None:
+    """A detour that saves one order from being late is taken."""
+    points = [(0, 0), (1000, 0), (2000, 0), (-3000, 0)]
+    travel = grid_travel(points)
+    tasks = (
+        Task("near", pickup=0, delivery=2, ready=0, due=2000),
+        Task("urgent", pickup=0, delivery=3, ready=0, due=700),
+    )
+    problem = RoutingProblem(travel, tasks, (Courier("c", 0, 0, 10_000, capacity=2),))
+    plan = solve(problem, SolveOptions(time_limit_s=1))
+    check_plan(problem, plan)
+    assert plan.total_lateness == 0
+    deliveries = [v.task_id for v in plan.routes[0].visits if v.kind == "delivery"]
+    assert deliveries == ["urgent", "near"]
+
+
+def test_capacity_forces_separate_trips() -> None:
+    """With room for one order at a time, pickups and deliveries alternate."""
+    travel = grid_travel([(0, 0), (0, 500), (500, 500)])
+    tasks = (Task("a", 0, 1, 0, 3600), Task("b", 0, 2, 0, 3600))
+    problem = RoutingProblem(travel, tasks, (Courier("c", 0, 0, 7200, capacity=1),))
+    plan = solve(problem, SolveOptions(time_limit_s=1))
+    check_plan(problem, plan)
+    kinds = [v.kind for v in plan.routes[0].visits]
+    assert kinds == ["pickup", "delivery", "pickup", "delivery"]
+
+
+def test_unplannable_orders_come_back_with_a_reason() -> None:
+    """Nothing is dropped silently: too big, or beyond every shift, is named."""
+    travel = grid_travel([(0, 0), (50_000, 0)])
+    tasks = (
+        Task("huge", 0, 1, 0, 3600, size=5),
+        Task("far", 0, 1, 0, 3600),
+    )
+    problem = RoutingProblem(travel, tasks, (Courier("c", 0, 0, 600, capacity=2),))
+    plan = solve(problem, SolveOptions(time_limit_s=1))
+    assert plan.unassigned["huge"].startswith("no courier can carry it")
+    assert "shift" in plan.unassigned["far"]
+    assert solve(RoutingProblem(travel, tasks, ()), FAST).unassigned["far"] == "no courier on shift"
+
+
+def test_late_rather_than_dropped() -> None:
+    """An order that cannot be on time is still delivered, late, and the lateness reported."""
+    travel = grid_travel([(0, 0), (6000, 0)])
+    problem = RoutingProblem(travel, (Task("t", 0, 1, 0, 60),), (Courier("c", 0, 0, 7200, 1),))
+    plan = solve(problem, SolveOptions(time_limit_s=1))
+    check_plan(problem, plan)
+    assert not plan.unassigned and plan.total_lateness == 1200 - 60
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"travel": [[0, 1]]}, "square"),
+        ({"tasks": (Task("t", 0, 9, 0, 1),)}, "outside"),
+        ({"tasks": (Task("t", 0, 1, 0, 1, courier="ghost"),)}, "unknown courier"),
+        ({"tasks": (Task("t", 0, 1, 0, 1), Task("t", 1, 0, 0, 1))}, "unique"),
+    ],
+)
+def test_bad_problems_are_refused(kwargs: dict[str, object], message: str) -> None:
+    """Shape and reference errors are caught before OR-Tools sees them."""
+    base: dict[str, object] = {"travel": [[0, 1], [1, 0]], "tasks": (), "couriers": ()}
+    with pytest.raises(ValueError, match=message):
+        RoutingProblem(**(base | kwargs))  # type: ignore[arg-type]
