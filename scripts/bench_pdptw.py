@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""Li & Lim PDPTW: our OR-Tools planner and VROOM (pyvroom) against the best-known solutions.
+
+    python scripts/bench_pdptw.py                          # li_lim_100, 10 s per instance
+    python scripts/bench_pdptw.py --set li_lim_200 --time-limit 60 --only 'LC1*'
+
+Both solvers get the same integer matrix (Euclidean distance x 100, rounded), hard time windows,
+capacities and a fleet fixed cost that makes fewer vehicles come first, as the best-known
+solutions do. Distances reported are recomputed in floating point from each solution's routes,
+so they compare directly with the best-known figures. A gap is only meaningful where a solver
+used as many vehicles as the best-known solution; the table says how many did.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import math
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from itertools import pairwise
+from pathlib import Path
+
+import vroom
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmark_common import ROOT, machine
+
+from dispatch.routing import Courier, RoutingProblem, SolveOptions, Task, solve
+
+SCALE = 100
+FLEET_COST = 10_000_000  # per vehicle used, in scaled units: dwarfs any distance saving
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    name: str
+    vehicles: int
+    capacity: int
+    points: list[tuple[float, float]]
+    rows: list[list[int]]  # id x y demand ready due service pickup delivery
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    vehicles: int
+    distance: float
+    unassigned: int
+    seconds: float
+
+
+def read_instance(path: Path) -> Instance:
+    lines = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    vehicles, capacity = int(lines[0][0]), int(lines[0][1])
+    rows = [[int(float(v)) for v in line] for line in lines[1:]]
+    points = [(float(line[1]), float(line[2])) for line in lines[1:]]
+    return Instance(path.stem, vehicles, capacity, points, rows)
+
+
+def matrix(instance: Instance) -> list[list[int]]:
+    return [[round(math.dist(a, b) * SCALE) for b in instance.points] for a in instance.points]
+
+
+def route_distance(instance: Instance, nodes: list[int]) -> float:
+    return sum(math.dist(instance.points[a], instance.points[b]) for a, b in pairwise(nodes))
+
+
+def run_ours(instance: Instance, seconds: float) -> Outcome:
+    depot = instance.rows[0]
+    tasks = tuple(
+        Task(
+            str(row[0]),
+            pickup=row[0],
+            delivery=row[8],
+            ready=row[4] * SCALE,
+            pickup_due=row[5] * SCALE,
+            delivery_ready=instance.rows[row[8]][4] * SCALE,
+            due=instance.rows[row[8]][5] * SCALE,
+            hard_due=True,
+            size=row[3],
+            pickup_service=row[6] * SCALE,
+            delivery_service=instance.rows[row[8]][6] * SCALE,
+        )
+        for row in instance.rows[1:]
+        if row[3] > 0
+    )
+    couriers = tuple(
+        Courier(f"v{k}", 0, depot[4] * SCALE, depot[5] * SCALE, instance.capacity, end=0)
+        for k in range(instance.vehicles)
+    )
+    travel = matrix(instance)
+    started = time.perf_counter()
+    plan = solve(
+        RoutingProblem(travel, tasks, couriers),
+        SolveOptions(time_limit_s=seconds, vehicle_cost=FLEET_COST),
+    )
+    elapsed = time.perf_counter() - started
+    distance = sum(
+        route_distance(instance, [0, *[v.node for v in route.visits], 0])
+        for route in plan.routes
+        if route.visits
+    )
+    return Outcome(plan.couriers_used, distance, len(plan.unassigned), elapsed)
+
+
+def run_vroom(instance: Instance, seconds: float) -> Outcome:
+    depot = instance.rows[0]
+    problem = vroom.Input()
+    problem.set_durations_matrix(profile="car", matrix_input=matrix(instance))
+    for k in range(instance.vehicles):
+        problem.add_vehicle(
+            vroom.Vehicle(
+                k + 1, start=0, end=0, capacity=vroom.Amount([instance.capacity]),
+                time_window=vroom.TimeWindow(depot[4] * SCALE, depot[5] * SCALE),
+                costs=vroom.VehicleCosts(fixed=FLEET_COST),
+            )
+        )  # fmt: skip
+    for row in instance.rows[1:]:
+        if row[3] <= 0:
+            continue
+        drop = instance.rows[row[8]]
+        problem.add_shipment(
+            vroom.ShipmentStep(row[0], location=row[0], default_service=row[6] * SCALE,
+                               time_windows=[vroom.TimeWindow(row[4] * SCALE, row[5] * SCALE)]),
+            vroom.ShipmentStep(drop[0], location=drop[0], default_service=drop[6] * SCALE,
+                               time_windows=[vroom.TimeWindow(drop[4] * SCALE, drop[5] * SCALE)]),
+            amount=vroom.Amount([row[3]]),
+        )  # fmt: skip
+    started = time.perf_counter()
+    solution = problem.solve(exploration_level=5, nb_threads=2, timeout=timedelta(seconds=seconds))
+    elapsed = time.perf_counter() - started
+    routes = solution.routes
+    distance = 0.0
+    for vehicle in routes["vehicle_id"].unique():
+        nodes = [int(n) for n in routes[routes["vehicle_id"] == vehicle]["location_index"]]
+        distance += route_distance(instance, nodes)
+    used = int(routes["vehicle_id"].nunique())
+    return Outcome(used, distance, int(solution.summary.unassigned), elapsed)
+
+
+def gap(outcome: Outcome, best: dict[str, float]) -> float | None:
+    if outcome.vehicles != best["solved_with_vehicles"] or outcome.unassigned:
+        return None
+    return (outcome.distance - best["best_known_cost"]) / best["best_known_cost"] * 100
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "benchmarks")
+    parser.add_argument("--set", default="li_lim_100", choices=["li_lim_100", "li_lim_200"])
+    parser.add_argument("--time-limit", type=float, default=10.0, help="seconds per instance")
+    parser.add_argument("--only", default="*", help="instance name pattern, e.g. 'lc1*'")
+    args = parser.parse_args()
+    folder = args.data_dir / "li_lim_pdptw"
+    bks = json.loads((folder / "BKS.json").read_text())
+    paths = sorted(
+        p for p in (folder / args.set).glob("*.txt") if fnmatch.fnmatch(p.stem, args.only)
+    )
+    print(f"machine: {machine()}")
+    print(f"{args.set}: {len(paths)} instances, {args.time_limit:g} s each for both solvers")
+    print("| instance | BKS veh / dist | ours veh / dist / gap | VROOM veh / dist / gap |")
+    print("|---|---|---|---|")
+    ours_gaps: list[float] = []
+    vroom_gaps: list[float] = []
+    counts = {"ours": 0, "vroom": 0}
+    for path in paths:
+        instance = read_instance(path)
+        best = bks[instance.name]
+        ours = run_ours(instance, args.time_limit)
+        theirs = run_vroom(instance, args.time_limit)
+        cells = []
+        for key, outcome, gaps in (("ours", ours, ours_gaps), ("vroom", theirs, vroom_gaps)):
+            g = gap(outcome, best)
+            if g is not None:
+                gaps.append(g)
+                counts[key] += 1
+            dropped = f" ({outcome.unassigned} unassigned)" if outcome.unassigned else ""
+            shown = f"{g:+.2f} %" if g is not None else "n/a"
+            cells.append(f"{outcome.vehicles} / {outcome.distance:.2f} / {shown}{dropped}")
+        reference = f"{best['solved_with_vehicles']} / {best['best_known_cost']:.2f}"
+        print(f"| {instance.name} | {reference} | {cells[0]} | {cells[1]} |", flush=True)
+    print()
+    for key, gaps, matched in (
+        ("ours (OR-Tools)", ours_gaps, counts["ours"]),
+        ("VROOM", vroom_gaps, counts["vroom"]),
+    ):
+        mean = f"{statistics.mean(gaps):.2f} %" if gaps else "n/a"
+        print(f"{key}: best-known fleet size on {matched}/{len(paths)} instances; "
+              f"mean distance gap on those {mean}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
