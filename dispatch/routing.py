@@ -14,7 +14,7 @@ only left out when no courier can carry it at all (capacity, shift, pinning), wi
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
@@ -62,6 +62,7 @@ class Courier:
     shift_end: int
     capacity: int
     end: int | None = None  # a node to finish at (a depot); None: the route ends at its last stop
+    profile: str | None = None  # which of the problem's travel ``profiles`` it moves by
 
     def __post_init__(self) -> None:
         if self.shift_end < self.available_at:
@@ -82,18 +83,26 @@ class RoutingProblem:
     travel: Matrix  # travel[i][j]: time from node i to node j
     tasks: tuple[Task, ...]
     couriers: tuple[Courier, ...]
-    cost: Matrix | None = None  # arc cost (e.g. distance); default: the travel time
+    cost: Matrix | None = None  # arc cost (e.g. distance); default: the courier's travel time
+    profiles: Mapping[str, Matrix] = field(default_factory=dict)  # e.g. walk, e-bike, car
+
+    def travel_for(self, courier: Courier) -> Matrix:
+        """The travel matrix of the courier's vehicle (the default one without a profile)."""
+        return self.travel if courier.profile is None else self.profiles[courier.profile]
 
     def __post_init__(self) -> None:
         size = len(self.travel)
         if any(len(row) != size for row in self.travel):
             msg = "the travel matrix must be square"
             raise ValueError(msg)
-        if self.cost is not None and (
-            len(self.cost) != size or any(len(row) != size for row in self.cost)
-        ):
-            msg = "the cost matrix must have the travel matrix's shape"
-            raise ValueError(msg)
+        for extra in [self.cost, *self.profiles.values()]:
+            if extra is not None and (len(extra) != size or any(len(r) != size for r in extra)):
+                msg = "cost and profile matrices must have the travel matrix's shape"
+                raise ValueError(msg)
+        for courier in self.couriers:
+            if courier.profile is not None and courier.profile not in self.profiles:
+                msg = f"courier {courier.id} moves by unknown profile {courier.profile!r}"
+                raise ValueError(msg)
         nodes = [n for t in self.tasks for n in (t.pickup, t.delivery) if n is not None]
         nodes += [n for c in self.couriers for n in (c.start, c.end) if n is not None]
         if any(not 0 <= n < size for n in nodes):
@@ -203,17 +212,28 @@ def solve(problem: RoutingProblem, options: SolveOptions | None = None) -> Plan:
         len(layout.matrix_node), len(problem.couriers), layout.starts, layout.ends
     )
     model = pywrapcp.RoutingModel(manager)
-    cost_matrix = layout.matrix(problem.cost or problem.travel, with_service=False)
-    cost_callback = model.RegisterTransitMatrix(cost_matrix)
-    model.SetArcCostEvaluatorOfAllVehicles(cost_callback)
+    registered: dict[tuple[int, bool], int] = {}
+
+    def callback(source: Matrix, *, with_service: bool) -> int:
+        key = (id(source), with_service)  # one registration per distinct matrix
+        if key not in registered:
+            rows = layout.matrix(source, with_service=with_service)
+            registered[key] = model.RegisterTransitMatrix(rows)
+        return registered[key]
+
+    for v, courier in enumerate(problem.couriers):
+        own_cost = problem.cost or problem.travel_for(courier)
+        model.SetArcCostEvaluatorOfVehicle(callback(own_cost, with_service=False), v)
     if options.vehicle_cost:
         model.SetFixedCostOfAllVehicles(options.vehicle_cost)
-    time_callback = model.RegisterTransitMatrix(layout.matrix(problem.travel, with_service=True))
+    time_callbacks = [
+        callback(problem.travel_for(courier), with_service=True) for courier in problem.couriers
+    ]
     horizon = (
         max([c.shift_end for c in problem.couriers] + [t.due for t in problem.tasks] + [0]) * 4
         + 10_000
     )  # room for lateness; the soft bounds do the pricing
-    model.AddDimension(time_callback, horizon, horizon, False, "time")
+    model.AddDimensionWithVehicleTransits(time_callbacks, horizon, horizon, False, "time")
     clock = model.GetDimensionOrDie("time")
     demand = [0] * len(layout.matrix_node)
     on_board = {c.id: 0 for c in problem.couriers}
@@ -288,8 +308,9 @@ def _read_plan(
 ) -> Plan:
     routes = []
     planned: set[str] = set()
-    cost_matrix = problem.cost or problem.travel
     for v, courier in enumerate(problem.couriers):
+        travel = problem.travel_for(courier)
+        cost_matrix = problem.cost or travel
         index = model.Start(v)
         position = courier.start
         cost = 0
@@ -302,12 +323,12 @@ def _read_plan(
             if model.IsEnd(index):
                 if target is not None:
                     cost += int(cost_matrix[position][target])
-                    previous_departure += int(problem.travel[position][target])
+                    previous_departure += int(travel[position][target])
                 break
             visit = layout.visits[node]
             assert visit is not None and target is not None  # only ends lack a visit or a node
             task, kind = visit
-            arrival = previous_departure + int(problem.travel[position][target])
+            arrival = previous_departure + int(travel[position][target])
             begin = assignment.Value(clock.CumulVar(index))
             service = task.pickup_service if kind == "pickup" else task.delivery_service
             late = max(0, begin - task.due) if kind == "delivery" else 0
@@ -331,8 +352,8 @@ def _why_unplanned(problem: RoutingProblem, task: Task) -> str:
     reachable = [
         c
         for c in couriers
-        if max(c.available_at + problem.travel[c.start][first], task.ready)
-        + problem.travel[first][task.delivery]
+        if max(c.available_at + problem.travel_for(c)[c.start][first], task.ready)
+        + problem.travel_for(c)[first][task.delivery]
         <= c.shift_end
     ]
     if not reachable:

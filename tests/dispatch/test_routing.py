@@ -33,7 +33,7 @@ def check_plan(problem: RoutingProblem, plan: Plan) -> None:
         for visit in route.visits:
             task = tasks[visit.task_id]
             assert task.courier in (None, courier.id), "a pinned or on-board order changed hands"
-            assert visit.arrival == clock + problem.travel[position][visit.node]
+            assert visit.arrival == clock + problem.travel_for(courier)[position][visit.node]
             assert visit.start >= visit.arrival
             if visit.kind == "pickup":
                 assert visit.node == task.pickup and visit.start >= task.ready
@@ -62,6 +62,7 @@ def problems(draw: st.DrawFn) -> RoutingProblem:
     rng = random.Random(draw(st.integers(0, 2**32)))
     points = [(rng.uniform(0, 6000), rng.uniform(0, 6000)) for _ in range(12)]
     travel = grid_travel(points)
+    profiles = {"walk": grid_travel(points, speed=1.3), "car": grid_travel(points, speed=8.0)}
     couriers = tuple(
         Courier(
             f"c{k}",
@@ -69,6 +70,7 @@ def problems(draw: st.DrawFn) -> RoutingProblem:
             available_at=rng.choice([0, 0, 300]),
             shift_end=rng.choice([1800, 3600, 7200]),
             capacity=rng.randint(1, 3),
+            profile=rng.choice([None, "walk", "car"]),
         )
         for k in range(draw(st.integers(1, 4)))
     )
@@ -93,7 +95,7 @@ def problems(draw: st.DrawFn) -> RoutingProblem:
                 courier=courier.id if on_board or rng.random() < 0.1 else None,
             )
         )
-    return RoutingProblem(travel, tuple(tasks), couriers)
+    return RoutingProblem(travel, tuple(tasks), couriers, profiles=profiles)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -117,6 +119,23 @@ def test_lateness_comes_before_travel() -> None:
     assert plan.total_lateness == 0
     deliveries = [v.task_id for v in plan.routes[0].visits if v.kind == "delivery"]
     assert deliveries == ["urgent", "near"]
+
+
+def test_the_faster_courier_takes_the_urgent_order() -> None:
+    """Same place, same order: the one on a scooter is on time, the one walking would not be."""
+    points = [(0, 0), (3000, 0)]
+    profiles = {"walk": grid_travel(points, 1.3), "scooter": grid_travel(points, 6.5)}
+    couriers = (
+        Courier("walker", 0, 0, 7200, 1, profile="walk"),
+        Courier("rider", 0, 0, 7200, 1, profile="scooter"),
+    )
+    problem = RoutingProblem(
+        profiles["walk"], (Task("t", 0, 1, 0, 900),), couriers, profiles=profiles
+    )
+    plan = solve(problem, SolveOptions(time_limit_s=1))
+    check_plan(problem, plan)
+    assert [r.courier_id for r in plan.routes if r.visits] == ["rider"]
+    assert plan.total_lateness == 0
 
 
 def test_capacity_forces_separate_trips() -> None:
