@@ -7,10 +7,13 @@ same :class:`TravelModel` protocol.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from geo.distance import haversine_m
+import numpy as np
+
+from geo.distance import haversine_m, haversine_m_many
 
 # Typical urban door-to-door speeds, metres per second.
 VEHICLE_SPEEDS_MPS = {
@@ -24,9 +27,16 @@ DEFAULT_VEHICLE = "e-bike"
 DEFAULT_CIRCUITY = 1.35  # road distance over straight-line distance in dense cities
 
 
+LatLng = tuple[float, float]
+
+
 class TravelModel(Protocol):
-    def seconds(self, a: tuple[float, float], b: tuple[float, float], *, vehicle: str) -> float:
+    def seconds(self, a: LatLng, b: LatLng, *, vehicle: str) -> float:
         """Travel time in seconds from ``a`` to ``b`` (each ``(lat, lng)``)."""
+        ...
+
+    def matrix_seconds(self, points: Sequence[LatLng], *, vehicle: str) -> list[list[int]]:
+        """Whole seconds between every pair of ``points``, as routing needs them."""
         ...
 
 
@@ -41,9 +51,22 @@ class StraightLineTravel:
             msg = "circuity must be at least 1 (a road is never shorter than a straight line)"
             raise ValueError(msg)
 
-    def seconds(self, a: tuple[float, float], b: tuple[float, float], *, vehicle: str) -> float:
-        speed = VEHICLE_SPEEDS_MPS.get(vehicle)
-        if speed is None:
-            msg = f"unknown vehicle {vehicle!r}; use one of {', '.join(VEHICLE_SPEEDS_MPS)}"
-            raise ValueError(msg)
-        return haversine_m(a[0], a[1], b[0], b[1]) * self.circuity / speed
+    def seconds(self, a: LatLng, b: LatLng, *, vehicle: str) -> float:
+        return haversine_m(a[0], a[1], b[0], b[1]) * self.circuity / _speed(vehicle)
+
+    def matrix_seconds(self, points: Sequence[LatLng], *, vehicle: str) -> list[list[int]]:
+        factor = self.circuity / _speed(vehicle)
+        lats = np.array([p[0] for p in points], dtype=np.float64)
+        lngs = np.array([p[1] for p in points], dtype=np.float64)
+        return [
+            np.rint(haversine_m_many(lat, lng, lats, lngs) * factor).astype(int).tolist()
+            for lat, lng in points
+        ]
+
+
+def _speed(vehicle: str) -> float:
+    speed = VEHICLE_SPEEDS_MPS.get(vehicle)
+    if speed is None:
+        msg = f"unknown vehicle {vehicle!r}; use one of {', '.join(VEHICLE_SPEEDS_MPS)}"
+        raise ValueError(msg)
+    return speed

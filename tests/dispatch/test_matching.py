@@ -99,14 +99,3 @@ def test_feasible_stores_really_can_fulfil(specs: list[tuple[float, int, int, bo
         assert situation.orders_last_hour < situation.store.capacity_per_hour
         assert candidate.ride_s + situation.store.prep_time_s + 600 <= 3600
     assert all(r.reasons for r in ranking.rejected)
-
-
-def test_travel_is_never_shorter_than_the_straight_line() -> None:
-    """The circuity factor only lengthens a trip; an unknown vehicle is an error."""
-    with pytest.raises(ValueError, match="circuity"):
-        StraightLineTravel(circuity=0.9)
-    with pytest.raises(ValueError, match="vehicle"):
-        TRAVEL.seconds((0, 0), (0, 1), vehicle="rocket")
-    assert TRAVEL.seconds((24.18, 120.6), (24.19, 120.6), vehicle="walk") > TRAVEL.seconds(
-        (24.18, 120.6), (24.19, 120.6), vehicle="car"
-    )
