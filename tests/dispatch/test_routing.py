@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from dispatch.routing import Courier, Plan, RoutingProblem, SolveOptions, Task, solve
 
-FAST = SolveOptions(time_limit_s=2.0, solution_limit=200)
+FAST = SolveOptions(time_limit_s=0.5, solution_limit=200)
 
 
 def grid_travel(points: list[tuple[float, float]], speed: float = 5.0) -> list[list[int]]:
