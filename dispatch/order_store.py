@@ -17,17 +17,18 @@ from typing import Any
 
 import redis
 
-from dispatch.orders import RELEASES_STOCK_FROM, Order, check_transition
+from dispatch.orders import RELEASES_STOCK_FROM, TRANSITIONS, Order, check_transition
 from dispatch.products import Product
 
 PRODUCTS_KEY = "products"
 ORDER_STREAM = "orders:stream"
 ACCEPTED_KEY = "orders:accepted"  # zset of orders not yet being prepared, by creation time
+OPEN_KEY = "orders:open"  # zset of orders not yet delivered, cancelled or failed: to plan
 
 # Every check happens before the first write, so a refusal leaves no trace; Redis runs the
 # script alone, so two shoppers racing for the last unit cannot both pass the stock check.
 _PLACE_ORDER = """
-for i = 7, #KEYS do
+for i = 8, #KEYS do
   local seen = redis.call('GET', KEYS[i])
   if seen then return {'duplicate', seen} end
 end
@@ -48,7 +49,8 @@ redis.call('SET', KEYS[3], ARGV[2])
 redis.call('ZADD', KEYS[2], now, ARGV[1])
 redis.call('ZADD', KEYS[4], now, ARGV[1])
 redis.call('ZADD', KEYS[6], now, ARGV[1])
-for i = 7, #KEYS do redis.call('SET', KEYS[i], ARGV[5]) end
+redis.call('ZADD', KEYS[7], now, ARGV[1])
+for i = 8, #KEYS do redis.call('SET', KEYS[i], ARGV[5]) end
 redis.call('XADD', KEYS[5], '*', 'order_id', ARGV[1], 'store_id', ARGV[6])
 return {'ok'}
 """
@@ -206,6 +208,7 @@ def place_order(
         store_orders_key(store),
         ORDER_STREAM,
         ACCEPTED_KEY,
+        OPEN_KEY,
         *idempotency,
     ]
     lines = [value for line in order.request.lines for value in (line.sku, line.qty)]
@@ -255,6 +258,8 @@ def change_status(
                 pipe.set(key, json.dumps(record, ensure_ascii=False))
                 if previous == "accepted":
                     pipe.zrem(ACCEPTED_KEY, order_id)
+                if not TRANSITIONS[target]:  # a final status: nothing left to plan
+                    pipe.zrem(OPEN_KEY, order_id)
                 if target in ("cancelled", "failed") and previous in RELEASES_STOCK_FROM:
                     store = record["store_id"]
                     for item in record["items"]:
@@ -264,6 +269,11 @@ def change_status(
                 return record  # type: ignore[no-any-return]
             except redis.WatchError:
                 continue
+
+
+def open_orders(client: redis.Redis) -> list[dict[str, Any]]:
+    """Every order still to deliver, oldest first."""
+    return _orders(client, _texts(client.zrange(OPEN_KEY, 0, -1)))
 
 
 def accepted_orders(client: redis.Redis, *, limit: int) -> list[dict[str, Any]]:

@@ -55,7 +55,9 @@ def demo_stores() -> list[Store]:
 
 @pytest.fixture
 def settings(redis_url: str, tmp_path: Path) -> Settings:
-    return Settings(redis_url=redis_url, var_dir=tmp_path / "var", catalogue_poll_s=0.0)
+    return Settings(
+        redis_url=redis_url, var_dir=tmp_path / "var", catalogue_poll_s=0.0, plan_time_limit_s=0.5
+    )
 
 
 @pytest.fixture

@@ -42,11 +42,12 @@ def create_app(
     )
 
     register_error_handlers(app)
-    from web import cli, docs, orders, stores
+    from web import cli, dispatch, docs, orders, stores
 
     app.register_blueprint(stores.bp)
     app.register_blueprint(docs.bp)
     orders.register(app)
+    app.register_blueprint(dispatch.bp)
     cli.register(app)
 
     @app.get("/healthz")

@@ -265,6 +265,72 @@ def _order_paths() -> dict[str, Schema]:
     }  # fmt: skip
 
 
+def _dispatch_paths() -> dict[str, Schema]:
+    stop = _object(
+        order_id=STRING,
+        kind={"type": "string", "enum": ["pickup", "delivery"]},
+        lat=NUMBER,
+        lng=NUMBER,
+        arrive_at=MOMENT,
+        start_at=MOMENT,
+        depart_at=MOMENT,
+        late_s=INTEGER,
+    )
+    plan = {
+        "type": ["object", "null"],
+        "properties": {
+            "version": INTEGER,
+            "planned_at": MOMENT,
+            "solve_s": NUMBER,
+            "routes": _array(_object(courier_id=STRING, stops=_array(stop))),
+            "unassigned": {"type": "object", "description": "order id -> reason"},
+            "late_orders": {"type": "object", "description": "order id -> seconds late"},
+        },
+    }
+    courier = _object(
+        ("id", "vehicle", "capacity", "shift_start", "shift_end", "home"),
+        id={"type": "string", "maxLength": 64},
+        name=STRING,
+        vehicle={"type": "string", "enum": ["walk", "bicycle", "e-bike", "scooter", "car"]},
+        capacity={"type": "integer", "minimum": 1, "maximum": 20},
+        shift_start=MOMENT,
+        shift_end=MOMENT,
+        home=_object(("lat", "lng"), lat=NUMBER, lng=NUMBER),
+    )
+    return {
+        "/api/v1/couriers": {
+            "get": _op("Registered couriers with their last position",
+                       _object(couriers=_array(courier), count=INTEGER)),
+            "post": _op("Register or update a courier", _object(courier=courier), ok_status=201,
+                        errors=(400, 413), body=courier),
+        },
+        "/api/v1/couriers/{courier_id}/position": {"post": _op(
+            "A location ping", _object(courier_id=STRING, position=_object(lat=NUMBER, lng=NUMBER)),
+            errors=(400, 404), parameters=(_path("courier_id"),),
+            body=_object(("lat", "lng"), lat=NUMBER, lng=NUMBER),
+        )},
+        "/api/v1/dispatch/plan": {"get": _op(
+            "The current plan: each courier's stops with times; unassigned orders with reasons",
+            _object(plan=plan),
+        )},
+        "/api/v1/dispatch/plan.geojson": {"get": _op(
+            "The current plan as GeoJSON: one LineString per courier route",
+            {"type": "object", "description": "a GeoJSON FeatureCollection"},
+        )},
+        "/api/v1/dispatch/replan": {"post": _op(
+            "Re-plan now (the worker also re-plans every few seconds and on new orders)",
+            _object(plan=plan), errors=(503,),
+        )},
+        "/api/v1/dispatch/pins/{order_id}": {
+            "put": _op("Pin an order to a courier; every later plan keeps it",
+                       _object(order_id=STRING, courier_id=STRING), errors=(400, 404, 409),
+                       parameters=(_path("order_id"),), body=_object(("courier_id",), courier_id=STRING)),
+            "delete": _op("Unpin an order", _object(order_id=STRING, courier_id={"type": "null"}),
+                          parameters=(_path("order_id"),)),
+        },
+    }  # fmt: skip
+
+
 def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -280,6 +346,7 @@ def openapi_document() -> dict[str, Any]:
         },
         "paths": _store_paths()
         | _order_paths()
+        | _dispatch_paths()
         | {"/healthz": {"get": _op("Liveness, Redis reachability and catalogue version")}},
         "components": {
             "schemas": {

@@ -33,7 +33,7 @@ from dispatch.orders import (
 from dispatch.stats import store_figures
 from geo.travel import StraightLineTravel
 from web.errors import ApiError, error_body, invalid_parameters
-from web.params import QueryReader
+from web.params import QueryReader, json_object
 from web.services import catalogue_index, now, redis_client
 
 bp = Blueprint("orders", __name__, url_prefix="/api/v1")
@@ -42,15 +42,6 @@ MAX_ORDER_BYTES = 32_000
 MAX_BATCH_BYTES = 640_000  # 200 orders of the largest reasonable size
 MAX_TEXT = 500
 MAX_ID = 128
-
-
-def _json_object(*, max_bytes: int = MAX_ORDER_BYTES) -> dict[str, Any]:
-    if request.content_length is not None and request.content_length > max_bytes:
-        raise ApiError(413, "body_too_large", f"the body may be at most {max_bytes} bytes")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "malformed_json", "the body must be a JSON object")
-    return body
 
 
 def _number(value: Any) -> float | None:
@@ -113,7 +104,7 @@ def parse_order_request(body: dict[str, Any]) -> OrderRequest:
 @bp.post("/orders")
 def create_order() -> ResponseReturnValue:
     """Take an order from any channel and match it to the nearest store that can fulfil it."""
-    body = _json_object()
+    body = json_object(max_bytes=MAX_ORDER_BYTES)
     order_request = parse_order_request(body)
     header_key = request.headers.get("Idempotency-Key")
     if header_key is not None and not 0 < len(header_key) <= MAX_ID:
@@ -139,7 +130,7 @@ def create_orders_in_bulk() -> ResponseReturnValue:
     Each order succeeds or fails on its own: the answer lists, in order, a 201 with the order or
     the 4xx error that a single POST would have given.
     """
-    body = _json_object(max_bytes=MAX_BATCH_BYTES)
+    body = json_object(max_bytes=MAX_BATCH_BYTES)
     items = body.get("orders")
     if set(body) != {"orders"} or not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
         raise invalid_parameters({"orders": f"required, and only it: a list of 1 to {MAX_BATCH}"})
@@ -225,7 +216,7 @@ def track_order(order_id: str) -> ResponseReturnValue:
 @bp.post("/orders/<order_id>/status")
 def change_order_status(order_id: str) -> ResponseReturnValue:
     """Move an order along its lifecycle; an illegal move is a 409."""
-    body = _json_object()
+    body = json_object(max_bytes=MAX_ORDER_BYTES)
     target = body.get("status")
     problems: dict[str, str] = {}
     if target not in STATUSES or target == "accepted":
@@ -298,7 +289,7 @@ def read_stock(store_id: str) -> ResponseReturnValue:
 def push_stock(store_id: str) -> ResponseReturnValue:
     """A store's system pushes stock: ``mode`` "set" (levels) or "adjust" (deltas), in bulk."""
     _known_store(store_id)
-    body = _json_object()
+    body = json_object(max_bytes=MAX_ORDER_BYTES)
     mode = body.get("mode", "set")
     items = body.get("items")
     problems: dict[str, str] = {}

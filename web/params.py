@@ -5,13 +5,25 @@ from __future__ import annotations
 import math
 from collections.abc import Collection
 from datetime import UTC, datetime
+from typing import Any
 
+from flask import request
 from werkzeug.datastructures import MultiDict
 
 from web.errors import ApiError, invalid_parameters
 
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
+
+
+def json_object(*, max_bytes: int) -> dict[str, Any]:
+    """The request body as a JSON object: a 413 past ``max_bytes``, a 400 for anything else."""
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise ApiError(413, "body_too_large", f"the body may be at most {max_bytes} bytes")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "malformed_json", "the body must be a JSON object")
+    return body
 
 
 class QueryReader:

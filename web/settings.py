@@ -25,6 +25,7 @@ class Settings:
     catalogue_poll_s: float = 1.0
     h3_resolution: int | None = None  # None: chosen from the catalogue's density
     max_content_length: int = 1_000_000
+    plan_time_limit_s: float = 2.0  # OR-Tools budget for one dispatch re-plan
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -41,6 +42,7 @@ class Settings:
                 demo_catalogue=Path(env.get("DEMO_CATALOGUE", str(base.demo_catalogue))),
                 catalogue_poll_s=float(env.get("CATALOGUE_POLL_SECONDS", base.catalogue_poll_s)),
                 h3_resolution=int(env["H3_RESOLUTION"]) if env.get("H3_RESOLUTION") else None,
+                plan_time_limit_s=float(env.get("PLAN_TIME_LIMIT_SECONDS", base.plan_time_limit_s)),
             )
         except ValueError as exc:
             msg = f"bad setting in the environment: {exc}"

@@ -60,3 +60,4 @@ def test_run_command_serves_the_demo(redis_url: str, redis_client: redis.Redis) 
         output = server.communicate(timeout=60)[0].decode()
     assert f"serving on http://127.0.0.1:{port}/" in output
     assert "catalogue v" in output
+    assert "re-plan every" in output  # the dispatcher worker started beside the web server

@@ -1,0 +1,224 @@
+"""Couriers, pins and dispatch plans in Redis (the I/O edge of dispatch planning).
+
+Keys: ``couriers`` (hash id -> JSON), ``courier-positions`` (hash id -> last ping JSON),
+``pins`` (hash order id -> courier id: a dispatcher's manual assignment), and the plan:
+``plan:current`` (JSON) with ``plan:version``, written together so a reader never sees a plan
+without its version.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import redis
+
+from dispatch import order_store
+from dispatch.planner import CourierState, DispatchPlan, OpenOrder
+from geo.stores import Store
+from geo.travel import VEHICLE_SPEEDS_MPS
+
+COURIERS_KEY = "couriers"
+POSITIONS_KEY = "courier-positions"
+PINS_KEY = "pins"
+PLAN_KEY = "plan:current"
+PLAN_VERSION_KEY = "plan:version"
+
+
+@dataclass(frozen=True, slots=True)
+class CourierProfile:
+    """A registered courier: vehicle, capacity, shift and where the shift starts."""
+
+    id: str
+    name: str
+    vehicle: str
+    capacity: int
+    shift_start: datetime
+    shift_end: datetime
+    home_lat: float
+    home_lng: float
+
+    def __post_init__(self) -> None:
+        if self.vehicle not in VEHICLE_SPEEDS_MPS:
+            msg = f"vehicle must be one of {', '.join(VEHICLE_SPEEDS_MPS)}"
+            raise ValueError(msg)
+        if not 1 <= self.capacity <= 20:
+            msg = "capacity must be 1 to 20 orders"
+            raise ValueError(msg)
+        if self.shift_end <= self.shift_start:
+            msg = "shift_end must be after shift_start"
+            raise ValueError(msg)
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "name": self.name, "vehicle": self.vehicle, "capacity": self.capacity,
+            "shift_start": self.shift_start.isoformat(), "shift_end": self.shift_end.isoformat(),
+            "home": {"lat": self.home_lat, "lng": self.home_lng},
+        }  # fmt: skip
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> CourierProfile:
+        return cls(
+            record["id"], record["name"], record["vehicle"], record["capacity"],
+            datetime.fromisoformat(record["shift_start"]),
+            datetime.fromisoformat(record["shift_end"]),
+            record["home"]["lat"], record["home"]["lng"],
+        )  # fmt: skip
+
+
+def save_courier(client: redis.Redis, courier: CourierProfile) -> None:
+    client.hset(COURIERS_KEY, courier.id, json.dumps(courier.to_record(), ensure_ascii=False))
+
+
+def load_couriers(client: redis.Redis) -> list[CourierProfile]:
+    raw: Any = client.hgetall(COURIERS_KEY)
+    return sorted(
+        (CourierProfile.from_record(json.loads(v)) for v in raw.values()), key=lambda c: c.id
+    )
+
+
+def record_position(
+    client: redis.Redis, courier_id: str, lat: float, lng: float, at: datetime
+) -> None:
+    ping = {"lat": lat, "lng": lng, "at": at.isoformat()}
+    client.hset(POSITIONS_KEY, courier_id, json.dumps(ping))
+
+
+def positions(client: redis.Redis) -> dict[str, dict[str, Any]]:
+    raw: Any = client.hgetall(POSITIONS_KEY)
+    return {_text(k): json.loads(v) for k, v in raw.items()}
+
+
+def set_pin(client: redis.Redis, order_id: str, courier_id: str | None) -> None:
+    """Pin an order to a courier (kept by every re-plan), or unpin it with None."""
+    if courier_id is None:
+        client.hdel(PINS_KEY, order_id)
+    else:
+        client.hset(PINS_KEY, order_id, courier_id)
+
+
+def pins(client: redis.Redis) -> dict[str, str]:
+    raw: Any = client.hgetall(PINS_KEY)
+    return {_text(k): _text(v) for k, v in raw.items()}
+
+
+def current_plan(client: redis.Redis) -> dict[str, Any] | None:
+    raw: Any = client.get(PLAN_KEY)
+    return None if raw is None else json.loads(raw)
+
+
+def save_plan(client: redis.Redis, plan: DispatchPlan) -> dict[str, Any]:
+    """Store a plan as the current one under the next version, in one transaction."""
+    version = int(client.incr(PLAN_VERSION_KEY))  # type: ignore[arg-type]
+    record = plan_record(plan, version)
+    with client.pipeline(transaction=True) as pipe:
+        pipe.set(PLAN_KEY, json.dumps(record, ensure_ascii=False))
+        pipe.execute()
+    return record
+
+
+def plan_record(plan: DispatchPlan, version: int) -> dict[str, Any]:
+    return {
+        "version": version,
+        "planned_at": plan.planned_at.isoformat(),
+        "solve_s": round(plan.solve_s, 3),
+        "routes": [
+            {
+                "courier_id": route.courier_id,
+                "stops": [
+                    {
+                        "order_id": s.order_id,
+                        "kind": s.kind,
+                        "lat": s.position[0],
+                        "lng": s.position[1],
+                        "arrive_at": s.arrive_at.isoformat(),
+                        "start_at": s.start_at.isoformat(),
+                        "depart_at": s.depart_at.isoformat(),
+                        "late_s": s.late_s,
+                    }
+                    for s in route.stops
+                ],
+            }
+            for route in plan.routes
+        ],
+        "unassigned": dict(plan.unassigned),
+        "late_orders": plan.late_orders,
+    }
+
+
+def snapshot(
+    client: redis.Redis, *, store_of: Callable[[str], Store | None], now: datetime
+) -> tuple[list[OpenOrder], list[CourierState], dict[str, str]]:
+    """Open orders and couriers on shift, as the planner takes them, plus orders it cannot plan.
+
+    An order picked up stays with the courier that the last plan gave it to.
+    """
+    previous = current_plan(client) or {"routes": []}
+    carried_by = {
+        stop["order_id"]: route["courier_id"]
+        for route in previous["routes"]
+        for stop in route["stops"]
+    }
+    pinned = pins(client)
+    orders: list[OpenOrder] = []
+    problems: dict[str, str] = {}
+    for record in order_store.open_orders(client):
+        store = store_of(record["store_id"])
+        if store is None:
+            problems[record["id"]] = f"store {record['store_id']} is not in the catalogue"
+            continue
+        created = datetime.fromisoformat(record["created_at"])
+        ready_at = created + timedelta(seconds=store.prep_time_s)
+        if record["status"] in ("ready", "picked_up"):
+            ready_at = min(ready_at, now)
+        picked_by = carried_by.get(record["id"]) if record["status"] == "picked_up" else None
+        customer = record["customer"]
+        orders.append(
+            OpenOrder(
+                record["id"], (store.lat, store.lng), (customer["lat"], customer["lng"]),
+                ready_at=ready_at, promised_by=datetime.fromisoformat(record["promised_by"]),
+                size=1, picked_up_by=picked_by, pinned_to=pinned.get(record["id"]),
+            )
+        )  # fmt: skip
+    pings = positions(client)
+    couriers = [
+        CourierState(
+            c.id, _where(c, pings), c.vehicle, c.capacity, shift_end=c.shift_end,
+            available_at=max(now, c.shift_start),
+        )
+        for c in load_couriers(client)
+        if c.shift_start <= now + timedelta(minutes=30) and now < c.shift_end
+    ]  # fmt: skip
+    return orders, couriers, problems
+
+
+def _where(courier: CourierProfile, pings: Mapping[str, Mapping[str, Any]]) -> tuple[float, float]:
+    ping = pings.get(courier.id)
+    return (ping["lat"], ping["lng"]) if ping else (courier.home_lat, courier.home_lng)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def route_geojson(plan: Mapping[str, Any], couriers: Sequence[CourierProfile],
+                  pings: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:  # fmt: skip
+    """The plan as GeoJSON: one LineString per courier route, from where the courier is."""
+    by_id = {c.id: c for c in couriers}
+    features = []
+    for route in plan["routes"]:
+        if not route["stops"]:
+            continue
+        courier = by_id.get(route["courier_id"])
+        start = [_where(courier, pings)] if courier else []
+        line = [[lng, lat] for lat, lng in start] + [[s["lng"], s["lat"]] for s in route["stops"]]
+        features.append({
+            "type": "Feature",
+            "geometry": {"type": "LineString", "coordinates": line},
+            "properties": {"courier_id": route["courier_id"], "stops": len(route["stops"]),
+                           "late_orders": sum(1 for s in route["stops"] if s["late_s"] > 0)},
+        })  # fmt: skip
+    return {"type": "FeatureCollection", "features": features}

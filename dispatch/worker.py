@@ -1,0 +1,92 @@
+"""The dispatcher worker: re-plans every few seconds and whenever new orders arrive.
+
+    python -m dispatch.worker            # started by scripts/run beside the web server
+
+A re-plan that fails or runs out of time leaves the last good plan in force.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+
+from dispatch import fleet, order_store
+from dispatch.planner import DispatchPlan, plan_dispatch
+from geo.stores import Store
+from geo.travel import StraightLineTravel, TravelModel
+
+log = logging.getLogger("dispatch.worker")
+
+Planner = Callable[..., DispatchPlan]
+
+
+def replan_once(
+    client: redis.Redis,
+    *,
+    store_of: Callable[[str], Store | None],
+    travel: TravelModel,
+    now: datetime,
+    time_limit_s: float,
+    planner: Planner = plan_dispatch,
+) -> dict[str, Any] | None:
+    """Plan the open orders now and store the plan; on any failure keep the previous one."""
+    try:
+        orders, couriers, problems = fleet.snapshot(client, store_of=store_of, now=now)
+        plan = planner(orders, couriers, now=now, travel=travel, time_limit_s=time_limit_s)
+        if problems:
+            plan = DispatchPlan(plan.planned_at, plan.routes, {**plan.unassigned, **problems},
+                                plan.solve_s)  # fmt: skip
+        return fleet.save_plan(client, plan)
+    except Exception:  # a bad tick must never take the worker down or erase a good plan
+        log.exception("re-plan failed; the previous plan stays in force")
+        return None
+
+
+def run(client: redis.Redis, *, interval_s: float, time_limit_s: float) -> None:
+    """Re-plan at every new order (read from the order stream) or every ``interval_s``."""
+    from web.catalogue_cache import CatalogueCache  # the catalogue edge lives with the web side
+
+    catalogue = CatalogueCache(client, poll_s=interval_s)
+    travel = StraightLineTravel()
+    last_id = "$"
+    while True:
+        replies: Any = client.xread(
+            {order_store.ORDER_STREAM: last_id}, block=int(interval_s * 1000)
+        )
+        if replies:
+            last_id = replies[0][1][-1][0]
+        plan = replan_once(
+            client, store_of=catalogue.index().get, travel=travel,
+            now=datetime.now(UTC), time_limit_s=time_limit_s,
+        )  # fmt: skip
+        if plan is not None:
+            log.info("plan v%s: %s routes, %s unassigned, %.2f s", plan["version"],
+                     len(plan["routes"]), len(plan["unassigned"]), plan["solve_s"])  # fmt: skip
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        raise SystemExit("REDIS_URL must point at the service's Redis (scripts/run sets it)")
+    interval = float(os.environ.get("REPLAN_SECONDS", "5"))
+    budget = float(os.environ.get("PLAN_TIME_LIMIT_SECONDS", "2"))
+    log.info(
+        "dispatcher worker: re-plan every %.0f s and on new orders, %.1f s budget", interval, budget
+    )
+    while True:
+        try:
+            run(redis.Redis.from_url(url), interval_s=interval, time_limit_s=budget)
+        except redis.RedisError as exc:  # Redis away: wait and carry on with a new connection
+            log.warning("Redis error (%s); retrying in 2 s", exc)
+            time.sleep(2)
+
+
+if __name__ == "__main__":
+    main()

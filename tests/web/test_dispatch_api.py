@@ -1,0 +1,159 @@
+"""Couriers, the plan (JSON and GeoJSON), re-planning, pins and the worker's safety net."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+
+from dispatch import fleet
+from dispatch.worker import replan_once
+from geo.travel import StraightLineTravel
+from tests.conftest import FIXED_NOW
+from tests.web.test_orders_api import order_body, place
+
+SPOTS = [
+    (24.1800, 120.5930), (24.1880, 120.5940), (24.1850, 120.6100), (24.1820, 120.6070),
+    (24.1870, 120.6000), (24.1810, 120.6010), (24.1860, 120.6120), (24.1840, 120.5960),
+]  # fmt: skip
+
+
+def courier_body(courier_id: str, **changes: Any) -> dict[str, Any]:
+    body = {
+        "id": courier_id, "name": f"Courier {courier_id}", "vehicle": "e-bike", "capacity": 3,
+        "shift_start": (FIXED_NOW - timedelta(hours=1)).isoformat(),
+        "shift_end": (FIXED_NOW + timedelta(hours=4)).isoformat(),
+        "home": {"lat": 24.184, "lng": 120.602},
+    }  # fmt: skip
+    return body | changes
+
+
+@pytest.fixture
+def day(shop: FlaskClient) -> tuple[FlaskClient, list[str]]:
+    """Three couriers on shift and eight orders around Taichung."""
+    for k in range(3):
+        assert shop.post("/api/v1/couriers", json=courier_body(f"c{k}")).status_code == 201
+    ids = []
+    for i, (lat, lng) in enumerate(SPOTS):
+        response = place(shop, order_body(f"D-{i}", lat=lat, lng=lng))
+        assert response.status_code == 201
+        ids.append(response.get_json()["order"]["id"])
+    return shop, ids
+
+
+def stops_of(plan: dict[str, Any], order_id: str) -> list[tuple[str, str]]:
+    return [(r["courier_id"], s["kind"]) for r in plan["routes"] for s in r["stops"]
+            if s["order_id"] == order_id]  # fmt: skip
+
+
+def test_replan_assigns_every_order_once(day: tuple[FlaskClient, list[str]]) -> None:
+    """Each order: one pickup then one delivery, same courier, on time, nothing unassigned."""
+    shop, ids = day
+    plan = shop.post("/api/v1/dispatch/replan").get_json()["plan"]
+    assert plan["unassigned"] == {} and plan["late_orders"] == {}
+    for order_id in ids:
+        visits = stops_of(plan, order_id)
+        assert [kind for _, kind in visits] == ["pickup", "delivery"]
+        assert visits[0][0] == visits[1][0]
+    assert shop.get("/api/v1/dispatch/plan").get_json()["plan"]["version"] == plan["version"]
+
+
+def test_geojson_has_a_line_per_busy_courier(day: tuple[FlaskClient, list[str]]) -> None:
+    """One LineString per route with stops, in [lng, lat] order, starting at the courier."""
+    shop, _ = day
+    plan = shop.post("/api/v1/dispatch/replan").get_json()["plan"]
+    response = shop.get("/api/v1/dispatch/plan.geojson")
+    assert response.mimetype == "application/geo+json"
+    features = response.get_json()["features"]
+    busy = [r for r in plan["routes"] if r["stops"]]
+    assert len(features) == len(busy)
+    for feature in features:
+        line = feature["geometry"]["coordinates"]
+        assert feature["geometry"]["type"] == "LineString"
+        assert line[0] == [120.602, 24.184]  # the courier's home: no ping yet
+        assert len(line) == feature["properties"]["stops"] + 1
+
+
+def test_pins_are_kept_by_every_replan(day: tuple[FlaskClient, list[str]]) -> None:
+    """A dispatcher's reassignment holds until unpinned."""
+    shop, ids = day
+    target = ids[0]
+    plan = shop.post("/api/v1/dispatch/replan").get_json()["plan"]
+    current = stops_of(plan, target)[0][0]
+    other = next(c for c in ("c0", "c1", "c2") if c != current)
+    assert (
+        shop.put(f"/api/v1/dispatch/pins/{target}", json={"courier_id": other}).status_code == 200
+    )
+    plan = shop.post("/api/v1/dispatch/replan").get_json()["plan"]
+    assert {courier for courier, _ in stops_of(plan, target)} == {other}
+    assert shop.delete(f"/api/v1/dispatch/pins/{target}").status_code == 200
+
+
+def test_picked_up_orders_stay_with_their_courier(day: tuple[FlaskClient, list[str]]) -> None:
+    """After pick-up only the delivery is planned, by the courier who has the goods."""
+    shop, ids = day
+    plan = shop.post("/api/v1/dispatch/replan").get_json()["plan"]
+    carrier = stops_of(plan, ids[1])[0][0]
+    for status in ("preparing", "ready", "picked_up"):
+        shop.post(f"/api/v1/orders/{ids[1]}/status", json={"status": status})
+    plan = shop.post("/api/v1/dispatch/replan").get_json()["plan"]
+    assert stops_of(plan, ids[1]) == [(carrier, "delivery")]
+    shop.post(f"/api/v1/orders/{ids[1]}/status", json={"status": "delivered"})
+    plan = shop.post("/api/v1/dispatch/replan").get_json()["plan"]
+    assert stops_of(plan, ids[1]) == []
+
+
+def test_a_failed_replan_keeps_the_last_good_plan(
+    app: Flask, day: tuple[FlaskClient, list[str]], redis_client: redis.Redis
+) -> None:
+    """The planner blowing up leaves the stored plan and its version untouched."""
+    shop, _ = day
+    good = shop.post("/api/v1/dispatch/replan").get_json()["plan"]
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("solver crashed")
+
+    with app.app_context():
+        index = app.extensions["catalogue"].index()
+    result = replan_once(redis_client, store_of=index.get, travel=StraightLineTravel(),
+                         now=FIXED_NOW, time_limit_s=1, planner=broken)  # fmt: skip
+    assert result is None
+    assert fleet.current_plan(redis_client) == good
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"vehicle": "rocket"}, "vehicle"),
+        ({"capacity": 0}, "capacity"),
+        ({"capacity": True}, "capacity"),
+        ({"shift_start": "soon"}, "shift_start"),
+        ({"shift_end": FIXED_NOW.isoformat(), "shift_start": FIXED_NOW.isoformat()}, "shift_end"),
+        ({"home": {"lat": 95, "lng": 0}}, "home"),
+        ({"id": ""}, "id"),
+    ],
+)
+def test_bad_courier_registrations(shop: FlaskClient, changes: dict[str, Any], field: str) -> None:
+    """Each bad field is named in a 400."""
+    response = shop.post("/api/v1/couriers", json=courier_body("x", **changes))
+    assert response.status_code == 400
+    assert field in response.get_json()["error"]["details"]["fields"]
+
+
+def test_dispatch_errors(day: tuple[FlaskClient, list[str]]) -> None:
+    """Unknown orders and couriers are 404s, a finished order cannot be pinned, pings checked."""
+    shop, ids = day
+    assert shop.put("/api/v1/dispatch/pins/nope", json={"courier_id": "c0"}).status_code == 404
+    assert shop.put(f"/api/v1/dispatch/pins/{ids[0]}", json={"courier_id": "zz"}).status_code == 404
+    shop.post(f"/api/v1/orders/{ids[2]}/cancel")
+    assert shop.put(f"/api/v1/dispatch/pins/{ids[2]}", json={"courier_id": "c0"}).status_code == 409
+    assert shop.post("/api/v1/couriers/zz/position", json={"lat": 1, "lng": 1}).status_code == 404
+    assert shop.post("/api/v1/couriers/c0/position", json={"lat": 91, "lng": 1}).status_code == 400
+    moved = shop.post("/api/v1/couriers/c0/position", json={"lat": 24.19, "lng": 120.61})
+    assert moved.status_code == 200
+    listed = shop.get("/api/v1/couriers").get_json()["couriers"]
+    assert next(c for c in listed if c["id"] == "c0")["position"]["lat"] == 24.19
