@@ -76,6 +76,8 @@ class SolveOptions:
     late_cost: int = 1_000  # per unit of lateness, against 1 per unit of travel
     vehicle_cost: int = 0  # fixed cost per courier used (benchmarks minimising fleet size)
     solution_limit: int | None = None  # stop after this many improving solutions (tests)
+    first_solution: str = "PARALLEL_CHEAPEST_INSERTION"  # an OR-Tools FirstSolutionStrategy
+    metaheuristic: str = "GUIDED_LOCAL_SEARCH"  # an OR-Tools LocalSearchMetaheuristic
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,11 +282,11 @@ def solve(problem: RoutingProblem, options: SolveOptions | None = None) -> Plan:
                 model.VehicleVar(index).SetValues([-1, *allowed])
         model.AddDisjunction(nodes, drop_penalty, len(nodes))
     parameters = pywrapcp.DefaultRoutingSearchParameters()
-    parameters.first_solution_strategy = (
-        routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
+    parameters.first_solution_strategy = getattr(
+        routing_enums_pb2.FirstSolutionStrategy, options.first_solution
     )
-    parameters.local_search_metaheuristic = (
-        routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+    parameters.local_search_metaheuristic = getattr(
+        routing_enums_pb2.LocalSearchMetaheuristic, options.metaheuristic
     )
     parameters.time_limit.FromMilliseconds(max(1, int(options.time_limit_s * 1000)))
     if options.solution_limit is not None:

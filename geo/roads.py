@@ -21,7 +21,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 
 from geo.distance import haversine_m, haversine_m_many
-from geo.travel import VEHICLE_SPEEDS_MPS, LatLng
+from geo.travel import LatLng, speed_of
 
 # Ways a vehicle may drive or ride on; walkers may use any way.
 VEHICLE_WAYS = {
@@ -63,11 +63,11 @@ class RoadNetworkTravel:
 
     def seconds(self, a: LatLng, b: LatLng, *, vehicle: str) -> float:
         metres = self._metres([a], [b], vehicle=vehicle)[0][0]
-        return float(metres / _speed(vehicle))
+        return float(metres / speed_of(vehicle))
 
     def matrix_seconds(self, points: Sequence[LatLng], *, vehicle: str) -> list[list[int]]:
         metres = self._metres(points, points, vehicle=vehicle)
-        seconds = np.rint(metres / _speed(vehicle)).astype(int)
+        seconds = np.rint(metres / speed_of(vehicle)).astype(int)
         np.fill_diagonal(seconds, 0)
         return seconds.tolist()  # type: ignore[no-any-return]
 
@@ -89,14 +89,6 @@ class RoadNetworkTravel:
             row[~np.isfinite(row)] = straight[~np.isfinite(row)] * 2.0
             total[i] = np.maximum(row, straight)
         return total
-
-
-def _speed(vehicle: str) -> float:
-    speed = VEHICLE_SPEEDS_MPS.get(vehicle)
-    if speed is None:
-        msg = f"unknown vehicle {vehicle!r}; use one of {', '.join(VEHICLE_SPEEDS_MPS)}"
-        raise ValueError(msg)
-    return speed
 
 
 def _snap(net: _Network, points: Sequence[LatLng]) -> tuple[npt.NDArray[np.int64], FloatArray]:

@@ -52,10 +52,10 @@ class StraightLineTravel:
             raise ValueError(msg)
 
     def seconds(self, a: LatLng, b: LatLng, *, vehicle: str) -> float:
-        return haversine_m(a[0], a[1], b[0], b[1]) * self.circuity / _speed(vehicle)
+        return haversine_m(a[0], a[1], b[0], b[1]) * self.circuity / speed_of(vehicle)
 
     def matrix_seconds(self, points: Sequence[LatLng], *, vehicle: str) -> list[list[int]]:
-        factor = self.circuity / _speed(vehicle)
+        factor = self.circuity / speed_of(vehicle)
         lats = np.array([p[0] for p in points], dtype=np.float64)
         lngs = np.array([p[1] for p in points], dtype=np.float64)
         return [
@@ -64,7 +64,8 @@ class StraightLineTravel:
         ]
 
 
-def _speed(vehicle: str) -> float:
+def speed_of(vehicle: str) -> float:
+    """Metres per second of a vehicle type; ValueError naming the known ones otherwise."""
     speed = VEHICLE_SPEEDS_MPS.get(vehicle)
     if speed is None:
         msg = f"unknown vehicle {vehicle!r}; use one of {', '.join(VEHICLE_SPEEDS_MPS)}"
