@@ -78,6 +78,7 @@ class SolveOptions:
     solution_limit: int | None = None  # stop after this many improving solutions (tests)
     first_solution: str = "PARALLEL_CHEAPEST_INSERTION"  # an OR-Tools FirstSolutionStrategy
     metaheuristic: str = "GUIDED_LOCAL_SEARCH"  # an OR-Tools LocalSearchMetaheuristic
+    log_search: bool = False  # OR-Tools' own progress log on stderr, for tuning
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,9 +269,8 @@ def solve(problem: RoutingProblem, options: SolveOptions | None = None) -> Plan:
             clock.SetCumulVarSoftUpperBound(delivery, task.due, options.late_cost)
         if task.id in layout.pickup_of:
             pickup = manager.NodeToIndex(layout.pickup_of[task.id])
+            # same courier, pickup first: the routing model's own filters know this rule
             model.AddPickupAndDelivery(pickup, delivery)
-            model.solver().Add(model.VehicleVar(pickup) == model.VehicleVar(delivery))
-            model.solver().Add(clock.CumulVar(pickup) <= clock.CumulVar(delivery))
             clock.CumulVar(pickup).SetMin(task.ready)
             if task.pickup_due is not None:
                 clock.CumulVar(pickup).SetMax(task.pickup_due)
@@ -289,6 +289,7 @@ def solve(problem: RoutingProblem, options: SolveOptions | None = None) -> Plan:
         routing_enums_pb2.LocalSearchMetaheuristic, options.metaheuristic
     )
     parameters.time_limit.FromMilliseconds(max(1, int(options.time_limit_s * 1000)))
+    parameters.log_search = options.log_search
     if options.solution_limit is not None:
         parameters.solution_limit = options.solution_limit
     assignment = model.SolveWithParameters(parameters)
