@@ -107,16 +107,17 @@ def plan_dispatch(
     carrying = {o.picked_up_by for o in orders if o.picked_up_by is not None}
     fleet = []
     for courier in couriers:
+        free_at = max(now, courier.available_at or now)
         shift_end = courier.shift_end
         if courier.id in carrying:
-            shift_end = max(shift_end, now + OVERTIME)
-        if shift_end <= now:
-            continue  # off shift and carrying nothing
+            shift_end = max(shift_end, free_at + OVERTIME)
+        if shift_end <= free_at:
+            continue  # off shift (or only free after it) and carrying nothing
         fleet.append(
             Courier(
                 courier.id,
                 start=node(courier.position),
-                available_at=seconds(courier.available_at or now),
+                available_at=seconds(free_at),
                 shift_end=seconds(shift_end),
                 capacity=courier.capacity,
                 profile=courier.vehicle,

@@ -118,3 +118,18 @@ def test_a_courier_past_shift_still_delivers_what_it_carries() -> None:
     plan = plan_dispatch([order], couriers, now=NOW, travel=TRAVEL, time_limit_s=0.5)
     check(plan, [order], couriers)
     assert [s.kind for s in plan.routes[0].stops] == ["delivery"]
+
+
+def test_a_courier_free_only_after_its_shift_is_left_out_unless_carrying() -> None:
+    """Busy past the end of the shift: no new work, but what it carries is still delivered."""
+    late = NOW + timedelta(hours=2)
+    couriers = [
+        CourierState("idle", (24.18, 120.60), "e-bike", 2, NOW + timedelta(hours=1), late),
+        CourierState("full", (24.18, 120.60), "e-bike", 2, NOW + timedelta(hours=1), late),
+    ]
+    carried = OpenOrder("o1", (24.18, 120.60), (24.19, 120.61), NOW, NOW + timedelta(hours=1),
+                        picked_up_by="full")  # fmt: skip
+    fresh = OpenOrder("o2", (24.18, 120.60), (24.19, 120.61), NOW, NOW + timedelta(hours=1))
+    plan = plan_dispatch([carried, fresh], couriers, now=NOW, travel=TRAVEL, time_limit_s=0.5)
+    assert [r.courier_id for r in plan.routes] == ["full"]
+    assert ("o1", "delivery") in [(s.order_id, s.kind) for s in plan.routes[0].stops]
