@@ -124,13 +124,21 @@ def _follow(
     picked: dict[str, int],
     delivered: dict[str, int],
 ) -> None:
-    """Carry out stops that the courier sets off for before ``horizon``."""
+    """Carry out the stops the courier sets off for before ``horizon``.
+
+    A courier leaves for a pickup just in time to arrive when the order is ready, not earlier:
+    waiting at the counter would tie it up while a re-plan might have better use for it.
+    """
     for stop in stops:
-        if state.free_at >= horizon:
-            return
         order = orders[stop.order_id]
         target = order.store if stop.kind == "pickup" else order.customer
-        arrive = state.free_at + day.travel_s(state.position, target)
+        ride = day.travel_s(state.position, target)
+        depart = state.free_at
+        if stop.kind == "pickup":
+            depart = max(depart, order.ready_at - ride)
+        if depart >= horizon:
+            return
+        arrive = depart + ride
         if stop.kind == "pickup":
             begin = max(arrive, order.ready_at)
             done = begin + day.pickup_service_s
@@ -141,7 +149,7 @@ def _follow(
             done = begin + day.dropoff_service_s
             delivered[order.id] = done
             state.carrying.discard(order.id)
-        state.busy_s += done - state.free_at
+        state.busy_s += done - depart
         state.position, state.free_at = target, done
 
 
