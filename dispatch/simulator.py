@@ -165,7 +165,7 @@ def planner_policy(*, time_limit_s: float = 1.0) -> Policy:
                          shift_end=EPOCH + timedelta(seconds=s.courier.off_at),
                          available_at=EPOCH + timedelta(seconds=max(now, s.free_at)))
             for s in states.values()
-            if s.courier.on_at <= now + 1800 and (now < s.courier.off_at or s.carrying)
+            if s.courier.on_at <= now and (now < s.courier.off_at or s.carrying)
         ]  # fmt: skip
         carried_by = {o: s.courier.id for s in states.values() for o in s.carrying}
         open_orders = [
