@@ -94,8 +94,13 @@ def plan_dispatch(
     now: datetime,
     travel: TravelModel,
     time_limit_s: float = 2.0,
+    margin_s: int = 0,
 ) -> DispatchPlan:
-    """Assign and sequence every open order: lateness first, travel time second."""
+    """Assign and sequence every open order: lateness first, travel time second.
+
+    ``margin_s`` plans against promises that many seconds earlier than made, a buffer against
+    the orders still to come; lateness is still reported against the real promise.
+    """
     points: dict[LatLng, int] = {}
 
     def node(position: LatLng) -> int:
@@ -137,7 +142,7 @@ def plan_dispatch(
                 pickup=None if order.picked_up_by else node(order.store),
                 delivery=node(order.customer),
                 ready=seconds(order.ready_at),
-                due=seconds(order.promised_by),
+                due=seconds(order.promised_by - timedelta(seconds=margin_s)),
                 size=order.size,
                 pickup_service=order.pickup_service_s,
                 delivery_service=order.delivery_service_s,

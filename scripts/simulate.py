@@ -59,6 +59,7 @@ def main() -> None:
     parser.add_argument("--max-orders", type=int, help="cut each day to its first N orders")
     parser.add_argument("--tick", type=int, default=60, help="simulated seconds between plans")
     parser.add_argument("--time-limit", type=float, default=0.5, help="planner seconds per tick")
+    parser.add_argument("--margin", type=int, default=0, help="plan to promises this much early")
     args = parser.parse_args()
     folder = args.data_dir / "grubhub_mdrp" / "public_instances"
     names = sorted(p.name for p in folder.iterdir() if fnmatch.fnmatch(p.name, args.only))
@@ -77,7 +78,7 @@ def main() -> None:
               " | | | |")  # fmt: skip
         policies = {
             "greedy": greedy_policy,
-            "planner": planner_policy(time_limit_s=args.time_limit),
+            "planner": planner_policy(time_limit_s=args.time_limit, margin_s=args.margin),
         }
         for label, policy in policies.items():
             kpis = figures(day, simulate(day, policy, tick_s=args.tick))

@@ -133,3 +133,13 @@ def test_a_courier_free_only_after_its_shift_is_left_out_unless_carrying() -> No
     plan = plan_dispatch([carried, fresh], couriers, now=NOW, travel=TRAVEL, time_limit_s=0.5)
     assert [r.courier_id for r in plan.routes] == ["full"]
     assert ("o1", "delivery") in [(s.order_id, s.kind) for s in plan.routes[0].stops]
+
+
+def test_margin_plans_early_but_reports_against_the_real_promise() -> None:
+    """A buffer tightens the plan's deadlines, not the lateness a customer would see."""
+    courier = [CourierState("c1", (24.18, 120.60), "e-bike", 2, NOW + timedelta(hours=2))]
+    order = OpenOrder("o", (24.18, 120.60), (24.19, 120.61), NOW, NOW + timedelta(minutes=30))
+    plan = plan_dispatch([order], courier, now=NOW, travel=TRAVEL, time_limit_s=0.3, margin_s=1500)
+    delivery = next(s for s in plan.routes[0].stops if s.kind == "delivery")
+    assert delivery.start_at < order.promised_by - timedelta(seconds=1500) + timedelta(minutes=10)
+    assert plan.late_orders == {} and delivery.late_s == 0
