@@ -8,7 +8,6 @@ A re-plan that fails or runs out of time leaves the last good plan in force.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -33,12 +32,15 @@ def replan_once(
     travel: TravelModel,
     now: datetime,
     time_limit_s: float,
+    margin_s: int = 0,
     planner: Planner = plan_dispatch,
 ) -> dict[str, Any] | None:
     """Plan the open orders now and store the plan; on any failure keep the previous one."""
     try:
         orders, couriers, problems = fleet.snapshot(client, store_of=store_of, now=now)
-        plan = planner(orders, couriers, now=now, travel=travel, time_limit_s=time_limit_s)
+        plan = planner(
+            orders, couriers, now=now, travel=travel, time_limit_s=time_limit_s, margin_s=margin_s
+        )
         if problems:
             plan = DispatchPlan(plan.planned_at, plan.routes, {**plan.unassigned, **problems},
                                 plan.solve_s)  # fmt: skip
@@ -48,7 +50,7 @@ def replan_once(
         return None
 
 
-def run(client: redis.Redis, *, interval_s: float, time_limit_s: float) -> None:
+def run(client: redis.Redis, *, interval_s: float, time_limit_s: float, margin_s: int) -> None:
     """Re-plan at every new order (read from the order stream) or every ``interval_s``."""
     from web.catalogue_cache import CatalogueCache  # the catalogue edge lives with the web side
 
@@ -63,7 +65,7 @@ def run(client: redis.Redis, *, interval_s: float, time_limit_s: float) -> None:
             last_id = replies[0][1][-1][0]
         plan = replan_once(
             client, store_of=catalogue.index().get, travel=travel,
-            now=datetime.now(UTC), time_limit_s=time_limit_s,
+            now=datetime.now(UTC), time_limit_s=time_limit_s, margin_s=margin_s,
         )  # fmt: skip
         if plan is not None:
             log.info("plan v%s: %s routes, %s unassigned, %.2f s", plan["version"],
@@ -71,18 +73,24 @@ def run(client: redis.Redis, *, interval_s: float, time_limit_s: float) -> None:
 
 
 def main() -> None:
+    from web.settings import Settings  # the one place settings are read from the environment
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    url = os.environ.get("REDIS_URL")
-    if not url:
+    settings = Settings.from_env()
+    if settings.redis_url is None:
         raise SystemExit("REDIS_URL must point at the service's Redis (scripts/run sets it)")
-    interval = float(os.environ.get("REPLAN_SECONDS", "5"))
-    budget = float(os.environ.get("PLAN_TIME_LIMIT_SECONDS", "2"))
     log.info(
-        "dispatcher worker: re-plan every %.0f s and on new orders, %.1f s budget", interval, budget
-    )
+        "dispatcher worker: re-plan every %.0f s and on new orders, %.1f s budget",
+        settings.replan_s, settings.plan_time_limit_s,
+    )  # fmt: skip
     while True:
         try:
-            run(redis.Redis.from_url(url), interval_s=interval, time_limit_s=budget)
+            run(
+                redis.Redis.from_url(settings.redis_url),
+                interval_s=settings.replan_s,
+                time_limit_s=settings.plan_time_limit_s,
+                margin_s=settings.plan_margin_s,
+            )
         except redis.RedisError as exc:  # Redis away: wait and carry on with a new connection
             log.warning("Redis error (%s); retrying in 2 s", exc)
             time.sleep(2)

@@ -59,7 +59,9 @@ def main() -> None:
     parser.add_argument("--max-orders", type=int, help="cut each day to its first N orders")
     parser.add_argument("--tick", type=int, default=60, help="simulated seconds between plans")
     parser.add_argument("--time-limit", type=float, default=0.5, help="planner seconds per tick")
-    parser.add_argument("--margin", type=int, default=0, help="plan to promises this much early")
+    parser.add_argument(
+        "--margin", type=int, default=900, help="plan to promises this many seconds early"
+    )
     args = parser.parse_args()
     folder = args.data_dir / "grubhub_mdrp" / "public_instances"
     names = sorted(p.name for p in folder.iterdir() if fnmatch.fnmatch(p.name, args.only))

@@ -116,9 +116,10 @@ def plan_geojson() -> ResponseReturnValue:
 def replan() -> ResponseReturnValue:
     """Re-plan now (the worker also does so on its own every few seconds)."""
     client = redis_client()
+    settings = current_app.config["SETTINGS"]
     plan = replan_once(
         client, store_of=catalogue_index().get, travel=current_app.extensions["travel"],
-        now=now(), time_limit_s=current_app.config["SETTINGS"].plan_time_limit_s,
+        now=now(), time_limit_s=settings.plan_time_limit_s, margin_s=settings.plan_margin_s,
     )  # fmt: skip
     if plan is None:
         raise ApiError(503, "replan_failed", "the re-plan failed; the previous plan stays")

@@ -26,6 +26,8 @@ class Settings:
     h3_resolution: int | None = None  # None: chosen from the catalogue's density
     max_content_length: int = 1_000_000
     plan_time_limit_s: float = 2.0  # OR-Tools budget for one dispatch re-plan
+    plan_margin_s: int = 900  # plan against promises 15 min early: room for orders to come
+    replan_s: float = 5.0  # the dispatcher worker re-plans at least this often
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -43,6 +45,8 @@ class Settings:
                 catalogue_poll_s=float(env.get("CATALOGUE_POLL_SECONDS", base.catalogue_poll_s)),
                 h3_resolution=int(env["H3_RESOLUTION"]) if env.get("H3_RESOLUTION") else None,
                 plan_time_limit_s=float(env.get("PLAN_TIME_LIMIT_SECONDS", base.plan_time_limit_s)),
+                plan_margin_s=int(env.get("PLAN_MARGIN_SECONDS", base.plan_margin_s)),
+                replan_s=float(env.get("REPLAN_SECONDS", base.replan_s)),
             )
         except ValueError as exc:
             msg = f"bad setting in the environment: {exc}"
