@@ -89,7 +89,7 @@ def record_position(
 
 def positions(client: redis.Redis) -> dict[str, dict[str, Any]]:
     raw: Any = client.hgetall(POSITIONS_KEY)
-    return {_text(k): json.loads(v) for k, v in raw.items()}
+    return {order_store.decoded(k): json.loads(v) for k, v in raw.items()}
 
 
 def set_pin(client: redis.Redis, order_id: str, courier_id: str | None) -> None:
@@ -102,7 +102,7 @@ def set_pin(client: redis.Redis, order_id: str, courier_id: str | None) -> None:
 
 def pins(client: redis.Redis) -> dict[str, str]:
     raw: Any = client.hgetall(PINS_KEY)
-    return {_text(k): _text(v) for k, v in raw.items()}
+    return {order_store.decoded(k): order_store.decoded(v) for k, v in raw.items()}
 
 
 def current_plan(client: redis.Redis) -> dict[str, Any] | None:
@@ -198,10 +198,6 @@ def snapshot(
 def _where(courier: CourierProfile, pings: Mapping[str, Mapping[str, Any]]) -> tuple[float, float]:
     ping = pings.get(courier.id)
     return (ping["lat"], ping["lng"]) if ping else (courier.home_lat, courier.home_lng)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def route_geojson(plan: Mapping[str, Any], couriers: Sequence[CourierProfile],

@@ -124,7 +124,7 @@ def save_products(client: redis.Redis, products: Iterable[Product]) -> int:
 def load_products(client: redis.Redis) -> dict[str, Product]:
     raw = client.hgetall(PRODUCTS_KEY)
     return {
-        _text(sku): Product(**json.loads(value))
+        decoded(sku): Product(**json.loads(value))
         for sku, value in raw.items()  # type: ignore[union-attr]
     }
 
@@ -139,8 +139,8 @@ def adjust_stock(client: redis.Redis, store_id: str, deltas: Mapping[str, int]) 
     """Add (or remove) quantities; refuse the whole batch if any level would go negative."""
     args: list[Any] = [value for sku, delta in deltas.items() for value in (sku, delta)]
     outcome = client.eval(_ADJUST_STOCK, 1, stock_key(store_id), *args)  # type: ignore[no-untyped-call]
-    if _text(outcome[0]) == "negative":
-        msg = f"stock of {_text(outcome[1])} would go below zero"
+    if decoded(outcome[0]) == "negative":
+        msg = f"stock of {decoded(outcome[1])} would go below zero"
         raise NegativeStockError(msg)
 
 
@@ -158,7 +158,7 @@ def stores_stocking(client: redis.Redis, store_ids: Sequence[str], skus: Sequenc
 
 def stock_levels(client: redis.Redis, store_id: str) -> dict[str, int]:
     raw = client.hgetall(stock_key(store_id))
-    return {_text(k): int(v) for k, v in raw.items()}  # type: ignore[union-attr]
+    return {decoded(k): int(v) for k, v in raw.items()}  # type: ignore[union-attr]
 
 
 def situations_for(
@@ -186,7 +186,7 @@ def find_by_idempotency(client: redis.Redis, keys: Sequence[str]) -> tuple[str, 
     """(order id, body hash) already stored under any of ``keys``."""
     for value in client.mget(keys):
         if value is not None:
-            order_id, body_hash = _text(value).split("\t", 1)
+            order_id, body_hash = decoded(value).split("\t", 1)
             return order_id, body_hash
     return None
 
@@ -222,7 +222,7 @@ def place_order(
         len(order.request.lines),
         *lines,
     ]
-    reply = [_text(part) for part in client.eval(_PLACE_ORDER, len(keys), *keys, *args)]  # type: ignore[no-untyped-call]
+    reply = [decoded(part) for part in client.eval(_PLACE_ORDER, len(keys), *keys, *args)]  # type: ignore[no-untyped-call]
     if reply[0] == "duplicate":
         order_id, existing_hash = reply[1].split("\t", 1)
         return Placement("duplicate", existing_order_id=order_id, existing_body_hash=existing_hash)
@@ -352,7 +352,7 @@ def store_orders_between(
 
 
 def _texts(values: Any) -> list[str]:
-    return [_text(value) for value in values]
+    return [decoded(value) for value in values]
 
 
 def _orders(client: redis.Redis, order_ids: list[str]) -> list[dict[str, Any]]:
@@ -361,5 +361,6 @@ def _orders(client: redis.Redis, order_ids: list[str]) -> list[dict[str, Any]]:
     return [json.loads(raw) for raw in raws if raw is not None]
 
 
-def _text(value: bytes | str) -> str:
+def decoded(value: bytes | str) -> str:
+    """A Redis reply as text (replies are bytes unless the client decodes them)."""
     return value.decode() if isinstance(value, bytes) else value

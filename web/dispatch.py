@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from typing import Any
 
@@ -14,18 +13,12 @@ from dispatch.orders import TRANSITIONS
 from dispatch.worker import replan_once
 from geo.travel import VEHICLE_SPEEDS_MPS
 from web.errors import ApiError, invalid_parameters
-from web.params import json_object
+from web.params import json_number, json_object
 from web.services import catalogue_index, now, redis_client
 
 bp = Blueprint("dispatch", __name__, url_prefix="/api/v1")
 
 MAX_BODY_BYTES = 8_000
-
-
-def _number(value: Any, low: float, high: float) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    return float(value) if low <= value <= high else None
 
 
 def _moment(value: Any) -> datetime | None:
@@ -57,7 +50,8 @@ def register_courier() -> ResponseReturnValue:
         problems["shift_end"] = "required: ISO 8601 time with an offset, after shift_start"
     given = body.get("home")
     home = given if isinstance(given, dict) else {}
-    lat, lng = _number(home.get("lat"), -90, 90), _number(home.get("lng"), -180, 180)
+    lat = json_number(home.get("lat"), low=-90, high=90)
+    lng = json_number(home.get("lng"), low=-180, high=180)
     if lat is None or lng is None:
         problems["home"] = "required: {lat, lng} in WGS84 degrees"
     name = body.get("name", courier_id)
@@ -88,7 +82,8 @@ def courier_position(courier_id: str) -> ResponseReturnValue:
     if courier_id not in {c.id for c in fleet.load_couriers(client)}:
         raise ApiError(404, "courier_not_found", f"no courier with id {courier_id!r}")
     body = json_object(max_bytes=MAX_BODY_BYTES)
-    lat, lng = _number(body.get("lat"), -90, 90), _number(body.get("lng"), -180, 180)
+    lat = json_number(body.get("lat"), low=-90, high=90)
+    lng = json_number(body.get("lng"), low=-180, high=180)
     if lat is None or lng is None:
         raise invalid_parameters({"lat/lng": "required: numbers in WGS84 degrees"})
     fleet.record_position(client, courier_id, lat, lng, now())

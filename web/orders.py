@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from datetime import timedelta
 from typing import Any
 
@@ -33,7 +32,7 @@ from dispatch.orders import (
 from dispatch.stats import store_figures
 from geo.travel import StraightLineTravel
 from web.errors import ApiError, error_body, invalid_parameters
-from web.params import QueryReader, json_object
+from web.params import QueryReader, json_number, json_object
 from web.services import catalogue_index, now, redis_client
 
 bp = Blueprint("orders", __name__, url_prefix="/api/v1")
@@ -42,12 +41,6 @@ MAX_ORDER_BYTES = 32_000
 MAX_BATCH_BYTES = 640_000  # 200 orders of the largest reasonable size
 MAX_TEXT = 500
 MAX_ID = 128
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
 
 
 def _text(body: dict[str, Any], name: str, problems: dict[str, str], *, limit: int) -> str:
@@ -72,10 +65,11 @@ def parse_order_request(body: dict[str, Any]) -> OrderRequest:
     external_id = _text(body, "external_id", problems, limit=MAX_ID)
     if not external_id and "external_id" not in problems:
         problems["external_id"] = "required: the channel's own id of this order"
-    lat, lng = _number(body.get("lat")), _number(body.get("lng"))
-    if lat is None or not -90 <= lat <= 90:
+    lat = json_number(body.get("lat"), low=-90, high=90)
+    lng = json_number(body.get("lng"), low=-180, high=180)
+    if lat is None:
         problems["lat"] = "required: a number in [-90, 90]"
-    if lng is None or not -180 <= lng <= 180:
+    if lng is None:
         problems["lng"] = "required: a number in [-180, 180]"
     address = _text(body, "address", problems, limit=MAX_TEXT)
     note = _text(body, "note", problems, limit=MAX_TEXT)

@@ -26,6 +26,13 @@ def json_object(*, max_bytes: int) -> dict[str, Any]:
     return body
 
 
+def json_number(value: Any, *, low: float, high: float) -> float | None:
+    """A JSON number (not a boolean) that is finite and within [low, high], else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value) if low <= value <= high else None
+
+
 class QueryReader:
     """Collects problems while reading ``request.args``; :meth:`finish` raises them all at once."""
 
