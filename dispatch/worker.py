@@ -18,7 +18,7 @@ import redis
 from dispatch import fleet, order_store
 from dispatch.planner import DispatchPlan, plan_dispatch
 from geo.stores import Store
-from geo.travel import StraightLineTravel, TravelModel
+from geo.travel import TravelModel
 
 log = logging.getLogger("dispatch.worker")
 
@@ -50,12 +50,18 @@ def replan_once(
         return None
 
 
-def run(client: redis.Redis, *, interval_s: float, time_limit_s: float, margin_s: int) -> None:
+def run(
+    client: redis.Redis,
+    *,
+    travel: TravelModel,
+    interval_s: float,
+    time_limit_s: float,
+    margin_s: int,
+) -> None:
     """Re-plan at every new order (read from the order stream) or every ``interval_s``."""
     from web.catalogue_cache import CatalogueCache  # the catalogue edge lives with the web side
 
     catalogue = CatalogueCache(client, poll_s=interval_s)
-    travel = StraightLineTravel()
     last_id = "$"
     while True:
         replies: Any = client.xread(
@@ -73,12 +79,13 @@ def run(client: redis.Redis, *, interval_s: float, time_limit_s: float, margin_s
 
 
 def main() -> None:
-    from web.settings import Settings  # the one place settings are read from the environment
+    from web.settings import Settings, travel_model  # settings are read in one place
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = Settings.from_env()
     if settings.redis_url is None:
         raise SystemExit("REDIS_URL must point at the service's Redis (scripts/run sets it)")
+    travel = travel_model(settings)
     log.info(
         "dispatcher worker: re-plan every %.0f s and on new orders, %.1f s budget",
         settings.replan_s, settings.plan_time_limit_s,
@@ -87,6 +94,7 @@ def main() -> None:
         try:
             run(
                 redis.Redis.from_url(settings.redis_url),
+                travel=travel,
                 interval_s=settings.replan_s,
                 time_limit_s=settings.plan_time_limit_s,
                 margin_s=settings.plan_margin_s,

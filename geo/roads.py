@@ -10,6 +10,7 @@ vehicle's speed: so a road time is never shorter than the straight-line time at 
 
 from __future__ import annotations
 
+import os
 import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -57,8 +58,10 @@ class RoadNetworkTravel:
         else:
             nets = _build(path)
             cache_dir.mkdir(parents=True, exist_ok=True)
-            with cache.open("wb") as handle:
+            partial = cache.with_suffix(f".{os.getpid()}.part")  # several processes may build
+            with partial.open("wb") as handle:
                 pickle.dump(nets, handle)
+            partial.replace(cache)
         return cls(nets["vehicle"], nets["walk"])
 
     def seconds(self, a: LatLng, b: LatLng, *, vehicle: str) -> float:

@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 
 from web.catalogue_cache import CatalogueCache
 from web.errors import register_error_handlers
-from web.settings import Settings
+from web.settings import Settings, travel_model
 
 
 def utc_now() -> datetime:
@@ -37,6 +37,7 @@ def create_app(
     client = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=2)
     app.extensions["redis"] = client
     app.extensions["clock"] = clock
+    app.extensions["travel"] = travel_model(settings)  # matching and re-plans use the same one
     app.extensions["catalogue"] = CatalogueCache(
         client, poll_s=settings.catalogue_poll_s, resolution=settings.h3_resolution
     )

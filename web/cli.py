@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import csv
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 from tqdm import tqdm
 
-from dispatch import order_store
+from dispatch import fleet, order_store
 from dispatch.products import read_products_csv
 from geo.catalogue import load_catalogue
+from geo.distance import check_latlng
 from geo.errors import CatalogueError
 from web.catalogue_store import current_version, save_catalogue
 from web.services import catalogue_index, redis_client
@@ -59,6 +62,53 @@ def status_command() -> None:
 
 products_cli = AppGroup("products", help="Manage the product catalogue.")
 stock_cli = AppGroup("stock", help="Manage stores' stock levels.")
+couriers_cli = AppGroup("couriers", help="Manage couriers.")
+
+
+@couriers_cli.command("import")
+@click.argument("path", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+def import_couriers(path: Path) -> None:
+    """Register or update couriers from a CSV with today's shifts.
+
+    Columns: id,name,vehicle,capacity,lat,lng,shift_start,shift_end,timezone; shifts are local
+    clock times today (HH:MM, 24:00 for midnight), so importing at every start keeps a demo
+    fleet on shift.
+    """
+    client = redis_client()
+    couriers: list[fleet.CourierProfile] = []
+    problems: list[str] = []
+    with path.open(encoding="utf-8", newline="") as handle:
+        for row_number, row in enumerate(csv.DictReader(handle), start=1):
+            try:
+                couriers.append(courier_from_row(row, today=current_app.extensions["clock"]()))
+            except (KeyError, ValueError) as exc:
+                problems.append(f"row {row_number}: {exc}")
+    if problems:
+        for problem in problems[:50]:
+            click.echo(f"  {problem}", err=True)
+        raise click.ClickException(f"{len(problems)} problem(s) in {path.name}; nothing changed")
+    for courier in couriers:
+        fleet.save_courier(client, courier)
+    click.echo(f"{len(couriers)} couriers from {path.name}")
+
+
+def courier_from_row(row: dict[str, str], *, today: datetime) -> fleet.CourierProfile:
+    """One CSV row as a courier whose shift is the row's clock times on ``today`` (local)."""
+    zone = ZoneInfo(row["timezone"])
+    day = today.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def at(clock: str) -> datetime:
+        hours, _, minutes = clock.partition(":")
+        if not (hours.isdigit() and minutes.isdigit()) or int(minutes) > 59 or int(hours) > 24:
+            msg = f"shift time {clock!r} is not HH:MM"
+            raise ValueError(msg)
+        return day + timedelta(hours=int(hours), minutes=int(minutes))
+
+    check_latlng(float(row["lat"]), float(row["lng"]))
+    return fleet.CourierProfile(
+        row["id"], row["name"], row["vehicle"], int(row["capacity"]),
+        at(row["shift_start"]), at(row["shift_end"]), float(row["lat"]), float(row["lng"]),
+    )  # fmt: skip
 
 
 @products_cli.command("import")
@@ -114,3 +164,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(stores_cli)
     app.cli.add_command(products_cli)
     app.cli.add_command(stock_cli)
+    app.cli.add_command(couriers_cli)

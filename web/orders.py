@@ -30,7 +30,6 @@ from dispatch.orders import (
     OrderRequest,
 )
 from dispatch.stats import store_figures
-from geo.travel import StraightLineTravel
 from web.errors import ApiError, error_body, invalid_parameters
 from web.params import QueryReader, json_number, json_object
 from web.services import catalogue_index, now, redis_client
@@ -326,6 +325,5 @@ def list_products() -> ResponseReturnValue:
 
 def register(app: Any) -> None:
     """Attach the blueprint and the matching configuration."""
-    app.extensions.setdefault("travel", StraightLineTravel())
     app.extensions.setdefault("intake_rules", IntakeRules())
     app.register_blueprint(bp)

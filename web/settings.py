@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from geo.travel import StraightLineTravel, TravelModel
 from web.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +29,7 @@ class Settings:
     plan_time_limit_s: float = 2.0  # OR-Tools budget for one dispatch re-plan
     plan_margin_s: int = 900  # plan against promises 15 min early: room for orders to come
     replan_s: float = 5.0  # the dispatcher worker re-plans at least this often
+    road_extract: Path | None = None  # an OSM extract: street travel times; None: straight line
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -47,7 +49,20 @@ class Settings:
                 plan_time_limit_s=float(env.get("PLAN_TIME_LIMIT_SECONDS", base.plan_time_limit_s)),
                 plan_margin_s=int(env.get("PLAN_MARGIN_SECONDS", base.plan_margin_s)),
                 replan_s=float(env.get("REPLAN_SECONDS", base.replan_s)),
+                road_extract=Path(env["ROAD_EXTRACT"]) if env.get("ROAD_EXTRACT") else None,
             )
         except ValueError as exc:
             msg = f"bad setting in the environment: {exc}"
             raise ConfigError(msg) from exc
+
+
+def travel_model(settings: Settings) -> TravelModel:
+    """The travel times the settings ask for: streets of ``road_extract``, else straight lines."""
+    if settings.road_extract is None:
+        return StraightLineTravel()
+    from geo.roads import RoadNetworkTravel  # osmnx is a heavy import, only paid when used
+
+    if not settings.road_extract.exists():
+        msg = f"ROAD_EXTRACT {settings.road_extract} does not exist"
+        raise ConfigError(msg)
+    return RoadNetworkTravel.from_osm(settings.road_extract, cache_dir=settings.var_dir / "cache")

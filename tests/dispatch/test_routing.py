@@ -186,3 +186,37 @@ def test_bad_problems_are_refused(kwargs: dict[str, object], message: str) -> No
     base: dict[str, object] = {"travel": [[0, 1], [1, 0]], "tasks": (), "couriers": ()}
     with pytest.raises(ValueError, match=message):
         RoutingProblem(**(base | kwargs))  # type: ignore[arg-type]
+
+
+def hint_of(plan: Plan) -> dict[str, list[tuple[str, str]]]:
+    return {r.courier_id: [(v.task_id, v.kind) for v in r.visits] for r in plan.routes}
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems(), st.randoms(use_true_random=False))
+def test_any_hint_still_gives_a_valid_plan(problem: RoutingProblem, rng: random.Random) -> None:
+    # a hint may be stale or plain wrong (unknown ids, broken pairs): the plan must stay valid
+    stops = [(t.id, kind) for t in problem.tasks for kind in ("pickup", "delivery")]
+    stops.append(("gone", "delivery"))
+    rng.shuffle(stops)
+    hint: dict[str, list[tuple[str, str]]] = {"nobody": stops[:1]}
+    for stop in stops:
+        hint.setdefault(rng.choice(problem.couriers).id, []).append(stop)
+    check_plan(problem, solve(problem, FAST, hint=hint))
+
+
+def test_a_feasible_hint_is_where_the_search_starts() -> None:
+    rng = random.Random(7)
+    points = [(rng.uniform(0, 8000), rng.uniform(0, 8000)) for _ in range(41)]
+    tasks = tuple(
+        Task(f"t{i}", pickup=2 * i + 1, delivery=2 * i + 2, ready=0, due=7200) for i in range(20)
+    )
+    couriers = tuple(Courier(f"c{k}", 0, 0, 14_400, capacity=3) for k in range(4))
+    problem = RoutingProblem(grid_travel(points), tasks, couriers)
+    good = solve(problem, SolveOptions(time_limit_s=2.0))
+    assert good.status == "solved"
+    # one improving step allowed: started from the good plan it cannot come out worse
+    again = solve(problem, SolveOptions(time_limit_s=2.0, solution_limit=1), hint=hint_of(good))
+    check_plan(problem, again)
+    cold = solve(problem, SolveOptions(time_limit_s=2.0, solution_limit=1))
+    assert again.total_cost <= good.total_cost < cold.total_cost
