@@ -74,11 +74,21 @@ class CourierNow:
 
 
 @dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The plan at one moment: each busy courier's path ahead, and the orders still waiting."""
+
+    at: int
+    paths: dict[str, tuple[Point, ...]]  # courier id -> its position, then its planned stops
+    waiting: tuple[SimOrder, ...]  # placed, not yet picked up
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     delivered_at: dict[str, int]
     picked_at: dict[str, int]
     courier_busy_s: dict[str, int]
     longest_plan_s: float
+    snapshot: Snapshot | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +103,20 @@ class Figures:
     longest_plan_s: float
 
 
-def simulate(day: Day, policy: Policy, *, tick_s: int = 60, until: int | None = None) -> Outcome:
-    """Run the day tick by tick until every order is delivered (or ``until``)."""
+def simulate(
+    day: Day,
+    policy: Policy,
+    *,
+    tick_s: int = 60,
+    until: int | None = None,
+    snapshot_at: int | None = None,
+    on_tick: Callable[[int], None] | None = None,
+) -> Outcome:
+    """Run the day tick by tick until every order is delivered (or ``until``).
+
+    ``snapshot_at``: keep the plan of the first tick at or after that moment (for a map).
+    ``on_tick``: called with the simulated clock after every tick (a progress bar).
+    """
     states = {c.id: CourierNow(c, c.start, c.on_at) for c in day.couriers}
     by_id = {o.id: o for o in day.orders}
     delivered: dict[str, int] = {}
@@ -102,17 +124,41 @@ def simulate(day: Day, policy: Policy, *, tick_s: int = 60, until: int | None = 
     end = until if until is not None else max(c.off_at for c in day.couriers) + 4 * 3600
     clock = min([o.placed_at for o in day.orders] + [c.on_at for c in day.couriers])
     longest = 0.0
+    snapshot: Snapshot | None = None
     while clock <= end and len(delivered) < len(day.orders):
         visible = [o for o in day.orders if o.placed_at <= clock and o.id not in delivered]
         if visible:
             started = time.perf_counter()
             plan = policy(clock, visible, states, day)
             longest = max(longest, time.perf_counter() - started)
+            if snapshot is None and snapshot_at is not None and clock >= snapshot_at:
+                snapshot = _snapshot(clock, plan, states, visible, by_id, picked)
             for courier_id, stops in plan.items():
                 _follow(states[courier_id], stops, by_id, day, clock + tick_s, picked, delivered)
         clock += tick_s
+        if on_tick is not None:
+            on_tick(clock)
     busy = {cid: s.busy_s for cid, s in states.items()}
-    return Outcome(delivered, picked, busy, longest)
+    return Outcome(delivered, picked, busy, longest, snapshot)
+
+
+def _snapshot(
+    clock: int,
+    plan: Mapping[str, Sequence[Stop]],
+    states: Mapping[str, CourierNow],
+    visible: Sequence[SimOrder],
+    orders: Mapping[str, SimOrder],
+    picked: Mapping[str, int],
+) -> Snapshot:
+    paths = {
+        courier_id: (states[courier_id].position, *(
+            orders[s.order_id].store if s.kind == "pickup" else orders[s.order_id].customer
+            for s in stops
+        ))
+        for courier_id, stops in plan.items()
+        if stops
+    }  # fmt: skip
+    return Snapshot(clock, paths, tuple(o for o in visible if o.id not in picked))
 
 
 def _follow(

@@ -74,3 +74,16 @@ def test_reads_an_mdrp_instance() -> None:
     assert day.travel_s((0, 0), (320, 0)) == 60 and day.travel_s((0, 0), (321, 0)) == 120
     outcome = simulate(day, greedy_policy, tick_s=60)
     check(day, outcome)
+
+
+def test_the_snapshot_shows_each_busy_courier_path_from_where_it_is() -> None:
+    day = small_day(4)
+    at = sorted(o.placed_at for o in day.orders)[len(day.orders) // 2]
+    outcome = simulate(day, planner_policy(time_limit_s=0.1), tick_s=120, snapshot_at=at)
+    snapshot = outcome.snapshot
+    assert snapshot is not None and at <= snapshot.at < at + 120
+    places = {p for o in day.orders for p in (o.store, o.customer)}
+    starts = {c.start for c in day.couriers}
+    for path in snapshot.paths.values():
+        assert len(path) >= 2 and path[0] in places | starts and set(path[1:]) <= places
+    assert all(o.placed_at <= snapshot.at for o in snapshot.waiting)
