@@ -29,8 +29,9 @@ RouteHint = Mapping[str, Sequence[tuple[str, str]]]
 class Task:
     """Carry one order from ``pickup`` to ``delivery`` (matrix node indexes).
 
-    ``pickup`` is None for an order already on board: then ``courier`` must be set and only the
-    delivery is planned. ``courier`` set with a pickup pins the task to that courier.
+    ``pickup`` is None when the goods travel from the start: with ``courier`` set the order is
+    already on board that courier; without, whichever courier delivers it loads it at its start
+    (a depot delivery, as in VRPTW). ``courier`` set with a pickup pins the task to that courier.
     """
 
     id: str
@@ -47,9 +48,6 @@ class Task:
     delivery_ready: int = 0  # earliest delivery start (benchmark windows)
 
     def __post_init__(self) -> None:
-        if self.pickup is None and self.courier is None:
-            msg = f"task {self.id}: an order on board must name its courier"
-            raise ValueError(msg)
         if self.size < 0 or self.ready < 0:
             msg = f"task {self.id}: size and ready must not be negative"
             raise ValueError(msg)
@@ -258,6 +256,10 @@ def solve(
             demand[layout.pickup_of[task.id]] = task.size
         elif task.courier is not None:  # on board from the start: it frees room once delivered
             on_board[task.courier] += task.size
+    # With depot deliveries the start load is the solver's choice, from what is on board up to
+    # capacity: every delivery takes it down and it never goes below zero, so it covers them all;
+    # goods left on board (an undelivered order) must still be there at the end.
+    depot_deliveries = any(t.pickup is None and t.courier is None for t in problem.tasks)
     load_callback = model.RegisterUnaryTransitVector(demand)
     model.AddDimensionWithVehicleCapacity(
         load_callback, 0, [c.capacity for c in problem.couriers], False, "load"
@@ -268,7 +270,18 @@ def solve(
         start = model.Start(v)
         clock.CumulVar(start).SetRange(courier.available_at, courier.shift_end)
         clock.CumulVar(model.End(v)).SetMax(courier.shift_end)
-        load.CumulVar(start).SetValue(min(on_board[courier.id], courier.capacity))
+        if depot_deliveries:
+            load.CumulVar(start).SetRange(min(on_board[courier.id], courier.capacity),
+                                          courier.capacity)  # fmt: skip
+            left_on_board = [
+                t.size * (1 - model.ActiveVar(manager.NodeToIndex(layout.delivery_of[t.id])))
+                for t in problem.tasks
+                if t.pickup is None and t.courier == courier.id
+            ]
+            if left_on_board:
+                model.solver().Add(load.CumulVar(model.End(v)) >= sum(left_on_board))
+        else:
+            load.CumulVar(start).SetValue(min(on_board[courier.id], courier.capacity))
         model.AddVariableMinimizedByFinalizer(clock.CumulVar(model.End(v)))
     drop_penalty = options.late_cost * horizon * 10  # leaving an order out is worse than any delay
     for task in problem.tasks:

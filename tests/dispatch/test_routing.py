@@ -26,7 +26,13 @@ def check_plan(problem: RoutingProblem, plan: Plan) -> None:
     seen: set[str] = set()
     for route in plan.routes:
         courier = couriers[route.courier_id]
-        load = sum(t.size for t in problem.tasks if t.pickup is None and t.courier == courier.id)
+        # on board, or loaded at the start for a depot delivery on this route
+        from_start = {v.task_id for v in route.visits if tasks[v.task_id].pickup is None}
+        load = sum(
+            t.size
+            for t in problem.tasks
+            if t.pickup is None and (t.courier == courier.id or t.id in from_start)
+        )
         assert load <= courier.capacity
         position, clock = courier.start, courier.available_at
         picked: set[str] = set()
@@ -82,17 +88,18 @@ def problems(draw: st.DrawFn) -> RoutingProblem:
             and sum(t.size for t in tasks if t.pickup is None and t.courier == courier.id)
             < courier.capacity
         )
+        from_depot = not on_board and rng.random() < 0.15  # any courier, loaded at its start
         ready = rng.choice([0, 300, 900])
         tasks.append(
             Task(
                 f"t{i}",
-                pickup=None if on_board else rng.randrange(12),
+                pickup=None if on_board or from_depot else rng.randrange(12),
                 delivery=rng.randrange(12),
                 ready=ready,
                 due=ready + rng.choice([900, 1800, 3600]),
                 pickup_service=rng.choice([0, 60]),
                 delivery_service=rng.choice([0, 120]),
-                courier=courier.id if on_board or rng.random() < 0.1 else None,
+                courier=courier.id if on_board or (not from_depot and rng.random() < 0.1) else None,
             )
         )
     return RoutingProblem(travel, tuple(tasks), couriers, profiles=profiles)

@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Solomon VRPTW: our OR-Tools planner and PyVRP against the best-known solutions.
+
+    python scripts/bench_vrptw.py                        # all 56 instances, 10 s each
+    python scripts/bench_vrptw.py --only 'R1*' --time-limit 60
+
+Both solvers get the same integer matrix (Euclidean distance x 100, rounded; travel time equals
+distance), hard time windows, capacities and a fleet fixed cost so that fewer vehicles come
+first, as in the hierarchical best-known solutions. Our planner uses the same three stages as the
+Li & Lim benchmark (a first plan, route elimination, then distance). Distances are recomputed in
+floating point from each solution's routes. PyVRP runs its own genetic search single-threaded, as
+ours does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import math
+import statistics
+import sys
+import time
+import warnings
+from itertools import pairwise
+from pathlib import Path
+
+import pyvrp
+from pyvrp.exceptions import PenaltyBoundWarning
+from pyvrp.stop import MaxRuntime
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_pdptw import SCALE, Outcome, fewest_vehicles_then_distance, gap
+from benchmark_common import ROOT, machine
+
+from dispatch.routing import Courier, RoutingProblem, Task
+
+# PyVRP's penalty scheme breaks down with our 10^7 fleet cost (no feasible solution found);
+# a vehicle worth 1000 distance units still outweighs any distance a vehicle fewer would cost
+PYVRP_FLEET_COST = 1000 * SCALE
+
+
+class Instance:
+    """A Solomon instance: the depot is customer 0."""
+
+    def __init__(self, path: Path) -> None:
+        lines = [line.split() for line in path.read_text().splitlines()]
+        self.name = path.stem
+        header = next(i for i, line in enumerate(lines) if line[:1] == ["NUMBER"])
+        self.vehicles, self.capacity = int(lines[header + 1][0]), int(lines[header + 1][1])
+        # id x y demand ready due service
+        self.rows = [[int(float(v)) for v in line] for line in lines if len(line) == 7
+                     and line[0].isdigit()]  # fmt: skip
+        self.points = [(float(r[1]), float(r[2])) for r in self.rows]
+
+    def matrix(self) -> list[list[int]]:
+        return [[round(math.dist(a, b) * SCALE) for b in self.points] for a in self.points]
+
+    def distance(self, nodes: list[int]) -> float:
+        route = [0, *nodes, 0]
+        return sum(math.dist(self.points[a], self.points[b]) for a, b in pairwise(route))
+
+
+def run_ours(instance: Instance, seconds: float) -> Outcome:
+    depot = instance.rows[0]
+    tasks = tuple(
+        Task(str(r[0]), pickup=None, delivery=r[0], ready=0, delivery_ready=r[4] * SCALE,
+             due=r[5] * SCALE, hard_due=True, size=r[3], delivery_service=r[6] * SCALE)
+        for r in instance.rows[1:]
+    )  # fmt: skip
+    couriers = tuple(
+        Courier(f"v{k}", 0, depot[4] * SCALE, depot[5] * SCALE, instance.capacity, end=0)
+        for k in range(instance.vehicles)
+    )
+    started = time.perf_counter()
+    plan = fewest_vehicles_then_distance(
+        RoutingProblem(instance.matrix(), tasks, couriers), seconds
+    )
+    elapsed = time.perf_counter() - started
+    distance = sum(instance.distance([v.node for v in r.visits]) for r in plan.routes if r.visits)
+    return Outcome(plan.couriers_used, distance, len(plan.unassigned), elapsed)
+
+
+def run_pyvrp(instance: Instance, seconds: float) -> Outcome:
+    depot_row = instance.rows[0]
+    model = pyvrp.Model()
+    locations = [model.add_location(x, y) for x, y in instance.points]
+    depot = model.add_depot(locations[0], tw_early=depot_row[4] * SCALE,
+                            tw_late=depot_row[5] * SCALE)  # fmt: skip
+    model.add_vehicle_type(instance.vehicles, capacity=instance.capacity, start_depot=depot,
+                           end_depot=depot, fixed_cost=PYVRP_FLEET_COST,
+                           tw_early=depot_row[4] * SCALE, tw_late=depot_row[5] * SCALE)  # fmt: skip
+    for row in instance.rows[1:]:
+        model.add_client(locations[row[0]], delivery=row[3], service_duration=row[6] * SCALE,
+                         tw_early=row[4] * SCALE, tw_late=row[5] * SCALE)  # fmt: skip
+    travel = instance.matrix()
+    for i, a in enumerate(locations):
+        for j, b in enumerate(locations):
+            model.add_edge(a, b, distance=travel[i][j], duration=travel[i][j])
+    started = time.perf_counter()
+    result = model.solve(stop=MaxRuntime(seconds), seed=1, display=False)
+    elapsed = time.perf_counter() - started
+    best = result.best
+    if not best.is_feasible():
+        return Outcome(best.num_routes(), math.nan, len(instance.rows) - 1, elapsed)
+    # PyVRP numbers clients from 0 in the order added: customer k is client k - 1
+    routes = [[a.idx + 1 for a in route if a.is_client()] for route in best.routes()]
+    distance = sum(instance.distance(route) for route in routes)
+    unassigned = len(instance.rows) - 1 - sum(len(route) for route in routes)
+    return Outcome(best.num_routes(), distance, unassigned, elapsed)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "benchmarks")
+    parser.add_argument("--time-limit", type=float, default=10.0, help="seconds per instance")
+    parser.add_argument("--only", default="*", help="instance name pattern, e.g. 'R1*'")
+    args = parser.parse_args()
+    # PyVRP says when its penalties hit their cap on tight instances; the table shows the outcome
+    warnings.filterwarnings("ignore", category=PenaltyBoundWarning)
+    folder = args.data_dir / "solomon_vrptw"
+    bks = json.loads((folder / "BKS.json").read_text())
+    paths = sorted(
+        p for p in (folder / "solomon").glob("*.txt") if fnmatch.fnmatch(p.stem, args.only)
+    )
+    print(f"machine: {machine()}")
+    print(f"solomon: {len(paths)} instances, {args.time_limit:g} s each for both solvers")
+    print("| instance | BKS veh / dist | ours veh / dist / gap | PyVRP veh / dist / gap |")
+    print("|---|---|---|---|")
+    gaps: dict[str, list[float]] = {"ours (OR-Tools)": [], "PyVRP": []}
+    for path in paths:
+        instance = Instance(path)
+        best = bks[instance.name]
+        outcomes = {
+            "ours (OR-Tools)": run_ours(instance, args.time_limit),
+            "PyVRP": run_pyvrp(instance, args.time_limit),
+        }
+        cells = []
+        for key, outcome in outcomes.items():
+            g = gap(outcome, best)
+            if g is not None:
+                gaps[key].append(g)
+            dropped = f" ({outcome.unassigned} unassigned)" if outcome.unassigned else ""
+            shown = f"{g:+.2f} %" if g is not None else "n/a"
+            cells.append(f"{outcome.vehicles} / {outcome.distance:.2f} / {shown}{dropped}")
+        reference = f"{best['solved_with_vehicles']} / {best['best_known_cost']:.2f}"
+        print(f"| {instance.name} | {reference} | {cells[0]} | {cells[1]} |", flush=True)
+    print()
+    for key, values in gaps.items():
+        mean = f"{statistics.mean(values):.2f} %" if values else "n/a"
+        print(f"{key}: best-known fleet size on {len(values)}/{len(paths)} instances; "
+              f"mean distance gap on those {mean}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
