@@ -26,6 +26,28 @@ POSITIONS_KEY = "courier-positions"
 PINS_KEY = "pins"
 PLAN_KEY = "plan:current"
 PLAN_VERSION_KEY = "plan:version"
+CARRIED_KEY = "carried-by"  # order id -> the courier that picked it up (from its phone)
+MAX_SPEED_MPS = 50.0  # 180 km/h: a ping implying more is a bad fix, not a courier
+
+
+def courier_events_key(courier_id: str) -> str:
+    """Hash of client event id -> the answer given, so a resent event is applied once."""
+    return f"courier-events:{courier_id}"
+
+
+def carriers(client: redis.Redis) -> dict[str, str]:
+    raw: Any = client.hgetall(CARRIED_KEY)
+    return {order_store.decoded(k): order_store.decoded(v) for k, v in raw.items()}
+
+
+def courier_orders(client: redis.Redis, courier_id: str) -> set[str]:
+    """The orders that are this courier's business: planned for it, pinned to it, or on board."""
+    plan = current_plan(client) or {"routes": []}
+    mine = {s["order_id"] for r in plan["routes"] if r["courier_id"] == courier_id
+            for s in r["stops"]}  # fmt: skip
+    mine |= {o for o, c in pins(client).items() if c == courier_id}
+    mine |= {o for o, c in carriers(client).items() if c == courier_id}
+    return mine
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,14 +176,15 @@ def snapshot(
 ) -> tuple[list[OpenOrder], list[CourierState], dict[str, str]]:
     """Open orders and couriers on shift, as the planner takes them, plus orders it cannot plan.
 
-    An order picked up stays with the courier that the last plan gave it to.
+    An order picked up stays with the courier that reported the pick-up (else the courier the
+    last plan gave it to).
     """
     previous = current_plan(client) or {"routes": []}
     carried_by = {
         stop["order_id"]: route["courier_id"]
         for route in previous["routes"]
         for stop in route["stops"]
-    }
+    } | carriers(client)
     pinned = pins(client)
     orders: list[OpenOrder] = []
     problems: dict[str, str] = {}

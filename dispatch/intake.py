@@ -346,7 +346,7 @@ def _request_of(record: Mapping[str, Any]) -> OrderRequest:
     lines = tuple(OrderLine(item["sku"], item["qty"]) for item in record["items"])
     return OrderRequest(
         record["channel"], record["external_id"], customer["lat"], customer["lng"],
-        customer["address"], lines, record["note"],
+        customer["address"], lines, record["note"], record.get("shopper_id"),
     )  # fmt: skip
 
 

@@ -235,11 +235,19 @@ def get_order(client: redis.Redis, order_id: str) -> dict[str, Any] | None:
 
 
 def change_status(
-    client: redis.Redis, order_id: str, target: str, *, at: datetime, note: str = ""
+    client: redis.Redis,
+    order_id: str,
+    target: str,
+    *,
+    at: datetime,
+    note: str = "",
+    also_hset: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Move an order to ``target`` if the lifecycle allows it; give stock back on an early end.
 
     Optimistic: the order is watched, so a concurrent change makes this retry on fresh data.
+    ``also_hset`` (hash key -> fields) is written in the same transaction (e.g. which courier
+    carries the order, and the courier event that moved it).
     """
     key = order_key(order_id)
     with client.pipeline() as pipe:
@@ -256,6 +264,9 @@ def change_status(
                 record["events"].append({"status": target, "at": at.isoformat(), "note": note})
                 pipe.multi()
                 pipe.set(key, json.dumps(record, ensure_ascii=False))
+                for hash_key, fields in (also_hset or {}).items():
+                    for field_name, value in fields.items():
+                        pipe.hset(hash_key, field_name, value)
                 if previous == "accepted":
                     pipe.zrem(ACCEPTED_KEY, order_id)
                 if not TRANSITIONS[target]:  # a final status: nothing left to plan

@@ -61,6 +61,7 @@ class OrderRequest:
     address: str
     lines: tuple[OrderLine, ...]
     note: str = ""
+    shopper: str | None = None  # the shopper account that placed it (app and web channels)
 
     def __post_init__(self) -> None:
         if self.channel not in CHANNELS:
@@ -112,6 +113,7 @@ class Order:
             "customer": {"lat": request.lat, "lng": request.lng, "address": request.address},
             "items": [{"sku": line.sku, "qty": line.qty} for line in request.lines],
             "note": request.note,
+            "shopper_id": request.shopper,
             "total_cents": self.total_cents,
             "created_at": self.created_at.isoformat(),
             "promised_by": self.promised_by.isoformat(),

@@ -301,3 +301,6 @@ class _SimTravel:
 
     def matrix_seconds(self, points: Sequence[LatLng], *, vehicle: str) -> list[list[int]]:
         return [[self._travel_s(a, b) for b in points] for a in points]
+
+    def path(self, a: LatLng, b: LatLng, *, vehicle: str) -> list[LatLng]:
+        return [a, b]

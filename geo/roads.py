@@ -74,6 +74,20 @@ class RoadNetworkTravel:
         np.fill_diagonal(seconds, 0)
         return seconds.tolist()  # type: ignore[no-any-return]
 
+    def path(self, a: LatLng, b: LatLng, *, vehicle: str) -> list[LatLng]:
+        speed_of(vehicle)
+        net = self._nets["walk" if vehicle == "walk" else "vehicle"]
+        (start, end), _ = _snap(net, [a, b])
+        _, previous = dijkstra(net.graph, directed=True, indices=int(start),
+                               return_predecessors=True)  # fmt: skip
+        nodes = [int(end)]
+        while nodes[-1] != start and previous[nodes[-1]] >= 0:
+            nodes.append(int(previous[nodes[-1]]))
+        if nodes[-1] != start:  # no street route: straight there
+            return [a, b]
+        streets = [(float(net.lats[n]), float(net.lngs[n])) for n in reversed(nodes)]
+        return [a, *streets, b]
+
     def _metres(
         self, sources: Sequence[LatLng], targets: Sequence[LatLng], *, vehicle: str
     ) -> FloatArray:

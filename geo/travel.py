@@ -39,6 +39,10 @@ class TravelModel(Protocol):
         """Whole seconds between every pair of ``points``, as routing needs them."""
         ...
 
+    def path(self, a: LatLng, b: LatLng, *, vehicle: str) -> list[LatLng]:
+        """The way from ``a`` to ``b`` as a polyline (for a courier's map), ends included."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class StraightLineTravel:
@@ -53,6 +57,10 @@ class StraightLineTravel:
 
     def seconds(self, a: LatLng, b: LatLng, *, vehicle: str) -> float:
         return haversine_m(a[0], a[1], b[0], b[1]) * self.circuity / speed_of(vehicle)
+
+    def path(self, a: LatLng, b: LatLng, *, vehicle: str) -> list[LatLng]:
+        speed_of(vehicle)  # the same refusal of unknown vehicles as the other queries
+        return [a, b]  # no streets known: the courier sees the direction to go
 
     def matrix_seconds(self, points: Sequence[LatLng], *, vehicle: str) -> list[list[int]]:
         factor = self.circuity / speed_of(vehicle)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -15,6 +16,7 @@ from flask.testing import FlaskClient
 from geo.catalogue import load_catalogue
 from geo.stores import Store
 from web import create_app
+from web.auth import issue_token
 from web.catalogue_store import save_catalogue
 from web.redis_server import start_local_redis, stop_local_redis
 from web.settings import PROJECT_ROOT, Settings
@@ -62,9 +64,38 @@ def settings(redis_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings, redis_client: redis.Redis, demo_stores: list[Store]) -> Flask:
-    """The app over the demo catalogue, with the clock fixed at FIXED_NOW."""
+    """The app over the demo catalogue, with the clock fixed at FIXED_NOW.
+
+    Its test clients carry an admin token unless a request sends its own Authorization.
+    """
     save_catalogue(redis_client, demo_stores, source="demo")
-    return create_app(settings, clock=lambda: FIXED_NOW)
+    return make_app(settings, redis_client)
+
+
+def make_app(
+    settings: Settings, redis_client: redis.Redis, clock: Callable[[], datetime] = lambda: FIXED_NOW
+) -> Flask:
+    """An app whose test clients carry an admin token unless a request sends its own."""
+    app = create_app(settings, clock=clock)
+    app.test_client_class = AdminClient
+    AdminClient.token = token_for(redis_client, "admin")
+    return app
+
+
+class AdminClient(FlaskClient):
+    token = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {self.token}"
+
+
+def token_for(client: redis.Redis, role: str, subject: str | None = None) -> str:
+    return issue_token(client, role, subject, at=FIXED_NOW)[1]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 
 from web.catalogue_cache import CatalogueCache
 from web.errors import register_error_handlers
-from web.settings import Settings, travel_model
+from web.settings import Settings, secret_key, travel_model
 
 
 def utc_now() -> datetime:
@@ -26,6 +26,7 @@ def create_app(
     app = Flask(__name__)
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
+    app.config["SECRET_KEY"] = secret_key(settings)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
@@ -43,12 +44,15 @@ def create_app(
     )
 
     register_error_handlers(app)
-    from web import cli, dispatch, docs, orders, stores
+    from web import admin, cli, courier, dispatch, docs, orders, stores, tracking
 
     app.register_blueprint(stores.bp)
     app.register_blueprint(docs.bp)
     orders.register(app)
     app.register_blueprint(dispatch.bp)
+    app.register_blueprint(courier.bp)
+    app.register_blueprint(tracking.bp)
+    app.register_blueprint(admin.bp)
     cli.register(app)
 
     @app.get("/healthz")

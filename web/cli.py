@@ -17,6 +17,7 @@ from dispatch.products import read_products_csv
 from geo.catalogue import load_catalogue
 from geo.distance import check_latlng
 from geo.errors import CatalogueError
+from web.auth import ROLES, issue_token, revoke_token
 from web.catalogue_store import current_version, save_catalogue
 from web.services import catalogue_index, redis_client
 
@@ -63,6 +64,31 @@ def status_command() -> None:
 products_cli = AppGroup("products", help="Manage the product catalogue.")
 stock_cli = AppGroup("stock", help="Manage stores' stock levels.")
 couriers_cli = AppGroup("couriers", help="Manage couriers.")
+tokens_cli = AppGroup("tokens", help="Issue and revoke access tokens.")
+
+
+@tokens_cli.command("issue")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--subject", help="The shopper, store or courier id the token acts for.")
+@click.option("--label", default="", help="A note on who holds it.")
+def issue_command(role: str, subject: str | None, label: str) -> None:
+    """Issue a token and print it (this is the only time it is shown)."""
+    try:
+        principal, token = issue_token(
+            redis_client(), role, subject, label=label, at=current_app.extensions["clock"]()
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{principal.token_id} {token}")
+
+
+@tokens_cli.command("revoke")
+@click.argument("token_id")
+def revoke_command(token_id: str) -> None:
+    """Revoke a token by its id (tok_...)."""
+    if not revoke_token(redis_client(), token_id):
+        raise click.ClickException(f"no token with id {token_id}")
+    click.echo(f"revoked {token_id}")
 
 
 @couriers_cli.command("import")
@@ -165,3 +191,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(products_cli)
     app.cli.add_command(stock_cli)
     app.cli.add_command(couriers_cli)
+    app.cli.add_command(tokens_cli)

@@ -12,6 +12,7 @@ from dispatch import fleet, order_store
 from dispatch.orders import TRANSITIONS
 from dispatch.worker import replan_once
 from geo.travel import VEHICLE_SPEEDS_MPS
+from web.auth import STAFF, allow, current_principal, require_own
 from web.errors import ApiError, invalid_parameters
 from web.params import json_number, json_object
 from web.services import catalogue_index, now, redis_client
@@ -30,6 +31,7 @@ def _moment(value: Any) -> datetime | None:
 
 
 @bp.post("/couriers")
+@allow(*STAFF)
 def register_courier() -> ResponseReturnValue:
     """Register (or update) a courier: vehicle, capacity, shift and home position."""
     body = json_object(max_bytes=MAX_BODY_BYTES)
@@ -68,6 +70,7 @@ def register_courier() -> ResponseReturnValue:
 
 
 @bp.get("/couriers")
+@allow(*STAFF)
 def list_couriers() -> ResponseReturnValue:
     client = redis_client()
     pings = fleet.positions(client)
@@ -76,8 +79,11 @@ def list_couriers() -> ResponseReturnValue:
 
 
 @bp.post("/couriers/<courier_id>/position")
+@allow("courier", *STAFF)
 def courier_position(courier_id: str) -> ResponseReturnValue:
     """A location ping (the courier phone API of a later issue batches and checks these)."""
+    if current_principal().role == "courier":
+        require_own("courier", courier_id)
     client = redis_client()
     if courier_id not in {c.id for c in fleet.load_couriers(client)}:
         raise ApiError(404, "courier_not_found", f"no courier with id {courier_id!r}")
@@ -91,12 +97,14 @@ def courier_position(courier_id: str) -> ResponseReturnValue:
 
 
 @bp.get("/dispatch/plan")
+@allow(*STAFF)
 def plan_json() -> ResponseReturnValue:
     """The current plan: per courier its stops with times, unassigned orders with reasons."""
     return jsonify(plan=fleet.current_plan(redis_client()))
 
 
 @bp.get("/dispatch/plan.geojson")
+@allow(*STAFF)
 def plan_geojson() -> ResponseReturnValue:
     """The current plan as GeoJSON, one LineString per courier route."""
     client = redis_client()
@@ -108,6 +116,7 @@ def plan_geojson() -> ResponseReturnValue:
 
 
 @bp.post("/dispatch/replan")
+@allow(*STAFF)
 def replan() -> ResponseReturnValue:
     """Re-plan now (the worker also does so on its own every few seconds)."""
     client = redis_client()
@@ -122,6 +131,7 @@ def replan() -> ResponseReturnValue:
 
 
 @bp.put("/dispatch/pins/<order_id>")
+@allow(*STAFF)
 def pin(order_id: str) -> ResponseReturnValue:
     """Pin an order to a courier: every later plan keeps that assignment."""
     client = redis_client()
@@ -138,6 +148,7 @@ def pin(order_id: str) -> ResponseReturnValue:
 
 
 @bp.delete("/dispatch/pins/<order_id>")
+@allow(*STAFF)
 def unpin(order_id: str) -> ResponseReturnValue:
     fleet.set_pin(redis_client(), order_id, None)
     return jsonify(order_id=order_id, courier_id=None)

@@ -331,6 +331,67 @@ def _dispatch_paths() -> dict[str, Schema]:
     }  # fmt: skip
 
 
+def _people_paths() -> dict[str, Any]:
+    leg = _object(
+        order_id=STRING,
+        kind={"type": "string", "enum": ["pickup", "delivery"]},
+        status=STRING,
+        place=_object(name=STRING, address=STRING, lat=NUMBER, lng=NUMBER),
+        items={"type": ["array", "null"]},
+        planned_arrival=MOMENT,
+        deadline=MOMENT,
+        route=_array(_array(NUMBER, minItems=2, maxItems=2)),
+    )
+    event = _object(
+        ("event_id", "order_id", "type"),
+        event_id=STRING,
+        order_id=STRING,
+        type={"type": "string", "enum": ["arrived", "picked_up", "delivered", "failed"]},
+        proof=_object(code=STRING, photo_ref=STRING),
+        reason=STRING,
+    )
+    ping = _object(("lat", "lng", "at"), lat=NUMBER, lng=NUMBER, at=MOMENT)
+    token = _object(id=STRING, role=STRING, subject={"type": ["string", "null"]}, label=STRING)
+    return {
+        "/api/v1/courier/legs": {"get": _op(
+            "Courier: my stops in planned order, with items, deadline and the way there",
+            _object(courier_id=STRING, plan_version={"type": ["integer", "null"]},
+                    legs=_array(leg)),
+            errors=(401, 403, 404),
+            parameters=(_query("courier_id", STRING, "dispatchers: whose legs"),),
+        )},
+        "/api/v1/courier/events": {"post": _op(
+            "Courier: arrived, picked up, delivered (with proof) or failed (with a reason); "
+            "a resent event_id gets the first answer",
+            _object(event_id=STRING, order_id=STRING, type=STRING, status=STRING, replayed={"type": "boolean"}),
+            errors=(400, 401, 403, 404, 409, 422), body=event,
+        )},
+        "/api/v1/courier/pings": {"post": _op(
+            "Courier: buffered location fixes, oldest first; impossible jumps are refused",
+            _object(accepted=INTEGER, rejected=_array(_object(index=INTEGER, reason=STRING))),
+            errors=(400, 401, 403), body=_object(("pings",), pings=_array(ping, maxItems=500)),
+        )},
+        "/api/v1/track/{token}": {"get": _op(
+            "Shopper tracking by the order's own link: status, store, courier, estimated arrival",
+            _object(order=_object(), store=_object(), courier=_object(),
+                    estimated_arrival={"type": ["string", "null"]}, delivery_code=STRING),
+            errors=(404,), parameters=(_path("token"),),
+        )},
+        "/api/v1/admin/tokens": {
+            "get": _op("Admin: every token (never the secrets)",
+                       _object(tokens=_array(token), count=INTEGER), errors=(401, 403)),
+            "post": _op("Admin: issue a token; the secret is shown in this answer only",
+                        _object(token=STRING, id=STRING, role=STRING), ok_status=201,
+                        errors=(400, 401, 403),
+                        body=_object(("role",), role=STRING, subject=STRING, label=STRING)),
+        },
+        "/api/v1/admin/tokens/{token_id}": {"delete": _op(
+            "Admin: revoke a token", _object(id=STRING, revoked={"type": "boolean"}),
+            errors=(401, 403, 404), parameters=(_path("token_id"),),
+        )},
+    }  # fmt: skip
+
+
 def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -341,12 +402,16 @@ def openapi_document() -> dict[str, Any]:
                 "Nearby-store search over an H3-indexed catalogue and the order platform. Units: "
                 "metres, seconds; JSON uses lat/lng in WGS84. Every client error is a 4xx body "
                 '{"error": {"code", "message", "details"}}. Store data (c) OpenStreetMap '
-                "contributors, ODbL 1.0."
+                "contributors, ODbL 1.0. Authentication: 'Authorization: Bearer <token>' with a "
+                "token of role shopper, store, courier, dispatcher or admin (store search, "
+                "products and tracking links need none); 401 without a valid token, 403 for the "
+                "wrong role, 404 for another's order, store or courier."
             ),
         },
         "paths": _store_paths()
         | _order_paths()
         | _dispatch_paths()
+        | _people_paths()
         | {"/healthz": {"get": _op("Liveness, Redis reachability and catalogue version")}},
         "components": {
             "schemas": {
@@ -356,6 +421,7 @@ def openapi_document() -> dict[str, Any]:
                 "Order": ORDER_SCHEMA,
                 "Error": ERROR_SCHEMA,
             },
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "responses": {
                 "Error": {
                     "description": "Client error",

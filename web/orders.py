@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -30,9 +31,11 @@ from dispatch.orders import (
     OrderRequest,
 )
 from dispatch.stats import store_figures
+from web.auth import STAFF, allow, current_principal, require_own
 from web.errors import ApiError, error_body, invalid_parameters
 from web.params import QueryReader, json_number, json_object
 from web.services import catalogue_index, now, redis_client
+from web.tracking import tracking_links
 
 bp = Blueprint("orders", __name__, url_prefix="/api/v1")
 
@@ -95,14 +98,24 @@ def parse_order_request(body: dict[str, Any]) -> OrderRequest:
 
 
 @bp.post("/orders")
+@allow("shopper", *STAFF)
 def create_order() -> ResponseReturnValue:
-    """Take an order from any channel and match it to the nearest store that can fulfil it."""
+    """Take an order from any channel and match it to the nearest store that can fulfil it.
+
+    A shopper's order is theirs: it answers to their token, and the same channel id sent by
+    another shopper is a conflict, never their order.
+    """
     body = json_object(max_bytes=MAX_ORDER_BYTES)
     order_request = parse_order_request(body)
     header_key = request.headers.get("Idempotency-Key")
     if header_key is not None and not 0 < len(header_key) <= MAX_ID:
         raise invalid_parameters({"Idempotency-Key": f"must be 1 to {MAX_ID} characters"})
-    submission = Submission(order_request, body_hash(body), header_key)
+    principal = current_principal()
+    fingerprint = body_hash(body)
+    if principal.role == "shopper":
+        order_request = replace(order_request, shopper=principal.subject)
+        fingerprint = body_hash({"body": body, "shopper": principal.subject})
+    submission = Submission(order_request, fingerprint, header_key)
     try:
         result = _intake().take(submission)
     except IntakeError as exc:
@@ -110,13 +123,14 @@ def create_order() -> ResponseReturnValue:
     headers = {"Location": f"/api/v1/orders/{result.order['id']}"}
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return jsonify(order=result.order), 201, headers
+    return jsonify(order=result.order, tracking=tracking_links(result.order["id"])), 201, headers
 
 
 MAX_BATCH = 200
 
 
 @bp.post("/orders/batch")
+@allow(*STAFF)
 def create_orders_in_bulk() -> ResponseReturnValue:
     """Bulk intake: up to 200 orders matched together by the batch matcher (OR-Tools CP-SAT).
 
@@ -154,6 +168,7 @@ def create_orders_in_bulk() -> ResponseReturnValue:
 
 
 @bp.post("/orders/rebalance")
+@allow(*STAFF)
 def rebalance_orders() -> ResponseReturnValue:
     """Re-match the orders not yet being prepared with the batch matcher; move what improves."""
     report = _intake().rebalance()
@@ -202,18 +217,29 @@ def _order_or_404(order_id: str) -> dict[str, Any]:
 
 
 @bp.get("/orders/<order_id>")
+@allow("shopper", "store", *STAFF)
 def track_order(order_id: str) -> ResponseReturnValue:
-    return jsonify(order=_order_or_404(order_id))
+    return jsonify(order=_own_order(order_id))
+
+
+STORE_STATUSES = ("preparing", "ready", "cancelled", "failed")  # what the counter decides
 
 
 @bp.post("/orders/<order_id>/status")
+@allow("store", *STAFF)
 def change_order_status(order_id: str) -> ResponseReturnValue:
-    """Move an order along its lifecycle; an illegal move is a 409."""
+    """Move an order along its lifecycle; an illegal move is a 409.
+
+    Store staff move their own store's orders through preparation; pick-up and delivery are
+    the courier's events (the courier API), or a dispatcher's correction here.
+    """
+    _own_order(order_id)
     body = json_object(max_bytes=MAX_ORDER_BYTES)
     target = body.get("status")
+    allowed = STORE_STATUSES if current_principal().role == "store" else STATUSES[1:]
     problems: dict[str, str] = {}
-    if target not in STATUSES or target == "accepted":
-        problems["status"] = f"must be one of {', '.join(STATUSES[1:])}"
+    if target not in allowed:
+        problems["status"] = f"must be one of {', '.join(allowed)}"
     note = _text(body, "note", problems, limit=MAX_TEXT)
     if problems:
         raise invalid_parameters(problems)
@@ -221,9 +247,22 @@ def change_order_status(order_id: str) -> ResponseReturnValue:
 
 
 @bp.post("/orders/<order_id>/cancel")
+@allow("shopper", *STAFF)
 def cancel_order(order_id: str) -> ResponseReturnValue:
     """Cancel before pick-up; the reserved stock goes back on the shelf."""
+    _own_order(order_id)
     return jsonify(order=_transition(order_id, "cancelled", "cancelled by request"))
+
+
+def _own_order(order_id: str) -> dict[str, Any]:
+    """The order, if the caller may see it: its shopper, its store's staff, or staff."""
+    order = _order_or_404(order_id)
+    principal = current_principal()
+    if principal.role == "shopper":
+        require_own("order", order.get("shopper_id"))
+    elif principal.role == "store":
+        require_own("order", order["store_id"])
+    return order
 
 
 def _transition(order_id: str, target: str, note: str) -> dict[str, Any]:
@@ -236,11 +275,14 @@ def _transition(order_id: str, target: str, note: str) -> dict[str, Any]:
 
 
 def _known_store(store_id: str) -> None:
+    if current_principal().role == "store":
+        require_own("store", store_id)
     if catalogue_index().get(store_id) is None:
         raise ApiError(404, "store_not_found", f"no store with id {store_id!r}", {"id": store_id})
 
 
 @bp.get("/stores/<store_id>/orders")
+@allow("store", *STAFF)
 def list_store_orders(store_id: str) -> ResponseReturnValue:
     """Store staff: this store's orders, newest first, optionally of one status."""
     _known_store(store_id)
@@ -256,6 +298,7 @@ def list_store_orders(store_id: str) -> ResponseReturnValue:
 
 
 @bp.get("/stores/<store_id>/stats")
+@allow("store", *STAFF)
 def store_stats(store_id: str) -> ResponseReturnValue:
     """A merchant's closed loop: orders and revenue per channel, on-time share, delivery time."""
     _known_store(store_id)
@@ -273,12 +316,14 @@ def store_stats(store_id: str) -> ResponseReturnValue:
 
 
 @bp.get("/stores/<store_id>/stock")
+@allow("store", *STAFF)
 def read_stock(store_id: str) -> ResponseReturnValue:
     _known_store(store_id)
     return jsonify(store_id=store_id, stock=order_store.stock_levels(redis_client(), store_id))
 
 
 @bp.post("/stores/<store_id>/stock")
+@allow("store", *STAFF)
 def push_stock(store_id: str) -> ResponseReturnValue:
     """A store's system pushes stock: ``mode`` "set" (levels) or "adjust" (deltas), in bulk."""
     _known_store(store_id)

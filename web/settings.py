@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -30,6 +31,7 @@ class Settings:
     plan_margin_s: int = 900  # plan against promises 15 min early: room for orders to come
     replan_s: float = 5.0  # the dispatcher worker re-plans at least this often
     road_extract: Path | None = None  # an OSM extract: street travel times; None: straight line
+    secret_key: str | None = None  # signs tracking links; None: kept in var_dir/secret_key
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -50,6 +52,7 @@ class Settings:
                 plan_margin_s=int(env.get("PLAN_MARGIN_SECONDS", base.plan_margin_s)),
                 replan_s=float(env.get("REPLAN_SECONDS", base.replan_s)),
                 road_extract=Path(env["ROAD_EXTRACT"]) if env.get("ROAD_EXTRACT") else None,
+                secret_key=env.get("SECRET_KEY") or None,
             )
         except ValueError as exc:
             msg = f"bad setting in the environment: {exc}"
@@ -66,3 +69,20 @@ def travel_model(settings: Settings) -> TravelModel:
         msg = f"ROAD_EXTRACT {settings.road_extract} does not exist"
         raise ConfigError(msg)
     return RoadNetworkTravel.from_osm(settings.road_extract, cache_dir=settings.var_dir / "cache")
+
+
+def secret_key(settings: Settings) -> str:
+    """The signing secret: SECRET_KEY, else one made once and kept (0600) under ``var_dir``."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = settings.var_dir / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.part")
+        partial.write_text(secrets.token_urlsafe(32))
+        partial.chmod(0o600)
+        if not path.exists():  # another process may have won; theirs stays
+            partial.replace(path)
+        else:
+            partial.unlink()
+    return path.read_text().strip()

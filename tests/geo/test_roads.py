@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from geo.distance import haversine_m
 from geo.roads import RoadNetworkTravel
-from geo.travel import StraightLineTravel
+from geo.travel import StraightLineTravel, speed_of
 from web.settings import PROJECT_ROOT
 
 EXTRACT = PROJECT_ROOT / "data" / "osm" / "taichung_xitun.osm.bz2"
@@ -61,3 +63,13 @@ def test_the_network_is_cached_on_disk(tmp_path: Path) -> None:
     second = RoadNetworkTravel.from_osm(EXTRACT, cache_dir=tmp_path)
     a, b = (24.1852, 120.6126), (24.1817, 120.6018)
     assert first.seconds(a, b, vehicle="car") == second.seconds(a, b, vehicle="car")
+
+
+def test_a_path_follows_the_streets_from_end_to_end(roads: RoadNetworkTravel) -> None:
+    a, b = (24.1800, 120.5930), (24.1880, 120.6080)
+    path = roads.path(a, b, vehicle="e-bike")
+    assert path[0] == a and path[-1] == b and len(path) > 3
+    along = sum(haversine_m(*p, *q) for p, q in itertools.pairwise(path))
+    # between the beeline and the street length the time was made from (curves drawn straight)
+    metres = roads.seconds(a, b, vehicle="e-bike") * speed_of("e-bike")
+    assert haversine_m(*a, *b) * 1.05 < along <= metres + 1e-6

@@ -26,12 +26,14 @@ FLASK = [sys.executable, "-m", "flask", "--app", "app"]
 GUNICORN = [sys.executable, "-m", "gunicorn"]
 
 
-def post_order(base: str, external_id: str, sku: str) -> tuple[int, dict[str, Any] | None]:
+def post_order(
+    base: str, token: str, external_id: str, sku: str
+) -> tuple[int, dict[str, Any] | None]:
     body = {"channel": "web", "external_id": external_id, "lat": 24.1845, "lng": 120.6040,
             "items": [{"sku": sku, "qty": 1}]}  # fmt: skip
     request = urllib.request.Request(
         f"{base}/api/v1/orders", data=json.dumps(body).encode(), method="POST",
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
     )  # fmt: skip
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
@@ -66,6 +68,10 @@ def test_sigkill_web_and_redis_loses_no_acknowledged_order(tmp_path: Path) -> No
                  ["products", "import", str(DEMO_PRODUCTS)],
                  ["stock", "import", str(DEMO_STOCK)]):  # fmt: skip
         subprocess.run([*FLASK, *args], env=env, cwd=PROJECT_ROOT, check=True, capture_output=True)
+    issue = [*FLASK, "tokens", "issue", "--role", "dispatcher"]
+    issued = subprocess.run(issue, env=env, cwd=PROJECT_ROOT, check=True, capture_output=True,
+                            text=True)  # fmt: skip
+    token = issued.stdout.split()[-1]
     client = redis.Redis.from_url(url)
     stores = [key.decode().split(":", 1)[1] for key in client.scan_iter("stock:*")]
     for store_id in stores:
@@ -81,7 +87,7 @@ def test_sigkill_web_and_redis_loses_no_acknowledged_order(tmp_path: Path) -> No
         while not stop.is_set():
             i += 1
             try:
-                status, order = post_order(base, f"w{n}-{i}", SKUS[i % len(SKUS)])
+                status, order = post_order(base, token, f"w{n}-{i}", SKUS[i % len(SKUS)])
             except OSError:
                 continue  # the server is gone: that request got no answer, so no promise
             if status == 201 and order is not None:
@@ -105,7 +111,10 @@ def test_sigkill_web_and_redis_loses_no_acknowledged_order(tmp_path: Path) -> No
     try:
         client = redis.Redis.from_url(url)
         for order in acknowledged:
-            with urllib.request.urlopen(f"{base}/api/v1/orders/{order['id']}", timeout=5) as r:
+            request = urllib.request.Request(
+                f"{base}/api/v1/orders/{order['id']}", headers={"Authorization": f"Bearer {token}"}
+            )
+            with urllib.request.urlopen(request, timeout=5) as r:
                 assert json.loads(r.read())["order"]["store_id"] == order["store_id"]
         reserved: dict[tuple[str, str], int] = {}
         for key in client.scan_iter("order:*"):

@@ -12,9 +12,8 @@ from flask.testing import FlaskClient
 
 from dispatch import fleet
 from geo.roads import RoadNetworkTravel
-from tests.conftest import FIXED_NOW
+from tests.conftest import FIXED_NOW, make_app
 from tests.web.test_orders_api import order_body, place
-from web import create_app
 from web.settings import PROJECT_ROOT, Settings
 
 DEMO_COURIERS = PROJECT_ROOT / "data" / "demo_couriers.csv"
@@ -63,10 +62,9 @@ def test_a_bad_courier_row_imports_nothing(
 
 
 @pytest.fixture
-def street_shop(settings: Settings, shop: FlaskClient) -> FlaskClient:
+def street_shop(settings: Settings, shop: FlaskClient, redis_client: redis.Redis) -> FlaskClient:
     """The demo shop with the demo fleet, its travel times from the Taichung street network."""
-    road_settings = replace(settings, road_extract=EXTRACT)
-    app = create_app(road_settings, clock=lambda: FIXED_NOW)
+    app = make_app(replace(settings, road_extract=EXTRACT), redis_client)
     assert isinstance(app.extensions["travel"], RoadNetworkTravel)
     result = app.test_cli_runner().invoke(args=["couriers", "import", str(DEMO_COURIERS)])
     assert result.exit_code == 0, result.output

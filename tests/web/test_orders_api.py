@@ -14,8 +14,7 @@ from flask.testing import FlaskClient
 from dispatch import order_store
 from geo.distance import haversine_m
 from geo.stores import Store
-from tests.conftest import FIXED_NOW
-from web import create_app
+from tests.conftest import FIXED_NOW, make_app
 from web.settings import Settings
 
 FULIN = "osm-way-617553270"  # the demo 7-Eleven without fresh milk
@@ -264,10 +263,12 @@ def test_nearby_with_sku_only_lists_stocked_stores(
     assert shop.get("/api/v1/stores/nearby", query_string=query | {"sku": many}).status_code == 400
 
 
-def test_merchant_stats_per_channel(settings: Settings, shop: FlaskClient) -> None:
+def test_merchant_stats_per_channel(
+    settings: Settings, shop: FlaskClient, redis_client: redis.Redis
+) -> None:
     """Orders and revenue per channel, on-time share and mean delivery time over a period."""
     moment = [FIXED_NOW]
-    app = create_app(settings, clock=lambda: moment[0])
+    app = make_app(settings, redis_client, clock=lambda: moment[0])
     client = app.test_client()
     water = {"items": [{"sku": "water-600ml", "qty": 2}]}
     first = place(client, order_body("M-1", channel="wechat", **water)).get_json()["order"]

@@ -1,0 +1,139 @@
+"""The courier phone API: own legs only, events applied once and in order, pings checked."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import redis
+from flask.testing import FlaskClient
+
+from dispatch import fleet
+from tests.conftest import FIXED_NOW, bearer, token_for
+
+
+@pytest.fixture
+def planned(day: tuple[FlaskClient, list[str]], redis_client: redis.Redis) -> dict[str, Any]:
+    """The day planned; the busiest courier, its token, and another courier's token."""
+    shop, _ = day
+    plan = shop.post("/api/v1/dispatch/replan").get_json()["plan"]
+    routes = sorted(plan["routes"], key=lambda r: -len(r["stops"]))
+    busy, other = routes[0]["courier_id"], routes[-1]["courier_id"]
+    assert busy != other and routes[0]["stops"]
+    orders = [s["order_id"] for s in routes[0]["stops"] if s["kind"] == "pickup"]
+    return {
+        "shop": shop, "plan": plan, "courier": busy, "orders": orders,
+        "me": bearer(token_for(redis_client, "courier", busy)),
+        "them": bearer(token_for(redis_client, "courier", other)),
+    }  # fmt: skip
+
+
+def event(shop: FlaskClient, headers: dict[str, str], **body: Any) -> Any:
+    return shop.post("/api/v1/courier/events", headers=headers, json=body)
+
+
+def test_legs_follow_the_plan_and_show_the_way(planned: dict[str, Any]) -> None:
+    shop = planned["shop"]
+    answer = shop.get("/api/v1/courier/legs", headers=planned["me"]).get_json()
+    route = next(r for r in planned["plan"]["routes"] if r["courier_id"] == planned["courier"])
+    assert [(leg["order_id"], leg["kind"]) for leg in answer["legs"]] == [
+        (s["order_id"], s["kind"]) for s in route["stops"]
+    ]
+    for leg, stop in zip(answer["legs"], route["stops"], strict=True):
+        assert leg["route"][-1] == [stop["lat"], stop["lng"]]
+        assert leg["planned_arrival"] == stop["arrive_at"]
+        assert (leg["items"] is not None) == (leg["kind"] == "pickup")
+    theirs = shop.get("/api/v1/courier/legs", headers=planned["them"]).get_json()["legs"]
+    assert not {leg["order_id"] for leg in theirs} & set(planned["orders"])
+
+
+def test_events_drive_the_order_and_apply_once(
+    planned: dict[str, Any], redis_client: redis.Redis
+) -> None:
+    shop, me, order_id = planned["shop"], planned["me"], planned["orders"][0]
+    early = event(shop, me, event_id="e0", order_id=order_id, type="delivered",
+                  proof={"photo_ref": "p.jpg"})  # fmt: skip
+    assert early.status_code == 409 and early.get_json()["error"]["code"] == "illegal_event"
+    assert event(shop, me, event_id="e1", order_id=order_id, type="arrived").status_code == 200
+    picked = event(shop, me, event_id="e2", order_id=order_id, type="picked_up")
+    assert picked.status_code == 200 and picked.get_json()["status"] == "picked_up"
+    again = event(shop, me, event_id="e2", order_id=order_id, type="picked_up")
+    assert again.status_code == 200 and again.get_json()["replayed"] is True
+    order = shop.get(f"/api/v1/orders/{order_id}").get_json()["order"]
+    assert [e["status"] for e in order["events"]].count("picked_up") == 1
+    assert fleet.carriers(redis_client)[order_id] == planned["courier"]
+    # the planner keeps it with this courier from now on
+    plan = shop.post("/api/v1/dispatch/replan").get_json()["plan"]
+    holders = {r["courier_id"] for r in plan["routes"] for s in r["stops"]
+               if s["order_id"] == order_id}  # fmt: skip
+    assert holders == {planned["courier"]}
+    wrong = event(shop, me, event_id="e3", order_id=order_id, type="delivered",
+                  proof={"code": "not-it"})  # fmt: skip
+    assert wrong.status_code == 422
+    tracking = _tracking_of(redis_client, shop, order_id)
+    delivered = event(shop, me, event_id="e4", order_id=order_id, type="delivered",
+                      proof={"code": tracking["delivery_code"]})  # fmt: skip
+    assert delivered.status_code == 200 and delivered.get_json()["status"] == "delivered"
+
+
+def _tracking_of(redis_client: redis.Redis, shop: FlaskClient, order_id: str) -> dict[str, Any]:
+    from web.tracking import tracking_token
+
+    with shop.application.test_request_context():
+        token = tracking_token(order_id)
+    return dict(shop.get(f"/api/v1/track/{token}", headers={"Authorization": ""}).get_json())
+
+
+def test_a_courier_cannot_touch_another_couriers_order(planned: dict[str, Any]) -> None:
+    shop, order_id = planned["shop"], planned["orders"][0]
+    response = event(shop, planned["them"], event_id="x1", order_id=order_id, type="picked_up")
+    assert response.status_code == 404
+    assert shop.get(f"/api/v1/orders/{order_id}").get_json()["order"]["status"] == "accepted"
+    # dispatchers use the dispatch API, not a courier's phone
+    assert event(shop, {}, event_id="x2", order_id=order_id, type="arrived").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"order_id": "o", "type": "arrived"}, "event_id"),
+        ({"event_id": "e", "order_id": "o", "type": "teleported"}, "type"),
+        ({"event_id": "e" * 200, "order_id": "o", "type": "arrived"}, "event_id"),
+    ],
+)
+def test_bad_events(planned: dict[str, Any], body: dict[str, Any], field: str) -> None:
+    response = event(planned["shop"], planned["me"], **body)
+    assert response.status_code == 400
+    assert field in response.get_json()["error"]["details"]["fields"]
+
+
+def test_failed_needs_a_reason(planned: dict[str, Any]) -> None:
+    shop, me, order_id = planned["shop"], planned["me"], planned["orders"][0]
+    assert event(shop, me, event_id="f1", order_id=order_id, type="failed").status_code == 400
+    failed = event(shop, me, event_id="f2", order_id=order_id, type="failed", reason="closed")
+    assert failed.status_code == 200 and failed.get_json()["status"] == "failed"
+
+
+def test_pings_in_a_batch_refuse_teleports(
+    planned: dict[str, Any], redis_client: redis.Redis
+) -> None:
+    shop, me = planned["shop"], planned["me"]
+
+    def at(minutes: float) -> str:
+        return (FIXED_NOW - timedelta(minutes=minutes)).isoformat()
+
+    pings = [
+        {"lat": 24.1800, "lng": 120.6000, "at": at(5)},
+        {"lat": 24.1810, "lng": 120.6010, "at": at(4)},   # 150 m in a minute: fine
+        {"lat": 25.0330, "lng": 121.5654, "at": at(3.9)},  # Taipei six seconds later
+        {"lat": 24.1820, "lng": 120.6020, "at": at(3)},
+        {"lat": 24.1830, "lng": 120.6030, "at": at(-10)},  # from the future
+        {"lat": "x", "lng": 120.6, "at": at(2)},
+    ]  # fmt: skip
+    answer = shop.post("/api/v1/courier/pings", headers=me, json={"pings": pings}).get_json()
+    assert answer["accepted"] == 3
+    assert [r["index"] for r in answer["rejected"]] == [2, 4, 5]
+    position = fleet.positions(redis_client)[planned["courier"]]
+    assert (position["lat"], position["lng"]) == (24.1820, 120.6020)
+    assert shop.post("/api/v1/courier/pings", headers=me, json={"pings": []}).status_code == 400

@@ -1,0 +1,249 @@
+"""The couriers' phone API: my legs, my events (arrived, picked up, delivered, failed), my pings.
+
+A courier token sees and touches only its own courier's orders; another's order is a 404.
+Events carry the phone's own event id: a phone back online resends what it buffered and each
+event is applied once (the answer to a resend is the first answer). Events drive the order's
+status and tell the planner who carries what.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from dispatch import fleet, order_store
+from dispatch.orders import IllegalTransitionError
+from geo.distance import haversine_m
+from web.auth import STAFF, allow, current_principal
+from web.errors import ApiError, invalid_parameters
+from web.params import QueryReader, json_number, json_object
+from web.services import catalogue_index, now, redis_client
+from web.tracking import delivery_code
+
+bp = Blueprint("courier", __name__, url_prefix="/api/v1/courier")
+
+EVENT_TYPES = ("arrived", "picked_up", "delivered", "failed")
+MAX_PINGS = 500
+MAX_ID = 128
+
+
+def _courier_id() -> str:
+    """The courier a call is about: the token's own, or ``courier_id`` for dispatchers."""
+    principal = current_principal()
+    if principal.role == "courier":
+        assert principal.subject is not None  # courier tokens are always bound
+        return principal.subject
+    courier_id = request.args.get("courier_id", "")
+    if courier_id not in {c.id for c in fleet.load_couriers(redis_client())}:
+        raise ApiError(404, "courier_not_found", f"no courier with id {courier_id!r}")
+    return courier_id
+
+
+@bp.get("/legs")
+@allow("courier", *STAFF)
+def legs() -> ResponseReturnValue:
+    """My stops in planned order: what to do, where, with what, by when, and the way there."""
+    client = redis_client()
+    courier_id = _courier_id()
+    QueryReader(request.args, allowed=("courier_id",)).finish()
+    plan = fleet.current_plan(client) or {"routes": [], "version": None}
+    route: dict[str, Any] = next(
+        (r for r in plan["routes"] if r["courier_id"] == courier_id), {"stops": []}
+    )
+    profile = next((c for c in fleet.load_couriers(client) if c.id == courier_id), None)
+    ping = fleet.positions(client).get(courier_id)
+    here = (ping["lat"], ping["lng"]) if ping else (
+        (profile.home_lat, profile.home_lng) if profile else None)  # fmt: skip
+    vehicle = profile.vehicle if profile else "e-bike"
+    travel = current_app.extensions["travel"]
+    answer = []
+    for stop in route["stops"]:
+        order = order_store.get_order(client, stop["order_id"])
+        if order is None:
+            continue
+        there = (stop["lat"], stop["lng"])
+        path = travel.path(here, there, vehicle=vehicle) if here else [there]
+        answer.append(_leg(stop, order, path))
+        here = there
+    return jsonify(courier_id=courier_id, plan_version=plan.get("version"), legs=answer)
+
+
+def _leg(
+    stop: dict[str, Any], order: dict[str, Any], path: list[tuple[float, float]]
+) -> dict[str, Any]:
+    pickup = stop["kind"] == "pickup"
+    store = catalogue_index().get(order["store_id"]) if pickup else None
+    place = ({"name": store.name, "address": store.address} if store else
+             {"name": "customer", "address": order["customer"]["address"]})  # fmt: skip
+    return {
+        "order_id": order["id"], "kind": stop["kind"], "status": order["status"],
+        "place": place | {"lat": stop["lat"], "lng": stop["lng"]},
+        "items": order["items"] if pickup else None,
+        "planned_arrival": stop["arrive_at"],
+        "deadline": order["promised_by"],
+        "route": [[lat, lng] for lat, lng in path],
+    }  # fmt: skip
+
+
+@bp.post("/events")
+@allow("courier")
+def report_event() -> ResponseReturnValue:
+    """One event from the phone; a resend with the same ``event_id`` gets the first answer."""
+    principal = current_principal()
+    courier_id = str(principal.subject)
+    body = json_object(max_bytes=8_000)
+    event_id, order_id, kind = body.get("event_id"), body.get("order_id"), body.get("type")
+    problems: dict[str, str] = {}
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= MAX_ID:
+        problems["event_id"] = f"required: the phone's own id of this event (1-{MAX_ID} chars)"
+    if not isinstance(order_id, str) or not 0 < len(order_id) <= MAX_ID:
+        problems["order_id"] = "required"
+    if kind not in EVENT_TYPES:
+        problems["type"] = f"must be one of {', '.join(EVENT_TYPES)}"
+    if problems:
+        raise invalid_parameters(problems)
+    client = redis_client()
+    events_key = fleet.courier_events_key(courier_id)
+    replay = _recorded(client, events_key, str(event_id))
+    if replay is not None:
+        return jsonify(replay | {"replayed": True})
+    if order_id not in fleet.courier_orders(client, courier_id):
+        raise ApiError(404, "order_not_found", f"no order {order_id!r} among your legs")
+    answer = _apply(client, courier_id, str(event_id), str(order_id), str(kind), body)
+    return jsonify(answer | {"replayed": False})
+
+
+def _recorded(client: Any, key: str, event_id: str) -> dict[str, Any] | None:
+    raw = client.hget(key, event_id)
+    return None if raw is None else dict(json.loads(raw))
+
+
+def _apply(client: Any, courier_id: str, event_id: str, order_id: str, kind: str,
+           body: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+    at = now()
+    events_key = fleet.courier_events_key(courier_id)
+    answer: dict[str, Any] = {"event_id": event_id, "order_id": order_id, "type": kind,
+                              "at": at.isoformat()}  # fmt: skip
+    if kind == "arrived":
+        order = order_store.get_order(client, order_id) or {}
+        answer["status"] = order.get("status")
+        client.hset(events_key, event_id, json.dumps(answer))
+        return answer
+    target, note, also = _transition_for(kind, order_id, courier_id, body)
+    record = {"event_id": event_id, "order_id": order_id, "type": kind, "at": at.isoformat(),
+              "status": target}  # fmt: skip
+    also[events_key] = {event_id: json.dumps(record)}
+    if kind == "picked_up":
+        _make_ready(client, order_id, at)
+    try:
+        order = order_store.change_status(client, order_id, target, at=at, note=note,
+                                          also_hset=also)  # fmt: skip
+    except IllegalTransitionError as exc:
+        replay = _recorded(client, events_key, event_id)  # a twin resend got there first
+        if replay is not None:
+            return replay
+        raise ApiError(409, "illegal_event", str(exc), {"type": kind}) from exc
+    return record | {"status": order["status"]}
+
+
+Effects = dict[str, dict[str, str]]  # hash key -> fields, written with the status change
+
+
+def _transition_for(
+    kind: str, order_id: str, courier_id: str, body: dict[str, Any]
+) -> tuple[str, str, Effects]:
+    """The status an event moves to, the note kept with it, and what else it records."""
+    if kind == "picked_up":
+        return (
+            "picked_up",
+            f"picked up by {courier_id}",
+            {fleet.CARRIED_KEY: {order_id: courier_id}},
+        )
+    if kind == "failed":
+        reason = body.get("reason")
+        if not isinstance(reason, str) or not 0 < len(reason.strip()) <= 500:
+            raise invalid_parameters({"reason": "required: why the delivery failed"})
+        return "failed", f"failed ({courier_id}): {reason.strip()}", {}
+    proof = body.get("proof")
+    code = proof.get("code") if isinstance(proof, dict) else None
+    photo = proof.get("photo_ref") if isinstance(proof, dict) else None
+    if code is not None:
+        if code != delivery_code(order_id):
+            raise ApiError(422, "wrong_delivery_code", "the code does not match this order")
+        return "delivered", f"delivered by {courier_id}, code given", {}
+    if isinstance(photo, str) and 0 < len(photo) <= 500:
+        return "delivered", f"delivered by {courier_id}, photo {photo}", {}
+    raise invalid_parameters({"proof": "required: {code} from the shopper or {photo_ref}"})
+
+
+def _make_ready(client: Any, order_id: str, at: datetime) -> None:
+    """A pick-up means the goods were ready, whether or not the counter said so."""
+    order = order_store.get_order(client, order_id)
+    for step in {"accepted": ("preparing", "ready"), "preparing": ("ready",)}.get(
+        order["status"] if order else "", ()
+    ):
+        try:
+            order_store.change_status(client, order_id, step, at=at, note="ready at pick-up")
+        except IllegalTransitionError:
+            return  # someone moved it meanwhile; the pick-up itself decides
+
+
+@bp.post("/pings")
+@allow("courier")
+def pings() -> ResponseReturnValue:
+    """Buffered location fixes, oldest first; fixes that jump faster than any courier are
+    refused (with the reason) and the newest good one becomes the courier's position."""
+    courier_id = str(current_principal().subject)
+    body = json_object(max_bytes=100_000)
+    items = body.get("pings")
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_PINGS:
+        raise invalid_parameters({"pings": f"required: a list of 1 to {MAX_PINGS} fixes"})
+    client = redis_client()
+    current = now()
+    last = fleet.positions(client).get(courier_id)
+    previous = (last["lat"], last["lng"], datetime.fromisoformat(last["at"])) if last else None
+    accepted, rejected = 0, []
+    for index, item in enumerate(items):
+        reason, fix = _check_ping(item, previous, current)
+        if reason is not None:
+            rejected.append({"index": index, "reason": reason})
+            continue
+        assert fix is not None
+        previous, accepted = fix, accepted + 1
+    if accepted and previous is not None:
+        fleet.record_position(client, courier_id, previous[0], previous[1], previous[2])
+    return jsonify(accepted=accepted, rejected=rejected)
+
+
+Fix = tuple[float, float, datetime]
+
+
+def _check_ping(
+    item: Any, previous: Fix | None, current: datetime
+) -> tuple[str | None, Fix | None]:
+    if not isinstance(item, dict):
+        return "must be an object {lat, lng, at}", None
+    lat = json_number(item.get("lat"), low=-90, high=90)
+    lng = json_number(item.get("lng"), low=-180, high=180)
+    if lat is None or lng is None:
+        return "lat and lng must be numbers in WGS84 degrees", None
+    try:
+        at = datetime.fromisoformat(str(item.get("at")))
+    except ValueError:
+        return "at must be an ISO 8601 time with a zone", None
+    if at.tzinfo is None:
+        return "at must be an ISO 8601 time with a zone", None
+    if at > current + timedelta(minutes=1) or at < current - timedelta(hours=12):
+        return "at is in the future or more than 12 hours old", None
+    if previous is not None:
+        seconds = (at - previous[2]).total_seconds()
+        if seconds < 0:
+            return "older than the last accepted fix", None
+        metres = haversine_m(previous[0], previous[1], lat, lng)
+        if metres > fleet.MAX_SPEED_MPS * max(seconds, 1.0):
+            return f"a jump of {metres:.0f} m in {seconds:.0f} s: faster than any courier", None
+    return None, (lat, lng, at)
