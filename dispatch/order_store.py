@@ -362,6 +362,15 @@ def store_orders_between(
     return _orders(client, _texts(ids))
 
 
+def orders_between(client: redis.Redis, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Every order of every store created in [start, end) (the stores that have orders)."""
+    orders: list[dict[str, Any]] = []
+    for key in client.scan_iter(match=store_orders_key("*"), count=500):
+        store_id = decoded(key).split(":", 1)[1]
+        orders += store_orders_between(client, store_id, start, end)
+    return orders
+
+
 def _texts(values: Any) -> list[str]:
     return [decoded(value) for value in values]
 

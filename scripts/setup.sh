@@ -30,7 +30,17 @@ install_python_packages() {
   fi
 }
 
+install_test_browser() {  # scripts/test only: the dispatcher page is tested in Chromium
+  command -v chromium >/dev/null 2>&1 && return 0
+  echo "==> installing Chromium for the browser test"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+}
+
 install_system_packages
 install_python_packages
 export PATH="$VENV/bin:$PATH"
+"$VENV/bin/python" "$ROOT/scripts/fetch_web_assets.py"
 cd "$ROOT"

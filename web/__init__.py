@@ -44,7 +44,7 @@ def create_app(
     )
 
     register_error_handlers(app)
-    from web import admin, cli, courier, dispatch, docs, orders, stores, tracking
+    from web import admin, cli, courier, dispatch, dispatcher, docs, orders, stores, tracking
 
     app.register_blueprint(stores.bp)
     app.register_blueprint(docs.bp)
@@ -53,6 +53,7 @@ def create_app(
     app.register_blueprint(courier.bp)
     app.register_blueprint(tracking.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(dispatcher.bp)
     cli.register(app)
 
     @app.get("/healthz")

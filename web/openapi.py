@@ -371,6 +371,18 @@ def _people_paths() -> dict[str, Any]:
             _object(accepted=INTEGER, rejected=_array(_object(index=INTEGER, reason=STRING))),
             errors=(400, 401, 403), body=_object(("pings",), pings=_array(ping, maxItems=500)),
         )},
+        "/api/v1/dispatch/overview": {"get": _op(
+            "Dispatcher screen: couriers, open orders with their risk, unassigned reasons, KPIs",
+            _object(at=MOMENT, plan=_object(), orders=_array(_object()),
+                    couriers=_array(_object()), stores=_array(_object()), kpis=_object()),
+            errors=(401, 403),
+        )},
+        "/api/v1/dispatch/stream": {"get": _op(
+            "Dispatcher screen, live: Server-Sent Events, an 'overview' event after each change "
+            "(token as ?access_token= where a browser cannot set headers)",
+            errors=(401, 403),
+            parameters=(_query("access_token", STRING, "the dispatcher's token"),),
+        )},
         "/api/v1/track/{token}": {"get": _op(
             "Shopper tracking by the order's own link: status, store, courier, estimated arrival",
             _object(order=_object(), store=_object(), courier=_object(),

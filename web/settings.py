@@ -32,6 +32,7 @@ class Settings:
     replan_s: float = 5.0  # the dispatcher worker re-plans at least this often
     road_extract: Path | None = None  # an OSM extract: street travel times; None: straight line
     secret_key: str | None = None  # signs tracking links; None: kept in var_dir/secret_key
+    map_tile_url: str | None = None  # e.g. an OSM tile server; None: the map on a plain ground
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -53,6 +54,7 @@ class Settings:
                 replan_s=float(env.get("REPLAN_SECONDS", base.replan_s)),
                 road_extract=Path(env["ROAD_EXTRACT"]) if env.get("ROAD_EXTRACT") else None,
                 secret_key=env.get("SECRET_KEY") or None,
+                map_tile_url=env.get("MAP_TILE_URL") or None,
             )
         except ValueError as exc:
             msg = f"bad setting in the environment: {exc}"

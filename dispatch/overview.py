@@ -1,0 +1,66 @@
+"""What a dispatcher's screen shows: each order's risk of missing its promise, and the day's KPIs.
+
+Pure: it reads order records, the plan record and courier records as stored, and the clock.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+AT_RISK_S = 600  # planned to arrive less than 10 minutes before the promise
+
+
+def order_risks(
+    orders: Iterable[Mapping[str, Any]], plan: Mapping[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Per open order: its courier, planned delivery and risk (on_track, at_risk, late,
+    unassigned)."""
+    planned: dict[str, tuple[str, Mapping[str, Any]]] = {
+        s["order_id"]: (r["courier_id"], s)
+        for r in plan.get("routes", [])
+        for s in r["stops"]
+        if s["kind"] == "delivery"
+    }
+    risks: dict[str, dict[str, Any]] = {}
+    for order in orders:
+        courier, stop = planned.get(order["id"], (None, None))
+        if stop is None:
+            risk, arrival = "unassigned", None
+        else:
+            arrival = stop["start_at"]
+            slack = (datetime.fromisoformat(order["promised_by"])
+                     - datetime.fromisoformat(arrival)).total_seconds()  # fmt: skip
+            risk = "late" if slack < 0 else "at_risk" if slack < AT_RISK_S else "on_track"
+        risks[order["id"]] = {"courier_id": courier, "planned_delivery": arrival, "risk": risk}
+    return risks
+
+
+def day_kpis(
+    today: Sequence[Mapping[str, Any]],
+    open_count: int,
+    busy: int,
+    idle: int,
+) -> dict[str, Any]:
+    """Orders open, on-time share and mean click-to-door of today's deliveries, couriers."""
+    minutes, on_time = [], 0
+    for order in today:
+        done = next((e["at"] for e in order["events"] if e["status"] == "delivered"), None)
+        if done is None:
+            continue
+        finished = datetime.fromisoformat(done)
+        minutes.append(
+            (finished - datetime.fromisoformat(order["created_at"])).total_seconds() / 60
+        )
+        on_time += finished <= datetime.fromisoformat(order["promised_by"])
+    return {
+        "orders_open": open_count,
+        "orders_today": len(today),
+        "delivered_today": len(minutes),
+        "on_time_share_today": on_time / len(minutes) if minutes else None,
+        "mean_click_to_door_min_today": statistics.mean(minutes) if minutes else None,
+        "couriers_busy": busy,
+        "couriers_idle": idle,
+    }

@@ -1,0 +1,112 @@
+"""The dispatchers' screen: the live map page, its overview data and a Server-Sent Events feed."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, current_app, jsonify, render_template, stream_with_context
+from flask.typing import ResponseReturnValue
+
+from dispatch import fleet, order_store
+from dispatch.overview import day_kpis, order_risks
+from web.auth import STAFF, allow
+from web.services import ATTRIBUTION, catalogue_index, now, redis_client
+
+bp = Blueprint("dispatcher", __name__)
+
+STREAM_POLL_S = 1.0
+STREAM_MAX_S = 300  # then the browser's EventSource reconnects by itself
+DAY_ZONE = ZoneInfo("Asia/Taipei")  # the demo city's day, for "today" figures
+MAX_STORES_ON_MAP = 2_000
+
+
+@bp.get("/dispatcher")
+def page() -> ResponseReturnValue:
+    settings = current_app.config["SETTINGS"]
+    return render_template("dispatcher.html", tile_url=settings.map_tile_url or "",
+                           attribution=ATTRIBUTION)  # fmt: skip
+
+
+def overview() -> dict[str, Any]:
+    """Everything the screen shows, in one answer."""
+    client = redis_client()
+    at = now()
+    plan = fleet.current_plan(client) or {"routes": [], "unassigned": {}, "version": None}
+    open_orders = order_store.open_orders(client)
+    risks = order_risks(open_orders, plan)
+    pings = fleet.positions(client)
+    stops = {r["courier_id"]: r["stops"] for r in plan["routes"]}
+    couriers = []
+    for c in fleet.load_couriers(client):
+        on_shift = c.shift_start <= at < c.shift_end
+        state = "busy" if stops.get(c.id) else "idle" if on_shift else "off"
+        position = pings.get(c.id) or {"lat": c.home_lat, "lng": c.home_lng, "at": None}
+        couriers.append(c.to_record() | {"state": state, "position": position,
+                                         "stops": stops.get(c.id, [])})  # fmt: skip
+    index = catalogue_index()
+    store_ids = {o["store_id"] for o in open_orders}
+    shown = list(itertools.islice((s for s in index if s.partner), MAX_STORES_ON_MAP))
+    shown += [s for sid in store_ids if (s := index.get(sid)) is not None and s not in shown]
+    midnight = at.astimezone(DAY_ZONE).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = order_store.orders_between(client, midnight, at)
+    return {
+        "at": at.isoformat(),
+        "plan": {"version": plan.get("version"), "planned_at": plan.get("planned_at"),
+                 "unassigned": plan.get("unassigned", {})},
+        "orders": [
+            {"id": o["id"], "status": o["status"], "store_id": o["store_id"],
+             "customer": o["customer"], "promised_by": o["promised_by"], **risks[o["id"]]}
+            for o in open_orders
+        ],
+        "couriers": couriers,
+        "stores": [{"id": s.id, "name": s.name, "lat": s.lat, "lng": s.lng} for s in shown],
+        "kpis": day_kpis(today, len(open_orders),
+                         busy=sum(c["state"] == "busy" for c in couriers),
+                         idle=sum(c["state"] == "idle" for c in couriers)),
+    }  # fmt: skip
+
+
+@bp.get("/api/v1/dispatch/overview")
+@allow(*STAFF)
+def overview_json() -> ResponseReturnValue:
+    """Couriers, open orders with their risk, the plan, unassigned reasons and the day's KPIs."""
+    return jsonify(overview())
+
+
+def _fingerprint() -> str:
+    """Changes whenever the plan, a position or the set of open orders changes."""
+    client = redis_client()
+    with client.pipeline(transaction=False) as pipe:
+        pipe.get(fleet.PLAN_VERSION_KEY)
+        pipe.hgetall(fleet.POSITIONS_KEY)
+        pipe.zrange(order_store.OPEN_KEY, 0, -1)
+        replies = pipe.execute()
+    return hashlib.sha256(repr(replies).encode()).hexdigest()
+
+
+@bp.get("/api/v1/dispatch/stream")
+@allow(*STAFF, allow_query=True)
+def stream() -> ResponseReturnValue:
+    """Server-Sent Events: an ``overview`` event at once and after every change."""
+
+    def events() -> Iterator[str]:
+        started, last, quiet = time.monotonic(), "", 0.0
+        while time.monotonic() - started < STREAM_MAX_S:
+            mark = _fingerprint()
+            if mark != last:
+                last, quiet = mark, 0.0
+                yield f"event: overview\ndata: {json.dumps(overview(), ensure_ascii=False)}\n\n"
+            elif quiet >= 15:  # a comment line keeps proxies from closing an idle stream
+                quiet = 0.0
+                yield ": still here\n\n"
+            time.sleep(STREAM_POLL_S)
+            quiet += STREAM_POLL_S
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return Response(stream_with_context(events()), mimetype="text/event-stream", headers=headers)
