@@ -8,6 +8,7 @@ A re-plan that fails or runs out of time leaves the last good plan in force.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -57,13 +58,14 @@ def run(
     interval_s: float,
     time_limit_s: float,
     margin_s: int,
+    stop: threading.Event | None = None,
 ) -> None:
     """Re-plan at every new order (read from the order stream) or every ``interval_s``."""
     from web.catalogue_cache import CatalogueCache  # the catalogue edge lives with the web side
 
     catalogue = CatalogueCache(client, poll_s=interval_s)
     last_id = "$"
-    while True:
+    while stop is None or not stop.is_set():
         replies: Any = client.xread(
             {order_store.ORDER_STREAM: last_id}, block=int(interval_s * 1000)
         )
@@ -76,6 +78,12 @@ def run(
         if plan is not None:
             log.info("plan v%s: %s routes, %s unassigned, %.2f s", plan["version"],
                      len(plan["routes"]), len(plan["unassigned"]), plan["solve_s"])  # fmt: skip
+
+
+def worker_client(url: str, interval_s: float) -> redis.Redis:
+    """A client whose reads outlast the worker's blocking wait on the order stream (redis-py
+    gives up on a read after 5 s by default, sooner than a long re-plan interval)."""
+    return redis.Redis.from_url(url, socket_timeout=interval_s + 10, socket_connect_timeout=5)
 
 
 def main() -> None:
@@ -93,7 +101,7 @@ def main() -> None:
     while True:
         try:
             run(
-                redis.Redis.from_url(settings.redis_url),
+                worker_client(settings.redis_url, settings.replan_s),
                 travel=travel,
                 interval_s=settings.replan_s,
                 time_limit_s=settings.plan_time_limit_s,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -10,10 +12,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from dispatch import fleet
-from dispatch.worker import replan_once
+from dispatch.worker import replan_once, run, worker_client
 from geo.travel import StraightLineTravel
 from tests.conftest import FIXED_NOW
 from tests.web.conftest import courier_body
+from tests.web.test_orders_api import order_body, place
 
 
 def stops_of(plan: dict[str, Any], order_id: str) -> list[tuple[str, str]]:
@@ -128,3 +131,38 @@ def test_dispatch_errors(day: tuple[FlaskClient, list[str]]) -> None:
     assert moved.status_code == 200
     listed = shop.get("/api/v1/couriers").get_json()["couriers"]
     assert next(c for c in listed if c["id"] == "c0")["position"]["lat"] == 24.19
+
+
+def test_the_worker_replans_when_orders_arrive(
+    day: tuple[FlaskClient, list[str]], app: Flask, redis_url: str
+) -> None:
+    """The worker loop, waiting longer than a Redis read's default timeout, plans new orders."""
+    shop, ids = day
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            run(worker_client(redis_url, 6.0), travel=StraightLineTravel(), interval_s=6.0,
+                time_limit_s=0.3, margin_s=0, stop=stop)  # fmt: skip
+        except BaseException as exc:  # the test reports it
+            failures.append(exc)
+
+    with app.app_context():
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        time.sleep(6.5)  # one idle wait longer than redis-py's 5 s default read timeout
+        place(shop, order_body("W-1", lat=24.183, lng=120.604))
+        deadline = time.monotonic() + 10
+        planned: set[str] = set()
+        while time.monotonic() < deadline and len(planned) < len(ids) + 1:
+            plan = shop.get("/api/v1/dispatch/plan").get_json()["plan"] or {"routes": []}
+            # the worker plans at the real time, when these couriers' shifts may be over:
+            # every order is then either in a route or unassigned with a reason
+            planned = {s["order_id"] for r in plan["routes"] for s in r["stops"]}
+            planned |= set(plan.get("unassigned", {}))
+            time.sleep(0.2)
+        stop.set()
+        thread.join(timeout=10)
+    assert failures == []
+    assert len(planned) == len(ids) + 1
