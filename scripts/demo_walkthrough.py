@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Play a demo day through the running service's HTTP API, as its people would.
+
+    scripts/run &                                   # the service, with the demo data
+    python scripts/demo_walkthrough.py --url http://127.0.0.1:8000
+
+Issues tokens with the CLI (dispatcher, a shopper, store staff, the couriers), places a dozen
+shopper orders around Xitun, Taichung, waits for the dispatcher worker's plan and times it, then
+plays the courier of the first order through pick-up and delivery (store marks it ready, pings,
+events with the shopper's delivery code) and reads the shopper's tracking link at each step.
+Prints the dispatcher page's address (with its token) to watch it all on the map.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_PRODUCTS = ROOT / "data" / "demo_products.csv"
+
+
+def token(role: str, subject: str | None = None) -> str:
+    command = [sys.executable, "-m", "flask", "--app", "app", "tokens", "issue", "--role", role]
+    if subject:
+        command += ["--subject", subject]
+    done = subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True)
+    return done.stdout.split()[-1]
+
+
+class Api:
+    def __init__(self, base: str, bearer: str | None) -> None:
+        self.base, self.bearer = base.rstrip("/"), bearer
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        headers = {"Content-Type": "application/json"}
+        if self.bearer:
+            headers["Authorization"] = f"Bearer {self.bearer}"
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.base + path, data=data, method=method,
+                                         headers=headers)  # fmt: skip
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"{}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawTextHelpFormatter)  # fmt: skip
+    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument("--orders", type=int, default=12)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    with DEMO_PRODUCTS.open(encoding="utf-8") as handle:
+        skus = [row["sku"] for row in csv.DictReader(handle)][:8]  # everyday goods, widely stocked
+    dispatcher = Api(args.url, token("dispatcher"))
+    shopper = Api(args.url, token("shopper", "demo-shopper"))
+    public = Api(args.url, None)
+    print(f"dispatcher page: {args.url}/dispatcher?token={dispatcher.bearer}")
+
+    before = (dispatcher.call("GET", "/api/v1/dispatch/plan")[1]["plan"] or {}).get("version")
+    placed: list[dict[str, Any]] = []
+    stamp = datetime.now(UTC).strftime("%H%M%S")
+    for i in range(args.orders):
+        body = {"channel": rng.choice(["app", "web", "wechat"]), "external_id": f"demo-{stamp}-{i}",
+                "lat": round(rng.uniform(24.1790, 24.1885), 5),
+                "lng": round(rng.uniform(120.5935, 120.6125), 5),
+                "address": f"demo door {i}",
+                "items": [{"sku": rng.choice(skus), "qty": 1}]}  # fmt: skip
+        status, answer = shopper.call("POST", "/api/v1/orders", body)
+        if status != 201:
+            print(f"order {i}: {status} {answer.get('error', {}).get('message')}")
+            continue
+        placed.append(answer)
+    last_placed = time.monotonic()
+    print(f"placed {len(placed)} orders")
+    ids = {a["order"]["id"] for a in placed}
+    plan: dict[str, Any] = {}
+    while time.monotonic() - last_placed < 30:
+        plan = dispatcher.call("GET", "/api/v1/dispatch/plan")[1]["plan"] or {}
+        planned = {s["order_id"] for r in plan.get("routes", []) for s in r["stops"]}
+        if plan.get("version") != before and ids <= planned | set(plan.get("unassigned", {})):
+            break
+        time.sleep(0.2)
+    waited = time.monotonic() - last_placed
+    late = plan.get("late_orders", {})
+    print(
+        f"plan v{plan.get('version')} {waited:.1f} s after the last order (solver "
+        f"{plan.get('solve_s')} s): {len(ids & planned)} of {len(ids)} planned, "
+        f"{len(set(late) & ids)} planned late, unassigned: "
+        f"{ {k: v for k, v in plan.get('unassigned', {}).items() if k in ids} }"
+    )
+
+    first = placed[0]
+    order_id, tracking = first["order"]["id"], first["tracking"]
+    holder = next(r["courier_id"] for r in plan["routes"] for s in r["stops"]
+                  if s["order_id"] == order_id)  # fmt: skip
+    courier = Api(args.url, token("courier", holder))
+    store = Api(args.url, token("store", first["order"]["store_id"]))
+
+    def track(step: str) -> None:
+        view = public.call("GET", tracking["api"])[1]
+        print(
+            f"  tracking after {step}: {view['order']['status']}, eta "
+            f"{view['estimated_arrival']}, courier at {view['courier']['position']}"
+        )
+
+    print(
+        f"order {order_id} from store {first['order']['store_id']}, courier {holder}; "
+        f"shopper's page {args.url}{tracking['page']}"
+    )
+    track("placing")
+    legs = courier.call("GET", "/api/v1/courier/legs")[1]["legs"]
+    print(
+        f"  courier {holder} has {len(legs)} legs; first: {legs[0]['kind']} "
+        f"{legs[0]['order_id']} ({len(legs[0]['route'])} route points)"
+    )
+    for target in ("preparing", "ready"):
+        status, _ = store.call("POST", f"/api/v1/orders/{order_id}/status", {"status": target})
+        print(f"  store staff: {target} -> {status}")
+    stop = next(leg for leg in legs if leg["order_id"] == order_id and leg["kind"] == "pickup")
+    now = datetime.now(UTC).isoformat()
+    fix = {"lat": stop["place"]["lat"], "lng": stop["place"]["lng"], "at": now}
+    print("  pings:", courier.call("POST", "/api/v1/courier/pings", {"pings": [fix]})[1])
+    for event in (
+        {"event_id": f"{order_id}-a", "type": "arrived"},
+        {"event_id": f"{order_id}-p", "type": "picked_up"},
+        {"event_id": f"{order_id}-p", "type": "picked_up"},
+    ):  # the resend: applied once
+        status, answer = courier.call(
+            "POST", "/api/v1/courier/events", event | {"order_id": order_id}
+        )
+        print(
+            f"  courier {event['type']}: {status} {answer.get('status')} "
+            f"replayed={answer.get('replayed')}"
+        )
+    track("pick-up")
+    door = first["order"]["customer"]
+    at_door = {"lat": door["lat"], "lng": door["lng"], "at": datetime.now(UTC).isoformat()}
+    courier.call("POST", "/api/v1/courier/pings", {"pings": [at_door]})
+    status, answer = courier.call("POST", "/api/v1/courier/events", {
+        "event_id": f"{order_id}-d", "order_id": order_id, "type": "delivered",
+        "proof": {"code": tracking["delivery_code"]}})  # fmt: skip
+    print(f"  courier delivered with the shopper's code: {status} {answer.get('status')}")
+    track("delivery")
+    kpis = dispatcher.call("GET", "/api/v1/dispatch/overview")[1]["kpis"]
+    print(f"dispatcher KPIs: {kpis}")
+
+
+if __name__ == "__main__":
+    main()
