@@ -34,10 +34,12 @@ MAX_ID = 128
 def _courier_id() -> str:
     """The courier a call is about: the token's own, or ``courier_id`` for dispatchers."""
     principal = current_principal()
+    courier_id = request.args.get("courier_id", "")
     if principal.role == "courier":
         assert principal.subject is not None  # courier tokens are always bound
+        if courier_id not in ("", principal.subject):  # another courier's legs do not exist here
+            raise ApiError(404, "courier_not_found", f"no courier with id {courier_id!r}")
         return principal.subject
-    courier_id = request.args.get("courier_id", "")
     if courier_id not in {c.id for c in fleet.load_couriers(redis_client())}:
         raise ApiError(404, "courier_not_found", f"no courier with id {courier_id!r}")
     return courier_id
@@ -117,6 +119,13 @@ def report_event() -> ResponseReturnValue:
     return jsonify(answer | {"replayed": False})
 
 
+def _place_of(order: dict[str, Any]) -> tuple[float, float] | None:
+    if order.get("status") == "picked_up":
+        return (order["customer"]["lat"], order["customer"]["lng"])
+    store = catalogue_index().get(order.get("store_id", ""))
+    return None if store is None else (store.lat, store.lng)
+
+
 def _recorded(client: Any, key: str, event_id: str) -> dict[str, Any] | None:
     raw = client.hget(key, event_id)
     return None if raw is None else dict(json.loads(raw))
@@ -128,9 +137,12 @@ def _apply(client: Any, courier_id: str, event_id: str, order_id: str, kind: str
     events_key = fleet.courier_events_key(courier_id)
     answer: dict[str, Any] = {"event_id": event_id, "order_id": order_id, "type": kind,
                               "at": at.isoformat()}  # fmt: skip
-    if kind == "arrived":
+    if kind == "arrived":  # the courier is at the store, or at the door once the order is on board
         order = order_store.get_order(client, order_id) or {}
         answer["status"] = order.get("status")
+        place = _place_of(order)
+        if place is not None:
+            fleet.record_position(client, courier_id, place[0], place[1], at)
         client.hset(events_key, event_id, json.dumps(answer))
         return answer
     target, note, also = _transition_for(kind, order_id, courier_id, body)

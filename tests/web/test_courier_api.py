@@ -46,6 +46,12 @@ def test_legs_follow_the_plan_and_show_the_way(planned: dict[str, Any]) -> None:
         assert (leg["items"] is not None) == (leg["kind"] == "pickup")
     theirs = shop.get("/api/v1/courier/legs", headers=planned["them"]).get_json()["legs"]
     assert not {leg["order_id"] for leg in theirs} & set(planned["orders"])
+    peek = shop.get("/api/v1/courier/legs", headers=planned["them"],
+                    query_string={"courier_id": planned["courier"]})  # fmt: skip
+    assert peek.status_code == 404 and "legs" not in peek.get_json()
+    # a dispatcher may look at anyone's
+    seen = shop.get("/api/v1/courier/legs", query_string={"courier_id": planned["courier"]})
+    assert seen.get_json()["legs"] == answer["legs"]
 
 
 def test_events_drive_the_order_and_apply_once(
@@ -56,6 +62,9 @@ def test_events_drive_the_order_and_apply_once(
                   proof={"photo_ref": "p.jpg"})  # fmt: skip
     assert early.status_code == 409 and early.get_json()["error"]["code"] == "illegal_event"
     assert event(shop, me, event_id="e1", order_id=order_id, type="arrived").status_code == 200
+    store = shop.get(f"/api/v1/orders/{order_id}").get_json()["order"]["store_id"]
+    where = fleet.positions(redis_client)[planned["courier"]]
+    assert where["lat"] == shop.get(f"/api/v1/stores/{store}").get_json()["store"]["lat"]
     picked = event(shop, me, event_id="e2", order_id=order_id, type="picked_up")
     assert picked.status_code == 200 and picked.get_json()["status"] == "picked_up"
     again = event(shop, me, event_id="e2", order_id=order_id, type="picked_up")

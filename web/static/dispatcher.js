@@ -2,7 +2,9 @@
 // Server-Sent Events stream. Without a tile URL the map draws its data on a plain background.
 "use strict";
 
+// fill: the risk of missing the promise; outline: where the order is in its lifecycle
 const RISK_COLOURS = {on_track: "#1b9e77", at_risk: "#d68910", late: "#c0392b", unassigned: "#7f8c8d"};
+const STATUS_COLOURS = {accepted: "#bbbbbb", preparing: "#3498db", ready: "#8e44ad", picked_up: "#111111"};
 const ROUTE_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
                        "#e377c2", "#17becf", "#bcbd22", "#393b79", "#637939", "#843c39"];
 const mapElement = document.getElementById("map");
@@ -71,7 +73,8 @@ function renderMap(view) {
   });
   view.orders.forEach((order) => {
     const at = [order.customer.lat, order.customer.lng];
-    L.circleMarker(at, {radius: 7, color: RISK_COLOURS[order.risk], fillOpacity: 0.8, className: `order-dot ${order.risk}`})
+    L.circleMarker(at, {radius: 7, color: STATUS_COLOURS[order.status] || "#555", weight: 3,
+                        fillColor: RISK_COLOURS[order.risk], fillOpacity: 0.85, className: `order-dot ${order.risk}`})
       .bindPopup(`${order.id}<br>${order.status}, ${order.risk.replace("_", " ")}<br>promised ${clock(order.promised_by)}`)
       .addTo(layers.orders);
     bounds.push(at);
