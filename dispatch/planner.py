@@ -95,11 +95,14 @@ def plan_dispatch(
     travel: TravelModel,
     time_limit_s: float = 2.0,
     margin_s: int = 0,
+    wait_cost: int = 0,
 ) -> DispatchPlan:
     """Assign and sequence every open order: lateness first, travel time second.
 
     ``margin_s`` plans against promises that many seconds earlier than made, a buffer against
     the orders still to come; lateness is still reported against the real promise.
+    ``wait_cost`` (per second an order waits at the store once ready) makes prompt pick-ups
+    worth travel.
     """
     points: dict[LatLng, int] = {}
 
@@ -154,7 +157,7 @@ def plan_dispatch(
     profiles = {v: travel.matrix_seconds(positions, vehicle=v) for v in vehicles}
     default = next(iter(profiles.values()), [[0] * len(positions) for _ in positions])
     problem = RoutingProblem(default, tuple(tasks), tuple(fleet), profiles=profiles)
-    plan = solve(problem, SolveOptions(time_limit_s=time_limit_s))
+    plan = solve(problem, SolveOptions(time_limit_s=time_limit_s, wait_cost=wait_cost))
     promised = {o.id: o.promised_by for o in orders}
 
     def at(offset: int) -> datetime:

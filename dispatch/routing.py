@@ -76,6 +76,9 @@ class SolveOptions:
     time_limit_s: float = 5.0
     late_cost: int = 1_000  # per unit of lateness, against 1 per unit of travel
     vehicle_cost: int = 0  # fixed cost per courier used (benchmarks minimising fleet size)
+    # per unit a pickup starts after the order is ready: rewards fetching orders promptly, so
+    # that being on time is not the only reason to hurry (0: only lateness and travel count)
+    wait_cost: int = 0
     solution_limit: int | None = None  # stop after this many improving solutions (tests)
     first_solution: str = "PARALLEL_CHEAPEST_INSERTION"  # an OR-Tools FirstSolutionStrategy
     metaheuristic: str = "GUIDED_LOCAL_SEARCH"  # an OR-Tools LocalSearchMetaheuristic
@@ -297,6 +300,8 @@ def solve(
             # same courier, pickup first: the routing model's own filters know this rule
             model.AddPickupAndDelivery(pickup, delivery)
             clock.CumulVar(pickup).SetMin(task.ready)
+            if options.wait_cost:
+                clock.SetCumulVarSoftUpperBound(pickup, task.ready, options.wait_cost)
             if task.pickup_due is not None:
                 clock.CumulVar(pickup).SetMax(task.pickup_due)
             nodes = [pickup, delivery]

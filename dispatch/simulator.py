@@ -199,7 +199,7 @@ def _follow(
         state.position, state.free_at = target, done
 
 
-def planner_policy(*, time_limit_s: float = 1.0, margin_s: int = 0) -> Policy:
+def planner_policy(*, time_limit_s: float = 1.0, margin_s: int = 0, wait_cost: int = 0) -> Policy:
     """The service's own planner (OR-Tools), re-planning every tick from what is known."""
 
     def policy(
@@ -225,7 +225,7 @@ def planner_policy(*, time_limit_s: float = 1.0, margin_s: int = 0) -> Policy:
         ]  # fmt: skip
         plan = plan_dispatch(
             open_orders, couriers, now=at, travel=_SimTravel(day.travel_s),
-            time_limit_s=time_limit_s, margin_s=margin_s,
+            time_limit_s=time_limit_s, margin_s=margin_s, wait_cost=wait_cost,
         )  # fmt: skip
         return {
             route.courier_id: [Stop(s.order_id, s.kind) for s in route.stops]

@@ -49,7 +49,7 @@ def on_time_by_hour(shares: Mapping[str, Mapping[int, float]], path: Path, title
 
 def route_map(snapshot: Snapshot, path: Path, title: str, *, lat_lng: bool) -> None:
     """Each busy courier's planned path from where it is, and the orders still waiting."""
-    figure, axes = plt.subplots(figsize=(7, 7))
+    figure, axes = plt.subplots(figsize=(9, 7))
 
     def xy(point: tuple[float, float]) -> tuple[float, float]:
         return (point[1], point[0]) if lat_lng else point  # x = longitude on a map
@@ -63,8 +63,9 @@ def route_map(snapshot: Snapshot, path: Path, title: str, *, lat_lng: bool) -> N
         axes.plot([sx, cx], [sy, cy], color="#bbbbbb", linewidth=0.6, linestyle=":")
     axes.set(title=title, xlabel="longitude" if lat_lng else "x (m)",
              ylabel="latitude" if lat_lng else "y (m)")  # fmt: skip
-    if len(snapshot.paths) <= 15:
-        axes.legend(fontsize="small", title="courier (square: now)")
+    if len(snapshot.paths) <= 20:
+        axes.legend(fontsize="small", title="courier (square: now)", loc="upper left",
+                    bbox_to_anchor=(1.01, 1.0))  # fmt: skip
     axes.set_aspect("equal" if not lat_lng else 1.1)
     figure.tight_layout()
     figure.savefig(path, dpi=110)

@@ -100,6 +100,9 @@ def main() -> None:
     parser.add_argument(
         "--margin", type=int, default=900, help="plan to promises this many seconds early"
     )
+    parser.add_argument(
+        "--wait-cost", type=int, default=0, help="planner cost per second a ready order waits"
+    )
     parser.add_argument("--plots", type=Path, help="write PNG figures into this folder")
     demo = parser.add_argument_group("generated demo-city days (--demo-city)")
     demo.add_argument("--demo-city", action="store_true", help="simulate generated Taichung days")
@@ -112,7 +115,10 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"machine: {machine()}")
-    print(f"tick {args.tick} s, planner {args.time_limit:g} s a tick, margin {args.margin} s")
+    print(
+        f"tick {args.tick} s, planner {args.time_limit:g} s a tick, margin {args.margin} s, "
+        f"wait cost {args.wait_cost}"
+    )
     print("| day | orders | policy | on time | mean / p90 click-to-door (min) "
           "| orders per courier-hour | utilisation | longest plan (s) |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|")
@@ -126,7 +132,9 @@ def main() -> None:
         results: dict[str, dict[str, int]] = {"lower bound": lower_bound_click_to_door(day)}
         policies = {
             "greedy": greedy_policy,
-            "planner": planner_policy(time_limit_s=args.time_limit, margin_s=args.margin),
+            "planner": planner_policy(
+                time_limit_s=args.time_limit, margin_s=args.margin, wait_cost=args.wait_cost
+            ),
         }
         outcomes: dict[str, Outcome] = {}
         for label, policy in policies.items():
@@ -153,9 +161,13 @@ def main() -> None:
         snapshot = outcomes["planner"].snapshot
         if args.plots and not mapped and snapshot is not None:
             args.plots.mkdir(parents=True, exist_ok=True)
+            moment = (
+                f"{snapshot.at // 3600:02d}:{snapshot.at % 3600 // 60:02d}"
+                if lat_lng
+                else f"minute {snapshot.at // 60} of the day"
+            )  # MDRP times are relative
             route_map(snapshot, args.plots / f"routes-{name}.png",
-                      f"{name}: planned routes at {snapshot.at // 3600:02d}:"
-                      f"{snapshot.at % 3600 // 60:02d}", lat_lng=lat_lng)  # fmt: skip
+                      f"{name}: planned routes at {moment}", lat_lng=lat_lng)  # fmt: skip
             mapped = True
     print()
     for label, values in shares.items():

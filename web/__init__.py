@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import redis
 from flask import Flask, jsonify
@@ -11,6 +12,7 @@ from flask.typing import ResponseReturnValue
 
 from web.catalogue_cache import CatalogueCache
 from web.errors import register_error_handlers
+from web.limits import secure_headers
 from web.settings import Settings, secret_key, travel_model
 
 
@@ -44,6 +46,10 @@ def create_app(
     )
 
     register_error_handlers(app)
+    if settings.map_tile_url:  # the page's content policy lets the map load its tiles
+        parts = urlsplit(settings.map_tile_url)
+        app.config["TILE_ORIGIN"] = f"{parts.scheme}://{parts.netloc}"
+    app.after_request(secure_headers)
     from web import admin, cli, courier, dispatch, dispatcher, docs, orders, stores, tracking
 
     app.register_blueprint(stores.bp)

@@ -20,6 +20,7 @@ from dispatch.orders import IllegalTransitionError
 from geo.distance import haversine_m
 from web.auth import STAFF, allow, current_principal
 from web.errors import ApiError, invalid_parameters
+from web.limits import rate_limited
 from web.params import QueryReader, json_number, json_object
 from web.services import catalogue_index, now, redis_client
 from web.tracking import delivery_code
@@ -46,6 +47,7 @@ def _courier_id() -> str:
 
 
 @bp.get("/legs")
+@rate_limited("courier")
 @allow("courier", *STAFF)
 def legs() -> ResponseReturnValue:
     """My stops in planned order: what to do, where, with what, by when, and the way there."""
@@ -92,6 +94,7 @@ def _leg(
 
 
 @bp.post("/events")
+@rate_limited("courier")
 @allow("courier")
 def report_event() -> ResponseReturnValue:
     """One event from the phone; a resend with the same ``event_id`` gets the first answer."""
@@ -205,6 +208,7 @@ def _make_ready(client: Any, order_id: str, at: datetime) -> None:
 
 
 @bp.post("/pings")
+@rate_limited("courier")
 @allow("courier")
 def pings() -> ResponseReturnValue:
     """Buffered location fixes, oldest first; fixes that jump faster than any courier are

@@ -29,13 +29,20 @@ class ApiError(ServiceError):
     """A client error, answered as a 4xx JSON body."""
 
     def __init__(
-        self, status: int, code: str, message: str, details: dict[str, Any] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: dict[str, Any] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.details = details or {}
+        self.headers = headers or {}
 
 
 def invalid_parameters(problems: dict[str, str]) -> ApiError:
@@ -55,7 +62,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError) -> ResponseReturnValue:
-        return jsonify(error_body(error.code, error.message, error.details)), error.status
+        body = jsonify(error_body(error.code, error.message, error.details))
+        return body, error.status, error.headers
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> ResponseReturnValue:

@@ -33,6 +33,7 @@ from dispatch.orders import (
 from dispatch.stats import store_figures
 from web.auth import STAFF, allow, current_principal, require_own
 from web.errors import ApiError, error_body, invalid_parameters
+from web.limits import rate_limited
 from web.params import QueryReader, json_number, json_object
 from web.services import catalogue_index, now, redis_client
 from web.tracking import tracking_links
@@ -363,6 +364,7 @@ def push_stock(store_id: str) -> ResponseReturnValue:
 
 
 @bp.get("/products")
+@rate_limited("public")
 def list_products() -> ResponseReturnValue:
     products = order_store.load_products(redis_client())
     return jsonify(products=[p.to_record() for p in sorted(products.values(), key=lambda p: p.sku)])

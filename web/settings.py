@@ -33,6 +33,7 @@ class Settings:
     road_extract: Path | None = None  # an OSM extract: street travel times; None: straight line
     secret_key: str | None = None  # signs tracking links; None: kept in var_dir/secret_key
     map_tile_url: str | None = None  # e.g. an OSM tile server; None: the map on a plain ground
+    rate_limit_per_minute: int = 600  # per token (or address) on public and courier routes; 0: off
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -55,6 +56,9 @@ class Settings:
                 road_extract=Path(env["ROAD_EXTRACT"]) if env.get("ROAD_EXTRACT") else None,
                 secret_key=env.get("SECRET_KEY") or None,
                 map_tile_url=env.get("MAP_TILE_URL") or None,
+                rate_limit_per_minute=int(
+                    env.get("RATE_LIMIT_PER_MINUTE", base.rate_limit_per_minute)
+                ),
             )
         except ValueError as exc:
             msg = f"bad setting in the environment: {exc}"

@@ -14,6 +14,7 @@ from dispatch import order_store
 from geo.index import NearbyQuery, StoreHit, StoreIndex, is_open
 from geo.stores import STORE_KINDS, Store
 from web.errors import ApiError
+from web.limits import rate_limited
 from web.params import QueryReader
 from web.services import catalogue_index, catalogue_meta, now, redis_client
 
@@ -56,6 +57,7 @@ def _hit_json(hit: StoreHit, *, moment: datetime) -> dict[str, Any]:
 
 
 @bp.get("/nearby")
+@rate_limited("public")
 def nearby() -> ResponseReturnValue:
     """Stores near a point, nearest first (ties by id), exactly as a full scan would rank them."""
     index = catalogue_index()
@@ -113,6 +115,7 @@ def _with_stock(index: StoreIndex, query: NearbyQuery, skus: list[str]) -> list[
 
 
 @bp.get("/<store_id>")
+@rate_limited("public")
 def one_store(store_id: str) -> ResponseReturnValue:
     store = catalogue_index().get(store_id)
     if store is None:
@@ -122,6 +125,7 @@ def one_store(store_id: str) -> ResponseReturnValue:
 
 
 @bp.get("")
+@rate_limited("public")
 def list_stores() -> ResponseReturnValue:
     """The catalogue in id order, ``limit`` at a time, continuing ``after`` the last id seen."""
     args = QueryReader(request.args, allowed=("limit", "after"))

@@ -16,6 +16,7 @@ from flask.typing import ResponseReturnValue
 
 from dispatch import fleet, order_store
 from web.errors import ApiError
+from web.limits import rate_limited
 from web.services import catalogue_index, redis_client
 
 bp = Blueprint("tracking", __name__)
@@ -52,6 +53,7 @@ def _order_of(token: str) -> dict[str, Any]:
 
 
 @bp.get("/api/v1/track/<token>")
+@rate_limited("public")
 def track(token: str) -> ResponseReturnValue:
     """What a waiting shopper may know: status, store, courier position once on the way, ETA."""
     order = _order_of(token)
@@ -81,6 +83,7 @@ def track(token: str) -> ResponseReturnValue:
 
 
 @bp.get("/track/<token>")
+@rate_limited("public")
 def tracking_page(token: str) -> ResponseReturnValue:
     _order_of(token)  # an unknown link is a 404 here too
     return render_template("track.html", token=token)

@@ -16,6 +16,7 @@ from playwright.sync_api import Browser, expect, sync_playwright
 from werkzeug.serving import make_server
 
 from tests.conftest import token_for
+from tests.web.test_orders_api import order_body
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # flags that keep Chromium from reaching for the network this machine does not have
@@ -92,4 +93,24 @@ def test_without_a_token_the_page_asks_for_one(served: str, browser: Browser) ->
     page.fill("#token", "wrong")
     page.click("#login button")
     expect(page.locator("#login-error")).to_contain_text("not accepted")
+    page.close()
+
+
+def test_the_tracking_page_follows_the_order(
+    shop: FlaskClient, served: str, browser: Browser
+) -> None:
+    placed = shop.post("/api/v1/orders", json=order_body("T-1")).get_json()
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+    )
+    page.goto(served + placed["tracking"]["page"])
+    expect(page.locator("#status")).to_have_text("Order received")
+    expect(page.locator("#code")).to_have_text(placed["tracking"]["delivery_code"])
+    shop.post(f"/api/v1/orders/{placed['order']['id']}/status", json={"status": "preparing"})
+    page.reload()
+    expect(page.locator("#status")).to_have_text("Being prepared")
+    assert errors == []
     page.close()

@@ -1,0 +1,51 @@
+"""Rate limits across workers, and the headers every answer carries."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import redis
+from flask.testing import FlaskClient
+
+from tests.conftest import bearer, make_app, token_for
+from web.settings import Settings
+
+NEARBY = "/api/v1/stores/nearby?lat=24.18&lng=120.6"
+
+
+def test_the_limit_holds_across_workers_and_per_caller(
+    settings: Settings, redis_client: redis.Redis
+) -> None:
+    strict = replace(settings, rate_limit_per_minute=5)
+    first, second = (make_app(strict, redis_client).test_client() for _ in range(2))
+    anonymous = {"Authorization": ""}
+    here = {"REMOTE_ADDR": "198.51.100.7"}
+    for _ in range(3):
+        assert first.get(NEARBY, headers=anonymous, environ_overrides=here).status_code == 200
+    for _ in range(2):  # the other worker counts on the same Redis
+        assert second.get(NEARBY, headers=anonymous, environ_overrides=here).status_code == 200
+    refused = second.get(NEARBY, headers=anonymous, environ_overrides=here)
+    assert refused.status_code == 429
+    assert refused.get_json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 61
+    elsewhere = {"REMOTE_ADDR": "203.0.113.9"}
+    assert first.get(NEARBY, headers=anonymous, environ_overrides=elsewhere).status_code == 200
+    # a courier's phone is counted by its token, not by the address it shares
+    courier = bearer(token_for(redis_client, "courier", "c1"))
+    for _ in range(5):
+        assert (
+            first.get("/api/v1/courier/legs", headers=courier, environ_overrides=here).status_code
+            == 200
+        )
+    assert first.get("/api/v1/courier/legs", headers=courier).status_code == 429
+
+
+def test_pages_and_public_answers_carry_their_headers(shop: FlaskClient) -> None:
+    page = shop.get("/dispatcher")
+    policy = page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert shop.get(NEARBY).headers["Access-Control-Allow-Origin"] == "*"
+    plan = shop.get("/api/v1/dispatch/plan")
+    assert "Access-Control-Allow-Origin" not in plan.headers
+    assert plan.headers["X-Content-Type-Options"] == "nosniff"
