@@ -30,8 +30,8 @@ def _array(items: Schema, **limits: int) -> Schema:
     return {"type": "array", "items": items, **limits}
 
 
-def _json(schema: Schema) -> Schema:
-    return {"content": {"application/json": {"schema": schema}}}
+def _json(schema: Schema, media_type: str = "application/json") -> Schema:
+    return {"content": {media_type: {"schema": schema}}}
 
 
 def _query(name: str, schema: Schema, text: str, *, required: bool = False) -> Schema:
@@ -57,9 +57,10 @@ def _op(
     body: Schema | None = None,
     description: str | None = None,
     ok_status: int = 200,
+    media_type: str = "application/json",
 ) -> Schema:
     """One operation: its 2xx answer (a JSON schema, or none) and the 4xx errors it can give."""
-    success: Schema = {"description": summary, **(_json(ok) if ok else {})}
+    success: Schema = {"description": summary, **(_json(ok, media_type) if ok else {})}
     responses = {str(ok_status): success} | {
         str(code): {"$ref": "#/components/responses/Error"} for code in errors
     }
@@ -316,6 +317,7 @@ def _dispatch_paths() -> dict[str, Schema]:
         "/api/v1/dispatch/plan.geojson": {"get": _op(
             "The current plan as GeoJSON: one LineString per courier route",
             {"type": "object", "description": "a GeoJSON FeatureCollection"},
+            media_type="application/geo+json",
         )},
         "/api/v1/dispatch/replan": {"post": _op(
             "Re-plan now (the worker also re-plans every few seconds and on new orders)",
