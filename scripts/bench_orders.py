@@ -38,7 +38,8 @@ request = function()
   local body = string.format(
     '{"channel":"app","external_id":"%%s-%%d","lat":%%.6f,"lng":%%.6f,' ..
     '"items":[{"sku":"water-600ml","qty":1},{"sku":"tea-egg","qty":2}]}', tag, counter, lat, lng)
-  return wrk.format("POST", "/api/v1/orders", {["Content-Type"] = "application/json"}, body)
+  return wrk.format("POST", "/api/v1/orders", {["Content-Type"] = "application/json",
+                    ["Authorization"] = "Bearer %(token)s"}, body)
 end
 """
 
@@ -65,8 +66,9 @@ def main() -> None:
             levels = {"water-600ml": 10_000_000, "tea-egg": 10_000_000}
             order_store.set_stock(client, feature["properties"]["id"], levels)
         warmup, timed = Path(folder) / "warmup.lua", Path(folder) / "timed.lua"
-        warmup.write_text(WRK_SCRIPT % {"run": "warmup"})
-        timed.write_text(WRK_SCRIPT % {"run": "timed"})
+        token = flask_cli(redis_url, "tokens", "issue", "--role", "dispatcher").split()[-1]
+        warmup.write_text(WRK_SCRIPT % {"run": "warmup", "token": token})
+        timed.write_text(WRK_SCRIPT % {"run": "timed", "token": token})
         with served(redis_url, workers=args.workers, stores=len(demo["features"])) as url:
             run_wrk(url, warmup, seconds=3, connections=args.connections)
             before = client.xlen(order_store.ORDER_STREAM)
@@ -76,7 +78,7 @@ def main() -> None:
         orders = client.xlen(order_store.ORDER_STREAM)
     print()
     print(
-        f"demo catalogue ({len(demo['features'])} stores), gunicorn {args.workers} sync "
+        f"demo catalogue ({len(demo['features'])} stores), gunicorn {args.workers} gthread "
         f"workers, wrk 2 threads {args.connections} connections, {args.duration} s, 2-line orders"
     )
     print(

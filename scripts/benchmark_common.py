@@ -100,6 +100,7 @@ def served(redis_url: str, *, workers: int, stores: int) -> Iterator[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "gunicorn", "--workers", str(workers)]
+    command += ["--worker-class", "gthread", "--threads", "8"]  # as scripts/run starts it
     command += ["--bind", f"127.0.0.1:{port}", "--timeout", "300", "app:app"]
     env = os.environ | {"REDIS_URL": redis_url}
     server = subprocess.Popen(
@@ -132,11 +133,13 @@ def _wait_for_workers(url: str, stores: int, workers: int, timeout: float) -> No
     raise SystemExit("workers did not load the catalogue in time")
 
 
-def run_wrk(url: str, script: Path, *, seconds: int, connections: int) -> dict[str, str]:
-    """Run wrk (2 threads) with a Lua script; return requests/s, p50, p99 and error counts."""
+def run_wrk(
+    url: str, script: Path, *, seconds: int, connections: int, threads: int = 2
+) -> dict[str, str]:
+    """Run wrk with a Lua script; return requests/s, p50, p99 and error counts."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     output = subprocess.run(
         [*command, "-s", str(script), url], capture_output=True, text=True, check=True
     ).stdout
