@@ -82,8 +82,8 @@ def test_killing_the_worker_and_redis_loses_no_order_and_no_pick_up(tmp_path: Pa
         picked = sorted(ids)[0]
         (courier,) = holder(plan, picked)
         phone = bearer(issue_token(client, "courier", courier, at=datetime.now(UTC))[1])
-        done = shop.post("/api/v1/courier/events", headers=phone,
-                         json={"event_id": "k1", "order_id": picked, "type": "picked_up"})  # fmt: skip
+        pick_up = {"event_id": "k1", "order_id": picked, "type": "picked_up"}
+        done = shop.post("/api/v1/courier/events", headers=phone, json=pick_up)
         assert done.status_code == 200, done.get_json()
 
         worker.send_signal(signal.SIGKILL)  # the dispatcher worker dies mid-day
