@@ -1,9 +1,10 @@
 """Couriers, pins and dispatch plans in Redis (the I/O edge of dispatch planning).
 
 Keys: ``couriers`` (hash id -> JSON), ``courier-positions`` (hash id -> last ping JSON),
-``pins`` (hash order id -> courier id: a dispatcher's manual assignment), and the plan:
-``plan:current`` (JSON) with ``plan:version``, written together so a reader never sees a plan
-without its version.
+``pins`` (hash order id -> courier id: a dispatcher's manual assignment), and the plan: one
+JSON per dispatch region (``plan:{region}``, see :mod:`dispatch.regions`), the set of regions
+with a plan, and ``plan:version``, counting every plan written; readers see the regions' plans
+merged into one.
 """
 
 from __future__ import annotations
@@ -18,14 +19,15 @@ import redis
 
 from dispatch import order_store
 from dispatch.planner import CourierState, DispatchPlan, OpenOrder
+from dispatch.regions import ALL, region_of
 from geo.stores import Store
 from geo.travel import VEHICLE_SPEEDS_MPS
 
 COURIERS_KEY = "couriers"
 POSITIONS_KEY = "courier-positions"
 PINS_KEY = "pins"
-PLAN_KEY = "plan:current"
 PLAN_VERSION_KEY = "plan:version"
+PLAN_REGIONS_KEY = "plan:regions"
 CARRIED_KEY = "carried-by"  # order id -> the courier that picked it up (from its phone)
 MAX_SPEED_MPS = 50.0  # 180 km/h: a ping implying more is a bad fix, not a courier
 
@@ -127,19 +129,57 @@ def pins(client: redis.Redis) -> dict[str, str]:
     return {order_store.decoded(k): order_store.decoded(v) for k, v in raw.items()}
 
 
+def plan_key(region: str) -> str:
+    return f"plan:{{{region}}}"
+
+
 def current_plan(client: redis.Redis) -> dict[str, Any] | None:
-    raw: Any = client.get(PLAN_KEY)
-    return None if raw is None else json.loads(raw)
+    """Every region's latest plan, merged; ``version`` counts all plans written so far."""
+    names = sorted(planned_regions(client))
+    if not names:
+        return None
+    raws: Any = client.mget([plan_key(name) for name in names])
+    records = {name: json.loads(raw) for name, raw in zip(names, raws, strict=True) if raw}
+    if not records:
+        return None
+    version: Any = client.get(PLAN_VERSION_KEY)
+    parts = list(records.values())
+    return {
+        "version": int(version or 0),
+        "planned_at": min(p["planned_at"] for p in parts),  # the oldest region's plan
+        "solve_s": max(p["solve_s"] for p in parts),
+        "routes": [route for p in parts for route in p["routes"]],
+        "unassigned": {k: v for p in parts for k, v in p["unassigned"].items()},
+        "late_orders": {k: v for p in parts for k, v in p["late_orders"].items()},
+        "regions": {
+            name: {"version": p["version"], "planned_by": p.get("planned_by")}
+            for name, p in records.items()
+        },
+    }
 
 
-def save_plan(client: redis.Redis, plan: DispatchPlan) -> dict[str, Any]:
-    """Store a plan as the current one under the next version, in one transaction."""
+def save_plan(
+    client: redis.Redis, plan: DispatchPlan, region: str = ALL, *, planned_by: str | None = None
+) -> dict[str, Any]:
+    """Store a region's plan under the next version, in one transaction; the merged plan."""
     version = int(client.incr(PLAN_VERSION_KEY))  # type: ignore[arg-type]
-    record = plan_record(plan, version)
+    record = plan_record(plan, version) | {"region": region, "planned_by": planned_by}
     with client.pipeline(transaction=True) as pipe:
-        pipe.set(PLAN_KEY, json.dumps(record, ensure_ascii=False))
+        pipe.set(plan_key(region), json.dumps(record, ensure_ascii=False))
+        pipe.sadd(PLAN_REGIONS_KEY, region)
         pipe.execute()
-    return record
+    merged = current_plan(client)
+    assert merged is not None  # just written
+    return merged
+
+
+def drop_plan(client: redis.Redis, region: str) -> None:
+    """Forget a region's plan (a region with nothing left to plan)."""
+    with client.pipeline(transaction=True) as pipe:
+        pipe.delete(plan_key(region))
+        pipe.srem(PLAN_REGIONS_KEY, region)
+        pipe.incr(PLAN_VERSION_KEY)
+        pipe.execute()
 
 
 def plan_record(plan: DispatchPlan, version: int) -> dict[str, Any]:
@@ -216,6 +256,29 @@ def snapshot(
         if c.shift_start <= now + timedelta(minutes=30) and now < c.shift_end
     ]  # fmt: skip
     return orders, couriers, problems
+
+
+Group = tuple[list[OpenOrder], list[CourierState]]
+
+
+def by_region(
+    orders: Sequence[OpenOrder], couriers: Sequence[CourierState], resolution: int | None
+) -> dict[str, Group]:
+    """Orders and couriers per dispatch region: couriers where they are, orders where their
+    store is, except an order on board, which travels in its courier's region."""
+    where = {c.id: c.position for c in couriers}
+    groups: dict[str, Group] = {}
+    for courier in couriers:
+        groups.setdefault(region_of(*courier.position, resolution), ([], []))[1].append(courier)
+    for order in orders:
+        anchor = where.get(order.picked_up_by) if order.picked_up_by else None
+        lat, lng = anchor or order.store
+        groups.setdefault(region_of(lat, lng, resolution), ([], []))[0].append(order)
+    return groups
+
+
+def planned_regions(client: redis.Redis) -> set[str]:
+    return {order_store.decoded(r) for r in client.smembers(PLAN_REGIONS_KEY)}  # type: ignore[union-attr]
 
 
 def _where(courier: CourierProfile, pings: Mapping[str, Mapping[str, Any]]) -> tuple[float, float]:

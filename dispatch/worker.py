@@ -8,6 +8,8 @@ A re-plan that fails or runs out of time leaves the last good plan in force.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +20,7 @@ import redis
 
 from dispatch import fleet, order_store
 from dispatch.planner import DispatchPlan, plan_dispatch
+from dispatch.regions import ALL, hold
 from geo.stores import Store
 from geo.travel import TravelModel
 
@@ -35,17 +38,32 @@ def replan_once(
     time_limit_s: float,
     margin_s: int = 0,
     planner: Planner = plan_dispatch,
+    resolution: int | None = None,
+    may_plan: Callable[[str], bool] = lambda region: True,
+    planned_by: str | None = None,
 ) -> dict[str, Any] | None:
-    """Plan the open orders now and store the plan; on any failure keep the previous one."""
+    """Plan the open orders now, region by region, and store the plans; the merged plan.
+
+    ``may_plan`` says whether this process may plan a region now (the worker: it holds the
+    region's lease). A region left with nothing to plan has its plan dropped. On any failure the
+    previous plans stay in force and the answer is None.
+    """
     try:
         orders, couriers, problems = fleet.snapshot(client, store_of=store_of, now=now)
-        plan = planner(
-            orders, couriers, now=now, travel=travel, time_limit_s=time_limit_s, margin_s=margin_s
-        )
-        if problems:
-            plan = DispatchPlan(plan.planned_at, plan.routes, {**plan.unassigned, **problems},
-                                plan.solve_s)  # fmt: skip
-        return fleet.save_plan(client, plan)
+        groups = fleet.by_region(orders, couriers, resolution) or {ALL: ([], [])}
+        for region in sorted(fleet.planned_regions(client) - set(groups)):
+            if may_plan(region):
+                fleet.drop_plan(client, region)
+        for region, (region_orders, region_couriers) in sorted(groups.items()):
+            if not may_plan(region):
+                continue
+            plan = planner(region_orders, region_couriers, now=now, travel=travel,
+                           time_limit_s=time_limit_s, margin_s=margin_s)  # fmt: skip
+            if problems:
+                plan = DispatchPlan(plan.planned_at, plan.routes, {**plan.unassigned, **problems},
+                                    plan.solve_s)  # fmt: skip
+            fleet.save_plan(client, plan, region, planned_by=planned_by)
+        return fleet.current_plan(client)
     except Exception:  # a bad tick must never take the worker down or erase a good plan
         log.exception("re-plan failed; the previous plan stays in force")
         return None
@@ -58,9 +76,13 @@ def run(
     interval_s: float,
     time_limit_s: float,
     margin_s: int,
+    worker_id: str = "worker",
+    resolution: int | None = None,
+    lease_s: float = 15.0,
     stop: threading.Event | None = None,
 ) -> None:
-    """Re-plan at every new order (read from the order stream) or every ``interval_s``."""
+    """Re-plan at every new order (read from the order stream) or every ``interval_s``, the
+    regions whose lease this worker holds or takes (``lease_s`` to live, renewed each plan)."""
     from web.catalogue_cache import CatalogueCache  # the catalogue edge lives with the web side
 
     catalogue = CatalogueCache(client, poll_s=interval_s)
@@ -74,6 +96,8 @@ def run(
         plan = replan_once(
             client, store_of=catalogue.index().get, travel=travel,
             now=datetime.now(UTC), time_limit_s=time_limit_s, margin_s=margin_s,
+            resolution=resolution, planned_by=worker_id,
+            may_plan=lambda region: hold(client, region, worker_id, lease_s),
         )  # fmt: skip
         if plan is not None:
             log.info("plan v%s: %s routes, %s unassigned, %.2f s", plan["version"],
@@ -94,9 +118,12 @@ def main() -> None:
     if settings.redis_url is None:
         raise SystemExit("REDIS_URL must point at the service's Redis (scripts/run sets it)")
     travel = travel_model(settings)
+    worker_id = f"{socket.gethostname()}:{os.getpid()}"
     log.info(
-        "dispatcher worker: re-plan every %.0f s and on new orders, %.1f s budget",
-        settings.replan_s, settings.plan_time_limit_s,
+        "dispatcher worker %s: re-plan every %.0f s and on new orders, %.1f s budget, regions %s",
+        worker_id, settings.replan_s, settings.plan_time_limit_s,
+        f"H3 res {settings.region_resolution}" if settings.region_resolution is not None
+        else "all in one",
     )  # fmt: skip
     while True:
         try:
@@ -106,6 +133,9 @@ def main() -> None:
                 interval_s=settings.replan_s,
                 time_limit_s=settings.plan_time_limit_s,
                 margin_s=settings.plan_margin_s,
+                worker_id=worker_id,
+                resolution=settings.region_resolution,
+                lease_s=settings.lease_s,
             )
         except redis.RedisError as exc:  # Redis away: wait and carry on with a new connection
             log.warning("Redis error (%s); retrying in 2 s", exc)

@@ -118,12 +118,14 @@ def plan_geojson() -> ResponseReturnValue:
 @bp.post("/dispatch/replan")
 @allow(*STAFF)
 def replan() -> ResponseReturnValue:
-    """Re-plan now (the worker also does so on its own every few seconds)."""
+    """Re-plan every region now, whoever holds its lease (a dispatcher's override; the workers
+    also re-plan on their own every few seconds)."""
     client = redis_client()
     settings = current_app.config["SETTINGS"]
     plan = replan_once(
         client, store_of=catalogue_index().get, travel=current_app.extensions["travel"],
         now=now(), time_limit_s=settings.plan_time_limit_s, margin_s=settings.plan_margin_s,
+        resolution=settings.region_resolution,
     )  # fmt: skip
     if plan is None:
         raise ApiError(503, "replan_failed", "the re-plan failed; the previous plan stays")

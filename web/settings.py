@@ -33,6 +33,8 @@ class Settings:
     road_extract: Path | None = None  # an OSM extract: street travel times; None: straight line
     secret_key: str | None = None  # signs tracking links; None: kept in var_dir/secret_key
     map_tile_url: str | None = None  # e.g. an OSM tile server; None: the map on a plain ground
+    region_resolution: int | None = None  # H3 resolution of dispatch regions; None: one region
+    lease_s: float = 15.0  # a worker's hold on a region lasts this long unless renewed
     rate_limit_per_minute: int = 600  # per token (or address) on public and courier routes; 0: off
 
     @classmethod
@@ -56,6 +58,10 @@ class Settings:
                 road_extract=Path(env["ROAD_EXTRACT"]) if env.get("ROAD_EXTRACT") else None,
                 secret_key=env.get("SECRET_KEY") or None,
                 map_tile_url=env.get("MAP_TILE_URL") or None,
+                region_resolution=int(env["DISPATCH_REGION_RESOLUTION"])
+                if env.get("DISPATCH_REGION_RESOLUTION")
+                else None,
+                lease_s=float(env.get("DISPATCH_LEASE_SECONDS", base.lease_s)),
                 rate_limit_per_minute=int(
                     env.get("RATE_LIMIT_PER_MINUTE", base.rate_limit_per_minute)
                 ),

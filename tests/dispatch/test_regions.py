@@ -1,0 +1,125 @@
+"""Dispatch regions: two workers share the regions through leases, never plan one twice, and
+one takes over the other's regions soon after it dies."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+
+from dispatch import fleet, regions
+from dispatch.worker import run, worker_client
+from geo.travel import StraightLineTravel
+from tests.web.test_orders_api import order_body
+
+RESOLUTION = 4  # cells of ~1,800 km²: Taichung and Zhubei fall in different ones
+TAICHUNG, ZHUBEI = (24.1846, 120.6040), (24.8310, 121.0160)
+LEASE_S = 2.0
+
+
+def test_region_of_a_place() -> None:
+    assert regions.region_of(*TAICHUNG, None) == regions.ALL
+    assert regions.region_of(*TAICHUNG, RESOLUTION) != regions.region_of(*ZHUBEI, RESOLUTION)
+
+
+def test_a_lease_is_held_by_one_worker_until_it_runs_out(redis_client: redis.Redis) -> None:
+    assert regions.hold(redis_client, "r1", "w1", 0.5)
+    assert not regions.hold(redis_client, "r1", "w2", 0.5)
+    assert regions.hold(redis_client, "r1", "w1", 0.5)  # renewal by the holder
+    regions.release(redis_client, "r1", "w2")  # not theirs to release
+    assert regions.holder(redis_client, "r1") == "w1"
+    time.sleep(0.7)
+    assert regions.hold(redis_client, "r1", "w2", 0.5)
+
+
+def _courier(shop: FlaskClient, courier_id: str, home: tuple[float, float]) -> None:
+    now = datetime.now(UTC)  # the workers plan at the real time
+    body = {"id": courier_id, "name": courier_id, "vehicle": "scooter", "capacity": 3,
+            "shift_start": (now - timedelta(hours=1)).isoformat(),
+            "shift_end": (now + timedelta(hours=6)).isoformat(),
+            "home": {"lat": home[0], "lng": home[1]}}  # fmt: skip
+    assert shop.post("/api/v1/couriers", json=body).status_code == 201
+
+
+def _place(shop: FlaskClient, external_id: str, at: tuple[float, float]) -> str:
+    response = shop.post("/api/v1/orders", json=order_body(external_id, lat=at[0], lng=at[1]))
+    assert response.status_code == 201, response.get_json()
+    return str(response.get_json()["order"]["id"])
+
+
+def _plan_with(client: redis.Redis, ids: set[str], timeout: float = 20) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    plan: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        plan = fleet.current_plan(client) or {"routes": []}
+        if ids <= {s["order_id"] for r in plan["routes"] for s in r["stops"]}:
+            return plan
+        time.sleep(0.2)
+    raise AssertionError(f"not planned in time: {plan}")
+
+
+def test_two_workers_share_regions_and_take_over(
+    shop: FlaskClient, app: Flask, redis_client: redis.Redis, redis_url: str
+) -> None:
+    _courier(shop, "t1", TAICHUNG)
+    _courier(shop, "z1", ZHUBEI)
+    ids = {_place(shop, f"T-{i}", (TAICHUNG[0] + 0.001 * i, TAICHUNG[1])) for i in range(3)}
+    ids |= {_place(shop, f"Z-{i}", (ZHUBEI[0] + 0.001 * i, ZHUBEI[1])) for i in range(3)}
+    stops = {name: threading.Event() for name in ("w1", "w2")}
+    failures: list[BaseException] = []
+
+    def work(name: str) -> None:
+        try:
+            run(worker_client(redis_url, 0.5), travel=StraightLineTravel(), interval_s=0.5,
+                time_limit_s=0.2, margin_s=0, worker_id=name, resolution=RESOLUTION,
+                lease_s=LEASE_S, stop=stops[name])  # fmt: skip
+        except BaseException as exc:
+            failures.append(exc)
+
+    with app.app_context():
+        threads = {name: threading.Thread(target=work, args=(name,), daemon=True) for name in stops}
+        for thread in threads.values():
+            thread.start()
+        try:
+            plan = _plan_with(redis_client, ids)
+            taichung = regions.region_of(*TAICHUNG, RESOLUTION)
+            zhubei = regions.region_of(*ZHUBEI, RESOLUTION)
+            assert set(plan["regions"]) == {taichung, zhubei}
+            holders = {r: regions.holder(redis_client, r) for r in (taichung, zhubei)}
+            assert set(holders.values()) <= {"w1", "w2"}
+            for _ in range(10):  # a region's plans come from its lease holder only
+                plan = fleet.current_plan(redis_client) or {}
+                for region, written in plan["regions"].items():
+                    assert written["planned_by"] == holders[region]
+                time.sleep(0.2)
+            visits = Counter((s["order_id"], s["kind"]) for r in plan["routes"] for s in r["stops"])
+            assert set(visits.values()) == {1}, "an order was planned twice"
+
+            # the holder of Taichung dies without a word; its lease runs out, the other takes over
+            dead = holders[taichung]
+            survivor = "w2" if dead == "w1" else "w1"
+            stops[dead].set()
+            threads[dead].join(timeout=10)
+            deadline = time.monotonic() + LEASE_S + 8
+            while (
+                time.monotonic() < deadline and regions.holder(redis_client, taichung) != survivor
+            ):
+                time.sleep(0.2)
+            assert regions.holder(redis_client, taichung) == survivor
+            late = _place(shop, "T-late", TAICHUNG)
+            plan = _plan_with(redis_client, ids | {late})
+            assert plan["regions"][taichung]["planned_by"] == survivor
+            visits = Counter((s["order_id"], s["kind"]) for r in plan["routes"] for s in r["stops"])
+            assert set(visits.values()) == {1}
+        finally:
+            for event in stops.values():
+                event.set()
+            for thread in threads.values():
+                thread.join(timeout=10)
+    assert failures == []
