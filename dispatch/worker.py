@@ -23,6 +23,7 @@ from dispatch.planner import DispatchPlan, plan_dispatch
 from dispatch.regions import ALL, hold
 from geo.stores import Store
 from geo.travel import TravelModel
+from web.settings import Settings, redis_client
 
 log = logging.getLogger("dispatch.worker")
 
@@ -104,19 +105,19 @@ def run(
                      len(plan["routes"]), len(plan["unassigned"]), plan["solve_s"])  # fmt: skip
 
 
-def worker_client(url: str, interval_s: float) -> redis.Redis:
+def worker_client(settings: Settings) -> redis.Redis:
     """A client whose reads outlast the worker's blocking wait on the order stream (redis-py
     gives up on a read after 5 s by default, sooner than a long re-plan interval)."""
-    return redis.Redis.from_url(url, socket_timeout=interval_s + 10, socket_connect_timeout=5)
+    return redis_client(settings, socket_timeout=settings.replan_s + 10)
 
 
 def main() -> None:
-    from web.settings import Settings, travel_model  # settings are read in one place
+    from web.settings import travel_model
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = Settings.from_env()
-    if settings.redis_url is None:
-        raise SystemExit("REDIS_URL must point at the service's Redis (scripts/run sets it)")
+    if settings.redis_url is None and not settings.redis_sentinels:
+        raise SystemExit("REDIS_URL (or REDIS_SENTINELS) must name the service's Redis")
     travel = travel_model(settings)
     worker_id = f"{socket.gethostname()}:{os.getpid()}"
     log.info(
@@ -128,7 +129,7 @@ def main() -> None:
     while True:
         try:
             run(
-                worker_client(settings.redis_url, settings.replan_s),
+                worker_client(settings),
                 travel=travel,
                 interval_s=settings.replan_s,
                 time_limit_s=settings.plan_time_limit_s,

@@ -6,14 +6,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-import redis
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 
 from web.catalogue_cache import CatalogueCache
 from web.errors import register_error_handlers
 from web.limits import secure_headers
-from web.settings import Settings, secret_key, travel_model
+from web.settings import Settings, redis_client, secret_key, travel_model
 
 
 def utc_now() -> datetime:
@@ -32,12 +31,7 @@ def create_app(
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    redis_url = settings.redis_url
-    if redis_url is None:
-        from web.redis_server import start_local_redis
-
-        redis_url = start_local_redis(settings.var_dir / "redis", settings.local_redis_port)
-    client = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=2)
+    client = redis_client(settings)
     app.extensions["redis"] = client
     app.extensions["clock"] = clock
     app.extensions["travel"] = travel_model(settings)  # matching and re-plans use the same one

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import redis
+
 from geo.travel import StraightLineTravel, TravelModel
 from web.errors import ConfigError
 
@@ -33,6 +35,9 @@ class Settings:
     road_extract: Path | None = None  # an OSM extract: street travel times; None: straight line
     secret_key: str | None = None  # signs tracking links; None: kept in var_dir/secret_key
     map_tile_url: str | None = None  # e.g. an OSM tile server; None: the map on a plain ground
+    # Redis Sentinel instead of REDIS_URL: "host:port,host:port" and the monitored master's name
+    redis_sentinels: tuple[tuple[str, int], ...] = ()
+    redis_sentinel_master: str = "mymaster"
     region_resolution: int | None = None  # H3 resolution of dispatch regions; None: one region
     lease_s: float = 15.0  # a worker's hold on a region lasts this long unless renewed
     rate_limit_per_minute: int = 600  # per token (or address) on public and courier routes; 0: off
@@ -58,6 +63,8 @@ class Settings:
                 road_extract=Path(env["ROAD_EXTRACT"]) if env.get("ROAD_EXTRACT") else None,
                 secret_key=env.get("SECRET_KEY") or None,
                 map_tile_url=env.get("MAP_TILE_URL") or None,
+                redis_sentinels=_host_ports(env.get("REDIS_SENTINELS", "")),
+                redis_sentinel_master=env.get("REDIS_SENTINEL_MASTER", base.redis_sentinel_master),
                 region_resolution=int(env["DISPATCH_REGION_RESOLUTION"])
                 if env.get("DISPATCH_REGION_RESOLUTION")
                 else None,
@@ -98,3 +105,33 @@ def secret_key(settings: Settings) -> str:
         else:
             partial.unlink()
     return path.read_text().strip()
+
+
+def _host_ports(text: str) -> tuple[tuple[str, int], ...]:
+    """ "a:26379,b:26379" as ((host, port), ...); ValueError on a malformed entry."""
+    pairs = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit():
+            msg = f"REDIS_SENTINELS entry {item!r} is not host:port"
+            raise ValueError(msg)
+        pairs.append((host, int(port)))
+    return tuple(pairs)
+
+
+def redis_client(settings: Settings, *, socket_timeout: float | None = 5) -> redis.Redis:
+    """A client for the service's Redis: the Sentinel-elected master where sentinels are set
+    (it follows a fail-over), else ``REDIS_URL``, else the project's own redis-server."""
+    if settings.redis_sentinels:
+        sentinel = redis.Sentinel(list(settings.redis_sentinels), socket_timeout=2)  # type: ignore[no-untyped-call]
+        master: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
+            settings.redis_sentinel_master, socket_timeout=socket_timeout,
+            socket_connect_timeout=2,
+        )  # fmt: skip
+        return master
+    url = settings.redis_url
+    if url is None:
+        from web.redis_server import start_local_redis
+
+        url = start_local_redis(settings.var_dir / "redis", settings.local_redis_port)
+    return redis.Redis.from_url(url, socket_timeout=socket_timeout, socket_connect_timeout=2)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from dispatch import fleet, regions
 from dispatch.worker import run, worker_client
 from geo.travel import StraightLineTravel
 from tests.web.test_orders_api import order_body
+from web.settings import Settings
 
 RESOLUTION = 4  # cells of ~1,800 km²: Taichung and Zhubei fall in different ones
 TAICHUNG, ZHUBEI = (24.1846, 120.6040), (24.8310, 121.0160)
@@ -65,7 +67,7 @@ def _plan_with(client: redis.Redis, ids: set[str], timeout: float = 20) -> dict[
 
 
 def test_two_workers_share_regions_and_take_over(
-    shop: FlaskClient, app: Flask, redis_client: redis.Redis, redis_url: str
+    shop: FlaskClient, app: Flask, redis_client: redis.Redis, settings: Settings
 ) -> None:
     _courier(shop, "t1", TAICHUNG)
     _courier(shop, "z1", ZHUBEI)
@@ -76,9 +78,10 @@ def test_two_workers_share_regions_and_take_over(
 
     def work(name: str) -> None:
         try:
-            run(worker_client(redis_url, 0.5), travel=StraightLineTravel(), interval_s=0.5,
-                time_limit_s=0.2, margin_s=0, worker_id=name, resolution=RESOLUTION,
-                lease_s=LEASE_S, stop=stops[name])  # fmt: skip
+            client = worker_client(replace(settings, replan_s=0.5))
+            run(client, travel=StraightLineTravel(), interval_s=0.5, time_limit_s=0.2, margin_s=0,
+                worker_id=name, resolution=RESOLUTION, lease_s=LEASE_S,
+                stop=stops[name])  # fmt: skip
         except BaseException as exc:
             failures.append(exc)
 

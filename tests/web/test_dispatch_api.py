@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from geo.travel import StraightLineTravel
 from tests.conftest import FIXED_NOW
 from tests.web.conftest import courier_body
 from tests.web.test_orders_api import order_body, place
+from web.settings import Settings
 
 
 def stops_of(plan: dict[str, Any], order_id: str) -> list[tuple[str, str]]:
@@ -134,7 +136,7 @@ def test_dispatch_errors(day: tuple[FlaskClient, list[str]]) -> None:
 
 
 def test_the_worker_replans_when_orders_arrive(
-    day: tuple[FlaskClient, list[str]], app: Flask, redis_url: str
+    day: tuple[FlaskClient, list[str]], app: Flask, settings: Settings
 ) -> None:
     """The worker loop, waiting longer than a Redis read's default timeout, plans new orders."""
     shop, ids = day
@@ -143,8 +145,9 @@ def test_the_worker_replans_when_orders_arrive(
 
     def work() -> None:
         try:
-            run(worker_client(redis_url, 6.0), travel=StraightLineTravel(), interval_s=6.0,
-                time_limit_s=0.3, margin_s=0, stop=stop)  # fmt: skip
+            client = worker_client(replace(settings, replan_s=6.0))
+            run(client, travel=StraightLineTravel(), interval_s=6.0, time_limit_s=0.3, margin_s=0,
+                stop=stop)  # fmt: skip
         except BaseException as exc:  # the test reports it
             failures.append(exc)
 
