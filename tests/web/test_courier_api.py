@@ -146,3 +146,25 @@ def test_pings_in_a_batch_refuse_teleports(
     position = fleet.positions(redis_client)[planned["courier"]]
     assert (position["lat"], position["lng"]) == (24.1820, 120.6020)
     assert shop.post("/api/v1/courier/pings", headers=me, json={"pings": []}).status_code == 400
+
+
+def test_junk_from_a_phone_is_refused_cleanly(
+    planned: dict[str, Any], redis_client: redis.Redis
+) -> None:
+    shop, me = planned["shop"], planned["me"]
+    junk: list[Any] = [None, [], "x", 7, {"event_id": ["a"]}, {"event_id": "j", "order_id": 5},
+                       {"event_id": "j", "order_id": planned["orders"][0], "type": "delivered",
+                        "proof": "1234"},
+                       {"event_id": "j", "order_id": planned["orders"][0], "type": "failed",
+                        "reason": {"why": 1}}]  # fmt: skip
+    for body in junk:
+        response = shop.post("/api/v1/courier/events", headers=me, json=body)
+        assert 400 <= response.status_code < 500, (body, response.status_code)
+        assert "error" in response.get_json()
+    for body in [None, {"pings": "x"}, {"pings": [None, 1, {"lat": 1e400}]}, {"pings": [{}] * 501}]:
+        response = shop.post("/api/v1/courier/pings", headers=me, json=body)
+        assert response.status_code in (200, 400), body
+        assert response.status_code == 400 or response.get_json()["accepted"] == 0
+    assert planned["courier"] not in fleet.positions(redis_client)
+    order = shop.get(f"/api/v1/orders/{planned['orders'][0]}").get_json()["order"]
+    assert order["status"] == "accepted"
