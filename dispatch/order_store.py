@@ -27,6 +27,7 @@ OPEN_KEY = "orders:open"  # zset of orders not yet delivered, cancelled or faile
 
 # Every check happens before the first write, so a refusal leaves no trace; Redis runs the
 # script alone, so two shoppers racing for the last unit cannot both pass the stock check.
+# Idempotency keys live 30 days: far longer than any channel retries, not forever.
 _PLACE_ORDER = """
 for i = 8, #KEYS do
   local seen = redis.call('GET', KEYS[i])
@@ -50,7 +51,7 @@ redis.call('ZADD', KEYS[2], now, ARGV[1])
 redis.call('ZADD', KEYS[4], now, ARGV[1])
 redis.call('ZADD', KEYS[6], now, ARGV[1])
 redis.call('ZADD', KEYS[7], now, ARGV[1])
-for i = 8, #KEYS do redis.call('SET', KEYS[i], ARGV[5]) end
+for i = 8, #KEYS do redis.call('SET', KEYS[i], ARGV[5], 'EX', 2592000) end
 redis.call('XADD', KEYS[5], '*', 'order_id', ARGV[1], 'store_id', ARGV[6])
 return {'ok'}
 """

@@ -88,6 +88,9 @@ def test_retries_are_idempotent(shop: FlaskClient, redis_client: redis.Redis) ->
     assert conflict.status_code == 409
     assert conflict.get_json()["error"]["code"] == "idempotency_conflict"
     assert len(redis_client.xrange(order_store.ORDER_STREAM)) == 1
+    # the keys that make retries safe expire in 30 days rather than piling up for ever
+    keys = order_store.idempotency_keys("app", "R-1", "k-1")
+    assert all(25 * 86400 < int(redis_client.ttl(k)) <= 30 * 86400 for k in keys)  # type: ignore[arg-type]
 
 
 def test_racing_for_the_last_unit_gives_one_order(
