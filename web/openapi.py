@@ -406,6 +406,31 @@ def _people_paths() -> dict[str, Any]:
     }  # fmt: skip
 
 
+# What anyone may call without a token (rate limited per address), and what phones call
+# (rate limited per token); everything else under /api/v1 needs a token.
+PUBLIC = ("/api/v1/stores", "/api/v1/products", "/api/v1/track/")
+LIMITED = (*PUBLIC, "/api/v1/courier/")
+
+
+def _with_access_rules(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every operation's token requirement and the 401/403/429 answers that come with it."""
+    error = {"$ref": "#/components/responses/Error"}
+    for path, operations in paths.items():
+        if not path.startswith("/api/v1/"):
+            continue
+        for operation in operations.values():
+            responses = operation["responses"]
+            if path.startswith(LIMITED):
+                responses.setdefault("429", error)
+            if path.startswith(PUBLIC) and not path.endswith(("/orders", "/stats", "/stock")):
+                operation["security"] = []
+                continue
+            operation["security"] = [{"bearer": []}]
+            responses.setdefault("401", error)
+            responses.setdefault("403", error)
+    return paths
+
+
 def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -422,11 +447,13 @@ def openapi_document() -> dict[str, Any]:
                 "wrong role, 404 for another's order, store or courier."
             ),
         },
-        "paths": _store_paths()
-        | _order_paths()
-        | _dispatch_paths()
-        | _people_paths()
-        | {"/healthz": {"get": _op("Liveness, Redis reachability and catalogue version")}},
+        "paths": _with_access_rules(
+            _store_paths()
+            | _order_paths()
+            | _dispatch_paths()
+            | _people_paths()
+            | {"/healthz": {"get": _op("Liveness, Redis reachability and catalogue version")}}
+        ),
         "components": {
             "schemas": {
                 "Store": STORE_SCHEMA,
