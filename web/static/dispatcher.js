@@ -12,6 +12,18 @@ const map = L.map(mapElement, {preferCanvas: false}).setView([24.184, 120.603], 
 if (mapElement.dataset.tileUrl) {
   L.tileLayer(mapElement.dataset.tileUrl, {attribution: mapElement.dataset.attribution, maxZoom: 19}).addTo(map);
 }
+const legend = L.control({position: "bottomleft"});
+legend.onAdd = () => {
+  const box = L.DomUtil.create("div", "legend");
+  const swatch = (colour, label, outline) => `<div><span class="swatch" style="${outline
+    ? `border-color:${colour}` : `background:${colour}`}"></span>${label}</div>`;
+  box.innerHTML = "<b>Order: fill = risk</b>" +
+    Object.entries(RISK_COLOURS).map(([risk, colour]) => swatch(colour, risk.replace("_", " "))).join("") +
+    "<b>outline = status</b>" +
+    Object.entries(STATUS_COLOURS).map(([status, colour]) => swatch(colour, status.replace("_", " "), true)).join("");
+  return box;
+};
+legend.addTo(map);
 const layers = {stores: L.layerGroup().addTo(map), routes: L.layerGroup().addTo(map),
                 orders: L.layerGroup().addTo(map), couriers: L.layerGroup().addTo(map)};
 let fitted = false;
