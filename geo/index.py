@@ -13,6 +13,7 @@ the answer is the brute-force answer, stores on the radius and in distance ties 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -142,7 +143,8 @@ class StoreIndex:
         ends = [*starts[1:].tolist(), len(self._stores)] if len(starts) else []
         for cell, start, end in zip(unique.tolist(), starts.tolist(), ends, strict=True):
             self._slices[cell] = (start, end)
-        self._levels = {resolution}
+        self._levels = frozenset({resolution})
+        self._levels_lock = threading.Lock()  # web workers query one index from many threads
         for level in range(resolution - 1, -1, -1):
             self._ensure_level(level)
         # Geometry of every cell holding stores, at every level, is made now rather than on a
@@ -225,17 +227,25 @@ class StoreIndex:
         return 0
 
     def _ensure_level(self, level: int) -> None:
-        """Make the cells of a coarser ``level`` map to their (contiguous) runs of stores."""
+        """Make the cells of a coarser ``level`` map to their (contiguous) runs of stores.
+
+        Built into a copy and swapped in whole, under a lock: other threads keep querying the
+        old mapping meanwhile and never see one half built.
+        """
         if level in self._levels:
             return
-        finest = [c for c in self._slices if h3.get_resolution(c) == self.resolution]
-        finest.sort()  # children of one parent are adjacent in H3 integer order
-        for cell in finest:
-            parent = h3.cell_to_parent(cell, level)
-            start, end = self._slices[cell]
-            previous = self._slices.get(parent)
-            self._slices[parent] = (previous[0], end) if previous else (start, end)
-        self._levels.add(level)
+        with self._levels_lock:
+            if level in self._levels:
+                return
+            slices = dict(self._slices)
+            finest = sorted(c for c in slices if h3.get_resolution(c) == self.resolution)
+            for cell in finest:  # children of one parent are adjacent in H3 integer order
+                parent = h3.cell_to_parent(cell, level)
+                start, end = slices[cell]
+                previous = slices.get(parent)
+                slices[parent] = (previous[0], end) if previous else (start, end)
+            self._slices = slices
+            self._levels = self._levels | {level}
 
     # -- internals ---------------------------------------------------------------------------
 

@@ -48,7 +48,7 @@ def main() -> None:
     )
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--catalogue", type=Path)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="each holds the 1M-store index")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--duration", type=int, default=30, help="seconds per radius")
     parser.add_argument("--radii", type=float, nargs="+", default=[1000.0, 3000.0])
@@ -78,7 +78,7 @@ def main() -> None:
                 rows.append((radius, run_wrk(url, script, seconds=args.duration, **load)))
     print()
     print(
-        f"catalogue {stores:,} stores, gunicorn {args.workers} sync workers, wrk 2 threads "
+        f"catalogue {stores:,} stores, gunicorn {args.workers} gthread workers, wrk 2 threads "
         f"{args.connections} connections, {args.duration} s per radius after {args.warmup} s "
         f"warm-up, limit 20"
     )

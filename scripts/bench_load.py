@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A mixed load against the service as scripts/run starts it: searches, orders, pings, plans.
 
-    python scripts/bench_load.py                  # 60 s, gunicorn 2 workers + dispatcher worker
+    python scripts/bench_load.py       # 60 s, gunicorn 2 workers per core + dispatcher worker
 
 Four wrk clients run at once for the whole duration, their connections in the proportions of a
 delivery platform's traffic: shoppers' nearby searches (8 connections), shoppers' orders (3),
@@ -77,7 +77,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=4, help="as scripts/run: 2 per core")
     parser.add_argument("--duration", type=int, default=60)
     args = parser.parse_args()
     # every simulated shopper and phone comes from 127.0.0.1 with a handful of tokens: the

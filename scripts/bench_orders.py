@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Order intake under concurrent clients: POST /api/v1/orders with matching, on loopback.
 
-    python scripts/bench_orders.py                         # 30 s, 16 connections, 2 workers
+    python scripts/bench_orders.py                         # 30 s, 16 connections, 4 workers
 
 Runs the service as scripts/run does over the demo catalogue (Taichung and Zhubei) with stock
 and hourly capacity raised so that orders are accepted rather than refused, then wrk posts
@@ -48,7 +48,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=4, help="as scripts/run: 2 per core")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--duration", type=int, default=30)
     args = parser.parse_args()

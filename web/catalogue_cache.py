@@ -54,7 +54,9 @@ class CatalogueCache:
         return self._version
 
     def index(self) -> StoreIndex:
-        if self._monotonic() - self._checked_at >= self._poll_s:
+        # Until the first catalogue is in, every call goes through refresh(), whose lock makes
+        # a thread wait for another's first build instead of answering from the empty index.
+        if self._version is None or self._monotonic() - self._checked_at >= self._poll_s:
             self.refresh()
         return self._index
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import threading
 from datetime import UTC, datetime
 
 import numpy as np
@@ -178,3 +180,44 @@ def test_bad_queries_are_refused(kwargs: dict[str, float]) -> None:
     """A query value outside its domain raises ValueError."""
     with pytest.raises(ValueError):
         NearbyQuery(**kwargs)  # type: ignore[arg-type]
+
+
+def test_many_threads_query_one_index_safely() -> None:
+    """Web workers query one index from many threads while it builds its coarser levels."""
+    stores = make_stores((24.18, 120.60), 0.5, 2000, seed=5)
+    queries = [
+        NearbyQuery(24.18 + 0.01 * (i % 9), 120.60 - 0.01 * (i % 7), radius, 10)
+        for i, radius in enumerate([3_000.0, 20_000.0, 50_000.0, 50_000.0] * 4)
+    ]
+    expected = [brute_force(stores, q) for q in queries]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: races show up
+    try:
+        for _ in range(15):  # a fresh index each round: every thread races to build levels
+            shared = StoreIndex(stores, resolution=11)
+            start = threading.Barrier(len(queries))
+            failures: list[BaseException] = []
+            answers: dict[int, list[tuple[str, float]]] = {}
+
+            def ask(
+                i: int,
+                index: StoreIndex = shared,
+                gate: threading.Barrier = start,
+                answers: dict[int, list[tuple[str, float]]] = answers,
+                failures: list[BaseException] = failures,
+            ) -> None:
+                gate.wait()
+                try:
+                    answers[i] = answer(index, queries[i])
+                except BaseException as exc:  # reported below
+                    failures.append(exc)
+
+            threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(queries))]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert failures == []
+            assert [answers[i] for i in range(len(queries))] == expected
+    finally:
+        sys.setswitchinterval(interval)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
+import pytest
 import redis
 from flask import Flask
 from hypothesis import HealthCheck, given
@@ -117,6 +121,32 @@ def test_large_catalogue_rebuilds_in_the_background(
     cache.wait_for_rebuild(timeout=30)
     assert len(cache.index()) == 20
     assert cache.version is not None and first is not None and cache.version > first
+
+
+def test_threads_wait_for_the_first_build(
+    redis_client: redis.Redis, demo_stores: list[Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Threads arriving while a worker builds its first index get that index, never an empty one
+    (a gthread worker's first requests come at once)."""
+    from web import catalogue_cache
+
+    save_catalogue(redis_client, demo_stores, source="demo")
+    slow_read = catalogue_cache.read_catalogue
+
+    def read_slowly(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.3)
+        return slow_read(*args, **kwargs)
+
+    monkeypatch.setattr(catalogue_cache, "read_catalogue", read_slowly)
+    cache = catalogue_cache.CatalogueCache(redis_client, poll_s=60.0)
+    sizes: list[int] = []
+    threads = [threading.Thread(target=lambda: sizes.append(len(cache.index()))) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.01)
+    for thread in threads:
+        thread.join()
+    assert sizes == [47] * 8
 
 
 def test_redis_outage_keeps_serving_from_memory(
