@@ -18,7 +18,6 @@ import argparse
 import fnmatch
 import json
 import math
-import statistics
 import sys
 import time
 import warnings
@@ -30,7 +29,7 @@ from pyvrp.exceptions import PenaltyBoundWarning
 from pyvrp.stop import MaxRuntime
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_pdptw import SCALE, Outcome, fewest_vehicles_then_distance, gap
+from bench_pdptw import SCALE, BksTable, Outcome, fewest_vehicles_then_distance
 from benchmark_common import ROOT, machine
 
 from dispatch.routing import Courier, RoutingProblem, Task
@@ -127,31 +126,14 @@ def main() -> None:
     )
     print(f"machine: {machine()}")
     print(f"solomon: {len(paths)} instances, {args.time_limit:g} s each for both solvers")
-    print("| instance | BKS veh / dist | ours veh / dist / gap | PyVRP veh / dist / gap |")
-    print("|---|---|---|---|")
-    gaps: dict[str, list[float]] = {"ours (OR-Tools)": [], "PyVRP": []}
+    table = BksTable(["ours (OR-Tools)", "PyVRP"])
     for path in paths:
         instance = Instance(path)
-        best = bks[instance.name]
-        outcomes = {
+        table.row(instance.name, bks[instance.name], {
             "ours (OR-Tools)": run_ours(instance, args.time_limit),
             "PyVRP": run_pyvrp(instance, args.time_limit),
-        }
-        cells = []
-        for key, outcome in outcomes.items():
-            g = gap(outcome, best)
-            if g is not None:
-                gaps[key].append(g)
-            dropped = f" ({outcome.unassigned} unassigned)" if outcome.unassigned else ""
-            shown = f"{g:+.2f} %" if g is not None else "n/a"
-            cells.append(f"{outcome.vehicles} / {outcome.distance:.2f} / {shown}{dropped}")
-        reference = f"{best['solved_with_vehicles']} / {best['best_known_cost']:.2f}"
-        print(f"| {instance.name} | {reference} | {cells[0]} | {cells[1]} |", flush=True)
-    print()
-    for key, values in gaps.items():
-        mean = f"{statistics.mean(values):.2f} %" if values else "n/a"
-        print(f"{key}: best-known fleet size on {len(values)}/{len(paths)} instances; "
-              f"mean distance gap on those {mean}")  # fmt: skip
+        })  # fmt: skip
+    table.summary()
 
 
 if __name__ == "__main__":
