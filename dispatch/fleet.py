@@ -38,7 +38,11 @@ def courier_events_key(courier_id: str) -> str:
 
 
 def carriers(client: redis.Redis) -> dict[str, str]:
-    raw: Any = client.hgetall(CARRIED_KEY)
+    return _text_hash(client, CARRIED_KEY)
+
+
+def _text_hash(client: redis.Redis, key: str) -> dict[str, str]:
+    raw: Any = client.hgetall(key)
     return {order_store.decoded(k): order_store.decoded(v) for k, v in raw.items()}
 
 
@@ -125,8 +129,7 @@ def set_pin(client: redis.Redis, order_id: str, courier_id: str | None) -> None:
 
 
 def pins(client: redis.Redis) -> dict[str, str]:
-    raw: Any = client.hgetall(PINS_KEY)
-    return {order_store.decoded(k): order_store.decoded(v) for k, v in raw.items()}
+    return _text_hash(client, PINS_KEY)
 
 
 def plan_key(region: str) -> str:
@@ -161,16 +164,14 @@ def current_plan(client: redis.Redis) -> dict[str, Any] | None:
 def save_plan(
     client: redis.Redis, plan: DispatchPlan, region: str = ALL, *, planned_by: str | None = None
 ) -> dict[str, Any]:
-    """Store a region's plan under the next version, in one transaction; the merged plan."""
+    """Store a region's plan under the next version, in one transaction; its record."""
     version = int(client.incr(PLAN_VERSION_KEY))  # type: ignore[arg-type]
     record = plan_record(plan, version) | {"region": region, "planned_by": planned_by}
     with client.pipeline(transaction=True) as pipe:
         pipe.set(plan_key(region), json.dumps(record, ensure_ascii=False))
         pipe.sadd(PLAN_REGIONS_KEY, region)
         pipe.execute()
-    merged = current_plan(client)
-    assert merged is not None  # just written
-    return merged
+    return record
 
 
 def drop_plan(client: redis.Redis, region: str) -> None:

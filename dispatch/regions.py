@@ -15,6 +15,8 @@ from typing import Any
 import h3
 import redis
 
+from dispatch.order_store import decoded
+
 ALL = "all"
 # renew only our own lease: compare the holder and extend in one step
 _RENEW = """
@@ -55,4 +57,4 @@ def release(client: redis.Redis, region: str, worker_id: str) -> None:
 
 def holder(client: redis.Redis, region: str) -> str | None:
     raw: Any = client.get(lease_key(region))
-    return None if raw is None else raw.decode() if isinstance(raw, bytes) else str(raw)
+    return None if raw is None else decoded(raw)
