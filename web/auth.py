@@ -102,22 +102,35 @@ def principal_for(client: redis.Redis, token: str) -> Principal | None:
 def current_principal(*, allow_query: bool = False) -> Principal:
     """The caller, from ``Authorization: Bearer``; or ``?access_token=`` where a browser
     cannot set headers (an EventSource)."""
-    if "principal" in g:
-        return g.principal  # type: ignore[no-any-return]
+    token = _bearer_token(allow_query=allow_query)
+    if not token:
+        raise ApiError(401, "unauthorized", "a bearer token is required",
+                       {"header": "Authorization: Bearer <token>"})  # fmt: skip
+    principal = known_principal(allow_query=allow_query)
+    if principal is None:
+        raise ApiError(401, "unauthorized", "unknown or revoked token")
+    return principal
+
+
+def known_principal(*, allow_query: bool = False) -> Principal | None:
+    """The caller if it sent a token that is known, else None; looked up once per request."""
+    token = _bearer_token(allow_query=allow_query)
+    if not token:
+        return None
+    seen: dict[str, Principal | None] = g.setdefault("principals", {})
+    if token not in seen:
+        from web.services import redis_client
+
+        seen[token] = principal_for(redis_client(), token)
+    return seen[token]
+
+
+def _bearer_token(*, allow_query: bool) -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if not header and allow_query:
         scheme, token = "Bearer", request.args.get("access_token", "")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(401, "unauthorized", "a bearer token is required",
-                       {"header": "Authorization: Bearer <token>"})  # fmt: skip
-    from web.services import redis_client
-
-    principal = principal_for(redis_client(), token.strip())
-    if principal is None:
-        raise ApiError(401, "unauthorized", "unknown or revoked token")
-    g.principal = principal
-    return principal
+    return token.strip() if scheme.lower() == "bearer" else ""
 
 
 def allow(*roles: str, allow_query: bool = False) -> Callable[[Callable[P, R]], Callable[P, R]]:

@@ -14,7 +14,7 @@ from typing import Any, ParamSpec, TypeVar
 from flask import current_app, request
 from flask.typing import ResponseReturnValue
 
-from web.auth import principal_for
+from web.auth import known_principal
 from web.errors import ApiError
 from web.services import redis_client
 
@@ -24,12 +24,9 @@ WINDOW_S = 60
 
 
 def _caller() -> str:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        principal = principal_for(redis_client(), token.strip())
-        if principal is not None:
-            return f"token:{principal.token_id}"
+    principal = known_principal()  # the route's own check then reuses this lookup
+    if principal is not None:
+        return f"token:{principal.token_id}"
     return f"addr:{request.remote_addr or 'unknown'}"
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from dispatch.orders import CHANNELS, MAX_LINES, MAX_QTY, STATUSES
 from geo.stores import STORE_KINDS
+from web.limits import PUBLIC_PATHS
 from web.stores import DEFAULT_LIMIT, DEFAULT_RADIUS_M, MAX_LIMIT, MAX_PAGE, MAX_RADIUS_M
 
 Schema = dict[str, Any]
@@ -408,7 +409,7 @@ def _people_paths() -> dict[str, Any]:
 
 # What anyone may call without a token (rate limited per address), and what phones call
 # (rate limited per token); everything else under /api/v1 needs a token.
-PUBLIC = ("/api/v1/stores", "/api/v1/products", "/api/v1/track/")
+PUBLIC = PUBLIC_PATHS
 LIMITED = (*PUBLIC, "/api/v1/courier/")
 
 
