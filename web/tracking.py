@@ -44,7 +44,8 @@ def tracking_links(order_id: str) -> dict[str, str]:
 
 def _order_of(token: str) -> dict[str, Any]:
     order_id, _, _ = token.rpartition(".")
-    if not order_id or not hmac.compare_digest(tracking_token(order_id), token):
+    # as bytes: compare_digest refuses str with non-ASCII characters (a 500, found by fuzzing)
+    if not order_id or not hmac.compare_digest(tracking_token(order_id).encode(), token.encode()):
         raise ApiError(404, "tracking_not_found", "no order for this tracking link")
     order = order_store.get_order(redis_client(), order_id)
     if order is None:

@@ -24,6 +24,7 @@ def test_a_link_opens_its_order_and_nothing_else(shop: FlaskClient) -> None:
         placed["order"]["id"],  # no signature at all
         "ord_nope.0123456789abcdef0123456789abcdef",
         ".",
+        "ordé.ñ",  # not ASCII
     ]
     for bad in forged:
         for path in (f"/api/v1/track/{bad}", f"/track/{bad}"):
