@@ -4,7 +4,9 @@ Keys: ``couriers`` (hash id -> JSON), ``courier-positions`` (hash id -> last pin
 ``pins`` (hash order id -> courier id: a dispatcher's manual assignment), and the plan: one
 JSON per dispatch region (``plan:{region}``, see :mod:`dispatch.regions`), the set of regions
 with a plan, and ``plan:version``, counting every plan written; readers see the regions' plans
-merged into one.
+merged into one. In each order home (see :mod:`dispatch.order_store`), written with the order's
+status: ``carried:{home}`` (order id -> the courier that picked it up, from its phone) and
+``courier-events:{home}:<courier>`` (the phone's event id -> the answer given).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import redis
 from dispatch import order_store
 from dispatch.planner import CourierState, DispatchPlan, OpenOrder
 from dispatch.regions import ALL, region_of
+from dispatch.replies import decoded
 from geo.stores import Store
 from geo.travel import VEHICLE_SPEEDS_MPS
 
@@ -28,22 +31,31 @@ POSITIONS_KEY = "courier-positions"
 PINS_KEY = "pins"
 PLAN_VERSION_KEY = "plan:version"
 PLAN_REGIONS_KEY = "plan:regions"
-CARRIED_KEY = "carried-by"  # order id -> the courier that picked it up (from its phone)
 MAX_SPEED_MPS = 50.0  # 180 km/h: a ping implying more is a bad fix, not a courier
 
 
-def courier_events_key(courier_id: str) -> str:
-    """Hash of client event id -> the answer given, so a resent event is applied once."""
-    return f"courier-events:{courier_id}"
+def courier_events_key(courier_id: str, order_id: str) -> str:
+    """Hash of client event id -> the answer given, so a resent event is applied once; in the
+    order's home, so the answer is written with the status change it records."""
+    return f"courier-events:{{{order_store.home_of(order_id)}}}:{courier_id}"
+
+
+def carried_key(home: str) -> str:
+    """Hash of order id -> the courier that picked it up, for the orders of ``home``."""
+    return f"carried:{{{home}}}"
 
 
 def carriers(client: redis.Redis) -> dict[str, str]:
-    return _text_hash(client, CARRIED_KEY)
+    pipe = client.pipeline(transaction=False)
+    for home in order_store.homes(client):
+        pipe.hgetall(carried_key(home))
+    return {decoded(k): decoded(v)
+            for raw in pipe.execute() for k, v in raw.items()}  # fmt: skip
 
 
 def _text_hash(client: redis.Redis, key: str) -> dict[str, str]:
     raw: Any = client.hgetall(key)
-    return {order_store.decoded(k): order_store.decoded(v) for k, v in raw.items()}
+    return {decoded(k): decoded(v) for k, v in raw.items()}
 
 
 def courier_orders(client: redis.Redis, courier_id: str) -> set[str]:
@@ -117,7 +129,7 @@ def record_position(
 
 def positions(client: redis.Redis) -> dict[str, dict[str, Any]]:
     raw: Any = client.hgetall(POSITIONS_KEY)
-    return {order_store.decoded(k): json.loads(v) for k, v in raw.items()}
+    return {decoded(k): json.loads(v) for k, v in raw.items()}
 
 
 def set_pin(client: redis.Redis, order_id: str, courier_id: str | None) -> None:
@@ -141,7 +153,7 @@ def current_plan(client: redis.Redis) -> dict[str, Any] | None:
     names = sorted(planned_regions(client))
     if not names:
         return None
-    raws: Any = client.mget([plan_key(name) for name in names])
+    raws = order_store.get_many(client, [plan_key(name) for name in names])
     records = {name: json.loads(raw) for name, raw in zip(names, raws, strict=True) if raw}
     if not records:
         return None
@@ -164,23 +176,23 @@ def current_plan(client: redis.Redis) -> dict[str, Any] | None:
 def save_plan(
     client: redis.Redis, plan: DispatchPlan, region: str = ALL, *, planned_by: str | None = None
 ) -> dict[str, Any]:
-    """Store a region's plan under the next version, in one transaction; its record."""
+    """Store a region's plan under the next version; its record.
+
+    The region is listed before its plan is written (readers skip a listed region with no plan),
+    so the keys may sit in different Redis Cluster slots.
+    """
     version = int(client.incr(PLAN_VERSION_KEY))  # type: ignore[arg-type]
     record = plan_record(plan, version) | {"region": region, "planned_by": planned_by}
-    with client.pipeline(transaction=True) as pipe:
-        pipe.set(plan_key(region), json.dumps(record, ensure_ascii=False))
-        pipe.sadd(PLAN_REGIONS_KEY, region)
-        pipe.execute()
+    client.sadd(PLAN_REGIONS_KEY, region)
+    client.set(plan_key(region), json.dumps(record, ensure_ascii=False))
     return record
 
 
 def drop_plan(client: redis.Redis, region: str) -> None:
     """Forget a region's plan (a region with nothing left to plan)."""
-    with client.pipeline(transaction=True) as pipe:
-        pipe.delete(plan_key(region))
-        pipe.srem(PLAN_REGIONS_KEY, region)
-        pipe.incr(PLAN_VERSION_KEY)
-        pipe.execute()
+    client.delete(plan_key(region))
+    client.srem(PLAN_REGIONS_KEY, region)
+    client.incr(PLAN_VERSION_KEY)
 
 
 def plan_record(plan: DispatchPlan, version: int) -> dict[str, Any]:
@@ -279,7 +291,7 @@ def by_region(
 
 
 def planned_regions(client: redis.Redis) -> set[str]:
-    return {order_store.decoded(r) for r in client.smembers(PLAN_REGIONS_KEY)}  # type: ignore[union-attr]
+    return {decoded(r) for r in client.smembers(PLAN_REGIONS_KEY)}  # type: ignore[union-attr]
 
 
 def _where(courier: CourierProfile, pings: Mapping[str, Mapping[str, Any]]) -> tuple[float, float]:

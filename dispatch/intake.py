@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,13 +13,17 @@ from typing import Any
 
 import redis
 
-from dispatch import order_store
+from dispatch import idempotency, order_store
 from dispatch.batch_matching import BatchOrder, BatchStore, batch_match
 from dispatch.matching import Candidate, Ranking, Rejection, StoreSituation, rank_stores
 from dispatch.orders import PROMISE, Order, OrderLine, OrderRequest, StatusEvent
 from dispatch.products import Product
 from geo.index import NearbyQuery, StoreIndex
+from geo.stores import Store
 from geo.travel import TravelModel
+
+CLAIM_WAIT_S = 2.0  # how long a retry waits for its twin's placement to land
+CLAIM_STALE_S = 120.0  # a claim this old with no order behind it was left by a dead process
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +35,7 @@ class IntakeRules:
     vehicle: str = "e-bike"
     pickup_allowance_s: float = 600.0  # a courier's time to reach the store
     batch_time_limit_s: float = 2.0  # CP-SAT's budget for one bulk batch
+    region_resolution: int | None = None  # stores' homes (see dispatch.order_store)
 
 
 class IntakeError(ValueError):
@@ -45,9 +51,17 @@ class UnknownSkuError(IntakeError):
 class IdempotencyConflictError(IntakeError):
     """The same idempotency key or channel order id came with a different body."""
 
-    def __init__(self, order_id: str) -> None:
-        super().__init__(f"this key was already used for order {order_id} with another body")
+    def __init__(self, order_id: str | None) -> None:
+        used = f"order {order_id}" if order_id else "a request still being placed"
+        super().__init__(f"this key was already used for {used} with another body")
         self.order_id = order_id
+
+
+class IdempotencyInProgressError(IntakeError):
+    """An identical request is still being placed: retry in a moment."""
+
+    def __init__(self) -> None:
+        super().__init__("an identical request is still being placed; retry in a few seconds")
 
 
 class NoStoreCanFulfilError(IntakeError):
@@ -79,7 +93,7 @@ class Submission:
     @property
     def keys(self) -> list[str]:
         request = self.request
-        return order_store.idempotency_keys(request.channel, request.external_id, self.header_key)
+        return idempotency.keys_for(request.channel, request.external_id, self.header_key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +176,41 @@ class Intake:
         unknown = sorted(line.sku for line in request.lines if line.sku not in self._products)
         if unknown:
             raise UnknownSkuError(unknown)
-        return _replay(self._client, submission.keys, submission.fingerprint)
+        held = idempotency.find_claim(self._client, submission.keys)
+        return None if held is None else self._settle(submission, held)
+
+    def _settle(self, submission: Submission, held: idempotency.Claim) -> IntakeResult | None:
+        """The order an earlier request with the same keys placed; None once its claim is gone
+        (refused, or stale: its process died before placing). Waits briefly for one in flight."""
+        deadline = time.monotonic() + CLAIM_WAIT_S
+        while True:
+            order = idempotency.claimed_order(self._client, held.ticket)
+            if held.body_hash != submission.fingerprint:
+                raise IdempotencyConflictError(order["id"] if order else None)
+            if order is not None:
+                return IntakeResult(order, replayed=True)
+            if self._now.timestamp() - held.claimed_at > CLAIM_STALE_S:
+                idempotency.drop_claim(self._client, submission.keys, held)
+                return None
+            if time.monotonic() > deadline:
+                raise IdempotencyInProgressError
+            time.sleep(0.05)
+            again = idempotency.find_claim(self._client, submission.keys)
+            if again is None:
+                return None
+            held = again
+
+    def _claim(self, submission: Submission, ticket: str) -> IntakeResult | None:
+        """Claim the submission's keys for ``ticket``; the earlier order if a twin has them."""
+        mine = idempotency.Claim(ticket, submission.fingerprint, self._now.timestamp())
+        for _ in range(5):
+            held = idempotency.claim(self._client, submission.keys, mine)
+            if held is None:
+                return None
+            replay = self._settle(submission, held)
+            if replay is not None:
+                return replay
+        raise IdempotencyInProgressError
 
     def rebalance(self, *, limit: int = 500) -> Rebalance:
         """Re-match the orders not yet being prepared as one batch and move those it improves.
@@ -172,7 +220,18 @@ class Intake:
         force. Moves are applied one by one, atomically; a move that no longer fits (an order
         went into preparation, a store sold out meanwhile) is skipped. No order is ever dropped.
         """
-        records = order_store.accepted_orders(self._client, limit=limit)
+        passes = [self._rebalance_home(home, limit) for home in order_store.homes(self._client)]
+        return Rebalance(
+            considered=sum(p.considered for p in passes),
+            moves=tuple(m for p in passes for m in p.moves),
+            ride_before_s=sum(p.ride_before_s for p in passes),
+            ride_after_s=sum(p.ride_after_s for p in passes),
+            solver_status=",".join(sorted({p.solver_status for p in passes})) or "OPTIMAL",
+        )
+
+    def _rebalance_home(self, home: str, limit: int) -> Rebalance:
+        """Re-balance one home's orders among its own stores (a move stays in one Redis slot)."""
+        records = order_store.accepted_orders(self._client, home, limit=limit)
         freed_stock: dict[str, dict[str, int]] = {}
         freed_slots: dict[str, int] = {}
         for record in records:
@@ -185,6 +244,7 @@ class Intake:
                 _request_of(record),
                 deadline=datetime.fromisoformat(record["promised_by"]),
                 freed=(freed_stock, freed_slots),
+                home=home,
             )
             for record in records
         }
@@ -244,19 +304,22 @@ class Intake:
         *,
         deadline: datetime | None = None,
         freed: tuple[Mapping[str, Mapping[str, int]], Mapping[str, int]] | None = None,
+        home: str | None = None,
     ) -> _Snapshot:
-        """Rank the candidate stores for ``request`` on their stock and slots now, counting
-        ``freed`` stock and slots (held by orders being re-matched) as available."""
+        """Rank the candidate stores for ``request`` (those of ``home`` if given) on their stock
+        and slots now, counting ``freed`` stock and slots (held by orders being re-matched) as
+        available."""
         freed_stock, freed_slots = freed or ({}, {})
         rules = self._rules
         query = NearbyQuery(
             request.lat, request.lng, rules.search_radius_m, rules.max_candidates, partner=True
         )
         hits = self._index.nearby(query)
+        if home is not None:
+            hits = [hit for hit in hits if self._slot(hit.store).home == home]
         skus = [line.sku for line in request.lines]
-        states = order_store.situations_for(
-            self._client, [hit.store.id for hit in hits], skus, now=self._now
-        )
+        slots = [self._slot(hit.store) for hit in hits]
+        states = order_store.situations_for(self._client, slots, skus, now=self._now)
         situations = {}
         for hit, (stock, count) in zip(hits, states, strict=True):
             back = freed_stock.get(hit.store.id, {})
@@ -278,6 +341,10 @@ class Intake:
         self, submission: Submission, candidates: list[Candidate], ranking: Ranking
     ) -> IntakeResult:
         """Place at the first candidate that still takes it; refuse with every reason if none."""
+        ticket = secrets.token_hex(8)
+        replay = self._claim(submission, ticket)
+        if replay is not None:
+            return replay
         rejections = list(ranking.rejected)
         for candidate in candidates:
             tried = {r.store_id for r in rejections}
@@ -286,34 +353,37 @@ class Intake:
                 for c in ranking.feasible
                 if c.ride_s < candidate.ride_s and c.store.id not in tried
             ]
-            order = self._order_at(submission.request, candidate, rejections + skipped)
+            slot = self._slot(candidate.store)
+            order_id = order_store.order_id_for(slot.home, ticket)
+            order = self._order_at(order_id, submission.request, candidate, rejections + skipped)
             placed = order_store.place_order(
-                self._client,
-                order,
-                capacity_per_hour=candidate.store.capacity_per_hour,
-                idempotency=submission.keys,
-                body_hash=submission.fingerprint,
+                self._client, order, slot, capacity_per_hour=candidate.store.capacity_per_hour
             )
             if placed.outcome == "ok":
                 return IntakeResult(order.to_record(), replayed=False)
-            if placed.outcome == "duplicate":  # an identical request won a race with this one
-                replay = _replay(self._client, submission.keys, submission.fingerprint)
-                if replay is not None:
-                    return replay
+            if placed.outcome == "exists":  # 64 random bits met an earlier ticket
+                msg = f"order id {order_id} is taken"
+                raise RuntimeError(msg)
             # the last unit or slot went since the snapshot: try the next store
             reason = "out_of_stock" if placed.outcome == "out_of_stock" else "over_capacity"
             rejections.append(
                 Rejection(candidate.store.id, candidate.ride_s, (reason,), placed.missing_skus)
             )
+        mine = idempotency.Claim(ticket, submission.fingerprint, self._now.timestamp())
+        idempotency.drop_claim(self._client, submission.keys, mine)  # a retry may try afresh
         raise NoStoreCanFulfilError(sorted(rejections, key=_by_ride))
 
+    def _slot(self, store: Store) -> order_store.StoreSlot:
+        return order_store.StoreSlot.of(store, self._rules.region_resolution)
+
     def _order_at(
-        self, request: OrderRequest, candidate: Candidate, rejections: list[Rejection]
-    ) -> Order:
+        self, order_id: str, request: OrderRequest, candidate: Candidate,
+        rejections: list[Rejection],
+    ) -> Order:  # fmt: skip
         passed_over = sorted((r for r in rejections if r.ride_s <= candidate.ride_s), key=_by_ride)
         now = self._now
         return Order(
-            id=f"ord_{secrets.token_hex(8)}",
+            id=order_id,
             request=request,
             store_id=candidate.store.id,
             status="accepted",
@@ -360,20 +430,6 @@ def _batch_stores(snapshots: Iterable[_Snapshot]) -> list[BatchStore]:
             capacity[store_id] = max(0, left)
             stock.setdefault(store_id, {}).update(situation.stock)
     return [BatchStore(store_id, capacity[store_id], stock[store_id]) for store_id in capacity]
-
-
-def _replay(client: redis.Redis, keys: list[str], fingerprint: str) -> IntakeResult | None:
-    seen = order_store.find_by_idempotency(client, keys)
-    if seen is None:
-        return None
-    order_id, stored_hash = seen
-    if stored_hash != fingerprint:
-        raise IdempotencyConflictError(order_id)
-    order = order_store.get_order(client, order_id)
-    if order is None:  # idempotency keys are written with the order, in one script
-        msg = f"order {order_id} is missing"
-        raise RuntimeError(msg)
-    return IntakeResult(order, replayed=True)
 
 
 def _by_ride(rejection: Rejection) -> tuple[float, str]:

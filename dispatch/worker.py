@@ -116,8 +116,12 @@ def main() -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = Settings.from_env()
-    if settings.redis_url is None and not settings.redis_sentinels:
-        raise SystemExit("REDIS_URL (or REDIS_SENTINELS) must name the service's Redis")
+    if settings.redis_url is None and not settings.redis_sentinels and not settings.redis_cluster:
+        raise SystemExit("REDIS_URL (or REDIS_SENTINELS, REDIS_CLUSTER) must name the Redis")
+    try:
+        order_store.check_layout(worker_client(settings), settings.region_resolution)
+    except order_store.LayoutMismatchError as exc:
+        raise SystemExit(str(exc)) from exc
     travel = travel_model(settings)
     worker_id = f"{socket.gethostname()}:{os.getpid()}"
     log.info(

@@ -93,9 +93,12 @@ def main() -> None:
         flask_cli(redis_url, "stores", "import", str(catalogue))
         flask_cli(redis_url, "products", "import", str(ROOT / "data" / "demo_products.csv"))
         flask_cli(redis_url, "couriers", "import", str(ROOT / "data" / "demo_couriers.csv"))
+        stock = Path(folder) / "stock.csv"
+        stock.write_text("store_id,sku,qty\n" + "".join(
+            f"{f['properties']['id']},{sku},{10**7}\n" for f in demo["features"] for sku in SKUS
+        ))  # fmt: skip
+        flask_cli(redis_url, "stock", "import", str(stock))
         client = redis.Redis.from_url(redis_url)
-        for feature in demo["features"]:
-            order_store.set_stock(client, feature["properties"]["id"], dict.fromkeys(SKUS, 10**7))
         tokens = {
             "shopper": _token(redis_url, "shopper", "load-shopper"),
             "courier": _token(redis_url, "courier", "tc-01"),

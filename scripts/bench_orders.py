@@ -61,10 +61,13 @@ def main() -> None:
         catalogue.write_text(json.dumps(demo, ensure_ascii=False))
         flask_cli(redis_url, "stores", "import", str(catalogue))
         flask_cli(redis_url, "products", "import", str(ROOT / "data" / "demo_products.csv"))
+        stock = Path(folder) / "stock.csv"
+        stock.write_text("store_id,sku,qty\n" + "".join(
+            f"{f['properties']['id']},{sku},10000000\n"
+            for f in demo["features"] for sku in ("water-600ml", "tea-egg")
+        ))  # fmt: skip
+        flask_cli(redis_url, "stock", "import", str(stock))
         client = redis.Redis.from_url(redis_url)
-        for feature in demo["features"]:
-            levels = {"water-600ml": 10_000_000, "tea-egg": 10_000_000}
-            order_store.set_stock(client, feature["properties"]["id"], levels)
         warmup, timed = Path(folder) / "warmup.lua", Path(folder) / "timed.lua"
         token = flask_cli(redis_url, "tokens", "issue", "--role", "dispatcher").split()[-1]
         warmup.write_text(WRK_SCRIPT % {"run": "warmup", "token": token})

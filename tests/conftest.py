@@ -13,6 +13,8 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
+from dispatch.order_store import StoreSlot
+from dispatch.regions import ALL
 from geo.catalogue import load_catalogue
 from geo.stores import Store
 from web import create_app
@@ -26,6 +28,11 @@ DEMO_PRODUCTS = PROJECT_ROOT / "data" / "demo_products.csv"
 DEMO_STOCK = PROJECT_ROOT / "data" / "demo_stock.csv"
 # A Sunday, 03:00 in Taipei: convenience stores open, supermarkets closed.
 FIXED_NOW = datetime(2026, 11, 21, 19, 0, tzinfo=UTC)
+
+
+def slot(store_id: str) -> StoreSlot:
+    """A store's stock and orders in Redis, with the one dispatch region the tests default to."""
+    return StoreSlot(store_id, ALL)
 
 
 def _free_port() -> int:

@@ -6,11 +6,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+import redis
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from dispatch import order_store
 from web.catalogue_cache import CatalogueCache
-from web.errors import register_error_handlers
+from web.errors import ConfigError, register_error_handlers
 from web.limits import secure_headers
 from web.settings import Settings, redis_client, secret_key, travel_model
 
@@ -32,6 +35,12 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     client = redis_client(settings)
+    try:
+        order_store.check_layout(client, settings.region_resolution)
+    except order_store.LayoutMismatchError as exc:
+        raise ConfigError(str(exc)) from exc
+    except redis.RedisError:  # Redis away: requests answer 503 until it is back
+        pass
     app.extensions["redis"] = client
     app.extensions["clock"] = clock
     app.extensions["travel"] = travel_model(settings)  # matching and re-plans use the same one
@@ -44,6 +53,9 @@ def create_app(
         parts = urlsplit(settings.map_tile_url)
         app.config["TILE_ORIGIN"] = f"{parts.scheme}://{parts.netloc}"
     app.after_request(secure_headers)
+    if settings.trusted_proxies:  # the client's address from the proxies' X-Forwarded-For
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     from web import admin, cli, courier, dispatch, dispatcher, docs, orders, stores, tracking
 
     app.register_blueprint(stores.bp)

@@ -26,8 +26,9 @@ from web.errors import ApiError
 ROLES = ("shopper", "store", "courier", "dispatcher", "admin")
 BOUND_ROLES = frozenset({"shopper", "store", "courier"})  # these act for one subject
 STAFF = ("dispatcher", "admin")
-TOKENS_KEY = "auth:tokens"  # sha256 hex -> principal JSON
-TOKEN_IDS_KEY = "auth:token-ids"  # token id -> sha256 hex (to revoke by id)
+# one hash tag: issuing and revoking change both in one transaction, also on Redis Cluster
+TOKENS_KEY = "auth:{tokens}"  # sha256 hex -> principal JSON
+TOKEN_IDS_KEY = "auth:{tokens}:ids"  # token id -> sha256 hex (to revoke by id)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -67,7 +68,7 @@ def issue_token(
     principal = Principal(f"tok_{secrets.token_hex(6)}", role, subject or None, label)
     record = principal.to_record() | {"issued_at": at.isoformat()}
     digest = _digest(token)
-    with client.pipeline() as pipe:  # MULTI: both keys or neither
+    with client.pipeline(transaction=True) as pipe:  # both keys or neither
         pipe.hset(TOKENS_KEY, digest, json.dumps(record, ensure_ascii=False))
         pipe.hset(TOKEN_IDS_KEY, principal.token_id, digest)
         pipe.execute()
@@ -79,7 +80,7 @@ def revoke_token(client: redis.Redis, token_id: str) -> bool:
     digest: Any = client.hget(TOKEN_IDS_KEY, token_id)
     if digest is None:
         return False
-    with client.pipeline() as pipe:
+    with client.pipeline(transaction=True) as pipe:
         pipe.hdel(TOKENS_KEY, digest)
         pipe.hdel(TOKEN_IDS_KEY, token_id)
         pipe.execute()

@@ -17,6 +17,8 @@ from typing import Any
 
 import redis
 
+from dispatch.order_store import get_many
+from dispatch.replies import decoded
 from geo.stores import Store
 
 VERSION_KEY = "catalogue:version"
@@ -103,7 +105,7 @@ def read_catalogue(client: redis.Redis, version: int) -> list[Store]:
     if not meta:
         raise CatalogueVanishedError(version)
     chunks = int(meta["chunks"])
-    payloads = client.mget([_chunk_key(version, i) for i in range(chunks)]) if chunks else []
+    payloads = get_many(client, [_chunk_key(version, i) for i in range(chunks)])
     stores: list[Store] = []
     for payload in payloads:
         if payload is None:
@@ -127,8 +129,4 @@ def _delete_versions_before(client: redis.Redis, keep_from: int) -> None:
 
 
 def _decode(raw: Any) -> dict[str, str]:
-    return {_text(k): _text(v) for k, v in raw.items()}
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+    return {decoded(k): decoded(v) for k, v in raw.items()}

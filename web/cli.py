@@ -19,7 +19,7 @@ from geo.distance import check_latlng
 from geo.errors import CatalogueError
 from web.auth import ROLES, issue_token, revoke_token
 from web.catalogue_store import current_version, save_catalogue
-from web.services import catalogue_index, redis_client
+from web.services import catalogue_index, redis_client, store_slot
 
 stores_cli = AppGroup("stores", help="Manage the store catalogue.")
 
@@ -159,17 +159,19 @@ def import_products(path: Path, if_empty: bool) -> None:
 def import_stock(path: Path, if_empty: bool) -> None:
     """Set stock levels from a CSV of store_id,sku,qty (all rows valid, or nothing changes)."""
     client = redis_client()
-    if if_empty and next(iter(client.scan_iter(match="stock:*", count=100)), None) is not None:
+    if if_empty and order_store.stocked_stores(client):
         click.echo("stock already loaded")
         return
     index = catalogue_index()
     products = order_store.load_products(client)
     levels: dict[str, dict[str, int]] = {}
+    slots: dict[str, order_store.StoreSlot] = {}
     problems: list[str] = []
     with path.open(encoding="utf-8", newline="") as handle:
         for row_number, row in enumerate(csv.DictReader(handle), start=1):
-            store_id, sku, qty = row.get("store_id"), row.get("sku"), row.get("qty", "")
-            if not store_id or index.get(store_id) is None:
+            store_id, sku, qty = row.get("store_id") or "", row.get("sku"), row.get("qty", "")
+            store = index.get(store_id)
+            if store is None:
                 problems.append(f"row {row_number}: store_id: unknown store {store_id!r}")
             elif sku not in products:
                 problems.append(f"row {row_number}: sku: unknown sku {sku!r}")
@@ -177,12 +179,13 @@ def import_stock(path: Path, if_empty: bool) -> None:
                 problems.append(f"row {row_number}: qty: {qty!r} is not a whole number >= 0")
             else:
                 levels.setdefault(store_id, {})[sku] = int(qty)
+                slots[store_id] = store_slot(store)
     if problems:
         for problem in problems[:50]:
             click.echo(f"  {problem}", err=True)
         raise click.ClickException(f"{len(problems)} problem(s) in {path.name}; nothing changed")
     for store_id, store_levels in tqdm(levels.items(), desc="stock", disable=None):
-        order_store.set_stock(client, store_id, store_levels)
+        order_store.set_stock(client, slots[store_id], store_levels)
     click.echo(f"stock of {len(levels)} stores from {path.name}")
 
 

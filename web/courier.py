@@ -112,7 +112,7 @@ def report_event() -> ResponseReturnValue:
     if problems:
         raise invalid_parameters(problems)
     client = redis_client()
-    events_key = fleet.courier_events_key(courier_id)
+    events_key = fleet.courier_events_key(courier_id, str(order_id))
     replay = _recorded(client, events_key, str(event_id))
     if replay is not None:
         return jsonify(replay | {"replayed": True})
@@ -137,7 +137,7 @@ def _recorded(client: Any, key: str, event_id: str) -> dict[str, Any] | None:
 def _apply(client: Any, courier_id: str, event_id: str, order_id: str, kind: str,
            body: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
     at = now()
-    events_key = fleet.courier_events_key(courier_id)
+    events_key = fleet.courier_events_key(courier_id, order_id)
     answer: dict[str, Any] = {"event_id": event_id, "order_id": order_id, "type": kind,
                               "at": at.isoformat()}  # fmt: skip
     if kind == "arrived":  # the courier is at the store, or at the door once the order is on board
@@ -176,7 +176,7 @@ def _transition_for(
         return (
             "picked_up",
             f"picked up by {courier_id}",
-            {fleet.CARRIED_KEY: {order_id: courier_id}},
+            {fleet.carried_key(order_store.home_of(order_id)): {order_id: courier_id}},
         )
     if kind == "failed":
         reason = body.get("reason")

@@ -85,8 +85,7 @@ def _fingerprint() -> str:
     with client.pipeline(transaction=False) as pipe:
         pipe.get(fleet.PLAN_VERSION_KEY)
         pipe.hgetall(fleet.POSITIONS_KEY)
-        pipe.zrange(order_store.OPEN_KEY, 0, -1)
-        replies = pipe.execute()
+        replies = [*pipe.execute(), order_store.open_order_ids(client)]
     return hashlib.sha256(repr(replies).encode()).hexdigest()
 
 

@@ -41,7 +41,7 @@ def rate_limited(bucket: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
                 now = time.time()
                 window = int(now // WINDOW_S)
                 key = f"ratelimit:{bucket}:{_caller()}:{window}"
-                with redis_client().pipeline() as pipe:  # MULTI: count and expiry together
+                with redis_client().pipeline(transaction=True) as pipe:  # count with expiry
                     pipe.incr(key)
                     pipe.expire(key, WINDOW_S * 2)
                     count = int(pipe.execute()[0])

@@ -12,6 +12,7 @@ from flask.typing import ResponseReturnValue
 from dispatch import order_store
 from dispatch.intake import (
     IdempotencyConflictError,
+    IdempotencyInProgressError,
     Intake,
     IntakeError,
     IntakeResult,
@@ -35,7 +36,7 @@ from web.auth import STAFF, allow, current_principal, require_own
 from web.errors import ApiError, error_body, invalid_parameters
 from web.limits import rate_limited
 from web.params import QueryReader, json_number, json_object
-from web.services import catalogue_index, now, redis_client
+from web.services import catalogue_index, now, redis_client, store_slot
 from web.tracking import tracking_links
 
 bp = Blueprint("orders", __name__, url_prefix="/api/v1")
@@ -200,6 +201,9 @@ def _intake_error(exc: IntakeError) -> ApiError:
         return ApiError(422, "unknown_sku", str(exc), {"skus": exc.skus})
     if isinstance(exc, IdempotencyConflictError):
         return ApiError(409, "idempotency_conflict", str(exc), {"order_id": exc.order_id})
+    if isinstance(exc, IdempotencyInProgressError):
+        return ApiError(409, "request_in_progress", str(exc), {"retry_after_s": 2},
+                        headers={"Retry-After": "2"})  # fmt: skip
     if isinstance(exc, NoStoreCanFulfilError):
         details = {"candidates": [r.to_dict() for r in exc.rejections]}
         return ApiError(422, "no_store_can_fulfil", str(exc), details)
@@ -275,18 +279,21 @@ def _transition(order_id: str, target: str, note: str) -> dict[str, Any]:
         raise ApiError(409, "illegal_transition", str(exc), {"target": target}) from exc
 
 
-def _known_store(store_id: str) -> None:
+def _known_store(store_id: str) -> order_store.StoreSlot:
+    """The store's slot, if the caller may see the store."""
     if current_principal().role == "store":
         require_own("store", store_id)
-    if catalogue_index().get(store_id) is None:
+    store = catalogue_index().get(store_id)
+    if store is None:
         raise ApiError(404, "store_not_found", f"no store with id {store_id!r}", {"id": store_id})
+    return store_slot(store)
 
 
 @bp.get("/stores/<store_id>/orders")
 @allow("store", *STAFF)
 def list_store_orders(store_id: str) -> ResponseReturnValue:
     """Store staff: this store's orders, newest first, optionally of one status."""
-    _known_store(store_id)
+    slot = _known_store(store_id)
     args = QueryReader(request.args, allowed=("status", "limit"))
     status = args.choices("status", allowed=STATUSES)
     limit = args.integer("limit", default=50, low=1, high=200)
@@ -294,7 +301,7 @@ def list_store_orders(store_id: str) -> ResponseReturnValue:
     chosen = next(iter(status)) if status and len(status) == 1 else None
     if status and len(status) > 1:
         raise invalid_parameters({"status": "give one status"})
-    orders = order_store.store_orders(redis_client(), store_id, status=chosen, limit=limit)
+    orders = order_store.store_orders(redis_client(), slot, status=chosen, limit=limit)
     return jsonify(orders=orders, count=len(orders))
 
 
@@ -302,14 +309,14 @@ def list_store_orders(store_id: str) -> ResponseReturnValue:
 @allow("store", *STAFF)
 def store_stats(store_id: str) -> ResponseReturnValue:
     """A merchant's closed loop: orders and revenue per channel, on-time share, delivery time."""
-    _known_store(store_id)
+    slot = _known_store(store_id)
     args = QueryReader(request.args, allowed=("from", "to"))
     end = args.moment("to") or now()
     start = args.moment("from") or end - timedelta(days=1)
     args.finish()
     if start >= end:
         raise invalid_parameters({"from": "must be before to"})
-    orders = order_store.store_orders_between(redis_client(), store_id, start, end)
+    orders = order_store.store_orders_between(redis_client(), slot, start, end)
     figures = store_figures(orders)
     return jsonify(
         store_id=store_id, **{"from": start.isoformat(), "to": end.isoformat()}, **figures
@@ -319,15 +326,15 @@ def store_stats(store_id: str) -> ResponseReturnValue:
 @bp.get("/stores/<store_id>/stock")
 @allow("store", *STAFF)
 def read_stock(store_id: str) -> ResponseReturnValue:
-    _known_store(store_id)
-    return jsonify(store_id=store_id, stock=order_store.stock_levels(redis_client(), store_id))
+    slot = _known_store(store_id)
+    return jsonify(store_id=store_id, stock=order_store.stock_levels(redis_client(), slot))
 
 
 @bp.post("/stores/<store_id>/stock")
 @allow("store", *STAFF)
 def push_stock(store_id: str) -> ResponseReturnValue:
     """A store's system pushes stock: ``mode`` "set" (levels) or "adjust" (deltas), in bulk."""
-    _known_store(store_id)
+    slot = _known_store(store_id)
     body = json_object(max_bytes=MAX_ORDER_BYTES)
     mode = body.get("mode", "set")
     items = body.get("items")
@@ -354,13 +361,13 @@ def push_stock(store_id: str) -> ResponseReturnValue:
         raise invalid_parameters(problems)
     client = redis_client()
     if mode == "set":
-        order_store.set_stock(client, store_id, changes)
+        order_store.set_stock(client, slot, changes)
     else:
         try:
-            order_store.adjust_stock(client, store_id, changes)
+            order_store.adjust_stock(client, slot, changes)
         except order_store.NegativeStockError as exc:
             raise ApiError(409, "negative_stock", str(exc)) from exc
-    return jsonify(store_id=store_id, stock=order_store.stock_levels(client, store_id))
+    return jsonify(store_id=store_id, stock=order_store.stock_levels(client, slot))
 
 
 @bp.get("/products")
@@ -372,5 +379,6 @@ def list_products() -> ResponseReturnValue:
 
 def register(app: Any) -> None:
     """Attach the blueprint and the matching configuration."""
-    app.extensions.setdefault("intake_rules", IntakeRules())
+    resolution = app.config["SETTINGS"].region_resolution
+    app.extensions.setdefault("intake_rules", IntakeRules(region_resolution=resolution))
     app.register_blueprint(bp)

@@ -9,7 +9,9 @@ from typing import Any, cast
 import redis
 from flask import current_app
 
+from dispatch.order_store import StoreSlot
 from geo.index import StoreIndex
+from geo.stores import Store
 from web.catalogue_cache import CatalogueCache
 
 ATTRIBUTION = "Store and map data (c) OpenStreetMap contributors, ODbL 1.0"
@@ -25,6 +27,11 @@ def catalogue_cache() -> CatalogueCache:
 
 def catalogue_index() -> StoreIndex:
     return catalogue_cache().index()
+
+
+def store_slot(store: Store) -> StoreSlot:
+    """Where the store's stock and orders live in Redis: its home at the configured regions."""
+    return StoreSlot.of(store, current_app.config["SETTINGS"].region_resolution)
 
 
 def now() -> datetime:

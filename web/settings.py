@@ -7,8 +7,10 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import cast
 
 import redis
+from redis.cluster import ClusterNode
 
 from geo.travel import StraightLineTravel, TravelModel
 from web.errors import ConfigError
@@ -38,9 +40,12 @@ class Settings:
     # Redis Sentinel instead of REDIS_URL: "host:port,host:port" and the monitored master's name
     redis_sentinels: tuple[tuple[str, int], ...] = ()
     redis_sentinel_master: str = "mymaster"
+    # Redis Cluster instead: "host:port,host:port", any of its nodes (the client finds the rest)
+    redis_cluster: tuple[tuple[str, int], ...] = ()
     region_resolution: int | None = None  # H3 resolution of dispatch regions; None: one region
     lease_s: float = 15.0  # a worker's hold on a region lasts this long unless renewed
     rate_limit_per_minute: int = 600  # per token (or address) on public and courier routes; 0: off
+    trusted_proxies: int = 0  # proxies in front that set X-Forwarded-For (0: trust no header)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -63,8 +68,9 @@ class Settings:
                 road_extract=Path(env["ROAD_EXTRACT"]) if env.get("ROAD_EXTRACT") else None,
                 secret_key=env.get("SECRET_KEY") or None,
                 map_tile_url=env.get("MAP_TILE_URL") or None,
-                redis_sentinels=_host_ports(env.get("REDIS_SENTINELS", "")),
+                redis_sentinels=_host_ports(env.get("REDIS_SENTINELS", ""), "REDIS_SENTINELS"),
                 redis_sentinel_master=env.get("REDIS_SENTINEL_MASTER", base.redis_sentinel_master),
+                redis_cluster=_host_ports(env.get("REDIS_CLUSTER", ""), "REDIS_CLUSTER"),
                 region_resolution=int(env["DISPATCH_REGION_RESOLUTION"])
                 if env.get("DISPATCH_REGION_RESOLUTION")
                 else None,
@@ -72,6 +78,7 @@ class Settings:
                 rate_limit_per_minute=int(
                     env.get("RATE_LIMIT_PER_MINUTE", base.rate_limit_per_minute)
                 ),
+                trusted_proxies=int(env.get("TRUSTED_PROXIES", base.trusted_proxies)),
             )
         except ValueError as exc:
             msg = f"bad setting in the environment: {exc}"
@@ -107,21 +114,28 @@ def secret_key(settings: Settings) -> str:
     return path.read_text().strip()
 
 
-def _host_ports(text: str) -> tuple[tuple[str, int], ...]:
+def _host_ports(text: str, name: str) -> tuple[tuple[str, int], ...]:
     """ "a:26379,b:26379" as ((host, port), ...); ValueError on a malformed entry."""
     pairs = []
     for item in filter(None, (part.strip() for part in text.split(","))):
         host, _, port = item.rpartition(":")
         if not host or not port.isdigit():
-            msg = f"REDIS_SENTINELS entry {item!r} is not host:port"
+            msg = f"{name} entry {item!r} is not host:port"
             raise ValueError(msg)
         pairs.append((host, int(port)))
     return tuple(pairs)
 
 
 def redis_client(settings: Settings, *, socket_timeout: float | None = 5) -> redis.Redis:
-    """A client for the service's Redis: the Sentinel-elected master where sentinels are set
-    (it follows a fail-over), else ``REDIS_URL``, else the project's own redis-server."""
+    """A client for the service's Redis: a Redis Cluster where its nodes are set, the
+    Sentinel-elected master where sentinels are set (it follows a fail-over), else
+    ``REDIS_URL``, else the project's own redis-server."""
+    if settings.redis_cluster:
+        nodes = [ClusterNode(host, port) for host, port in settings.redis_cluster]  # type: ignore[no-untyped-call]
+        cluster = redis.RedisCluster(
+            startup_nodes=nodes, socket_timeout=socket_timeout, socket_connect_timeout=2
+        )
+        return cast(redis.Redis, cluster)  # the same commands; multi-key ones stay in one slot
     if settings.redis_sentinels:
         sentinel = redis.Sentinel(list(settings.redis_sentinels), socket_timeout=2)  # type: ignore[no-untyped-call]
         master: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]

@@ -16,7 +16,7 @@ from geo.stores import STORE_KINDS, Store
 from web.errors import ApiError
 from web.limits import rate_limited
 from web.params import QueryReader
-from web.services import catalogue_index, catalogue_meta, now, redis_client
+from web.services import catalogue_index, catalogue_meta, now, redis_client, store_slot
 
 bp = Blueprint("stores", __name__, url_prefix="/api/v1/stores")
 
@@ -107,7 +107,9 @@ def _with_stock(index: StoreIndex, query: NearbyQuery, skus: list[str]) -> list[
     fetch = wanted * 4
     while True:
         hits = index.nearby(replace(query, limit=min(fetch, len(index) or 1)))
-        stocked = order_store.stores_stocking(redis_client(), [h.store.id for h in hits], skus)
+        stocked = order_store.stores_stocking(
+            redis_client(), [store_slot(h.store) for h in hits], skus
+        )
         found = [hit for hit in hits if hit.store.id in stocked]
         if len(found) >= wanted or len(hits) < fetch or fetch >= len(index):
             return found[:wanted]

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from tests.conftest import bearer, token_for
 from tests.web.conftest import courier_body
 from tests.web.test_orders_api import order_body, place
-from web.auth import list_tokens
+from web.auth import TOKENS_KEY, list_tokens
 
 FULIN = "osm-way-617553270"
 
@@ -111,7 +111,7 @@ def test_tokens_are_kept_hashed_and_can_be_revoked(
     made = shop.post("/api/v1/admin/tokens", json={"role": "dispatcher", "label": "night"})
     assert made.status_code == 201
     token, token_id = made.get_json()["token"], made.get_json()["id"]
-    dump = b"".join(v for v in redis_client.hvals("auth:tokens"))  # type: ignore[union-attr]
+    dump = b"".join(v for v in redis_client.hvals(TOKENS_KEY))  # type: ignore[union-attr]
     assert token.encode() not in dump, "the secret itself must not be stored"
     assert shop.get("/api/v1/dispatch/plan", headers=bearer(token)).status_code == 200
     assert token_id in {t["id"] for t in shop.get("/api/v1/admin/tokens").get_json()["tokens"]}

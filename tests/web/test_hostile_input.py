@@ -9,6 +9,7 @@ import redis
 from flask.testing import FlaskClient
 
 from dispatch import order_store
+from tests.conftest import slot
 
 JUNK: list[Any] = [
     None, [], "text", 42, {"": None}, {"items": [[1, 2]]}, {"items": [{"sku": None, "qty": "1"}]},
@@ -32,7 +33,7 @@ def test_junk_bodies_are_refused_cleanly(
     shop: FlaskClient, redis_client: redis.Redis, path: str
 ) -> None:
     """Every junk body gets a 4xx JSON error; no order, stock change or courier appears."""
-    before = order_store.stock_levels(redis_client, "osm-way-617553270")
+    before = order_store.stock_levels(redis_client, slot("osm-way-617553270"))
     for body in JUNK:
         response = shop.post(path, json=body)
         if path.endswith("/batch") and response.status_code == 200:
@@ -43,7 +44,7 @@ def test_junk_bodies_are_refused_cleanly(
         assert 400 <= response.status_code < 500, (path, body, response.status_code)
         assert set(response.get_json()["error"]) == {"code", "message", "details"}
     assert redis_client.xlen(order_store.ORDER_STREAM) == 0
-    assert order_store.stock_levels(redis_client, "osm-way-617553270") == before
+    assert order_store.stock_levels(redis_client, slot("osm-way-617553270")) == before
     assert not redis_client.exists("couriers")
 
 

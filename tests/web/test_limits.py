@@ -40,6 +40,35 @@ def test_the_limit_holds_across_workers_and_per_caller(
     assert first.get("/api/v1/courier/legs", headers=courier).status_code == 429
 
 
+def test_behind_a_trusted_proxy_each_client_has_its_own_limit(
+    settings: Settings, redis_client: redis.Redis
+) -> None:
+    """Two shoppers behind one load balancer: counted apart once the proxy is trusted, and a
+    forged header from a client that is not the proxy's does not buy a fresh limit."""
+    anonymous = {"Authorization": ""}
+    balancer = {"REMOTE_ADDR": "10.0.0.2"}
+    trusting = make_app(replace(settings, rate_limit_per_minute=2, trusted_proxies=1),
+                        redis_client).test_client()  # fmt: skip
+    for shopper in ("198.51.100.7", "203.0.113.9"):
+        forwarded = anonymous | {"X-Forwarded-For": shopper}
+        for _ in range(2):
+            assert (
+                trusting.get(NEARBY, headers=forwarded, environ_overrides=balancer).status_code
+                == 200
+            )
+    forged = anonymous | {"X-Forwarded-For": "192.0.2.1, 198.51.100.7"}  # the proxy appends
+    assert trusting.get(NEARBY, headers=forged, environ_overrides=balancer).status_code == 429
+    naive = make_app(replace(settings, rate_limit_per_minute=2), redis_client).test_client()
+    other = anonymous | {"X-Forwarded-For": "192.0.2.50"}  # ignored: the proxy's address counts
+    for expected in (200, 200, 429):
+        assert (
+            naive.get(
+                NEARBY, headers=other, environ_overrides={"REMOTE_ADDR": "10.0.0.3"}
+            ).status_code
+            == expected
+        )
+
+
 def test_pages_and_public_answers_carry_their_headers(shop: FlaskClient) -> None:
     page = shop.get("/dispatcher")
     policy = page.headers["Content-Security-Policy"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,10 +12,11 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from dispatch import order_store
+from dispatch import idempotency, order_store
+from dispatch.intake import CLAIM_STALE_S, body_hash
 from geo.distance import haversine_m
 from geo.stores import Store
-from tests.conftest import FIXED_NOW, make_app
+from tests.conftest import FIXED_NOW, make_app, slot
 from web.settings import Settings
 
 FULIN = "osm-way-617553270"  # the demo 7-Eleven without fresh milk
@@ -40,7 +42,7 @@ def test_order_goes_to_nearest_store_with_the_goods(
     shop: FlaskClient, redis_client: redis.Redis
 ) -> None:
     """Milk ordered next to a 7-Eleven without milk goes to the next store that has it."""
-    before = order_store.stock_levels(redis_client, FULIN)
+    before = order_store.stock_levels(redis_client, slot(FULIN))
     response = place(shop, order_body(items=[{"sku": "fresh-milk-936ml", "qty": 1}]))
     assert response.status_code == 201, response.get_json()
     order = response.get_json()["order"]
@@ -51,7 +53,7 @@ def test_order_goes_to_nearest_store_with_the_goods(
     created = datetime.fromisoformat(order["created_at"])
     assert (datetime.fromisoformat(order["promised_by"]) - created).total_seconds() == 3600
     assert order["total_cents"] == 9500
-    assert order_store.stock_levels(redis_client, FULIN) == before
+    assert order_store.stock_levels(redis_client, slot(FULIN)) == before
     assert response.headers["Location"] == f"/api/v1/orders/{order['id']}"
     stream = redis_client.xrange(order_store.ORDER_STREAM)
     assert [entry[1][b"order_id"].decode() for entry in stream] == [order["id"]]
@@ -63,10 +65,10 @@ def test_stock_is_reserved_at_the_chosen_store(
 ) -> None:
     """The chosen store's level drops by the quantity ordered, and only there."""
     body = order_body(items=[{"sku": "water-600ml", "qty": 2}])
-    levels = {s: order_store.stock_levels(redis_client, s) for s in (FULIN,)}
+    levels = {s: order_store.stock_levels(redis_client, slot(s)) for s in (FULIN,)}
     order = place(shop, body).get_json()["order"]
     store = order["store_id"]
-    after = order_store.stock_levels(redis_client, store)
+    after = order_store.stock_levels(redis_client, slot(store))
     before = levels.get(store) or {}
     if before:
         assert after["water-600ml"] == before["water-600ml"] - 2
@@ -77,29 +79,66 @@ def test_retries_are_idempotent(shop: FlaskClient, redis_client: redis.Redis) ->
     """Same key and body: the same order, one reservation. Same key, other body: 409."""
     first = place(shop, order_body("R-1"), **{"Idempotency-Key": "k-1"})
     store = first.get_json()["order"]["store_id"]
-    level = order_store.stock_levels(redis_client, store)["water-600ml"]
+    level = order_store.stock_levels(redis_client, slot(store))["water-600ml"]
     again = place(shop, order_body("R-1"), **{"Idempotency-Key": "k-1"})
     assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
     assert again.get_json()["order"]["id"] == first.get_json()["order"]["id"]
     by_channel_id = place(shop, order_body("R-1"))  # no header: channel + external_id match
     assert by_channel_id.get_json()["order"]["id"] == first.get_json()["order"]["id"]
-    assert order_store.stock_levels(redis_client, store)["water-600ml"] == level
+    assert order_store.stock_levels(redis_client, slot(store))["water-600ml"] == level
     conflict = place(shop, order_body("R-2", note="different"), **{"Idempotency-Key": "k-1"})
     assert conflict.status_code == 409
     assert conflict.get_json()["error"]["code"] == "idempotency_conflict"
     assert len(redis_client.xrange(order_store.ORDER_STREAM)) == 1
     # the keys that make retries safe expire in 30 days rather than piling up for ever
-    keys = order_store.idempotency_keys("app", "R-1", "k-1")
+    keys = idempotency.keys_for("app", "R-1", "k-1")
     assert all(25 * 86400 < int(redis_client.ttl(k)) <= 30 * 86400 for k in keys)  # type: ignore[arg-type]
+
+
+def test_identical_requests_at_once_make_one_order(
+    app: Flask, shop: FlaskClient, redis_client: redis.Redis
+) -> None:
+    """Six copies of one channel order sent together: one order, and every copy names it."""
+
+    def attempt(_: int) -> tuple[int, str]:
+        response = place(app.test_client(), order_body("T-1"))
+        return int(response.status_code), str(response.get_json()["order"]["id"])
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(attempt, range(6)))
+    assert {code for code, _ in answers} == {201} and len({i for _, i in answers}) == 1
+    assert redis_client.xlen(order_store.ORDER_STREAM) == 1
+
+
+def test_a_claim_left_by_a_dead_process_is_taken_over_once_stale(
+    shop: FlaskClient, redis_client: redis.Redis
+) -> None:
+    """A process that claimed a channel order id and died before placing the order: a retry
+    waits for it, is told to come back while the claim is young, and places the order once the
+    claim is stale."""
+    body = order_body("Z-1")
+    key = idempotency.keys_for("app", "Z-1", None)[0]
+    young = idempotency.Claim("0123456789abcdef", body_hash(body), FIXED_NOW.timestamp() - 10)
+    redis_client.set(key, young.text())
+    waiting = place(shop, body)
+    assert waiting.status_code == 409 and waiting.headers["Retry-After"] == "2"
+    assert waiting.get_json()["error"]["code"] == "request_in_progress"
+    stale = replace(young, claimed_at=FIXED_NOW.timestamp() - CLAIM_STALE_S - 1)
+    redis_client.set(key, stale.text())
+    placed = place(shop, body)
+    assert placed.status_code == 201 and "Idempotent-Replayed" not in placed.headers
+    held = idempotency.find_claim(redis_client, [key])
+    assert held is not None and placed.get_json()["order"]["id"].endswith(held.ticket)
+    assert place(shop, body).get_json()["order"]["id"] == placed.get_json()["order"]["id"]
 
 
 def test_racing_for_the_last_unit_gives_one_order(
     app: Flask, shop: FlaskClient, redis_client: redis.Redis
 ) -> None:
     """Eight shoppers, one umbrella in the whole city: exactly one order is accepted."""
-    for store_id in [s.decode().split(":", 1)[1] for s in redis_client.scan_iter("stock:*")]:
-        order_store.set_stock(redis_client, store_id, {"umbrella": 0})
-    order_store.set_stock(redis_client, FULIN, {"umbrella": 1})
+    for stocked in order_store.stocked_stores(redis_client):
+        order_store.set_stock(redis_client, stocked, {"umbrella": 0})
+    order_store.set_stock(redis_client, slot(FULIN), {"umbrella": 1})
     body = {"items": [{"sku": "umbrella", "qty": 1}]}
 
     def attempt(i: int) -> int:
@@ -108,7 +147,7 @@ def test_racing_for_the_last_unit_gives_one_order(
     with ThreadPoolExecutor(max_workers=8) as pool:
         codes = list(pool.map(attempt, range(8)))
     assert sorted(codes) == [201] + [422] * 7
-    assert order_store.stock_levels(redis_client, FULIN)["umbrella"] == 0
+    assert order_store.stock_levels(redis_client, slot(FULIN))["umbrella"] == 0
 
 
 def test_refused_when_no_store_can(shop: FlaskClient, redis_client: redis.Redis) -> None:
@@ -205,10 +244,11 @@ def test_cancel_releases_the_reservation(shop: FlaskClient, redis_client: redis.
     """Stock reserved by an order is back once it is cancelled."""
     order = place(shop, order_body("C-1", items=[{"sku": "water-600ml", "qty": 3}]))
     order = order.get_json()["order"]
-    level = order_store.stock_levels(redis_client, order["store_id"])["water-600ml"]
+    level = order_store.stock_levels(redis_client, slot(order["store_id"]))["water-600ml"]
     cancelled = shop.post(f"/api/v1/orders/{order['id']}/cancel").get_json()["order"]
     assert cancelled["status"] == "cancelled"
-    assert order_store.stock_levels(redis_client, order["store_id"])["water-600ml"] == level + 3
+    after = order_store.stock_levels(redis_client, slot(order["store_id"]))
+    assert after["water-600ml"] == level + 3
 
 
 def test_store_staff_list_orders(shop: FlaskClient) -> None:
@@ -234,7 +274,7 @@ def test_stock_push(shop: FlaskClient, redis_client: redis.Redis) -> None:
     }
     refused = shop.post(url, json=adjust)
     assert refused.status_code == 409
-    assert order_store.stock_levels(redis_client, FULIN)["apple"] == 5
+    assert order_store.stock_levels(redis_client, slot(FULIN))["apple"] == 5
     ok = {"mode": "adjust", "items": [{"sku": "apple", "qty": -1}]}
     assert shop.post(url, json=ok).get_json()["stock"]["apple"] == 4
     bad = shop.post(url, json={"items": [{"sku": "caviar", "qty": 1}]})
@@ -255,7 +295,7 @@ def test_nearby_with_sku_only_lists_stocked_stores(
     stocked = [
         (haversine_m(lat, lng, s.lat, s.lng), s.id)
         for s in demo_stores
-        if order_store.stock_levels(redis_client, s.id).get("fresh-milk-936ml", 0) > 0
+        if order_store.stock_levels(redis_client, slot(s.id)).get("fresh-milk-936ml", 0) > 0
         and haversine_m(lat, lng, s.lat, s.lng) <= 3000
     ]
     assert [s["id"] for s in body["stores"]] == [i for _, i in sorted(stocked)[:5]]
@@ -304,11 +344,10 @@ def contended(redis_client: redis.Redis) -> tuple[dict[str, Any], dict[str, Any]
 
     Order X wants an umbrella; order Y an umbrella and pain relief, so only Fulin can take Y.
     """
-    for key in redis_client.scan_iter("stock:*"):
-        store_id = key.decode().split(":", 1)[1]
-        order_store.set_stock(redis_client, store_id, {"umbrella": 0, "pain-relief": 0})
-    order_store.set_stock(redis_client, FULIN, {"umbrella": 1, "pain-relief": 5})
-    order_store.set_stock(redis_client, FUSHUN, {"umbrella": 1})
+    for stocked in order_store.stocked_stores(redis_client):
+        order_store.set_stock(redis_client, stocked, {"umbrella": 0, "pain-relief": 0})
+    order_store.set_stock(redis_client, slot(FULIN), {"umbrella": 1, "pain-relief": 5})
+    order_store.set_stock(redis_client, slot(FUSHUN), {"umbrella": 1})
     x = order_body("X-1", items=[{"sku": "umbrella", "qty": 1}])
     y = order_body("Y-1", items=[{"sku": "umbrella", "qty": 1}, {"sku": "pain-relief", "qty": 1}])
     return x, y
@@ -330,7 +369,7 @@ def test_bulk_intake_serves_both_where_one_by_one_fails_one(
     assert first["order"]["store_id"] == FUSHUN and second["order"]["store_id"] == FULIN
     kept = {p["store_id"]: p["reasons"] for p in first["order"]["match"]["passed_over"]}
     assert kept[FULIN] == ["kept_for_other_orders_in_batch"]
-    assert order_store.stock_levels(redis_client, FULIN)["umbrella"] == 0
+    assert order_store.stock_levels(redis_client, slot(FULIN))["umbrella"] == 0
 
 
 def test_one_by_one_the_same_orders_strand_one(
@@ -375,10 +414,10 @@ def test_rebalance_moves_an_order_to_a_restocked_nearer_store(
 ) -> None:
     """X went to Fushun Road while Fulin had no umbrella; once Fulin restocks, X moves there."""
     x, _ = contended(redis_client)
-    order_store.set_stock(redis_client, FULIN, {"umbrella": 0})
+    order_store.set_stock(redis_client, slot(FULIN), {"umbrella": 0})
     order = place(shop, x).get_json()["order"]
     assert order["store_id"] == FUSHUN
-    order_store.set_stock(redis_client, FULIN, {"umbrella": 1})
+    order_store.set_stock(redis_client, slot(FULIN), {"umbrella": 1})
     report = shop.post("/api/v1/orders/rebalance").get_json()
     assert report["considered"] == 1
     assert report["moves"] == [{"order_id": order["id"], "from_store": FUSHUN, "to_store": FULIN}]
@@ -386,8 +425,8 @@ def test_rebalance_moves_an_order_to_a_restocked_nearer_store(
     moved = shop.get(f"/api/v1/orders/{order['id']}").get_json()["order"]
     assert moved["store_id"] == FULIN and moved["status"] == "accepted"
     assert "re-balanced" in moved["events"][-1]["note"]
-    assert order_store.stock_levels(redis_client, FULIN)["umbrella"] == 0
-    assert order_store.stock_levels(redis_client, FUSHUN)["umbrella"] == 1
+    assert order_store.stock_levels(redis_client, slot(FULIN))["umbrella"] == 0
+    assert order_store.stock_levels(redis_client, slot(FUSHUN))["umbrella"] == 1
     listed = shop.get(f"/api/v1/stores/{FULIN}/orders").get_json()["orders"]
     assert order["id"] in [o["id"] for o in listed]
     again = shop.post("/api/v1/orders/rebalance").get_json()
@@ -399,10 +438,10 @@ def test_rebalance_leaves_orders_in_preparation_alone(
 ) -> None:
     """Once a store is preparing an order, re-balancing never moves it."""
     x, _ = contended(redis_client)
-    order_store.set_stock(redis_client, FULIN, {"umbrella": 0})
+    order_store.set_stock(redis_client, slot(FULIN), {"umbrella": 0})
     order = place(shop, x).get_json()["order"]
     shop.post(f"/api/v1/orders/{order['id']}/status", json={"status": "preparing"})
-    order_store.set_stock(redis_client, FULIN, {"umbrella": 1})
+    order_store.set_stock(redis_client, slot(FULIN), {"umbrella": 1})
     report = shop.post("/api/v1/orders/rebalance").get_json()
     assert report["considered"] == 0 and report["moves"] == []
     assert shop.get(f"/api/v1/orders/{order['id']}").get_json()["order"]["store_id"] == FUSHUN
@@ -412,8 +451,8 @@ def test_rebalance_keeps_every_order_and_all_stock_accounted_for(
     shop: FlaskClient, redis_client: redis.Redis
 ) -> None:
     """After moves, every order is still there and stock taken equals stock ordered."""
-    stores = [k.decode().split(":", 1)[1] for k in redis_client.scan_iter("stock:*")]
-    before = {s: order_store.stock_levels(redis_client, s).get("apple", 0) for s in stores}
+    stores = [stocked.store_id for stocked in order_store.stocked_stores(redis_client)]
+    before = {s: order_store.stock_levels(redis_client, slot(s)).get("apple", 0) for s in stores}
     spots = [(24.1800, 120.5930), (24.1880, 120.5940), (24.1850, 120.6100), (24.1820, 120.6070)]
     ids = []
     for i, (lat, lng) in enumerate(spots * 2):
@@ -422,9 +461,9 @@ def test_rebalance_keeps_every_order_and_all_stock_accounted_for(
         if response.status_code == 201:
             ids.append(response.get_json()["order"]["id"])
     for store_id in stores:  # new deliveries everywhere: better stores may now be free
-        order_store.adjust_stock(redis_client, store_id, {"apple": 3})
+        order_store.adjust_stock(redis_client, slot(store_id), {"apple": 3})
     shop.post("/api/v1/orders/rebalance")
-    after = {s: order_store.stock_levels(redis_client, s).get("apple", 0) for s in stores}
+    after = {s: order_store.stock_levels(redis_client, slot(s)).get("apple", 0) for s in stores}
     orders = [shop.get(f"/api/v1/orders/{i}").get_json()["order"] for i in ids]
     assert all(o["status"] == "accepted" for o in orders) and len(orders) == len(ids)
     taken = sum(before[s] + 3 - after[s] for s in stores)
@@ -436,8 +475,8 @@ def test_rebalance_keeps_every_order_and_all_stock_accounted_for(
 
 def test_a_full_batch_of_200_is_taken(shop: FlaskClient, redis_client: redis.Redis) -> None:
     """The largest batch allowed fits the body limit and is answered order by order."""
-    for key in redis_client.scan_iter("stock:*"):
-        order_store.set_stock(redis_client, key.decode().split(":", 1)[1], {"water-600ml": 50})
+    for stocked in order_store.stocked_stores(redis_client):
+        order_store.set_stock(redis_client, stocked, {"water-600ml": 50})
     orders = [order_body(f"FB-{i}", address="x" * 300) for i in range(200)]
     response = shop.post("/api/v1/orders/batch", json={"orders": orders})
     assert response.status_code == 200
