@@ -2,6 +2,7 @@
 """Order intake under concurrent clients: POST /api/v1/orders with matching, on loopback.
 
     python scripts/bench_orders.py                         # 30 s, 16 connections, 4 workers
+    python scripts/bench_orders.py --cluster               # the same on a 3-node Redis Cluster
 
 Runs the service as scripts/run does over the demo catalogue (Taichung and Zhubei) with stock
 and hourly capacity raised so that orders are accepted rather than refused, then wrk posts
@@ -14,15 +15,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import redis
-from benchmark_common import ROOT, flask_cli, machine, run_wrk, scratch_redis, served
+from benchmark_common import (
+    ROOT,
+    flask_cli,
+    machine,
+    run_wrk,
+    scratch_cluster,
+    scratch_redis,
+    served,
+    used_memory,
+)
 
 from dispatch import order_store
+from web.settings import Settings, redis_client
 
 WRK_SCRIPT = """
 local counter = 0
@@ -51,12 +62,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4, help="as scripts/run: 2 per core")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--duration", type=int, default=30)
+    parser.add_argument(
+        "--cluster", action="store_true",
+        help="a local 3-node Redis Cluster, orders homed by H3 res-7 region, instead of one server",
+    )  # fmt: skip
     args = parser.parse_args()
     print(f"machine: {machine()}")
     demo = json.loads((ROOT / "data" / "demo_stores.geojson").read_text())
     for feature in demo["features"]:
         feature["properties"]["capacity_per_hour"] = 1_000_000  # measure intake, not refusals
-    with scratch_redis(None) as redis_url, tempfile.TemporaryDirectory() as folder:
+    where = scratch_cluster(resolution=7) if args.cluster else scratch_redis(None)
+    with where as redis_url, tempfile.TemporaryDirectory() as folder:
         catalogue = Path(folder) / "stores.geojson"
         catalogue.write_text(json.dumps(demo, ensure_ascii=False))
         flask_cli(redis_url, "stores", "import", str(catalogue))
@@ -67,7 +83,7 @@ def main() -> None:
             for f in demo["features"] for sku in ("water-600ml", "tea-egg")
         ))  # fmt: skip
         flask_cli(redis_url, "stock", "import", str(stock))
-        client = redis.Redis.from_url(redis_url)
+        client = redis_client(Settings.from_env(os.environ | {"REDIS_URL": redis_url}))
         warmup, timed = Path(folder) / "warmup.lua", Path(folder) / "timed.lua"
         token = flask_cli(redis_url, "tokens", "issue", "--role", "dispatcher").split()[-1]
         warmup.write_text(WRK_SCRIPT % {"run": "warmup", "token": token})
@@ -77,10 +93,11 @@ def main() -> None:
             before = client.xlen(order_store.ORDER_STREAM)
             result = run_wrk(url, timed, seconds=args.duration, connections=args.connections)
             created = client.xlen(order_store.ORDER_STREAM) - before
-        memory = client.info("memory")["used_memory"]
+        memory = used_memory(client)
         orders = client.xlen(order_store.ORDER_STREAM)
     print()
     print(
+        f"{'3-node Redis Cluster' if args.cluster else 'one redis-server'}, "
         f"demo catalogue ({len(demo['features'])} stores), gunicorn {args.workers} gthread "
         f"workers, wrk 2 threads {args.connections} connections, {args.duration} s, 2-line orders"
     )

@@ -16,8 +16,16 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from web.redis_server import start_local_redis, stop_local_redis
+import redis
+
+from web.redis_server import (
+    start_local_cluster,
+    start_local_redis,
+    stop_local_cluster,
+    stop_local_redis,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,6 +88,29 @@ def scratch_redis(url: str | None) -> Iterator[str]:
             yield started
         finally:
             stop_local_redis(started)
+
+
+@contextmanager
+def scratch_cluster(resolution: int) -> Iterator[str]:
+    """A throw-away three-node Redis Cluster for the run, with dispatch regions (order homes) at
+    H3 ``resolution``. The service's commands here (:func:`flask_cli`, :func:`served`) reach it
+    through REDIS_CLUSTER, which the settings prefer over REDIS_URL."""
+    with tempfile.TemporaryDirectory(prefix="bench-cluster-") as folder:
+        nodes = start_local_cluster(Path(folder))
+        os.environ["REDIS_CLUSTER"] = nodes
+        os.environ["DISPATCH_REGION_RESOLUTION"] = str(resolution)
+        try:
+            yield nodes
+        finally:
+            stop_local_cluster(nodes)
+
+
+def used_memory(client: Any) -> int:
+    """Redis's used memory in bytes, summed over the nodes of a cluster."""
+    if isinstance(client, redis.RedisCluster):
+        per_node = client.info("memory", target_nodes=redis.RedisCluster.PRIMARIES)
+        return sum(int(node["used_memory"]) for node in per_node.values())
+    return int(client.info("memory")["used_memory"])
 
 
 FLASK = [sys.executable, "-m", "flask", "--app", "app"]

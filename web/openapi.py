@@ -226,7 +226,9 @@ def _order_paths() -> dict[str, Schema]:
             "every item, has capacity left this hour, delivers to the address and can keep the "
             "one-hour promise; stock is reserved and the order stored atomically. A retry with the "
             "same Idempotency-Key, or the same channel and external_id, returns the same order; "
-            "the same key with another body is a 409. 422: unknown_sku, or no_store_can_fulfil "
+            "the same key with another body is a 409 idempotency_conflict, and one whose first "
+            "copy is still being placed a 409 request_in_progress (retry after Retry-After). "
+            "422: unknown_sku, or no_store_can_fulfil "
             "with each candidate's reasons.",
         )},
         "/api/v1/orders/batch": {"post": _op(

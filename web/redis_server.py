@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
@@ -23,12 +25,7 @@ def start_local_redis(data_dir: Path, port: int, *, persistent: bool = True) -> 
     data_dir.mkdir(parents=True, exist_ok=True)
     if _answers(url, data_dir):
         return url
-    binary = shutil.which("redis-server")
-    if binary is None:
-        msg = (
-            "redis-server is not installed (scripts/run installs it: apt-get install redis-server)"
-        )
-        raise RedisStartError(msg)
+    binary = _binary()
     args = [
         binary,
         "--port", str(port),
@@ -49,6 +46,80 @@ def start_local_redis(data_dir: Path, port: int, *, persistent: bool = True) -> 
         time.sleep(0.05)
     msg = f"redis-server did not answer on port {port}; see {data_dir / 'redis.log'}"
     raise RedisStartError(msg)
+
+
+def start_local_cluster(data_dir: Path, nodes: int = 3) -> str:
+    """Start ``nodes`` redis-servers in cluster mode on free ports and join them into one
+    cluster (no replicas, nothing persisted): tests and benchmarks on a real Redis Cluster.
+    Return the nodes as REDIS_CLUSTER takes them ("127.0.0.1:port,...")."""
+    binary = _binary()
+    ports = _cluster_ports(nodes)
+    for port in ports:
+        folder = data_dir / str(port)
+        folder.mkdir(parents=True, exist_ok=True)
+        args = [
+            binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder.resolve()),
+            "--daemonize", "yes", "--pidfile", str((folder / "redis.pid").resolve()),
+            "--logfile", str((folder / "redis.log").resolve()), "--cluster-enabled", "yes",
+            "--cluster-config-file", "nodes.conf", "--appendonly", "no", "--save", "",
+        ]  # fmt: skip
+        subprocess.run(args, check=True, capture_output=True)
+    addresses = [f"127.0.0.1:{port}" for port in ports]
+    _wait(lambda: all(redis.Redis(port=port).ping() for port in ports), "start")
+    create = ["redis-cli", "--cluster", "create", *addresses, "--cluster-replicas", "0"]
+    subprocess.run([*create, "--cluster-yes"], check=True, capture_output=True, timeout=60)
+    _wait(lambda: all(_cluster_state(port) == "ok" for port in ports), "agree on its slots")
+    return ",".join(addresses)
+
+
+def stop_local_cluster(nodes: str) -> None:
+    for address in nodes.split(","):
+        stop_local_redis(f"redis://{address}/0")
+
+
+def _cluster_ports(count: int) -> list[int]:
+    """Free ports whose cluster bus port (10000 above) is free and below 65536 too."""
+    ports: list[int] = []
+    while len(ports) < count:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port >= 55_000 or port in ports:
+            continue
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port + 10_000)) != 0:  # nobody on the bus port
+                ports.append(port)
+    return ports
+
+
+def _cluster_state(port: int) -> str:
+    client = redis.Redis(port=port, decode_responses=True, socket_timeout=2)
+    try:
+        info = client.execute_command("CLUSTER INFO")  # type: ignore[no-untyped-call]
+    finally:
+        client.close()
+    return str(info["cluster_state"])
+
+
+def _wait(ready: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with contextlib.suppress(redis.RedisError):
+            if ready():
+                return
+        time.sleep(0.1)
+    msg = f"the local Redis Cluster did not {what} in time"
+    raise RedisStartError(msg)
+
+
+def _binary() -> str:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        msg = (
+            "redis-server is not installed (scripts/run installs it: apt-get install redis-server)"
+        )
+        raise RedisStartError(msg)
+    return binary
 
 
 def stop_local_redis(url: str) -> None:

@@ -7,10 +7,6 @@ every step below passing is the proof that each atomic step stays in one slot.
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -25,10 +21,11 @@ from dispatch import fleet, order_store
 from dispatch.regions import hold, holder, region_of
 from dispatch.worker import replan_once
 from geo.stores import Store
-from tests.conftest import DEMO_PRODUCTS, DEMO_STOCK, FIXED_NOW, _free_port, bearer, make_app
+from tests.conftest import DEMO_PRODUCTS, DEMO_STOCK, FIXED_NOW, bearer, make_app
 from tests.web.conftest import SPOTS, courier_body
 from tests.web.test_orders_api import order_body, place
 from web.catalogue_store import save_catalogue
+from web.redis_server import start_local_cluster, stop_local_cluster
 from web.settings import Settings
 from web.settings import redis_client as connect
 from web.tracking import delivery_code
@@ -38,71 +35,10 @@ RESOLUTION = 7  # the demo's 47 stores fall in six regions, spread over all thre
 
 @pytest.fixture(scope="module")
 def cluster_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Three redis-server processes joined into one cluster (no replicas); "host:port,..."."""
-    folder = tmp_path_factory.mktemp("cluster")
-    ports = _cluster_ports(3)
-    binary = shutil.which("redis-server")
-    assert binary is not None
-    processes = [_start_node(binary, port, folder) for port in ports]
-    try:
-        for port in ports:
-            _wait(lambda port=port: redis.Redis(port=port).ping())  # type: ignore[misc]
-        addresses = [f"127.0.0.1:{port}" for port in ports]
-        subprocess.run(
-            ["redis-cli", "--cluster", "create", *addresses, "--cluster-replicas", "0",
-             "--cluster-yes"],
-            check=True, capture_output=True, timeout=60,
-        )  # fmt: skip
-        for port in ports:
-            _wait(lambda port=port: _cluster_state(port) == "ok")  # type: ignore[misc]
-        yield ",".join(addresses)
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=10)
-
-
-def _start_node(binary: str, port: int, folder: Path) -> subprocess.Popen[bytes]:
-    args = [
-        binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder),
-        "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf",
-        "--appendonly", "no", "--save", "",
-    ]  # fmt: skip
-    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def _cluster_ports(count: int) -> list[int]:
-    """Free ports whose cluster bus port (10000 above) is free and below 65536 too."""
-    ports: list[int] = []
-    while len(ports) < count:
-        port = _free_port()
-        if port < 55_000 and port not in ports and _is_free(port + 10_000):
-            ports.append(port)
-    return ports
-
-
-def _is_free(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) != 0
-
-
-def _cluster_state(port: int) -> str:
-    info = redis.Redis(port=port, decode_responses=True).execute_command("CLUSTER INFO")  # type: ignore[no-untyped-call]
-    return str(info["cluster_state"])
-
-
-def _wait(ready: Any, timeout_s: float = 20) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            if ready() is not False:
-                return
-        except redis.RedisError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail("the Redis Cluster did not come up")
-        time.sleep(0.1)
+    """Three redis-servers joined into one cluster (no replicas): "host:port,..."."""
+    nodes = start_local_cluster(tmp_path_factory.mktemp("cluster"))
+    yield nodes
+    stop_local_cluster(nodes)
 
 
 @pytest.fixture
