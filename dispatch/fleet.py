@@ -22,7 +22,7 @@ import redis
 from dispatch import order_store
 from dispatch.planner import CourierState, DispatchPlan, OpenOrder
 from dispatch.regions import ALL, region_of
-from dispatch.replies import decoded
+from dispatch.replies import decoded, text_hash
 from geo.stores import Store
 from geo.travel import VEHICLE_SPEEDS_MPS
 
@@ -49,13 +49,7 @@ def carriers(client: redis.Redis) -> dict[str, str]:
     pipe = client.pipeline(transaction=False)
     for home in order_store.homes(client):
         pipe.hgetall(carried_key(home))
-    return {decoded(k): decoded(v)
-            for raw in pipe.execute() for k, v in raw.items()}  # fmt: skip
-
-
-def _text_hash(client: redis.Redis, key: str) -> dict[str, str]:
-    raw: Any = client.hgetall(key)
-    return {decoded(k): decoded(v) for k, v in raw.items()}
+    return {k: v for raw in pipe.execute() for k, v in text_hash(raw).items()}
 
 
 def courier_orders(client: redis.Redis, courier_id: str) -> set[str]:
@@ -141,7 +135,7 @@ def set_pin(client: redis.Redis, order_id: str, courier_id: str | None) -> None:
 
 
 def pins(client: redis.Redis) -> dict[str, str]:
-    return _text_hash(client, PINS_KEY)
+    return text_hash(client.hgetall(PINS_KEY))
 
 
 def plan_key(region: str) -> str:

@@ -20,6 +20,7 @@ import math
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from itertools import pairwise
@@ -191,20 +192,30 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=10.0, help="seconds per instance")
     parser.add_argument("--only", default="*", help="instance name pattern, e.g. 'lc1*'")
     args = parser.parse_args()
-    folder = args.data_dir / "li_lim_pdptw"
+    solvers = {"ours (OR-Tools)": run_ours, "VROOM": run_vroom}
+    compare(args.data_dir / "li_lim_pdptw", args.set, args.only, args.time_limit,
+            read_instance, solvers)  # fmt: skip
+
+
+def compare(
+    folder: Path,
+    subset: str,
+    pattern: str,
+    seconds: float,
+    read: Callable[[Path], Any],
+    solvers: dict[str, Callable[[Any, float], Outcome]],
+) -> None:
+    """Run every solver on each instance of ``folder/subset`` whose name matches ``pattern``
+    and print the table against the folder's best-known solutions."""
     bks = json.loads((folder / "BKS.json").read_text())
-    paths = sorted(
-        p for p in (folder / args.set).glob("*.txt") if fnmatch.fnmatch(p.stem, args.only)
-    )
+    paths = sorted(p for p in (folder / subset).glob("*.txt") if fnmatch.fnmatch(p.stem, pattern))
     print(f"machine: {machine()}")
-    print(f"{args.set}: {len(paths)} instances, {args.time_limit:g} s each for both solvers")
-    table = BksTable(["ours (OR-Tools)", "VROOM"])
+    print(f"{subset}: {len(paths)} instances, {seconds:g} s each for both solvers")
+    table = BksTable(list(solvers))
     for path in paths:
-        instance = read_instance(path)
-        table.row(instance.name, bks[instance.name], {
-            "ours (OR-Tools)": run_ours(instance, args.time_limit),
-            "VROOM": run_vroom(instance, args.time_limit),
-        })  # fmt: skip
+        instance = read(path)
+        outcomes = {name: solve(instance, seconds) for name, solve in solvers.items()}
+        table.row(instance.name, bks[instance.name], outcomes)
     table.summary()
 
 

@@ -15,8 +15,6 @@ ours does.
 from __future__ import annotations
 
 import argparse
-import fnmatch
-import json
 import math
 import sys
 import time
@@ -29,8 +27,8 @@ from pyvrp.exceptions import PenaltyBoundWarning
 from pyvrp.stop import MaxRuntime
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_pdptw import SCALE, BksTable, Outcome, fewest_vehicles_then_distance
-from benchmark_common import ROOT, machine
+from bench_pdptw import SCALE, Outcome, compare, fewest_vehicles_then_distance
+from benchmark_common import ROOT
 
 from dispatch.routing import Courier, RoutingProblem, Task
 
@@ -119,21 +117,9 @@ def main() -> None:
     args = parser.parse_args()
     # PyVRP says when its penalties hit their cap on tight instances; the table shows the outcome
     warnings.filterwarnings("ignore", category=PenaltyBoundWarning)
-    folder = args.data_dir / "solomon_vrptw"
-    bks = json.loads((folder / "BKS.json").read_text())
-    paths = sorted(
-        p for p in (folder / "solomon").glob("*.txt") if fnmatch.fnmatch(p.stem, args.only)
-    )
-    print(f"machine: {machine()}")
-    print(f"solomon: {len(paths)} instances, {args.time_limit:g} s each for both solvers")
-    table = BksTable(["ours (OR-Tools)", "PyVRP"])
-    for path in paths:
-        instance = Instance(path)
-        table.row(instance.name, bks[instance.name], {
-            "ours (OR-Tools)": run_ours(instance, args.time_limit),
-            "PyVRP": run_pyvrp(instance, args.time_limit),
-        })  # fmt: skip
-    table.summary()
+    solvers = {"ours (OR-Tools)": run_ours, "PyVRP": run_pyvrp}
+    compare(args.data_dir / "solomon_vrptw", "solomon", args.only, args.time_limit, Instance,
+            solvers)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from typing import Any
 import redis
 
 from dispatch.order_store import get_many
-from dispatch.replies import decoded
+from dispatch.replies import text_hash
 from geo.stores import Store
 
 VERSION_KEY = "catalogue:version"
@@ -93,7 +93,7 @@ def current_version(client: redis.Redis) -> CatalogueVersion | None:
     number = _current_version_number(client)
     if number is None:
         return None
-    meta = _decode(client.hgetall(_meta_key(number)))
+    meta = text_hash(client.hgetall(_meta_key(number)))
     return CatalogueVersion(
         number, int(meta.get("count", 0)), meta.get("source", ""), meta.get("imported_at", "")
     )
@@ -101,7 +101,7 @@ def current_version(client: redis.Redis) -> CatalogueVersion | None:
 
 def read_catalogue(client: redis.Redis, version: int) -> list[Store]:
     """Read every store of ``version``; raise :class:`CatalogueVanishedError` if it was deleted."""
-    meta = _decode(client.hgetall(_meta_key(version)))
+    meta = text_hash(client.hgetall(_meta_key(version)))
     if not meta:
         raise CatalogueVanishedError(version)
     chunks = int(meta["chunks"])
@@ -126,7 +126,3 @@ def _delete_versions_before(client: redis.Redis, keep_from: int) -> None:
         if version < keep_from:
             doomed = [key, *client.scan_iter(match=f"catalogue:v{version}:chunk:*", count=1000)]
             client.delete(*doomed)
-
-
-def _decode(raw: Any) -> dict[str, str]:
-    return {decoded(k): decoded(v) for k, v in raw.items()}
