@@ -31,6 +31,7 @@ POSITIONS_KEY = "courier-positions"
 PINS_KEY = "pins"
 PLAN_VERSION_KEY = "plan:version"
 PLAN_REGIONS_KEY = "plan:regions"
+SHIFT_LOOKAHEAD = timedelta(minutes=30)  # a courier starting this soon is planned already
 MAX_SPEED_MPS = 50.0  # 180 km/h: a ping implying more is a bad fix, not a courier
 
 
@@ -126,12 +127,13 @@ def positions(client: redis.Redis) -> dict[str, dict[str, Any]]:
     return {decoded(k): json.loads(v) for k, v in raw.items()}
 
 
-def set_pin(client: redis.Redis, order_id: str, courier_id: str | None) -> None:
-    """Pin an order to a courier (kept by every re-plan), or unpin it with None."""
+def set_pin(client: redis.Redis, order_id: str, courier_id: str | None) -> bool:
+    """Pin an order to a courier (kept by every re-plan), or unpin it with None; False when
+    there was no pin to remove."""
     if courier_id is None:
-        client.hdel(PINS_KEY, order_id)
-    else:
-        client.hset(PINS_KEY, order_id, courier_id)
+        return bool(client.hdel(PINS_KEY, order_id))
+    client.hset(PINS_KEY, order_id, courier_id)
+    return True
 
 
 def pins(client: redis.Redis) -> dict[str, str]:
@@ -224,14 +226,9 @@ def snapshot(
     """Open orders and couriers on shift, as the planner takes them, plus orders it cannot plan.
 
     An order picked up stays with the courier that reported the pick-up (else the courier the
-    last plan gave it to).
+    last plan gave it to), and that courier is planned until it has delivered it, shift or not.
     """
-    previous = current_plan(client) or {"routes": []}
-    carried_by = {
-        stop["order_id"]: route["courier_id"]
-        for route in previous["routes"]
-        for stop in route["stops"]
-    } | carriers(client)
+    carried_by = carriers_of_record(client)
     pinned = pins(client)
     orders: list[OpenOrder] = []
     problems: dict[str, str] = {}
@@ -240,29 +237,63 @@ def snapshot(
         if store is None:
             problems[record["id"]] = f"store {record['store_id']} is not in the catalogue"
             continue
-        created = datetime.fromisoformat(record["created_at"])
-        ready_at = created + timedelta(seconds=store.prep_time_s)
-        if record["status"] in ("ready", "picked_up"):
-            ready_at = min(ready_at, now)
-        picked_by = carried_by.get(record["id"]) if record["status"] == "picked_up" else None
-        customer = record["customer"]
+        pinned_to = pinned.get(record["id"])
         orders.append(
-            OpenOrder(
-                record["id"], (store.lat, store.lng), (customer["lat"], customer["lng"]),
-                ready_at=ready_at, promised_by=datetime.fromisoformat(record["promised_by"]),
-                size=1, picked_up_by=picked_by, pinned_to=pinned.get(record["id"]),
-            )
-        )  # fmt: skip
-    pings = positions(client)
-    couriers = [
-        CourierState(
-            c.id, _where(c, pings), c.vehicle, c.capacity, shift_end=c.shift_end,
-            available_at=max(now, c.shift_start),
+            open_order(record, store, now=now, carried_by=carried_by, pinned_to=pinned_to)
         )
+    pings = positions(client)
+    carrying = {o.picked_up_by for o in orders if o.picked_up_by is not None}
+    couriers = [
+        courier_state(c, pings, now=now)
         for c in load_couriers(client)
-        if c.shift_start <= now + timedelta(minutes=30) and now < c.shift_end
-    ]  # fmt: skip
+        if is_planned(c, now=now, carrying=c.id in carrying)
+    ]
     return orders, couriers, problems
+
+
+def carriers_of_record(client: redis.Redis) -> dict[str, str]:
+    """Order id -> the courier holding it: the phone's pick-up report, else the last plan."""
+    previous = current_plan(client) or {"routes": []}
+    return {
+        stop["order_id"]: route["courier_id"]
+        for route in previous["routes"]
+        for stop in route["stops"]
+    } | carriers(client)
+
+
+def open_order(
+    record: Mapping[str, Any], store: Store, *, now: datetime, carried_by: Mapping[str, str],
+    pinned_to: str | None,
+) -> OpenOrder:  # fmt: skip
+    """An open order's record as the planner takes it."""
+    created = datetime.fromisoformat(record["created_at"])
+    ready_at = created + timedelta(seconds=store.prep_time_s)
+    if record["status"] in ("ready", "picked_up"):
+        ready_at = min(ready_at, now)
+    picked_by = carried_by.get(record["id"]) if record["status"] == "picked_up" else None
+    customer = record["customer"]
+    return OpenOrder(
+        record["id"], (store.lat, store.lng), (customer["lat"], customer["lng"]),
+        ready_at=ready_at, promised_by=datetime.fromisoformat(record["promised_by"]),
+        size=1, picked_up_by=picked_by, pinned_to=pinned_to,
+    )  # fmt: skip
+
+
+def is_planned(courier: CourierProfile, *, now: datetime, carrying: bool) -> bool:
+    """Whether the planner takes this courier now: on shift or starting within
+    ``SHIFT_LOOKAHEAD``, or past its shift with goods still on board."""
+    if carrying:
+        return courier.shift_start <= now + SHIFT_LOOKAHEAD
+    return courier.shift_start <= now + SHIFT_LOOKAHEAD and now < courier.shift_end
+
+
+def courier_state(
+    courier: CourierProfile, pings: Mapping[str, Mapping[str, Any]], *, now: datetime
+) -> CourierState:
+    return CourierState(
+        courier.id, _where(courier, pings), courier.vehicle, courier.capacity,
+        shift_end=courier.shift_end, available_at=max(now, courier.shift_start),
+    )  # fmt: skip
 
 
 Group = tuple[list[OpenOrder], list[CourierState]]
@@ -272,13 +303,14 @@ def by_region(
     orders: Sequence[OpenOrder], couriers: Sequence[CourierState], resolution: int | None
 ) -> dict[str, Group]:
     """Orders and couriers per dispatch region: couriers where they are, orders where their
-    store is, except an order on board, which travels in its courier's region."""
+    store is, except an order on board or pinned, which goes to its courier's region."""
     where = {c.id: c.position for c in couriers}
     groups: dict[str, Group] = {}
     for courier in couriers:
         groups.setdefault(region_of(*courier.position, resolution), ([], []))[1].append(courier)
     for order in orders:
-        anchor = where.get(order.picked_up_by) if order.picked_up_by else None
+        owner = order.picked_up_by or order.pinned_to
+        anchor = where.get(owner) if owner else None
         lat, lng = anchor or order.store
         groups.setdefault(region_of(lat, lng, resolution), ([], []))[0].append(order)
     return groups

@@ -7,11 +7,19 @@ gives it a snapshot and stores what it returns.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from dispatch.routing import Courier, RoutingProblem, SolveOptions, Task, solve
+from dispatch.routing import (
+    Courier,
+    RoutingProblem,
+    SolveOptions,
+    Task,
+    delivery_start_alone,
+    solve,
+)
 from geo.travel import LatLng, TravelModel
 
 # A courier whose shift is over still finishes the orders on board: give it this long to do so.
@@ -87,6 +95,95 @@ def _late_s(start: datetime, promised_by: datetime, *, kind: str) -> int:
     return max(0, round((start - promised_by).total_seconds()))
 
 
+def _routing_courier(
+    courier: CourierState, node: Callable[[LatLng], int], seconds: Callable[[datetime], int],
+    *, now: datetime, carrying: bool,
+) -> Courier | None:  # fmt: skip
+    """The courier as the solver takes it; None when it is off shift and carries nothing.
+
+    A courier with goods on board gets ``OVERTIME`` to deliver them, but no new orders once its
+    shift is over."""
+    free_at = max(now, courier.available_at or now)
+    shift_end = courier.shift_end
+    if carrying:
+        shift_end = max(shift_end, free_at + OVERTIME)
+    if shift_end <= free_at:
+        return None
+    return Courier(
+        courier.id, start=node(courier.position), available_at=seconds(free_at),
+        shift_end=seconds(shift_end), capacity=courier.capacity, profile=courier.vehicle,
+        takes_new=courier.shift_end > free_at,
+    )  # fmt: skip
+
+
+def _routing_task(
+    order: OpenOrder, node: Callable[[LatLng], int], seconds: Callable[[datetime], int],
+    *, margin_s: int,
+) -> Task:  # fmt: skip
+    return Task(
+        order.id, pickup=None if order.picked_up_by else node(order.store),
+        delivery=node(order.customer), ready=seconds(order.ready_at),
+        due=seconds(order.promised_by - timedelta(seconds=margin_s)), size=order.size,
+        pickup_service=order.pickup_service_s, delivery_service=order.delivery_service_s,
+        courier=order.picked_up_by or order.pinned_to,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class PinRefusal:
+    """Why an order cannot be pinned to a courier: ``code`` capacity, after_shift or late."""
+
+    code: str
+    message: str
+    earliest_delivery: datetime
+    deliver_by: datetime  # the promise (late) or the courier's end of work (after_shift)
+
+
+def pin_refusal(
+    order: OpenOrder, courier: CourierState, *, now: datetime, travel: TravelModel,
+    carrying: bool, allow_late: bool = False,
+) -> PinRefusal | None:  # fmt: skip
+    """Whether the planner could give this order to this courier, and if not why, by the
+    planner's own rules and travel model: the courier going there first, with nothing else to
+    do (its other orders can only make it later). ``allow_late`` accepts a late delivery."""
+    points: dict[LatLng, int] = {}
+
+    def node(position: LatLng) -> int:
+        return points.setdefault(position, len(points))
+
+    def seconds(moment: datetime) -> int:
+        return max(0, round((moment - now).total_seconds()))
+
+    def at(offset: int) -> datetime:
+        return now + timedelta(seconds=offset)
+
+    vehicle = _routing_courier(courier, node, seconds, now=now, carrying=carrying)
+    task = _routing_task(replace(order, pinned_to=courier.id), node, seconds, margin_s=0)
+    if vehicle is None:
+        message = f"courier {courier.id}'s shift is over"
+        return PinRefusal("after_shift", message, now, courier.shift_end)
+    if courier.capacity < order.size:
+        message = f"courier {courier.id} carries at most {courier.capacity} (it needs {order.size})"
+        return PinRefusal("capacity", message, now, courier.shift_end)
+    matrix = travel.matrix_seconds(list(points), vehicle=courier.vehicle)
+    start = at(delivery_start_alone(matrix, vehicle, task))
+    work_ends = at(vehicle.shift_end)
+    if start + timedelta(seconds=order.delivery_service_s) > work_ends:
+        message = (
+            f"courier {courier.id} ({courier.vehicle}) could deliver at {start:%H:%M} UTC at the "
+            f"earliest, after their shift ends at {work_ends:%H:%M} UTC"
+        )
+        return PinRefusal("after_shift", message, start, work_ends)
+    if start > order.promised_by and not allow_late:
+        late_min = math.ceil((start - order.promised_by).total_seconds() / 60)
+        message = (
+            f"courier {courier.id} ({courier.vehicle}) could deliver at {start:%H:%M} UTC at the "
+            f"earliest, {late_min} min after the promise; send allow_late to pin anyway"
+        )
+        return PinRefusal("late", message, start, order.promised_by)
+    return None
+
+
 def plan_dispatch(
     orders: Sequence[OpenOrder],
     couriers: Sequence[CourierState],
@@ -115,43 +212,19 @@ def plan_dispatch(
     carrying = {o.picked_up_by for o in orders if o.picked_up_by is not None}
     fleet = []
     for courier in couriers:
-        free_at = max(now, courier.available_at or now)
-        shift_end = courier.shift_end
-        if courier.id in carrying:
-            shift_end = max(shift_end, free_at + OVERTIME)
-        if shift_end <= free_at:
-            continue  # off shift (or only free after it) and carrying nothing
-        fleet.append(
-            Courier(
-                courier.id,
-                start=node(courier.position),
-                available_at=seconds(free_at),
-                shift_end=seconds(shift_end),
-                capacity=courier.capacity,
-                profile=courier.vehicle,
-            )
-        )
+        vehicle = _routing_courier(courier, node, seconds, now=now, carrying=courier.id in carrying)
+        if vehicle is not None:
+            fleet.append(vehicle)
     known = {c.id for c in fleet}
     tasks = []
     unassigned: dict[str, str] = {}
     for order in orders:
         owner = order.picked_up_by or order.pinned_to
         if owner is not None and owner not in known:
-            unassigned[order.id] = f"its courier {owner} is not on shift"
+            how = "on board courier" if order.picked_up_by else "pinned to courier"
+            unassigned[order.id] = f"{how} {owner}, who is not on shift"
             continue
-        tasks.append(
-            Task(
-                order.id,
-                pickup=None if order.picked_up_by else node(order.store),
-                delivery=node(order.customer),
-                ready=seconds(order.ready_at),
-                due=seconds(order.promised_by - timedelta(seconds=margin_s)),
-                size=order.size,
-                pickup_service=order.pickup_service_s,
-                delivery_service=order.delivery_service_s,
-                courier=owner,
-            )
-        )
+        tasks.append(_routing_task(order, node, seconds, margin_s=margin_s))
     positions = list(points)
     vehicles = sorted({c.profile for c in fleet if c.profile is not None})
     profiles = {v: travel.matrix_seconds(positions, vehicle=v) for v in vehicles}

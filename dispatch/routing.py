@@ -64,6 +64,7 @@ class Courier:
     capacity: int
     end: int | None = None  # a node to finish at (a depot); None: the route ends at its last stop
     profile: str | None = None  # which of the problem's travel ``profiles`` it moves by
+    takes_new: bool = True  # False: only its own tasks (a courier in overtime finishing its load)
 
     def __post_init__(self) -> None:
         if self.shift_end < self.available_at:
@@ -287,9 +288,12 @@ def solve(
             load.CumulVar(start).SetValue(min(on_board[courier.id], courier.capacity))
         model.AddVariableMinimizedByFinalizer(clock.CumulVar(model.End(v)))
     drop_penalty = options.late_cost * horizon * 10  # leaving an order out is worse than any delay
+    open_to_new = None
+    if not all(c.takes_new for c in problem.couriers):
+        open_to_new = [v for v, c in enumerate(problem.couriers) if c.takes_new]
     for task in problem.tasks:
         delivery = manager.NodeToIndex(layout.delivery_of[task.id])
-        allowed = [vehicle_of[task.courier]] if task.courier is not None else None
+        allowed = [vehicle_of[task.courier]] if task.courier is not None else open_to_new
         clock.CumulVar(delivery).SetMin(task.delivery_ready)
         if task.hard_due:
             clock.CumulVar(delivery).SetMax(task.due)
@@ -410,18 +414,41 @@ def _read_plan(
 
 
 def _why_unplanned(problem: RoutingProblem, task: Task) -> str:
-    """A plain reason for a task left out of the plan."""
-    couriers = [c for c in problem.couriers if task.courier in (None, c.id)]
-    if not any(c.capacity >= task.size for c in couriers):
-        return "no courier can carry it (capacity)"
-    first = task.pickup if task.pickup is not None else task.delivery
-    reachable = [
-        c
-        for c in couriers
-        if max(c.available_at + problem.travel_for(c)[c.start][first], task.ready)
-        + problem.travel_for(c)[first][task.delivery]
-        <= c.shift_end
-    ]
-    if not reachable:
-        return "no courier on shift can reach it and deliver before the shift ends"
-    return "no room in any courier's route (capacity, shift or pinning)"
+    """A plain reason for a task left out of the plan, naming its courier when it has one."""
+    if task.courier is None:
+        couriers = [c for c in problem.couriers if c.takes_new]
+        if not couriers:
+            return "no courier on shift takes new orders"
+        if not any(c.capacity >= task.size for c in couriers):
+            return "no courier can carry it (capacity)"
+        if not any(_can_finish(problem, c, task) for c in couriers):
+            return (
+                f"none of the {len(couriers)} couriers on shift can reach it and deliver "
+                "before their shift ends"
+            )
+        return "no room in any courier's route (capacity or shift)"
+    courier = next(c for c in problem.couriers if c.id == task.courier)
+    who = f"pinned to courier {courier.id}, who" if task.pickup is not None else (
+        f"on board courier {courier.id}, who")  # fmt: skip
+    if courier.capacity < task.size:
+        return f"{who} carries at most {courier.capacity} (it needs {task.size})"
+    if not _can_finish(problem, courier, task):
+        return f"{who} cannot reach it and deliver before their shift ends"
+    return f"{who} has no room for it in their route with their other orders"
+
+
+def _can_finish(problem: RoutingProblem, courier: Courier, task: Task) -> bool:
+    """Whether the courier, going there first, can do this task alone before its shift ends."""
+    start = delivery_start_alone(problem.travel_for(courier), courier, task)
+    return start + task.delivery_service <= courier.shift_end
+
+
+def delivery_start_alone(travel: Matrix, courier: Courier, task: Task) -> int:
+    """When the courier starts delivering this task if it does it first and alone: the
+    earliest it can be at the door, by the solver's own rules (ready time, service times)."""
+    if task.pickup is None:
+        arrive = courier.available_at + int(travel[courier.start][task.delivery])
+    else:
+        at_store = max(courier.available_at + int(travel[courier.start][task.pickup]), task.ready)
+        arrive = at_store + task.pickup_service + int(travel[task.pickup][task.delivery])
+    return max(arrive, task.delivery_ready)

@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 
 from dispatch import fleet, order_store
 from dispatch.orders import TRANSITIONS
+from dispatch.planner import pin_refusal
 from dispatch.worker import replan_once
 from geo.travel import VEHICLE_SPEEDS_MPS
 from web.auth import STAFF, allow, current_principal, require_own
@@ -90,8 +91,13 @@ def courier_position(courier_id: str) -> ResponseReturnValue:
     body = json_object(max_bytes=MAX_BODY_BYTES)
     lat = json_number(body.get("lat"), low=-90, high=90)
     lng = json_number(body.get("lng"), low=-180, high=180)
+    problems = {}
+    if lat is None:
+        problems["lat"] = "required: a number from -90 to 90"
+    if lng is None:
+        problems["lng"] = "required: a number from -180 to 180"
     if lat is None or lng is None:
-        raise invalid_parameters({"lat/lng": "required: numbers in WGS84 degrees"})
+        raise invalid_parameters(problems)
     fleet.record_position(client, courier_id, lat, lng, now())
     return jsonify(courier_id=courier_id, position={"lat": lat, "lng": lng})
 
@@ -135,22 +141,71 @@ def replan() -> ResponseReturnValue:
 @bp.put("/dispatch/pins/<order_id>")
 @allow(*STAFF)
 def pin(order_id: str) -> ResponseReturnValue:
-    """Pin an order to a courier: every later plan keeps that assignment."""
+    """Pin an order to a courier: every later plan keeps that assignment. A courier who cannot
+    take it (off shift, too small, on board another's, after the shift or the promise) is a 422
+    ``pin_infeasible`` with the reason, checked by the planner's own rules."""
     client = redis_client()
     order = order_store.get_order(client, order_id)
     if order is None:
         raise ApiError(404, "order_not_found", f"no order with id {order_id!r}")
     if not TRANSITIONS[order["status"]]:
         raise ApiError(409, "order_closed", f"order {order_id} is already {order['status']}")
-    courier_id = json_object(max_bytes=MAX_BODY_BYTES).get("courier_id")
-    if courier_id not in {c.id for c in fleet.load_couriers(client)}:
+    body = json_object(max_bytes=MAX_BODY_BYTES)
+    courier_id, allow_late = body.get("courier_id"), body.get("allow_late", False)
+    problems = {}
+    if not isinstance(courier_id, str) or not courier_id:
+        problems["courier_id"] = "required: the id of a registered courier"
+    if not isinstance(allow_late, bool):
+        problems["allow_late"] = "true or false"
+    if problems:
+        raise invalid_parameters(problems)
+    courier = next((c for c in fleet.load_couriers(client) if c.id == courier_id), None)
+    if courier is None:
         raise ApiError(404, "courier_not_found", f"no courier with id {courier_id!r}")
-    fleet.set_pin(client, order_id, str(courier_id))
-    return jsonify(order_id=order_id, courier_id=courier_id)
+    _check_pin(client, order_id, courier, allow_late=allow_late)
+    fleet.set_pin(client, order_id, courier.id)
+    return jsonify(order_id=order_id, courier_id=courier.id)
+
+
+def _check_pin(
+    client: Any, order_id: str, courier: fleet.CourierProfile, *, allow_late: bool
+) -> None:
+    """Refuse a pin the planner could not keep, naming why (``details.reason``): the order and
+    the courier as the next plan would see them."""
+    at = now()
+    orders, couriers, problems = fleet.snapshot(client, store_of=catalogue_index().get, now=at)
+    details: dict[str, Any] = {"courier_id": courier.id, "order_id": order_id}
+
+    def refuse(reason: str, message: str, **more: Any) -> ApiError:
+        return ApiError(422, "pin_infeasible", message, details | {"reason": reason, **more})
+
+    order = next((o for o in orders if o.id == order_id), None)
+    if order is None:
+        raise refuse("not_plannable", problems.get(order_id, "the order is not open"))
+    if order.picked_up_by not in (None, courier.id):
+        message = f"order {order_id} is already on board courier {order.picked_up_by}"
+        raise refuse("on_board_other", message, carried_by=order.picked_up_by)
+    state = next((c for c in couriers if c.id == courier.id), None)
+    if state is None:
+        message = (
+            f"courier {courier.id} is not on shift (shift {courier.shift_start.isoformat()} "
+            f"to {courier.shift_end.isoformat()})"
+        )
+        raise refuse("off_shift", message, shift_start=courier.shift_start.isoformat(),
+                     shift_end=courier.shift_end.isoformat())  # fmt: skip
+    carrying = any(o.picked_up_by == courier.id for o in orders)
+    refusal = pin_refusal(order, state, now=at, travel=current_app.extensions["travel"],
+                          carrying=carrying, allow_late=allow_late)  # fmt: skip
+    if refusal is not None:
+        raise refuse(refusal.code, refusal.message,
+                     earliest_delivery=refusal.earliest_delivery.isoformat(),
+                     deliver_by=refusal.deliver_by.isoformat())  # fmt: skip
 
 
 @bp.delete("/dispatch/pins/<order_id>")
 @allow(*STAFF)
 def unpin(order_id: str) -> ResponseReturnValue:
-    fleet.set_pin(redis_client(), order_id, None)
+    """Unpin an order; 404 when it is not pinned."""
+    if not fleet.set_pin(redis_client(), order_id, None):
+        raise ApiError(404, "pin_not_found", f"order {order_id!r} is not pinned")
     return jsonify(order_id=order_id, courier_id=None)

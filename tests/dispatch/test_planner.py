@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dispatch.planner import CourierState, DispatchPlan, OpenOrder, plan_dispatch
+from dispatch.planner import CourierState, DispatchPlan, OpenOrder, pin_refusal, plan_dispatch
 from geo.travel import StraightLineTravel
 
 NOW = datetime(2026, 11, 18, 4, 0, tzinfo=UTC)
@@ -143,3 +145,75 @@ def test_margin_plans_early_but_reports_against_the_real_promise() -> None:
     delivery = next(s for s in plan.routes[0].stops if s.kind == "delivery")
     assert delivery.start_at < order.promised_by - timedelta(seconds=1500) + timedelta(minutes=10)
     assert plan.late_orders == {} and delivery.late_s == 0
+
+
+def test_an_order_pinned_to_a_courier_who_cannot_make_it_names_that_courier() -> None:
+    """Pinned to a courier whose shift ends too soon: the reason is that courier, not the fleet."""
+    free = [CourierState(f"free{k}", (24.18, 120.60), "e-bike", 3, NOW + timedelta(hours=4))
+            for k in range(8)]  # fmt: skip
+    leaving = CourierState("leaving", (24.21, 120.64), "walk", 3, NOW + timedelta(minutes=10))
+    order = OpenOrder("o", (24.18, 120.60), (24.19, 120.61), NOW, NOW + timedelta(hours=1),
+                      pinned_to="leaving")  # fmt: skip
+    plan = plan_dispatch([order], [*free, leaving], now=NOW, travel=TRAVEL, time_limit_s=0.3)
+    assert plan.unassigned["o"] == (
+        "pinned to courier leaving, who cannot reach it and deliver before their shift ends"
+    )
+
+
+def test_a_courier_in_overtime_finishes_its_load_but_takes_nothing_new() -> None:
+    """Past the shift with goods on board: those are delivered, a fresh order goes elsewhere."""
+    tired = CourierState("tired", (24.18, 120.60), "e-bike", 3, NOW - timedelta(minutes=5))
+    fresh = CourierState("fresh", (24.20, 120.62), "e-bike", 3, NOW + timedelta(hours=4))
+    carried = OpenOrder("o1", (24.18, 120.60), (24.19, 120.61), NOW, NOW + timedelta(hours=1),
+                        picked_up_by="tired")  # fmt: skip
+    new = OpenOrder("o2", (24.18, 120.60), (24.181, 120.601), NOW, NOW + timedelta(hours=1))
+    plan = plan_dispatch([carried, new], [tired, fresh], now=NOW, travel=TRAVEL, time_limit_s=0.3)
+    owners = {s.order_id: r.courier_id for r in plan.routes for s in r.stops}
+    assert owners == {"o1": "tired", "o2": "fresh"}
+    alone = plan_dispatch([new], [tired], now=NOW, travel=TRAVEL, time_limit_s=0.3)
+    assert alone.routes == () and alone.unassigned == {"o2": "no courier on shift"}
+    only = plan_dispatch([carried, new], [tired], now=NOW, travel=TRAVEL, time_limit_s=0.3)
+    assert only.unassigned == {"o2": "no courier on shift takes new orders"}
+
+
+def test_refusals_name_the_rule() -> None:
+    """Capacity, the end of the shift and the promise each give their own code."""
+    order = OpenOrder("o", (24.18, 120.60), (24.19, 120.61), NOW, NOW + timedelta(minutes=30))
+    near = CourierState("c", (24.18, 120.60), "e-bike", 1, NOW + timedelta(hours=4))
+
+    def refusal(courier: CourierState, **changes: Any) -> str | None:
+        found = pin_refusal(replace(order, **changes), courier, now=NOW, travel=TRAVEL,
+                            carrying=False)  # fmt: skip
+        return found.code if found else None
+
+    assert refusal(near) is None
+    assert refusal(near, size=2) == "capacity"
+    assert refusal(replace(near, shift_end=NOW + timedelta(minutes=3))) == "after_shift"
+    assert refusal(replace(near, vehicle="walk", position=(24.22, 120.64))) == "late"
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**32))
+def test_a_pin_is_refused_exactly_when_the_planner_could_not_keep_it(seed: int) -> None:
+    """The pin check and the planner agree: accepted pins are planned (late only if allowed
+    late, by the lateness foreseen), refused ones are left out or late as foreseen."""
+    rng = random.Random(seed)
+    courier = CourierState("c", near_taichung(rng), rng.choice(VEHICLES), 2,
+                           shift_end=NOW + timedelta(minutes=rng.randint(5, 90)))  # fmt: skip
+    order = OpenOrder("o", near_taichung(rng), near_taichung(rng),
+                      ready_at=NOW + timedelta(minutes=rng.randint(0, 15)),
+                      promised_by=NOW + timedelta(minutes=rng.randint(10, 60)),
+                      pinned_to="c")  # fmt: skip
+    found = pin_refusal(order, courier, now=NOW, travel=TRAVEL, carrying=False, allow_late=True)
+    plan = plan_dispatch([order], [courier], now=NOW, travel=TRAVEL, time_limit_s=0.1)
+    if found is not None:
+        assert found.code == "after_shift"
+        assert plan.unassigned["o"].startswith("pinned to courier c, who")
+        return
+    assert plan.unassigned == {}
+    delivery = next(s for s in plan.routes[0].stops if s.kind == "delivery")
+    strict = pin_refusal(order, courier, now=NOW, travel=TRAVEL, carrying=False)
+    if strict is None:
+        assert delivery.late_s == 0
+    else:
+        assert strict.code == "late" and delivery.start_at == strict.earliest_delivery

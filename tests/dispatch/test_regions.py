@@ -126,3 +126,18 @@ def test_two_workers_share_regions_and_take_over(
             for thread in threads.values():
                 thread.join(timeout=10)
     assert failures == []
+
+
+def test_a_pinned_order_is_planned_in_its_couriers_region() -> None:
+    """Pinned to a courier in another region: the order goes there, like an order on board."""
+    from dispatch.planner import CourierState, OpenOrder
+
+    now = datetime(2026, 11, 18, 4, 0, tzinfo=UTC)
+    courier = CourierState("z", ZHUBEI, "car", 2, now + timedelta(hours=4))
+    pinned = OpenOrder("p", TAICHUNG, TAICHUNG, now, now + timedelta(hours=1), pinned_to="z")
+    free = replace(pinned, id="f", pinned_to=None)
+    groups = fleet.by_region([pinned, free], [courier], RESOLUTION)
+    zhubei = regions.region_of(*ZHUBEI, RESOLUTION)
+    taichung = regions.region_of(*TAICHUNG, RESOLUTION)
+    assert [o.id for o in groups[zhubei][0]] == ["p"] and groups[zhubei][1] == [courier]
+    assert [o.id for o in groups[taichung][0]] == ["f"] and groups[taichung][1] == []

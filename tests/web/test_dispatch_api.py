@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from geo.travel import StraightLineTravel
 from tests.conftest import FIXED_NOW
 from tests.web.conftest import courier_body
 from tests.web.test_orders_api import order_body, place
+from web.services import catalogue_index
 from web.settings import Settings
 
 
@@ -128,7 +130,8 @@ def test_dispatch_errors(day: tuple[FlaskClient, list[str]]) -> None:
     shop.post(f"/api/v1/orders/{ids[2]}/cancel")
     assert shop.put(f"/api/v1/dispatch/pins/{ids[2]}", json={"courier_id": "c0"}).status_code == 409
     assert shop.post("/api/v1/couriers/zz/position", json={"lat": 1, "lng": 1}).status_code == 404
-    assert shop.post("/api/v1/couriers/c0/position", json={"lat": 91, "lng": 1}).status_code == 400
+    bad = shop.post("/api/v1/couriers/c0/position", json={"lat": 91, "lng": 1})
+    assert bad.status_code == 400 and list(bad.get_json()["error"]["details"]["fields"]) == ["lat"]
     moved = shop.post("/api/v1/couriers/c0/position", json={"lat": 24.19, "lng": 120.61})
     assert moved.status_code == 200
     listed = shop.get("/api/v1/couriers").get_json()["couriers"]
@@ -169,3 +172,23 @@ def test_the_worker_replans_when_orders_arrive(
         thread.join(timeout=10)
     assert failures == []
     assert len(planned) == len(ids) + 1
+
+
+def test_a_courier_past_their_shift_is_planned_to_deliver_what_they_carry(
+    day: tuple[FlaskClient, list[str]], app: Flask, redis_client: redis.Redis
+) -> None:
+    """After the shift, goods still on board are planned with their courier, nothing new is."""
+    shop, ids = day
+    plan = shop.post("/api/v1/dispatch/replan").get_json()["plan"]
+    carrier = stops_of(plan, ids[1])[0][0]
+    for status in ("preparing", "ready", "picked_up"):
+        shop.post(f"/api/v1/orders/{ids[1]}/status", json={"status": status})
+    shift_end = datetime.fromisoformat(courier_body(carrier)["shift_end"])
+    with app.app_context():
+        later = replan_once(redis_client, store_of=catalogue_index().get,
+                            travel=StraightLineTravel(), now=shift_end + timedelta(minutes=10),
+                            time_limit_s=0.3)  # fmt: skip
+    assert later is not None
+    assert stops_of(later, ids[1]) == [(carrier, "delivery")]
+    route = next(r for r in later["routes"] if r["courier_id"] == carrier)
+    assert {s["order_id"] for s in route["stops"]} == {ids[1]}
