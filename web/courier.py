@@ -41,6 +41,8 @@ def _courier_id() -> str:
         if courier_id not in ("", principal.subject):  # another courier's legs do not exist here
             raise ApiError(404, "courier_not_found", f"no courier with id {courier_id!r}")
         return principal.subject
+    if not courier_id:
+        raise invalid_parameters({"courier_id": "required for staff: whose legs"})
     if courier_id not in {c.id for c in fleet.load_couriers(redis_client())}:
         raise ApiError(404, "courier_not_found", f"no courier with id {courier_id!r}")
     return courier_id

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
+from werkzeug.routing import BaseConverter
 
 from dispatch import order_store
 from dispatch.intake import (
@@ -45,6 +46,13 @@ MAX_ORDER_BYTES = 32_000
 MAX_BATCH_BYTES = 640_000  # 200 orders of the largest reasonable size
 MAX_TEXT = 500
 MAX_ID = 128
+
+
+class OrderIdConverter(BaseConverter):
+    """An order id in a path: any segment but the names of the collection's own routes, so
+    that ``GET /orders/batch`` is a 405 (POST only), not a search for an order "batch"."""
+
+    regex = r"(?!(?:batch|rebalance)$)[^/]+"
 
 
 def _text(body: dict[str, Any], name: str, problems: dict[str, str], *, limit: int) -> str:
@@ -221,7 +229,7 @@ def _order_or_404(order_id: str) -> dict[str, Any]:
     return order
 
 
-@bp.get("/orders/<order_id>")
+@bp.get("/orders/<order_id:order_id>")
 @allow("shopper", "store", *STAFF)
 def track_order(order_id: str) -> ResponseReturnValue:
     return jsonify(order=_own_order(order_id))
@@ -381,4 +389,5 @@ def register(app: Any) -> None:
     """Attach the blueprint and the matching configuration."""
     resolution = app.config["SETTINGS"].region_resolution
     app.extensions.setdefault("intake_rules", IntakeRules(region_resolution=resolution))
+    app.url_map.converters["order_id"] = OrderIdConverter
     app.register_blueprint(bp)

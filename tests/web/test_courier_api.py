@@ -168,3 +168,11 @@ def test_junk_from_a_phone_is_refused_cleanly(
     assert planned["courier"] not in fleet.positions(redis_client)
     order = shop.get(f"/api/v1/orders/{planned['orders'][0]}").get_json()["order"]
     assert order["status"] == "accepted"
+
+
+def test_staff_asking_for_legs_must_say_whose(planned: dict[str, Any]) -> None:
+    """A dispatcher without courier_id gets a 400 naming it, not a 404 for a courier ''."""
+    for query in ({}, {"courier_id": ""}):
+        response = planned["shop"].get("/api/v1/courier/legs", query_string=query)
+        assert response.status_code == 400
+        assert list(response.get_json()["error"]["details"]["fields"]) == ["courier_id"]

@@ -483,3 +483,15 @@ def test_a_full_batch_of_200_is_taken(shop: FlaskClient, redis_client: redis.Red
     body = response.get_json()
     assert len(body["results"]) == 200 and body["accepted"] + body["refused"] == 200
     assert body["accepted"] == redis_client.xlen(order_store.ORDER_STREAM) > 0
+
+
+@pytest.mark.parametrize("path", ["/api/v1/orders/batch", "/api/v1/orders/rebalance"])
+@pytest.mark.parametrize("method", ["get", "delete"])
+def test_the_collections_own_routes_are_not_order_ids(
+    shop: FlaskClient, path: str, method: str
+) -> None:
+    """GET /orders/batch is a JSON 405 that allows POST, not a search for an order "batch"."""
+    response = getattr(shop, method)(path)
+    assert response.status_code == 405
+    assert "POST" in response.headers["Allow"] and "GET" not in response.headers["Allow"]
+    assert response.get_json()["error"]["code"] == "method_not_allowed"
