@@ -61,7 +61,8 @@ def overview() -> dict[str, Any]:
                  "unassigned": plan.get("unassigned", {})},
         "orders": [
             {"id": o["id"], "status": o["status"], "store_id": o["store_id"],
-             "customer": o["customer"], "promised_by": o["promised_by"], **risks[o["id"]]}
+             "customer": o["customer"], "note": o.get("note", ""), "promised_by": o["promised_by"],
+             **risks[o["id"]]}
             for o in open_orders
         ],
         "couriers": couriers,

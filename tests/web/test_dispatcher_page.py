@@ -6,6 +6,7 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -15,8 +16,11 @@ from flask.testing import FlaskClient
 from playwright.sync_api import Browser, expect, sync_playwright
 from werkzeug.serving import make_server
 
+from geo.stores import Store
 from tests.conftest import token_for
+from tests.web.conftest import courier_body
 from tests.web.test_orders_api import order_body
+from web.catalogue_store import save_catalogue
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # flags that keep Chromium from reaching for the network this machine does not have
@@ -112,5 +116,50 @@ def test_the_tracking_page_follows_the_order(
     shop.post(f"/api/v1/orders/{placed['order']['id']}/status", json={"status": "preparing"})
     page.reload()
     expect(page.locator("#status")).to_have_text("Being prepared")
+    assert errors == []
+    page.close()
+
+
+def hostile(field: str) -> str:
+    """Markup that, read as HTML, fetches a same-origin image (the content policy allows it)
+    and would run a script if the policy did not forbid inline handlers."""
+    return f"<img src=/xss-{field}.png onerror=window.__xss='{field}'>"
+
+
+def test_text_from_data_is_shown_as_text_never_as_markup(
+    shop: FlaskClient, served: str, browser: Browser, redis_client: redis.Redis,
+    demo_stores: list[Store],
+) -> None:  # fmt: skip
+    """A courier's name, a store's name, an order's address and note shown literally, in the
+    side panel, popups and tooltips: no element made of them, no request for their image."""
+    body = order_body("X-1", address=hostile("address"), note=hostile("note"))
+    placed = shop.post("/api/v1/orders", json=body).get_json()["order"]
+    named = [replace(s, name=hostile("store")) if s.id == placed["store_id"] else s
+             for s in demo_stores]  # fmt: skip
+    save_catalogue(redis_client, named, source="demo")
+    courier = courier_body("cx", name=hostile("name"))
+    assert shop.post("/api/v1/couriers", json=courier).status_code == 201
+    shop.post("/api/v1/dispatch/replan")
+    page = browser.new_page(viewport={"width": 1400, "height": 850})
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{served}/dispatcher?token={token_for(redis_client, 'dispatcher')}")
+
+    expect(page.locator("[data-courier='cx'] b")).to_contain_text(hostile("name"))
+    page.click(".courier-marker")
+    expect(page.locator(".leaflet-popup-content")).to_contain_text(hostile("name"))
+    page.click("path.order-dot", force=True)
+    popup = page.locator(".leaflet-popup-content", has_text=placed["id"])
+    expect(popup).to_contain_text(hostile("address"))
+    expect(popup).to_contain_text(hostile("note"))
+    # every store's tooltip at once, through Leaflet's own API (hovering 2,000 dots would not do)
+    page.evaluate("layers.stores.eachLayer((marker) => marker.openTooltip())")
+    expect(page.locator(".leaflet-tooltip", has_text=hostile("store"))).to_have_count(1)
+
+    assert page.locator("img[src^='/xss'], img[src*='xss-']").count() == 0
+    assert [url for url in requested if "xss" in url] == []
+    assert page.evaluate("window.__xss") is None
     assert errors == []
     page.close()

@@ -7,6 +7,19 @@ const RISK_COLOURS = {on_track: "#1b9e77", at_risk: "#d68910", late: "#c0392b", 
 const STATUS_COLOURS = {accepted: "#bbbbbb", preparing: "#3498db", ready: "#8e44ad", picked_up: "#111111"};
 const ROUTE_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
                        "#e377c2", "#17becf", "#bcbd22", "#393b79", "#637939", "#843c39"];
+// Every text that comes from data goes into the page as text (DOM nodes, never HTML strings):
+// Leaflet reads a string given to a popup, a tooltip or a divIcon as HTML, so they get nodes.
+const text = (value) => document.createTextNode(value == null ? "—" : String(value));
+const clock = (iso) => iso ? new Date(iso).toLocaleTimeString([], {hour: "2-digit", minute: "2-digit"}) : "—";
+function element(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  Object.entries(attributes).forEach(([key, value]) => node.setAttribute(key, value));
+  children.forEach((child) => node.append(child instanceof Node ? child : text(child)));
+  return node;
+}
+// a popup or tooltip of several lines of text
+const lines = (...texts) => element("div", {}, ...texts.flatMap((line, i) => i ? [element("br"), line] : [line]));
+
 const mapElement = document.getElementById("map");
 const map = L.map(mapElement, {preferCanvas: false}).setView([24.184, 120.603], 14);
 if (mapElement.dataset.tileUrl) {
@@ -14,29 +27,19 @@ if (mapElement.dataset.tileUrl) {
 }
 const legend = L.control({position: "bottomleft"});
 legend.onAdd = () => {
-  const box = L.DomUtil.create("div", "legend");
-  const swatch = (colour, label, outline) => `<div><span class="swatch" style="${outline
-    ? `border-color:${colour}` : `background:${colour}`}"></span>${label}</div>`;
-  box.innerHTML = "<b>Order: fill = risk</b>" +
-    Object.entries(RISK_COLOURS).map(([risk, colour]) => swatch(colour, risk.replace("_", " "))).join("") +
-    "<b>outline = status</b>" +
-    Object.entries(STATUS_COLOURS).map(([status, colour]) => swatch(colour, status.replace("_", " "), true)).join("");
-  return box;
+  const swatch = (colour, label, outline) => element("div", {},
+    element("span", {class: "swatch", style: outline ? `border-color:${colour}` : `background:${colour}`}),
+    label.replace("_", " "));
+  return element("div", {class: "legend"}, element("b", {}, "Order: fill = risk"),
+    ...Object.entries(RISK_COLOURS).map(([risk, colour]) => swatch(colour, risk)),
+    element("b", {}, "outline = status"),
+    ...Object.entries(STATUS_COLOURS).map(([status, colour]) => swatch(colour, status, true)));
 };
 legend.addTo(map);
 const layers = {stores: L.layerGroup().addTo(map), routes: L.layerGroup().addTo(map),
                 orders: L.layerGroup().addTo(map), couriers: L.layerGroup().addTo(map)};
 let fitted = false;
 let token = new URLSearchParams(location.search).get("token") || localStorage.getItem("dispatcherToken") || "";
-
-const text = (value) => document.createTextNode(value == null ? "—" : String(value));
-const clock = (iso) => iso ? new Date(iso).toLocaleTimeString([], {hour: "2-digit", minute: "2-digit"}) : "—";
-function element(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  Object.entries(attributes).forEach(([key, value]) => node.setAttribute(key, value));
-  children.forEach((child) => node.append(typeof child === "string" ? text(child) : child));
-  return node;
-}
 
 async function api(method, path, body) {
   const response = await fetch(path, {method, headers: {"Authorization": `Bearer ${token}`,
@@ -66,7 +69,7 @@ function renderKpis(kpis, plan) {
 function renderMap(view) {
   Object.values(layers).forEach((layer) => layer.clearLayers());
   view.stores.forEach((store) => L.circleMarker([store.lat, store.lng], {radius: 4, color: "#555", weight: 1,
-    fillOpacity: 0.5}).bindTooltip(store.name).addTo(layers.stores));
+    fillOpacity: 0.5}).bindTooltip(lines(store.name)).addTo(layers.stores));
   const bounds = [];
   view.couriers.forEach((courier, i) => {
     const here = [courier.position.lat, courier.position.lng];
@@ -74,12 +77,13 @@ function renderMap(view) {
     if (courier.stops.length) {
       const line = [here, ...courier.stops.map((stop) => [stop.lat, stop.lng])];
       L.polyline(line, {color: colour, weight: 3, opacity: 0.8, className: "route-line"})
-        .bindTooltip(`${courier.id}: ${courier.stops.length} stops`).addTo(layers.routes);
+        .bindTooltip(lines(`${courier.id}: ${courier.stops.length} stops`)).addTo(layers.routes);
       bounds.push(...line);
     }
     if (courier.state !== "off") {
-      const icon = L.divIcon({className: "courier-marker", html: courier.id, iconSize: null});
-      L.marker(here, {icon, title: courier.id}).bindPopup(`${courier.name} (${courier.vehicle}), ${courier.state}`)
+      const icon = L.divIcon({className: "courier-marker", html: element("span", {}, courier.id), iconSize: null});
+      L.marker(here, {icon, title: courier.id})
+        .bindPopup(lines(courier.name, `${courier.id} (${courier.vehicle}), ${courier.state}`))
         .addTo(layers.couriers);
     }
   });
@@ -87,7 +91,9 @@ function renderMap(view) {
     const at = [order.customer.lat, order.customer.lng];
     L.circleMarker(at, {radius: 7, color: STATUS_COLOURS[order.status] || "#555", weight: 3,
                         fillColor: RISK_COLOURS[order.risk], fillOpacity: 0.85, className: `order-dot ${order.risk}`})
-      .bindPopup(`${order.id}<br>${order.status}, ${order.risk.replace("_", " ")}<br>promised ${clock(order.promised_by)}`)
+      .bindPopup(lines(order.id, `${order.status}, ${order.risk.replace("_", " ")}`,
+                       `promised ${clock(order.promised_by)}`,
+                       ...[order.customer.address, order.note].filter((line) => line)))
       .addTo(layers.orders);
     bounds.push(at);
   });
@@ -101,7 +107,7 @@ function renderLists(view) {
     : [element("li", {}, "none")]));
   document.getElementById("timelines").replaceChildren(...view.couriers.filter((c) => c.state !== "off").map((courier) =>
     element("div", {class: "timeline", "data-courier": courier.id},
-      element("b", {}, `${courier.id} · ${courier.vehicle} · ${courier.state}`),
+      element("b", {}, `${courier.id} · ${courier.name} · ${courier.vehicle} · ${courier.state}`),
       element("ol", {}, ...courier.stops.map((stop) => element("li", {class: stop.late_s > 0 ? "late" : ""},
         `${clock(stop.arrive_at)} ${stop.kind === "pickup" ? "pick up" : "deliver"} ${stop.order_id}`))))));
   fillSelect("reassign-order", view.orders.map((o) => [o.id, `${o.id} (${o.courier_id || "unassigned"})`]));

@@ -6,7 +6,7 @@ const clock = (iso) => iso ? new Date(iso).toLocaleTimeString([], {hour: "2-digi
 const show = (id, text) => { document.getElementById(id).textContent = text; };
 async function refresh() {
   try {
-    const answer = await fetch(`/api/v1/track/${document.body.dataset.token}`);
+    const answer = await fetch(`/api/v1/track/${encodeURIComponent(document.body.dataset.token)}`);
     if (!answer.ok) { show("updated", "Could not refresh (" + answer.status + ")"); return; }
     const data = await answer.json();
     show("status", LABELS[data.order.status] || data.order.status);
