@@ -328,10 +328,18 @@ def _dispatch_paths() -> dict[str, Schema]:
         )},
         "/api/v1/dispatch/pins/{order_id}": {
             "put": _op("Pin an order to a courier; every later plan keeps it",
-                       _object(order_id=STRING, courier_id=STRING), errors=(400, 404, 409),
-                       parameters=(_path("order_id"),), body=_object(("courier_id",), courier_id=STRING)),
+                       _object(order_id=STRING, courier_id=STRING), errors=(400, 404, 409, 422),
+                       parameters=(_path("order_id"),),
+                       body=_object(("courier_id",), courier_id=STRING, allow_late={
+                           "type": "boolean", "default": False,
+                           "description": "accept a courier who can only deliver after the promise"}),
+                       description="422 pin_infeasible when no plan could keep the pin; "
+                       "details.reason: off_shift, after_shift (cannot deliver before the shift "
+                       "ends), late (after the promise, unless allow_late), capacity, "
+                       "on_board_other, not_plannable"),
             "delete": _op("Unpin an order", _object(order_id=STRING, courier_id={"type": "null"}),
-                          parameters=(_path("order_id"),)),
+                          errors=(404,), parameters=(_path("order_id"),),
+                          description="404 pin_not_found when the order is not pinned"),
         },
     }  # fmt: skip
 
@@ -362,8 +370,8 @@ def _people_paths() -> dict[str, Any]:
             "Courier: my stops in planned order, with items, deadline and the way there",
             _object(courier_id=STRING, plan_version={"type": ["integer", "null"]},
                     legs=_array(leg)),
-            errors=(401, 403, 404),
-            parameters=(_query("courier_id", STRING, "dispatchers: whose legs"),),
+            errors=(400, 401, 403, 404),
+            parameters=(_query("courier_id", STRING, "staff: whose legs (required)"),),
         )},
         "/api/v1/courier/events": {"post": _op(
             "Courier: arrived, picked up, delivered (with proof) or failed (with a reason); "
