@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,6 +61,12 @@ def replan_once(
                 continue
             plan = planner(region_orders, region_couriers, now=now, travel=travel,
                            time_limit_s=time_limit_s, margin_s=margin_s)  # fmt: skip
+            if not region_couriers and couriers:  # say that couriers are on shift, elsewhere
+                reason = (f"no courier on shift in its dispatch region {region} "
+                          f"({len(couriers)} on shift in other regions)")  # fmt: skip
+                unowned = {o.id: reason for o in region_orders
+                           if not (o.picked_up_by or o.pinned_to)}  # fmt: skip
+                plan = replace(plan, unassigned={**plan.unassigned, **unowned})
             if problems:
                 plan = DispatchPlan(plan.planned_at, plan.routes, {**plan.unassigned, **problems},
                                     plan.solve_s)  # fmt: skip

@@ -15,9 +15,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from dispatch import fleet, regions
-from dispatch.worker import run, worker_client
+from dispatch.planner import CourierState, OpenOrder
+from dispatch.worker import replan_once, run, worker_client
 from geo.travel import StraightLineTravel
 from tests.web.test_orders_api import order_body
+from web.services import catalogue_index
 from web.settings import Settings
 
 RESOLUTION = 4  # cells of ~1,800 km²: Taichung and Zhubei fall in different ones
@@ -130,8 +132,6 @@ def test_two_workers_share_regions_and_take_over(
 
 def test_a_pinned_order_is_planned_in_its_couriers_region() -> None:
     """Pinned to a courier in another region: the order goes there, like an order on board."""
-    from dispatch.planner import CourierState, OpenOrder
-
     now = datetime(2026, 11, 18, 4, 0, tzinfo=UTC)
     courier = CourierState("z", ZHUBEI, "car", 2, now + timedelta(hours=4))
     pinned = OpenOrder("p", TAICHUNG, TAICHUNG, now, now + timedelta(hours=1), pinned_to="z")
@@ -141,3 +141,20 @@ def test_a_pinned_order_is_planned_in_its_couriers_region() -> None:
     taichung = regions.region_of(*TAICHUNG, RESOLUTION)
     assert [o.id for o in groups[zhubei][0]] == ["p"] and groups[zhubei][1] == [courier]
     assert [o.id for o in groups[taichung][0]] == ["f"] and groups[taichung][1] == []
+
+
+def test_an_order_in_a_region_without_couriers_says_so(
+    shop: FlaskClient, app: Flask, redis_client: redis.Redis
+) -> None:
+    """Couriers on shift only in another region: the reason names the region, not "no courier"."""
+    _courier(shop, "z1", ZHUBEI)
+    order_id = _place(shop, "T-alone", TAICHUNG)
+    with app.app_context():
+        plan = replan_once(redis_client, store_of=catalogue_index().get,
+                           travel=StraightLineTravel(), now=datetime.now(UTC), time_limit_s=0.2,
+                           resolution=RESOLUTION)  # fmt: skip
+    assert plan is not None
+    taichung = regions.region_of(*TAICHUNG, RESOLUTION)
+    assert plan["unassigned"][order_id] == (
+        f"no courier on shift in its dispatch region {taichung} (1 on shift in other regions)"
+    )
