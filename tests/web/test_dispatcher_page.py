@@ -84,6 +84,15 @@ def test_the_page_shows_the_day_and_a_reassignment_reaches_the_plan(
     assert routes_by_order(after)[order_id] == target
     # the live feed brings the new plan without a reload
     expect(page.locator("[data-kpi='Plan'] b")).to_have_text(f"v{after['version']}")
+    # a pin no plan could keep is refused on the page with its reason, and changes nothing
+    walker = {"id": "slow", "vehicle": "walk", "home": {"lat": 24.26, "lng": 120.68}}
+    shop.post("/api/v1/couriers", json=courier_body("slow") | walker)
+    page.reload()
+    page.select_option("#reassign-order", order_id)
+    page.select_option("#reassign-courier", "slow")
+    page.click("#reassign button[type=submit]")
+    expect(page.locator("#action-result")).to_contain_text("Could not reassign: courier slow")
+    assert routes_by_order(shop.get("/api/v1/dispatch/plan").get_json()["plan"])[order_id] == target
     if os.environ.get("DISPATCHER_SCREENSHOT"):
         page.screenshot(path=os.environ["DISPATCHER_SCREENSHOT"])
     assert errors == []

@@ -129,7 +129,8 @@ document.getElementById("reassign").addEventListener("submit", async (event) => 
   const courier = document.getElementById("reassign-courier").value;
   if (!order || !courier) { return; }
   try {
-    await api("PUT", `/api/v1/dispatch/pins/${encodeURIComponent(order)}`, {courier_id: courier});
+    await api("PUT", `/api/v1/dispatch/pins/${encodeURIComponent(order)}`,
+              {courier_id: courier, allow_late: document.getElementById("reassign-late").checked});
     const answer = await api("POST", "/api/v1/dispatch/replan");
     say(`${order} pinned to ${courier}; plan v${answer.plan.version}`);
   } catch (error) { say(`Could not reassign: ${error.message}`); }
