@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import redis
 from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
@@ -168,7 +169,7 @@ def pin(order_id: str) -> ResponseReturnValue:
 
 
 def _check_pin(
-    client: Any, order_id: str, courier: fleet.CourierProfile, *, allow_late: bool
+    client: redis.Redis, order_id: str, courier: fleet.CourierProfile, *, allow_late: bool
 ) -> None:
     """Refuse a pin the planner could not keep, naming why (``details.reason``): the order and
     the courier as the next plan would see them."""
