@@ -104,8 +104,9 @@ def parse_order_request(body: dict[str, Any]) -> OrderRequest:
 def create_order() -> ResponseReturnValue:
     """Take an order from any channel and match it to the nearest store that can fulfil it.
 
-    A shopper's order is theirs: it answers to their token, and the same channel id sent by
-    another shopper is a conflict, never their order.
+    A shopper's order is theirs: it answers to their token, and its channel id and
+    Idempotency-Key are scoped to them: another shopper sending the same gets an order of their
+    own, never a word of this one. Staff (the channels' integrations) share one scope.
     """
     body = json_object(max_bytes=MAX_ORDER_BYTES)
     order_request = parse_order_request(body)
@@ -117,7 +118,7 @@ def create_order() -> ResponseReturnValue:
     if principal.role == "shopper":
         order_request = replace(order_request, shopper=principal.subject)
         fingerprint = body_hash({"body": body, "shopper": principal.subject})
-    submission = Submission(order_request, fingerprint, header_key)
+    submission = Submission(order_request, fingerprint, header_key, _idempotency_scope())
     try:
         result = _intake().take(submission)
     except IntakeError as exc:
@@ -149,7 +150,9 @@ def create_orders_in_bulk() -> ResponseReturnValue:
         try:
             if not isinstance(item, dict):
                 raise ApiError(400, "malformed_json", "each order must be a JSON object")
-            submissions.append(Submission(parse_order_request(item), body_hash(item)))
+            submissions.append(
+                Submission(parse_order_request(item), body_hash(item), scope=_idempotency_scope())
+            )
             outcomes.append({})
         except ApiError as refused:
             outcomes.append(refused)
@@ -181,6 +184,13 @@ def rebalance_orders() -> ResponseReturnValue:
         ride_after_s=round(report.ride_after_s, 1),
         solver_status=report.solver_status,
     )
+
+
+def _idempotency_scope() -> str | None:
+    """Whose idempotency keys a request uses: a bound caller's own (a shopper, a store), or the
+    one space staff share (the channels' integrations retry under any staff token)."""
+    principal = current_principal()
+    return None if principal.is_staff else f"{principal.role}:{principal.subject}"
 
 
 def _intake() -> Intake:

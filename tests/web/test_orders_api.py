@@ -16,7 +16,7 @@ from dispatch import idempotency, order_store
 from dispatch.intake import CLAIM_STALE_S, body_hash
 from geo.distance import haversine_m
 from geo.stores import Store
-from tests.conftest import FIXED_NOW, make_app, slot
+from tests.conftest import FIXED_NOW, bearer, make_app, slot, token_for
 from web.settings import Settings
 
 FULIN = "osm-way-617553270"  # the demo 7-Eleven without fresh milk
@@ -483,3 +483,36 @@ def test_a_full_batch_of_200_is_taken(shop: FlaskClient, redis_client: redis.Red
     body = response.get_json()
     assert len(body["results"]) == 200 and body["accepted"] + body["refused"] == 200
     assert body["accepted"] == redis_client.xlen(order_store.ORDER_STREAM) > 0
+
+
+def test_idempotency_keys_are_the_callers_own(shop: FlaskClient, redis_client: redis.Redis) -> None:
+    """A shopper's channel ids and Idempotency-Keys are theirs: another shopper reusing them
+    gets an order of their own and learns nothing of the first, not even its id; staff (the
+    channels' integrations) share one space, so any staff token's retry gets the order back."""
+    alice = bearer(token_for(redis_client, "shopper", "alice"))
+    first = place(shop, order_body("I-1"), **alice, **{"Idempotency-Key": "ik-1"})
+    assert first.status_code == 201
+    alices = first.get_json()["order"]["id"]
+    reuses = [(order_body("I-1"), "ik-9"), (order_body("I-9"), "ik-1"),
+              (order_body("I-1", note="other"), "ik-1")]  # fmt: skip
+    for k, (body, key) in enumerate(reuses):
+        other = bearer(token_for(redis_client, "shopper", f"bob{k}"))
+        theirs = place(shop, body, **other, **{"Idempotency-Key": key})
+        assert theirs.status_code == 201, theirs.get_json()
+        assert alices not in theirs.get_data(as_text=True)
+        assert theirs.get_json()["order"]["shopper_id"] == f"bob{k}"
+        again = place(shop, body, **other, **{"Idempotency-Key": key})
+        assert again.get_json()["order"]["id"] == theirs.get_json()["order"]["id"]
+        assert again.headers["Idempotent-Replayed"] == "true"
+    # alice's own retry is still hers; her own reuse with another body names her own order
+    assert place(shop, order_body("I-1"), **alice).get_json()["order"]["id"] == alices
+    clash = place(shop, order_body("I-1", note="other"), **alice)
+    assert clash.status_code == 409 and clash.get_json()["error"]["details"]["order_id"] == alices
+    # staff: one space for every staff token, apart from the shoppers'
+    integration = place(shop, order_body("W-1", channel="wechat"))
+    dispatcher = bearer(token_for(redis_client, "dispatcher"))
+    retry = place(shop, order_body("W-1", channel="wechat"), **dispatcher)
+    assert retry.get_json()["order"]["id"] == integration.get_json()["order"]["id"]
+    shopper_copy = place(shop, order_body("W-1", channel="wechat"), **alice)
+    assert shopper_copy.status_code == 201
+    assert integration.get_json()["order"]["id"] not in shopper_copy.get_data(as_text=True)
