@@ -253,7 +253,11 @@ def _order_paths() -> dict[str, Schema]:
         )},
         "/api/v1/orders/{order_id}/status": {"post": _op(
             "Move an order: accepted, preparing, ready, picked_up, delivered (or cancelled, failed)",
-            one, errors=(400, 404, 409), parameters=(_path("order_id"),),
+            _object(order=ORDER, changed={"type": "boolean"}), errors=(400, 404, 409),
+            parameters=(_path("order_id"),),
+            description="A pick-up of an order not yet ready records the preparing and ready it "
+            "implies (a ready, the preparing); a preparing or ready sent for an order already "
+            "past it is a 200 with changed false (a cancelled or failed order is still a 409).",
             body=_object(("status",), status={"type": "string", "enum": list(STATUSES[1:])},
                          note={"type": "string", "maxLength": 500}),
         )},

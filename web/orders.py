@@ -27,6 +27,7 @@ from dispatch.orders import (
     MAX_LINES,
     MAX_QTY,
     STATUSES,
+    AlreadyPastError,
     IllegalTransitionError,
     OrderLine,
     OrderRequest,
@@ -246,7 +247,9 @@ def change_order_status(order_id: str) -> ResponseReturnValue:
     """Move an order along its lifecycle; an illegal move is a 409.
 
     Store staff move their own store's orders through preparation; pick-up and delivery are
-    the courier's events (the courier API), or a dispatcher's correction here.
+    the courier's events (the courier API), or a dispatcher's correction here. A pick-up implies
+    the order was ready, and ready that it was prepared; a preparing or ready sent once the
+    order is past it is a 200 with ``changed`` false.
     """
     _own_order(order_id)
     body = json_object(max_bytes=MAX_ORDER_BYTES)
@@ -258,7 +261,10 @@ def change_order_status(order_id: str) -> ResponseReturnValue:
     note = _text(body, "note", problems, limit=MAX_TEXT)
     if problems:
         raise invalid_parameters(problems)
-    return jsonify(order=_transition(order_id, str(target), note))
+    try:
+        return jsonify(order=_transition(order_id, str(target), note), changed=True)
+    except AlreadyPastError as late:  # already there (a quicker courier, a double tap)
+        return jsonify(order=late.record, changed=False)
 
 
 @bp.post("/orders/<order_id>/cancel")

@@ -222,13 +222,16 @@ def test_unknown_sku_is_422(shop: FlaskClient) -> None:
 
 
 def test_lifecycle_and_illegal_moves(shop: FlaskClient) -> None:
-    """The happy path is recorded with timestamps; illegal moves are 409s."""
+    """The happy path is recorded with timestamps; illegal moves are 409s; a late counter step
+    is acknowledged without change."""
     order_id = place(shop, order_body("L-1")).get_json()["order"]["id"]
     url = f"/api/v1/orders/{order_id}/status"
     for status in ("preparing", "ready", "picked_up"):
         assert shop.post(url, json={"status": status}).status_code == 200
     assert shop.post(f"/api/v1/orders/{order_id}/cancel").status_code == 409
-    assert shop.post(url, json={"status": "preparing"}).status_code == 409
+    late = shop.post(url, json={"status": "preparing"})
+    assert late.status_code == 200 and late.get_json()["changed"] is False
+    assert late.get_json()["order"]["status"] == "picked_up"
     done = shop.post(url, json={"status": "delivered", "note": "left at door"}).get_json()["order"]
     assert [e["status"] for e in done["events"]] == [
         "accepted", "preparing", "ready", "picked_up", "delivered"
@@ -238,6 +241,26 @@ def test_lifecycle_and_illegal_moves(shop: FlaskClient) -> None:
     assert shop.post(url, json={"status": "teleported"}).status_code == 400
     assert shop.post("/api/v1/orders/nope/status", json={"status": "ready"}).status_code == 404
     assert shop.get("/api/v1/orders/nope").status_code == 404
+
+
+def test_a_cancelled_order_is_not_prepared_after_all(shop: FlaskClient) -> None:
+    """The counter's preparing or ready on a cancelled order is a 409: the store must learn."""
+    order_id = place(shop, order_body("L-2")).get_json()["order"]["id"]
+    assert shop.post(f"/api/v1/orders/{order_id}/cancel").status_code == 200
+    for status in ("preparing", "ready"):
+        refused = shop.post(f"/api/v1/orders/{order_id}/status", json={"status": status})
+        assert refused.status_code == 409
+        assert refused.get_json()["error"]["code"] == "illegal_transition"
+
+
+def test_a_hand_over_implies_ready(shop: FlaskClient) -> None:
+    """A pick-up entered for an accepted order records the preparing and ready it implies."""
+    order_id = place(shop, order_body("L-3")).get_json()["order"]["id"]
+    moved = shop.post(f"/api/v1/orders/{order_id}/status", json={"status": "picked_up"})
+    assert moved.status_code == 200 and moved.get_json()["changed"] is True
+    events = moved.get_json()["order"]["events"]
+    assert [e["status"] for e in events] == ["accepted", "preparing", "ready", "picked_up"]
+    assert len({e["at"] for e in events[1:]}) == 1  # recorded together, at the hand-over
 
 
 def test_cancel_releases_the_reservation(shop: FlaskClient, redis_client: redis.Redis) -> None:
