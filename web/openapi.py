@@ -374,6 +374,8 @@ def _people_paths() -> dict[str, Any]:
             "a resent event_id gets the first answer",
             _object(event_id=STRING, order_id=STRING, type=STRING, status=STRING, replayed={"type": "boolean"}),
             errors=(400, 401, 403, 404, 409, 422), body=event,
+            description="The same event_id with another body is a 409 idempotency_conflict "
+            "(event ids are unique within their order).",
         )},
         "/api/v1/courier/pings": {"post": _op(
             "Courier: buffered location fixes, oldest first; impossible jumps are refused",

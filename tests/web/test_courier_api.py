@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -168,3 +169,74 @@ def test_junk_from_a_phone_is_refused_cleanly(
     assert planned["courier"] not in fleet.positions(redis_client)
     order = shop.get(f"/api/v1/orders/{planned['orders'][0]}").get_json()["order"]
     assert order["status"] == "accepted"
+
+
+def _picked_up(planned: dict[str, Any], event_id: str = "p1") -> tuple[FlaskClient, str]:
+    shop, order_id = planned["shop"], planned["orders"][0]
+    answer = event(shop, planned["me"], event_id=event_id, order_id=order_id, type="picked_up")
+    assert answer.status_code == 200, answer.get_json()
+    return shop, order_id
+
+
+def test_a_resent_event_id_with_another_body_is_a_conflict(planned: dict[str, Any]) -> None:
+    """The same event id and body replays the first answer; the same id with another type or
+    proof is a 409 idempotency_conflict, as for orders, and changes nothing. Ids are the
+    order's own: another order's event with the same id is that order's event."""
+    shop, order_id = _picked_up(planned, "r1")
+    me = planned["me"]
+    same = event(shop, me, event_id="r1", order_id=order_id, type="picked_up")
+    assert same.status_code == 200 and same.get_json()["replayed"] is True
+    for body in ({"type": "failed", "reason": "rain"}, {"type": "arrived"},
+                 {"type": "delivered", "proof": {"photo_ref": "door.jpg"}}):  # fmt: skip
+        clash = event(shop, me, event_id="r1", order_id=order_id, **body)
+        assert clash.status_code == 409, body
+        assert clash.get_json()["error"]["code"] == "idempotency_conflict"
+    assert shop.get(f"/api/v1/orders/{order_id}").get_json()["order"]["status"] == "picked_up"
+    other = planned["orders"][1]  # eight orders, three couriers of three: the busiest has 3
+    theirs = event(shop, me, event_id="r1", order_id=other, type="arrived")
+    assert theirs.status_code == 200 and theirs.get_json()["replayed"] is False
+    again = event(shop, me, event_id="r1", order_id=other, type="arrived")
+    assert again.get_json()["replayed"] is True
+
+
+def test_a_pick_up_before_the_counter_said_ready_keeps_every_view_in_step(
+    planned: dict[str, Any], redis_client: redis.Redis
+) -> None:
+    """A hand-over implies ready: the skipped steps are recorded, the store's late preparing and
+    ready are acknowledged without change, and store list, tracking and legs agree."""
+    order_id = planned["orders"][0]
+    store_id = planned["shop"].get(f"/api/v1/orders/{order_id}").get_json()["order"]["store_id"]
+    shop, _ = _picked_up(planned)
+    order = shop.get(f"/api/v1/orders/{order_id}").get_json()["order"]
+    assert [e["status"] for e in order["events"]] == [
+        "accepted", "preparing", "ready", "picked_up"]  # fmt: skip
+    staff = bearer(token_for(redis_client, "store", store_id))
+    for late in ("preparing", "ready"):
+        answer = shop.post(f"/api/v1/orders/{order_id}/status", headers=staff,
+                           json={"status": late})  # fmt: skip
+        assert answer.status_code == 200, answer.get_json()
+        assert answer.get_json()["changed"] is False
+        assert answer.get_json()["order"]["status"] == "picked_up"
+    listed = shop.get(f"/api/v1/stores/{store_id}/orders", headers=staff).get_json()["orders"]
+    assert {o["id"]: o["status"] for o in listed}[order_id] == "picked_up"
+    assert _tracking_of(redis_client, shop, order_id)["order"]["status"] == "picked_up"
+    legs = shop.get("/api/v1/courier/legs", headers=planned["me"]).get_json()["legs"]
+    assert {leg["status"] for leg in legs if leg["order_id"] == order_id} == {"picked_up"}
+    after = shop.get(f"/api/v1/orders/{order_id}").get_json()["order"]
+    assert after["events"] == order["events"]  # nothing recorded twice
+
+
+def test_an_answer_kept_before_events_were_named_per_order_still_replays(
+    planned: dict[str, Any], redis_client: redis.Redis
+) -> None:
+    """A resend buffered across the upgrade finds the answer kept under its bare event id."""
+    shop, order_id = _picked_up(planned, "old-1")
+    key = fleet.courier_events_key(planned["courier"], order_id)
+    kept = redis_client.hget(key, f"{order_id}/old-1")
+    assert kept is not None
+    redis_client.hdel(key, f"{order_id}/old-1")
+    legacy = json.loads(kept)
+    legacy.pop("body_hash")
+    redis_client.hset(key, "old-1", json.dumps(legacy))
+    again = event(shop, planned["me"], event_id="old-1", order_id=order_id, type="picked_up")
+    assert again.status_code == 200 and again.get_json()["replayed"] is True
