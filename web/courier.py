@@ -4,7 +4,8 @@ A courier token sees and touches only its own courier's orders; another's order 
 Events carry the phone's own event id, unique within the order: a phone back online resends what
 it buffered and each event is applied once (the answer to a resend is the first answer; the same
 id with another body is a 409, as for orders). Events drive the order's status and tell the
-planner who carries what.
+planner who carries what. A few wrong delivery codes lock the order's delivery until a dispatcher
+unlocks it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from dispatch import fleet, order_store
+from dispatch import delivery_codes, fleet, order_store
 from dispatch.intake import body_hash
 from dispatch.orders import IllegalTransitionError
 from geo.distance import haversine_m
@@ -170,7 +171,7 @@ def _apply(client: Any, courier_id: str, event_id: str, order_id: str, kind: str
         field = _event_field(order_id, event_id)
         client.hset(events_key, field, json.dumps(answer | {"body_hash": fingerprint}))
         return answer
-    target, note, also = _transition_for(kind, order_id, courier_id, body)
+    target, note, also = _transition_for(client, kind, order_id, courier_id, body)
     record = {"event_id": event_id, "order_id": order_id, "type": kind, "at": at.isoformat(),
               "status": target}  # fmt: skip
     also[events_key] = {
@@ -191,7 +192,7 @@ Effects = dict[str, dict[str, str]]  # hash key -> fields, written with the stat
 
 
 def _transition_for(
-    kind: str, order_id: str, courier_id: str, body: dict[str, Any]
+    client: Any, kind: str, order_id: str, courier_id: str, body: dict[str, Any]
 ) -> tuple[str, str, Effects]:
     """The status an event moves to, the note kept with it, and what else it records."""
     if kind == "picked_up":
@@ -209,12 +210,35 @@ def _transition_for(
     code = proof.get("code") if isinstance(proof, dict) else None
     photo = proof.get("photo_ref") if isinstance(proof, dict) else None
     if code is not None:
-        if code != delivery_code(order_id):
-            raise ApiError(422, "wrong_delivery_code", "the code does not match this order")
+        if not isinstance(code, str) or not 0 < len(code) <= 16:
+            raise invalid_parameters({"proof.code": "the shopper's four digits, as a string"})
+        _check_code(client, order_id, courier_id, code)
         return "delivered", f"delivered by {courier_id}, code given", {}
     if isinstance(photo, str) and 0 < len(photo) <= 500:
+        if delivery_codes.is_locked(client, order_id):  # no way round the lock
+            raise _locked(order_id)
         return "delivered", f"delivered by {courier_id}, photo {photo}", {}
     raise invalid_parameters({"proof": "required: {code} from the shopper or {photo_ref}"})
+
+
+def _check_code(client: Any, order_id: str, courier_id: str, code: str) -> None:
+    """Refuse a wrong code, counting it; at the limit the order is locked for the dispatcher."""
+    judged = delivery_codes.try_code(client, order_id, given=code,
+                                     expected=delivery_code(order_id), courier_id=courier_id,
+                                     at=now())  # fmt: skip
+    if judged.outcome == "locked":
+        raise _locked(order_id)
+    if judged.outcome == "wrong":
+        left = judged.tries_left
+        locked = "; delivery is now locked until a dispatcher unlocks it" if not left else ""
+        message = f"the code does not match this order{locked}"
+        raise ApiError(422, "wrong_delivery_code", message, {"tries_left": left})
+
+
+def _locked(order_id: str) -> ApiError:
+    return ApiError(423, "delivery_code_locked",
+                    f"too many wrong codes: the delivery of {order_id} is locked; call the "
+                    "dispatcher to unlock it", {"order_id": order_id})  # fmt: skip
 
 
 @bp.post("/pings")

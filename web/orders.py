@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from dispatch import order_store
+from dispatch import delivery_codes, order_store
 from dispatch.intake import (
     IdempotencyConflictError,
     IdempotencyInProgressError,
@@ -273,6 +273,16 @@ def cancel_order(order_id: str) -> ResponseReturnValue:
     """Cancel before pick-up; the reserved stock goes back on the shelf."""
     _own_order(order_id)
     return jsonify(order=_transition(order_id, "cancelled", "cancelled by request"))
+
+
+@bp.post("/orders/<order_id>/unlock-code")
+@allow(*STAFF)
+def unlock_delivery_code(order_id: str) -> ResponseReturnValue:
+    """Dispatchers: lift the lock that wrong delivery codes put on an order (after checking
+    with the shopper), and forget those tries."""
+    _order_or_404(order_id)
+    lock = delivery_codes.unlock(redis_client(), order_id)
+    return jsonify(order_id=order_id, was_locked=lock is not None, lock=lock)
 
 
 def _own_order(order_id: str) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ from flask.testing import FlaskClient
 
 from dispatch import fleet
 from tests.conftest import FIXED_NOW, bearer, token_for
+from web.dispatcher import _fingerprint as live_feed_mark
 
 
 @pytest.fixture
@@ -176,6 +178,76 @@ def _picked_up(planned: dict[str, Any], event_id: str = "p1") -> tuple[FlaskClie
     answer = event(shop, planned["me"], event_id=event_id, order_id=order_id, type="picked_up")
     assert answer.status_code == 200, answer.get_json()
     return shop, order_id
+
+
+def _wrong_code(redis_client: redis.Redis, shop: FlaskClient, order_id: str) -> str:
+    right = _tracking_of(redis_client, shop, order_id)["delivery_code"]
+    return f"{(int(right) + 1) % 10_000:04d}"
+
+
+def test_wrong_delivery_codes_lock_the_order_until_a_dispatcher_unlocks(
+    planned: dict[str, Any], redis_client: redis.Redis
+) -> None:
+    """Five wrong codes lock delivery (even with the right code or a photo); the dispatcher sees
+    the alarm and unlocks, and then the right code delivers."""
+    shop, order_id = _picked_up(planned)
+    me, wrong = planned["me"], _wrong_code(redis_client, shop, order_id)
+    right = _tracking_of(redis_client, shop, order_id)["delivery_code"]
+    with shop.application.app_context():
+        feed_before = live_feed_mark()
+    lefts = []
+    for k in range(5):
+        answer = event(shop, me, event_id=f"w{k}", order_id=order_id, type="delivered",
+                       proof={"code": wrong})  # fmt: skip
+        assert answer.status_code == 422
+        assert answer.get_json()["error"]["code"] == "wrong_delivery_code"
+        lefts.append(answer.get_json()["error"]["details"]["tries_left"])
+    assert lefts == [4, 3, 2, 1, 0]
+    for k, proof in enumerate(({"code": right}, {"photo_ref": "door.jpg"}, {"code": wrong})):
+        locked = event(shop, me, event_id=f"l{k}", order_id=order_id, type="delivered",
+                       proof=proof)  # fmt: skip
+        assert locked.status_code == 423, locked.get_json()
+        assert locked.get_json()["error"]["code"] == "delivery_code_locked"
+    assert shop.get(f"/api/v1/orders/{order_id}").get_json()["order"]["status"] == "picked_up"
+    # the dispatcher's screen flags the order and raises an alarm naming the courier, at once
+    with shop.application.app_context():
+        assert live_feed_mark() != feed_before
+    overview = shop.get("/api/v1/dispatch/overview").get_json()
+    flags = {o["id"]: o["delivery_code_locked"] for o in overview["orders"]}
+    assert flags[order_id] is True and sum(flags.values()) == 1
+    [alarm] = overview["alarms"]
+    assert alarm["kind"] == "delivery_code_locked" and alarm["order_id"] == order_id
+    assert alarm["courier_id"] == planned["courier"] and alarm["wrong_tries"] == 5
+    # a courier cannot lift it; a dispatcher can, once
+    unlock = f"/api/v1/orders/{order_id}/unlock-code"
+    assert shop.post(unlock, headers=me).status_code == 403
+    lifted = shop.post(unlock)
+    assert lifted.status_code == 200 and lifted.get_json()["was_locked"] is True
+    assert shop.post(unlock).get_json()["was_locked"] is False
+    assert shop.get("/api/v1/dispatch/overview").get_json()["alarms"] == []
+    assert shop.post("/api/v1/orders/ord_all_0000/unlock-code").status_code == 404
+    done = event(shop, me, event_id="d1", order_id=order_id, type="delivered",
+                 proof={"code": right})  # fmt: skip
+    assert done.status_code == 200 and done.get_json()["status"] == "delivered"
+
+
+def test_guesses_sent_at_once_get_no_more_than_five_tries(
+    planned: dict[str, Any], redis_client: redis.Redis
+) -> None:
+    """Twenty wrong codes sent together: exactly five are judged, the rest find the lock."""
+    shop, order_id = _picked_up(planned)
+    wrong = _wrong_code(redis_client, shop, order_id)
+    app = shop.application
+
+    def guess(k: int) -> int:
+        answer = app.test_client().post("/api/v1/courier/events", headers=planned["me"], json={
+            "event_id": f"g{k}", "order_id": order_id, "type": "delivered",
+            "proof": {"code": wrong}})  # fmt: skip
+        return int(answer.status_code)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = sorted(pool.map(guess, range(20)))
+    assert codes == [422] * 5 + [423] * 15
 
 
 def test_a_resent_event_id_with_another_body_is_a_conflict(planned: dict[str, Any]) -> None:
