@@ -7,9 +7,9 @@ finds the claim looks the order up by the ticket; a claim whose placement was re
 back, and one whose process died before placing grows stale and may be taken over.
 
 Keys belong to a *scope*: a shopper's (or a store's) keys are theirs alone
-(``idem:<scope>:...``), so another caller reusing them gets an order of their own and learns
-nothing of the first; staff callers, the channels' integrations, share the unscoped keys, so a
-retry under any staff token gets its order back.
+(``idem:<length of scope>:<scope>:...``), so another caller reusing them gets an order of their
+own and learns nothing of the first; staff callers, the channels' integrations, share the
+unscoped keys, so a retry under any staff token gets its order back.
 """
 
 from __future__ import annotations
