@@ -5,6 +5,11 @@ Idempotency-Key header) with SET NX, one key at a time, so they may sit in any s
 places the order under an id made of its ticket (see :mod:`dispatch.order_store`). A retry that
 finds the claim looks the order up by the ticket; a claim whose placement was refused is given
 back, and one whose process died before placing grows stale and may be taken over.
+
+Keys belong to a *scope*: a shopper's (or a store's) keys are theirs alone
+(``idem:<length of scope>:<scope>:...``), so another caller reusing them gets an order of their
+own and learns nothing of the first; staff callers, the channels' integrations, share the
+unscoped keys, so a retry under any staff token gets its order back.
 """
 
 from __future__ import annotations
@@ -45,10 +50,15 @@ class Claim:
         return cls(ticket, body_hash, float(claimed_at))
 
 
-def keys_for(channel: str, external_id: str, header_key: str | None) -> list[str]:
-    keys = [f"idem:channel:{channel}:{external_id}"]
+def keys_for(
+    channel: str, external_id: str, header_key: str | None, *, scope: str | None = None
+) -> list[str]:
+    """The idempotency keys of a request in ``scope`` (None: the staff's shared space)."""
+    # the scope's length first: no scope and id, however chosen, can spell another's key
+    prefix = "idem:" if scope is None else f"idem:{len(scope)}:{scope}:"
+    keys = [f"{prefix}channel:{channel}:{external_id}"]
     if header_key:
-        keys.append(f"idem:key:{header_key}")
+        keys.append(f"{prefix}key:{header_key}")
     return keys
 
 

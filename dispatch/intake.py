@@ -84,16 +84,20 @@ def body_hash(body: Mapping[str, Any]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Submission:
-    """One order as received: the request, its body fingerprint and optional header key."""
+    """One order as received: the request, its body fingerprint, optional header key and the
+    caller's idempotency scope (see :mod:`dispatch.idempotency`)."""
 
     request: OrderRequest
     fingerprint: str
     header_key: str | None = None
+    scope: str | None = None
 
     @property
     def keys(self) -> list[str]:
         request = self.request
-        return idempotency.keys_for(request.channel, request.external_id, self.header_key)
+        return idempotency.keys_for(
+            request.channel, request.external_id, self.header_key, scope=self.scope
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from typing import Any
 
 import redis
 
-from dispatch.orders import RELEASES_STOCK_FROM, TRANSITIONS, Order, check_transition
+from dispatch.orders import RELEASES_STOCK_FROM, TRANSITIONS, AlreadyPastError, Order, steps_to
 from dispatch.products import Product
 from dispatch.regions import region_of
 from dispatch.replies import decoded
@@ -282,7 +282,9 @@ def change_status(
     note: str = "",
     also_hset: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """Move an order to ``target`` if the lifecycle allows it; give stock back on an early end.
+    """Move an order to ``target`` if the lifecycle allows it, recording the steps the move
+    implies (see :func:`dispatch.orders.steps_to`); give stock back on an early end. A late
+    counter step changes nothing and raises :class:`AlreadyPastError` with the order.
 
     Optimistic: the order is watched, so a concurrent change makes this retry on fresh data.
     ``also_hset`` (hash key -> fields, keys in the order's home) is written in the same
@@ -298,9 +300,13 @@ def change_status(
                     raise OrderNotFoundError(order_id)
                 record = json.loads(raw)  # type: ignore[arg-type]
                 previous = record["status"]
-                check_transition(previous, target)
+                steps = steps_to(previous, target)
+                if not steps:
+                    raise AlreadyPastError(record)
+                for step in steps:
+                    said = note if step == target else f"implied by {target}"
+                    record["events"].append({"status": step, "at": at.isoformat(), "note": said})
                 record["status"] = target
-                record["events"].append({"status": target, "at": at.isoformat(), "note": note})
                 pipe.multi()
                 pipe.set(key, json.dumps(record, ensure_ascii=False))
                 for hash_key, fields in (also_hset or {}).items():

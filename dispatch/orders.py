@@ -23,20 +23,45 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 # Until a courier has the goods, cancelling or failing puts the reserved stock back on the shelf.
 RELEASES_STOCK_FROM = frozenset({"accepted", "preparing", "ready"})
+FORWARD = ("accepted", "preparing", "ready", "picked_up", "delivered")  # the happy path
+# A hand-over implies the goods were ready, and ready implies they were prepared: a step the
+# counter never announced is recorded with the one that implies it, so every view tells one story.
+IMPLIED_BEFORE: dict[str, tuple[str, ...]] = {
+    "ready": ("preparing",),
+    "picked_up": ("preparing", "ready"),
+}
+# The counter's own steps, sent after a courier was quicker: acknowledged, nothing changes.
+LATE_STEPS = frozenset({"preparing", "ready"})
 
 
 class IllegalTransitionError(ValueError):
     """A status change the lifecycle does not allow (answered as 409)."""
 
 
-def check_transition(current: str, target: str) -> None:
+class AlreadyPastError(ValueError):
+    """A late counter step on an order already at or past it: acknowledged, nothing changes."""
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        super().__init__(f"order {record.get('id')} is already {record.get('status')}")
+        self.record = record
+
+
+def steps_to(current: str, target: str) -> tuple[str, ...]:
+    """The statuses a move from ``current`` to ``target`` records, in order: the target, after
+    the steps it implies (see IMPLIED_BEFORE); none for a late counter step (see LATE_STEPS)."""
     if target not in STATUSES:
         msg = f"unknown status {target!r}"
         raise ValueError(msg)
-    if target not in TRANSITIONS[current]:
-        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (final)"
-        msg = f"cannot go from {current} to {target}; allowed: {allowed}"
-        raise IllegalTransitionError(msg)
+    late = target in LATE_STEPS and current in FORWARD
+    if late and FORWARD.index(current) >= FORWARD.index(target):
+        return ()
+    chain = (*IMPLIED_BEFORE.get(target, ()), target)  # each step legal after the one before
+    for start, step in enumerate(chain):
+        if step in TRANSITIONS[current]:
+            return chain[start:]
+    allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (final)"
+    msg = f"cannot go from {current} to {target}; allowed: {allowed}"
+    raise IllegalTransitionError(msg)
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,23 @@ def order_risks(
     return risks
 
 
+def code_lock_alarms(
+    orders: Iterable[Mapping[str, Any]], locks: Mapping[str, Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """An alarm per open order whose delivery wrong codes locked, oldest first: someone may be
+    guessing at the door, or the shopper gave a wrong code; a dispatcher checks and unlocks."""
+    alarms = [
+        {"kind": "delivery_code_locked", "order_id": order["id"],
+         "courier_id": lock.get("courier_id"), "wrong_tries": lock.get("wrong_tries"),
+         "at": lock.get("at"),
+         "message": f"{lock.get('wrong_tries')} wrong delivery codes: delivery locked; check "
+                    f"with the shopper, then POST /api/v1/orders/{order['id']}/unlock-code"}
+        for order in orders
+        if (lock := locks.get(order["id"])) is not None
+    ]  # fmt: skip
+    return sorted(alarms, key=lambda alarm: str(alarm["at"]))
+
+
 def day_kpis(
     today: Sequence[Mapping[str, Any]],
     open_count: int,

@@ -1,9 +1,11 @@
 """The couriers' phone API: my legs, my events (arrived, picked up, delivered, failed), my pings.
 
 A courier token sees and touches only its own courier's orders; another's order is a 404.
-Events carry the phone's own event id: a phone back online resends what it buffered and each
-event is applied once (the answer to a resend is the first answer). Events drive the order's
-status and tell the planner who carries what.
+Events carry the phone's own event id, unique within the order: a phone back online resends what
+it buffered and each event is applied once (the answer to a resend is the first answer; the same
+id with another body is a 409, as for orders). Events drive the order's status and tell the
+planner who carries what. A few wrong delivery codes lock the order's delivery until a dispatcher
+unlocks it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from dispatch import fleet, order_store
+from dispatch import delivery_codes, fleet, order_store
+from dispatch.intake import body_hash
 from dispatch.orders import IllegalTransitionError
 from geo.distance import haversine_m
 from web.auth import STAFF, allow, current_principal
@@ -114,14 +117,14 @@ def report_event() -> ResponseReturnValue:
     if problems:
         raise invalid_parameters(problems)
     client = redis_client()
-    events_key = fleet.courier_events_key(courier_id, str(order_id))
-    replay = _recorded(client, events_key, str(event_id))
+    fingerprint = body_hash(body)
+    replay = _recorded(client, courier_id, str(order_id), str(event_id), fingerprint)
     if replay is not None:
         return jsonify(replay | {"replayed": True})
     if order_id not in fleet.courier_orders(client, courier_id):
         raise ApiError(404, "order_not_found", f"no order {order_id!r} among your legs")
     answer = _apply(client, courier_id, str(event_id), str(order_id), str(kind), body)
-    return jsonify(answer | {"replayed": False})
+    return jsonify({"replayed": False} | answer)
 
 
 def _place_of(order: dict[str, Any]) -> tuple[float, float] | None:
@@ -131,15 +134,34 @@ def _place_of(order: dict[str, Any]) -> tuple[float, float] | None:
     return None if store is None else (store.lat, store.lng)
 
 
-def _recorded(client: Any, key: str, event_id: str) -> dict[str, Any] | None:
-    raw = client.hget(key, event_id)
-    return None if raw is None else dict(json.loads(raw))
+def _event_field(order_id: str, event_id: str) -> str:
+    """An event's name among a courier's answers: the phone's id within the order (order ids
+    have no "/"), so a phone that numbers each order's events from 1 is understood too."""
+    return f"{order_id}/{event_id}"
+
+
+def _recorded(
+    client: Any, courier_id: str, order_id: str, event_id: str, fingerprint: str
+) -> dict[str, Any] | None:
+    """The first answer to this event of this order; a 409 if it came with another body."""
+    key = fleet.courier_events_key(courier_id, order_id)
+    raw = client.hget(key, _event_field(order_id, event_id))
+    if raw is None:  # an answer kept before events were named within their order
+        raw = client.hget(key, event_id)
+        if raw is None or json.loads(raw).get("order_id") != order_id:
+            return None
+    answer = dict(json.loads(raw))
+    if answer.pop("body_hash", fingerprint) != fingerprint:  # older answers had no hash: trust
+        message = "this event_id was already used for another event"
+        raise ApiError(409, "idempotency_conflict", message, {"event_id": event_id})
+    return answer
 
 
 def _apply(client: Any, courier_id: str, event_id: str, order_id: str, kind: str,
            body: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
     at = now()
     events_key = fleet.courier_events_key(courier_id, order_id)
+    fingerprint = body_hash(body)
     answer: dict[str, Any] = {"event_id": event_id, "order_id": order_id, "type": kind,
                               "at": at.isoformat()}  # fmt: skip
     if kind == "arrived":  # the courier is at the store, or at the door once the order is on board
@@ -148,21 +170,22 @@ def _apply(client: Any, courier_id: str, event_id: str, order_id: str, kind: str
         place = _place_of(order)
         if place is not None:
             fleet.record_position(client, courier_id, place[0], place[1], at)
-        client.hset(events_key, event_id, json.dumps(answer))
+        field = _event_field(order_id, event_id)
+        client.hset(events_key, field, json.dumps(answer | {"body_hash": fingerprint}))
         return answer
-    target, note, also = _transition_for(kind, order_id, courier_id, body)
+    target, note, also = _transition_for(client, kind, order_id, courier_id, body)
     record = {"event_id": event_id, "order_id": order_id, "type": kind, "at": at.isoformat(),
               "status": target}  # fmt: skip
-    also[events_key] = {event_id: json.dumps(record)}
-    if kind == "picked_up":
-        _make_ready(client, order_id, at)
-    try:
+    also[events_key] = {
+        _event_field(order_id, event_id): json.dumps(record | {"body_hash": fingerprint})
+    }
+    try:  # a pick-up of an order the counter never marked ready records the steps it implies
         order = order_store.change_status(client, order_id, target, at=at, note=note,
                                           also_hset=also)  # fmt: skip
     except IllegalTransitionError as exc:
-        replay = _recorded(client, events_key, event_id)  # a twin resend got there first
-        if replay is not None:
-            return replay
+        replay = _recorded(client, courier_id, order_id, event_id, fingerprint)
+        if replay is not None:  # a twin resend got there first
+            return replay | {"replayed": True}
         raise ApiError(409, "illegal_event", str(exc), {"type": kind}) from exc
     return record | {"status": order["status"]}
 
@@ -171,7 +194,7 @@ Effects = dict[str, dict[str, str]]  # hash key -> fields, written with the stat
 
 
 def _transition_for(
-    kind: str, order_id: str, courier_id: str, body: dict[str, Any]
+    client: Any, kind: str, order_id: str, courier_id: str, body: dict[str, Any]
 ) -> tuple[str, str, Effects]:
     """The status an event moves to, the note kept with it, and what else it records."""
     if kind == "picked_up":
@@ -189,24 +212,35 @@ def _transition_for(
     code = proof.get("code") if isinstance(proof, dict) else None
     photo = proof.get("photo_ref") if isinstance(proof, dict) else None
     if code is not None:
-        if code != delivery_code(order_id):
-            raise ApiError(422, "wrong_delivery_code", "the code does not match this order")
+        if not isinstance(code, str) or not 0 < len(code) <= 16:
+            raise invalid_parameters({"proof.code": "the shopper's four digits, as a string"})
+        _check_code(client, order_id, courier_id, code)
         return "delivered", f"delivered by {courier_id}, code given", {}
     if isinstance(photo, str) and 0 < len(photo) <= 500:
+        if delivery_codes.is_locked(client, order_id):  # no way round the lock
+            raise _locked(order_id)
         return "delivered", f"delivered by {courier_id}, photo {photo}", {}
     raise invalid_parameters({"proof": "required: {code} from the shopper or {photo_ref}"})
 
 
-def _make_ready(client: Any, order_id: str, at: datetime) -> None:
-    """A pick-up means the goods were ready, whether or not the counter said so."""
-    order = order_store.get_order(client, order_id)
-    for step in {"accepted": ("preparing", "ready"), "preparing": ("ready",)}.get(
-        order["status"] if order else "", ()
-    ):
-        try:
-            order_store.change_status(client, order_id, step, at=at, note="ready at pick-up")
-        except IllegalTransitionError:
-            return  # someone moved it meanwhile; the pick-up itself decides
+def _check_code(client: Any, order_id: str, courier_id: str, code: str) -> None:
+    """Refuse a wrong code, counting it; at the limit the order is locked for the dispatcher."""
+    judged = delivery_codes.try_code(client, order_id, given=code,
+                                     expected=delivery_code(order_id), courier_id=courier_id,
+                                     at=now())  # fmt: skip
+    if judged.outcome == "locked":
+        raise _locked(order_id)
+    if judged.outcome == "wrong":
+        left = judged.tries_left
+        locked = "; delivery is now locked until a dispatcher unlocks it" if not left else ""
+        message = f"the code does not match this order{locked}"
+        raise ApiError(422, "wrong_delivery_code", message, {"tries_left": left})
+
+
+def _locked(order_id: str) -> ApiError:
+    return ApiError(423, "delivery_code_locked",
+                    f"too many wrong codes: the delivery of {order_id} is locked; call the "
+                    "dispatcher to unlock it", {"order_id": order_id})  # fmt: skip
 
 
 @bp.post("/pings")

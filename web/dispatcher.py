@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, current_app, jsonify, render_template, stream_with_context
 from flask.typing import ResponseReturnValue
 
-from dispatch import fleet, order_store
-from dispatch.overview import day_kpis, order_risks
+from dispatch import delivery_codes, fleet, order_store
+from dispatch.overview import code_lock_alarms, day_kpis, order_risks
 from web.auth import STAFF, allow
 from web.services import ATTRIBUTION, catalogue_index, now, redis_client
 
@@ -40,6 +40,7 @@ def overview() -> dict[str, Any]:
     plan = fleet.current_plan(client) or {"routes": [], "unassigned": {}, "version": None}
     open_orders = order_store.open_orders(client)
     risks = order_risks(open_orders, plan)
+    locks = delivery_codes.code_locks(client)
     pings = fleet.positions(client)
     stops = {r["courier_id"]: r["stops"] for r in plan["routes"]}
     couriers = []
@@ -62,9 +63,10 @@ def overview() -> dict[str, Any]:
         "orders": [
             {"id": o["id"], "status": o["status"], "store_id": o["store_id"],
              "customer": o["customer"], "note": o.get("note", ""), "promised_by": o["promised_by"],
-             **risks[o["id"]]}
+             **risks[o["id"]], "delivery_code_locked": o["id"] in locks}
             for o in open_orders
         ],
+        "alarms": code_lock_alarms(open_orders, locks),
         "couriers": couriers,
         "stores": [{"id": s.id, "name": s.name, "lat": s.lat, "lng": s.lng} for s in shown],
         "kpis": day_kpis(today, len(open_orders),
@@ -81,12 +83,13 @@ def overview_json() -> ResponseReturnValue:
 
 
 def _fingerprint() -> str:
-    """Changes whenever the plan, a position or the set of open orders changes."""
+    """Changes whenever the plan, a position, the set of open orders or a code lock changes."""
     client = redis_client()
     with client.pipeline(transaction=False) as pipe:
         pipe.get(fleet.PLAN_VERSION_KEY)
         pipe.hgetall(fleet.POSITIONS_KEY)
-        replies = [*pipe.execute(), order_store.open_order_ids(client)]
+        replies = [*pipe.execute(), order_store.open_order_ids(client),
+                   sorted(delivery_codes.code_locks(client))]  # fmt: skip
     return hashlib.sha256(repr(replies).encode()).hexdigest()
 
 

@@ -253,13 +253,23 @@ def _order_paths() -> dict[str, Schema]:
         )},
         "/api/v1/orders/{order_id}/status": {"post": _op(
             "Move an order: accepted, preparing, ready, picked_up, delivered (or cancelled, failed)",
-            one, errors=(400, 404, 409), parameters=(_path("order_id"),),
+            _object(order=ORDER, changed={"type": "boolean"}), errors=(400, 404, 409),
+            parameters=(_path("order_id"),),
+            description="A pick-up of an order not yet ready records the preparing and ready it "
+            "implies (a ready, the preparing); a preparing or ready sent for an order already "
+            "past it is a 200 with changed false (a cancelled or failed order is still a 409).",
             body=_object(("status",), status={"type": "string", "enum": list(STATUSES[1:])},
                          note={"type": "string", "maxLength": 500}),
         )},
         "/api/v1/orders/{order_id}/cancel": {"post": _op(
             "Cancel before pick-up; reserved stock is released", one, errors=(404, 409),
             parameters=(_path("order_id"),),
+        )},
+        "/api/v1/orders/{order_id}/unlock-code": {"post": _op(
+            "Dispatchers: lift the lock five wrong delivery codes put on an order",
+            _object(order_id=STRING, was_locked={"type": "boolean"},
+                    lock={"type": ["object", "null"]}),
+            errors=(404,), parameters=(_path("order_id"),),
         )},
         "/api/v1/products": {"get": _op(
             "The product catalogue (prices in cents)",
@@ -377,7 +387,11 @@ def _people_paths() -> dict[str, Any]:
             "Courier: arrived, picked up, delivered (with proof) or failed (with a reason); "
             "a resent event_id gets the first answer",
             _object(event_id=STRING, order_id=STRING, type=STRING, status=STRING, replayed={"type": "boolean"}),
-            errors=(400, 401, 403, 404, 409, 422), body=event,
+            errors=(400, 401, 403, 404, 409, 422, 423), body=event,
+            description="The same event_id with another body is a 409 idempotency_conflict "
+            "(event ids are unique within their order). A wrong code is a 422 "
+            "wrong_delivery_code with tries_left; after five the delivery is locked (423 "
+            "delivery_code_locked, a photo too) until a dispatcher unlocks it.",
         )},
         "/api/v1/courier/pings": {"post": _op(
             "Courier: buffered location fixes, oldest first; impossible jumps are refused",
@@ -387,7 +401,10 @@ def _people_paths() -> dict[str, Any]:
         "/api/v1/dispatch/overview": {"get": _op(
             "Dispatcher screen: couriers, open orders with their risk, unassigned reasons, KPIs",
             _object(at=MOMENT, plan=_object(), orders=_array(_object()),
-                    couriers=_array(_object()), stores=_array(_object()), kpis=_object()),
+                    couriers=_array(_object()), stores=_array(_object()), kpis=_object(),
+                    alarms=_array(_object(kind=STRING, order_id=STRING,
+                                          courier_id={"type": ["string", "null"]},
+                                          wrong_tries=INTEGER, at=MOMENT, message=STRING))),
             errors=(401, 403),
         )},
         "/api/v1/dispatch/stream": {"get": _op(

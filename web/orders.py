@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.routing import BaseConverter
 
-from dispatch import order_store
+from dispatch import delivery_codes, order_store
 from dispatch.intake import (
     IdempotencyConflictError,
     IdempotencyInProgressError,
@@ -28,6 +28,7 @@ from dispatch.orders import (
     MAX_LINES,
     MAX_QTY,
     STATUSES,
+    AlreadyPastError,
     IllegalTransitionError,
     OrderLine,
     OrderRequest,
@@ -112,8 +113,9 @@ def parse_order_request(body: dict[str, Any]) -> OrderRequest:
 def create_order() -> ResponseReturnValue:
     """Take an order from any channel and match it to the nearest store that can fulfil it.
 
-    A shopper's order is theirs: it answers to their token, and the same channel id sent by
-    another shopper is a conflict, never their order.
+    A shopper's order is theirs: it answers to their token, and its channel id and
+    Idempotency-Key are scoped to them: another shopper sending the same gets an order of their
+    own, never a word of this one. Staff (the channels' integrations) share one scope.
     """
     body = json_object(max_bytes=MAX_ORDER_BYTES)
     order_request = parse_order_request(body)
@@ -125,7 +127,7 @@ def create_order() -> ResponseReturnValue:
     if principal.role == "shopper":
         order_request = replace(order_request, shopper=principal.subject)
         fingerprint = body_hash({"body": body, "shopper": principal.subject})
-    submission = Submission(order_request, fingerprint, header_key)
+    submission = Submission(order_request, fingerprint, header_key, _idempotency_scope())
     try:
         result = _intake().take(submission)
     except IntakeError as exc:
@@ -157,7 +159,9 @@ def create_orders_in_bulk() -> ResponseReturnValue:
         try:
             if not isinstance(item, dict):
                 raise ApiError(400, "malformed_json", "each order must be a JSON object")
-            submissions.append(Submission(parse_order_request(item), body_hash(item)))
+            submissions.append(
+                Submission(parse_order_request(item), body_hash(item), scope=_idempotency_scope())
+            )
             outcomes.append({})
         except ApiError as refused:
             outcomes.append(refused)
@@ -189,6 +193,13 @@ def rebalance_orders() -> ResponseReturnValue:
         ride_after_s=round(report.ride_after_s, 1),
         solver_status=report.solver_status,
     )
+
+
+def _idempotency_scope() -> str | None:
+    """Whose idempotency keys a request uses: a bound caller's own (a shopper, a store), or the
+    one space staff share (the channels' integrations retry under any staff token)."""
+    principal = current_principal()
+    return None if principal.is_staff else f"{principal.role}:{principal.subject}"
 
 
 def _intake() -> Intake:
@@ -244,7 +255,9 @@ def change_order_status(order_id: str) -> ResponseReturnValue:
     """Move an order along its lifecycle; an illegal move is a 409.
 
     Store staff move their own store's orders through preparation; pick-up and delivery are
-    the courier's events (the courier API), or a dispatcher's correction here.
+    the courier's events (the courier API), or a dispatcher's correction here. A pick-up implies
+    the order was ready, and ready that it was prepared; a preparing or ready sent once the
+    order is past it is a 200 with ``changed`` false.
     """
     _own_order(order_id)
     body = json_object(max_bytes=MAX_ORDER_BYTES)
@@ -256,7 +269,10 @@ def change_order_status(order_id: str) -> ResponseReturnValue:
     note = _text(body, "note", problems, limit=MAX_TEXT)
     if problems:
         raise invalid_parameters(problems)
-    return jsonify(order=_transition(order_id, str(target), note))
+    try:
+        return jsonify(order=_transition(order_id, str(target), note), changed=True)
+    except AlreadyPastError as late:  # already there (a quicker courier, a double tap)
+        return jsonify(order=late.record, changed=False)
 
 
 @bp.post("/orders/<order_id>/cancel")
@@ -265,6 +281,16 @@ def cancel_order(order_id: str) -> ResponseReturnValue:
     """Cancel before pick-up; the reserved stock goes back on the shelf."""
     _own_order(order_id)
     return jsonify(order=_transition(order_id, "cancelled", "cancelled by request"))
+
+
+@bp.post("/orders/<order_id>/unlock-code")
+@allow(*STAFF)
+def unlock_delivery_code(order_id: str) -> ResponseReturnValue:
+    """Dispatchers: lift the lock that wrong delivery codes put on an order (after checking
+    with the shopper), and forget those tries."""
+    _order_or_404(order_id)
+    lock = delivery_codes.unlock(redis_client(), order_id)
+    return jsonify(order_id=order_id, was_locked=lock is not None, lock=lock)
 
 
 def _own_order(order_id: str) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from dispatch import fleet, order_store
+from dispatch import delivery_codes, fleet, order_store
 from dispatch.regions import hold, holder, region_of
 from dispatch.worker import replan_once
 from geo.stores import Store
@@ -102,7 +102,8 @@ def test_orders_stock_and_courier_records_of_a_region_share_one_slot(
         slot = order_store.StoreSlot(store.id, home)
         keys = [order_store.order_key(order_id), order_store.stock_key(slot),
                 order_store.capacity_key(slot), order_store.open_key(home),
-                fleet.carried_key(home), fleet.courier_events_key("c0", order_id)]  # fmt: skip
+                fleet.carried_key(home), fleet.courier_events_key("c0", order_id),
+                delivery_codes.tries_key(home), delivery_codes.locks_key(home)]  # fmt: skip
         assert len({cluster.keyslot(key) for key in keys}) == 1
         nodes.add(_node_of(cluster, order_store.order_key(order_id)))
     assert len(nodes) >= 2, "the regions' orders should spread over the cluster's nodes"
@@ -158,8 +159,18 @@ def test_plans_leases_and_courier_events_work_on_the_cluster(
     assert order_id in {leg["order_id"] for leg in legs["legs"]}
     with app.app_context():
         code = delivery_code(order_id)
+    picked = {"event_id": "k1", "order_id": order_id, "type": "picked_up"}
+    assert shop.post("/api/v1/courier/events", json=picked, headers=phone).status_code == 200
+    wrong = {"order_id": order_id, "type": "delivered",
+             "proof": {"code": f"{(int(code) + 1) % 10_000:04d}"}}  # fmt: skip
+    for k in range(5):  # five wrong codes lock the order, in its own slot
+        answer = shop.post("/api/v1/courier/events", json=wrong | {"event_id": f"w{k}"},
+                           headers=phone)  # fmt: skip
+        assert answer.status_code == 422, answer.get_json()
+    [alarm] = shop.get("/api/v1/dispatch/overview").get_json()["alarms"]
+    assert alarm["order_id"] == order_id
+    assert shop.post(f"/api/v1/orders/{order_id}/unlock-code").get_json()["was_locked"] is True
     for event in (
-        {"event_id": "k1", "order_id": order_id, "type": "picked_up"},
         {"event_id": "k2", "order_id": order_id, "type": "delivered", "proof": {"code": code}},
     ):
         answer = shop.post("/api/v1/courier/events", json=event, headers=phone)

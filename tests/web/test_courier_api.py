@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -11,6 +13,7 @@ from flask.testing import FlaskClient
 
 from dispatch import fleet
 from tests.conftest import FIXED_NOW, bearer, token_for
+from web.dispatcher import _fingerprint as live_feed_mark
 
 
 @pytest.fixture
@@ -176,3 +179,144 @@ def test_staff_asking_for_legs_must_say_whose(planned: dict[str, Any]) -> None:
         response = planned["shop"].get("/api/v1/courier/legs", query_string=query)
         assert response.status_code == 400
         assert list(response.get_json()["error"]["details"]["fields"]) == ["courier_id"]
+
+
+def _picked_up(planned: dict[str, Any], event_id: str = "p1") -> tuple[FlaskClient, str]:
+    shop, order_id = planned["shop"], planned["orders"][0]
+    answer = event(shop, planned["me"], event_id=event_id, order_id=order_id, type="picked_up")
+    assert answer.status_code == 200, answer.get_json()
+    return shop, order_id
+
+
+def _wrong_code(redis_client: redis.Redis, shop: FlaskClient, order_id: str) -> str:
+    right = _tracking_of(redis_client, shop, order_id)["delivery_code"]
+    return f"{(int(right) + 1) % 10_000:04d}"
+
+
+def test_wrong_delivery_codes_lock_the_order_until_a_dispatcher_unlocks(
+    planned: dict[str, Any], redis_client: redis.Redis
+) -> None:
+    """Five wrong codes lock delivery (even with the right code or a photo); the dispatcher sees
+    the alarm and unlocks, and then the right code delivers."""
+    shop, order_id = _picked_up(planned)
+    me, wrong = planned["me"], _wrong_code(redis_client, shop, order_id)
+    right = _tracking_of(redis_client, shop, order_id)["delivery_code"]
+    with shop.application.app_context():
+        feed_before = live_feed_mark()
+    lefts = []
+    for k in range(5):
+        answer = event(shop, me, event_id=f"w{k}", order_id=order_id, type="delivered",
+                       proof={"code": wrong})  # fmt: skip
+        assert answer.status_code == 422
+        assert answer.get_json()["error"]["code"] == "wrong_delivery_code"
+        lefts.append(answer.get_json()["error"]["details"]["tries_left"])
+    assert lefts == [4, 3, 2, 1, 0]
+    for k, proof in enumerate(({"code": right}, {"photo_ref": "door.jpg"}, {"code": wrong})):
+        locked = event(shop, me, event_id=f"l{k}", order_id=order_id, type="delivered",
+                       proof=proof)  # fmt: skip
+        assert locked.status_code == 423, locked.get_json()
+        assert locked.get_json()["error"]["code"] == "delivery_code_locked"
+    assert shop.get(f"/api/v1/orders/{order_id}").get_json()["order"]["status"] == "picked_up"
+    # the dispatcher's screen flags the order and raises an alarm naming the courier, at once
+    with shop.application.app_context():
+        assert live_feed_mark() != feed_before
+    overview = shop.get("/api/v1/dispatch/overview").get_json()
+    flags = {o["id"]: o["delivery_code_locked"] for o in overview["orders"]}
+    assert flags[order_id] is True and sum(flags.values()) == 1
+    [alarm] = overview["alarms"]
+    assert alarm["kind"] == "delivery_code_locked" and alarm["order_id"] == order_id
+    assert alarm["courier_id"] == planned["courier"] and alarm["wrong_tries"] == 5
+    # a courier cannot lift it; a dispatcher can, once
+    unlock = f"/api/v1/orders/{order_id}/unlock-code"
+    assert shop.post(unlock, headers=me).status_code == 403
+    lifted = shop.post(unlock)
+    assert lifted.status_code == 200 and lifted.get_json()["was_locked"] is True
+    assert shop.post(unlock).get_json()["was_locked"] is False
+    assert shop.get("/api/v1/dispatch/overview").get_json()["alarms"] == []
+    assert shop.post("/api/v1/orders/ord_all_0000/unlock-code").status_code == 404
+    done = event(shop, me, event_id="d1", order_id=order_id, type="delivered",
+                 proof={"code": right})  # fmt: skip
+    assert done.status_code == 200 and done.get_json()["status"] == "delivered"
+
+
+def test_guesses_sent_at_once_get_no_more_than_five_tries(
+    planned: dict[str, Any], redis_client: redis.Redis
+) -> None:
+    """Twenty wrong codes sent together: exactly five are judged, the rest find the lock."""
+    shop, order_id = _picked_up(planned)
+    wrong = _wrong_code(redis_client, shop, order_id)
+    app = shop.application
+
+    def guess(k: int) -> int:
+        answer = app.test_client().post("/api/v1/courier/events", headers=planned["me"], json={
+            "event_id": f"g{k}", "order_id": order_id, "type": "delivered",
+            "proof": {"code": wrong}})  # fmt: skip
+        return int(answer.status_code)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = sorted(pool.map(guess, range(20)))
+    assert codes == [422] * 5 + [423] * 15
+
+
+def test_a_resent_event_id_with_another_body_is_a_conflict(planned: dict[str, Any]) -> None:
+    """The same event id and body replays the first answer; the same id with another type or
+    proof is a 409 idempotency_conflict, as for orders, and changes nothing. Ids are the
+    order's own: another order's event with the same id is that order's event."""
+    shop, order_id = _picked_up(planned, "r1")
+    me = planned["me"]
+    same = event(shop, me, event_id="r1", order_id=order_id, type="picked_up")
+    assert same.status_code == 200 and same.get_json()["replayed"] is True
+    for body in ({"type": "failed", "reason": "rain"}, {"type": "arrived"},
+                 {"type": "delivered", "proof": {"photo_ref": "door.jpg"}}):  # fmt: skip
+        clash = event(shop, me, event_id="r1", order_id=order_id, **body)
+        assert clash.status_code == 409, body
+        assert clash.get_json()["error"]["code"] == "idempotency_conflict"
+    assert shop.get(f"/api/v1/orders/{order_id}").get_json()["order"]["status"] == "picked_up"
+    other = planned["orders"][1]  # eight orders, three couriers of three: the busiest has 3
+    theirs = event(shop, me, event_id="r1", order_id=other, type="arrived")
+    assert theirs.status_code == 200 and theirs.get_json()["replayed"] is False
+    again = event(shop, me, event_id="r1", order_id=other, type="arrived")
+    assert again.get_json()["replayed"] is True
+
+
+def test_a_pick_up_before_the_counter_said_ready_keeps_every_view_in_step(
+    planned: dict[str, Any], redis_client: redis.Redis
+) -> None:
+    """A hand-over implies ready: the skipped steps are recorded, the store's late preparing and
+    ready are acknowledged without change, and store list, tracking and legs agree."""
+    order_id = planned["orders"][0]
+    store_id = planned["shop"].get(f"/api/v1/orders/{order_id}").get_json()["order"]["store_id"]
+    shop, _ = _picked_up(planned)
+    order = shop.get(f"/api/v1/orders/{order_id}").get_json()["order"]
+    assert [e["status"] for e in order["events"]] == [
+        "accepted", "preparing", "ready", "picked_up"]  # fmt: skip
+    staff = bearer(token_for(redis_client, "store", store_id))
+    for late in ("preparing", "ready"):
+        answer = shop.post(f"/api/v1/orders/{order_id}/status", headers=staff,
+                           json={"status": late})  # fmt: skip
+        assert answer.status_code == 200, answer.get_json()
+        assert answer.get_json()["changed"] is False
+        assert answer.get_json()["order"]["status"] == "picked_up"
+    listed = shop.get(f"/api/v1/stores/{store_id}/orders", headers=staff).get_json()["orders"]
+    assert {o["id"]: o["status"] for o in listed}[order_id] == "picked_up"
+    assert _tracking_of(redis_client, shop, order_id)["order"]["status"] == "picked_up"
+    legs = shop.get("/api/v1/courier/legs", headers=planned["me"]).get_json()["legs"]
+    assert {leg["status"] for leg in legs if leg["order_id"] == order_id} == {"picked_up"}
+    after = shop.get(f"/api/v1/orders/{order_id}").get_json()["order"]
+    assert after["events"] == order["events"]  # nothing recorded twice
+
+
+def test_an_answer_kept_before_events_were_named_per_order_still_replays(
+    planned: dict[str, Any], redis_client: redis.Redis
+) -> None:
+    """A resend buffered across the upgrade finds the answer kept under its bare event id."""
+    shop, order_id = _picked_up(planned, "old-1")
+    key = fleet.courier_events_key(planned["courier"], order_id)
+    kept = redis_client.hget(key, f"{order_id}/old-1")
+    assert kept is not None
+    redis_client.hdel(key, f"{order_id}/old-1")
+    legacy = json.loads(kept)
+    legacy.pop("body_hash")
+    redis_client.hset(key, "old-1", json.dumps(legacy))
+    again = event(shop, planned["me"], event_id="old-1", order_id=order_id, type="picked_up")
+    assert again.status_code == 200 and again.get_json()["replayed"] is True

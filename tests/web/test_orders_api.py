@@ -16,7 +16,7 @@ from dispatch import idempotency, order_store
 from dispatch.intake import CLAIM_STALE_S, body_hash
 from geo.distance import haversine_m
 from geo.stores import Store
-from tests.conftest import FIXED_NOW, make_app, slot
+from tests.conftest import FIXED_NOW, bearer, make_app, slot, token_for
 from web.settings import Settings
 
 FULIN = "osm-way-617553270"  # the demo 7-Eleven without fresh milk
@@ -222,13 +222,16 @@ def test_unknown_sku_is_422(shop: FlaskClient) -> None:
 
 
 def test_lifecycle_and_illegal_moves(shop: FlaskClient) -> None:
-    """The happy path is recorded with timestamps; illegal moves are 409s."""
+    """The happy path is recorded with timestamps; illegal moves are 409s; a late counter step
+    is acknowledged without change."""
     order_id = place(shop, order_body("L-1")).get_json()["order"]["id"]
     url = f"/api/v1/orders/{order_id}/status"
     for status in ("preparing", "ready", "picked_up"):
         assert shop.post(url, json={"status": status}).status_code == 200
     assert shop.post(f"/api/v1/orders/{order_id}/cancel").status_code == 409
-    assert shop.post(url, json={"status": "preparing"}).status_code == 409
+    late = shop.post(url, json={"status": "preparing"})
+    assert late.status_code == 200 and late.get_json()["changed"] is False
+    assert late.get_json()["order"]["status"] == "picked_up"
     done = shop.post(url, json={"status": "delivered", "note": "left at door"}).get_json()["order"]
     assert [e["status"] for e in done["events"]] == [
         "accepted", "preparing", "ready", "picked_up", "delivered"
@@ -238,6 +241,26 @@ def test_lifecycle_and_illegal_moves(shop: FlaskClient) -> None:
     assert shop.post(url, json={"status": "teleported"}).status_code == 400
     assert shop.post("/api/v1/orders/nope/status", json={"status": "ready"}).status_code == 404
     assert shop.get("/api/v1/orders/nope").status_code == 404
+
+
+def test_a_cancelled_order_is_not_prepared_after_all(shop: FlaskClient) -> None:
+    """The counter's preparing or ready on a cancelled order is a 409: the store must learn."""
+    order_id = place(shop, order_body("L-2")).get_json()["order"]["id"]
+    assert shop.post(f"/api/v1/orders/{order_id}/cancel").status_code == 200
+    for status in ("preparing", "ready"):
+        refused = shop.post(f"/api/v1/orders/{order_id}/status", json={"status": status})
+        assert refused.status_code == 409
+        assert refused.get_json()["error"]["code"] == "illegal_transition"
+
+
+def test_a_hand_over_implies_ready(shop: FlaskClient) -> None:
+    """A pick-up entered for an accepted order records the preparing and ready it implies."""
+    order_id = place(shop, order_body("L-3")).get_json()["order"]["id"]
+    moved = shop.post(f"/api/v1/orders/{order_id}/status", json={"status": "picked_up"})
+    assert moved.status_code == 200 and moved.get_json()["changed"] is True
+    events = moved.get_json()["order"]["events"]
+    assert [e["status"] for e in events] == ["accepted", "preparing", "ready", "picked_up"]
+    assert len({e["at"] for e in events[1:]}) == 1  # recorded together, at the hand-over
 
 
 def test_cancel_releases_the_reservation(shop: FlaskClient, redis_client: redis.Redis) -> None:
@@ -495,3 +518,36 @@ def test_the_collections_own_routes_are_not_order_ids(
     assert response.status_code == 405
     assert "POST" in response.headers["Allow"] and "GET" not in response.headers["Allow"]
     assert response.get_json()["error"]["code"] == "method_not_allowed"
+
+
+def test_idempotency_keys_are_the_callers_own(shop: FlaskClient, redis_client: redis.Redis) -> None:
+    """A shopper's channel ids and Idempotency-Keys are theirs: another shopper reusing them
+    gets an order of their own and learns nothing of the first, not even its id; staff (the
+    channels' integrations) share one space, so any staff token's retry gets the order back."""
+    alice = bearer(token_for(redis_client, "shopper", "alice"))
+    first = place(shop, order_body("I-1"), **alice, **{"Idempotency-Key": "ik-1"})
+    assert first.status_code == 201
+    alices = first.get_json()["order"]["id"]
+    reuses = [(order_body("I-1"), "ik-9"), (order_body("I-9"), "ik-1"),
+              (order_body("I-1", note="other"), "ik-1")]  # fmt: skip
+    for k, (body, key) in enumerate(reuses):
+        other = bearer(token_for(redis_client, "shopper", f"bob{k}"))
+        theirs = place(shop, body, **other, **{"Idempotency-Key": key})
+        assert theirs.status_code == 201, theirs.get_json()
+        assert alices not in theirs.get_data(as_text=True)
+        assert theirs.get_json()["order"]["shopper_id"] == f"bob{k}"
+        again = place(shop, body, **other, **{"Idempotency-Key": key})
+        assert again.get_json()["order"]["id"] == theirs.get_json()["order"]["id"]
+        assert again.headers["Idempotent-Replayed"] == "true"
+    # alice's own retry is still hers; her own reuse with another body names her own order
+    assert place(shop, order_body("I-1"), **alice).get_json()["order"]["id"] == alices
+    clash = place(shop, order_body("I-1", note="other"), **alice)
+    assert clash.status_code == 409 and clash.get_json()["error"]["details"]["order_id"] == alices
+    # staff: one space for every staff token, apart from the shoppers'
+    integration = place(shop, order_body("W-1", channel="wechat"))
+    dispatcher = bearer(token_for(redis_client, "dispatcher"))
+    retry = place(shop, order_body("W-1", channel="wechat"), **dispatcher)
+    assert retry.get_json()["order"]["id"] == integration.get_json()["order"]["id"]
+    shopper_copy = place(shop, order_body("W-1", channel="wechat"), **alice)
+    assert shopper_copy.status_code == 201
+    assert integration.get_json()["order"]["id"] not in shopper_copy.get_data(as_text=True)
