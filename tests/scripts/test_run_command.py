@@ -42,7 +42,7 @@ def test_run_command_serves_the_demo(redis_url: str, redis_client: redis.Redis) 
             try:
                 health = get_json(f"{base}/healthz")
                 break
-            except (urllib.error.URLError, ConnectionError):
+            except (urllib.error.URLError, ConnectionError, TimeoutError):  # still starting
                 time.sleep(0.3)
         assert health is not None, "the service did not come up"
         assert health["stores"] == 46
