@@ -5,14 +5,25 @@ OSM gives location, name, brand, address and sometimes opening hours. What OSM d
 filled with stated assumptions: hours (convenience chains 24/7, supermarkets 08:00-22:00),
 partner status (every chain store; parcel lockers such as Shopee Xpress are not partners) and the
 operating figures dispatch needs (preparation time, orders per hour, delivery radius).
+
+OSM sometimes maps one store twice (its building and a point inside it): two records of one brand
+within ``MERGE_RADIUS_M`` are one store unless their OSM tags tell them apart (a different branch
+or phone number; a hospital or campus can have two 7-Elevens a few metres apart). The richer record
+is kept and its blanks are filled from the other (see ``merge_duplicates``).
 """
 
 from __future__ import annotations
 
 import argparse
+import bz2
 import csv
 import json
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from pathlib import Path
+
+from geo.distance import haversine_m
 
 ROOT = Path(__file__).resolve().parent.parent
 CITIES = {"osm-taichung-tw": "Taichung", "osm-zhubei-tw": "Zhubei"}
@@ -33,6 +44,7 @@ BRANDS = {
     "億客來": "Yikelai",
     "喜美": "Simei",
 }
+MERGE_RADIUS_M = 25.0  # same brand this close: one store, unless OSM tells the two apart
 NOT_PARTNERS = {"Shopee Xpress"}  # parcel pick-up points, not shops with stock
 PROFILE = {  # prep time s, orders per hour, delivery radius m, default hours
     "convenience": (300, 30, 3000.0, "24/7"),
@@ -75,6 +87,75 @@ def feature(row: dict[str, str], city: str) -> dict[str, object]:
     }
 
 
+def osm_tags(extract: Path, ids: Iterable[str]) -> dict[str, dict[str, str]]:
+    """The OSM tags of the stores ``ids`` (``osm-node-1``, ``osm-way-2``) in an ``.osm.bz2``."""
+    wanted = set(ids)
+    tags: dict[str, dict[str, str]] = {}
+    with bz2.open(extract) as handle:
+        for _, element in ET.iterparse(handle):
+            if element.tag in ("node", "way", "relation"):
+                key = f"osm-{element.tag}-{element.get('id')}"
+                if key in wanted:
+                    tags[key] = {t.get("k", ""): t.get("v", "") for t in element.iter("tag")}
+                element.clear()
+    return tags
+
+
+def told_apart(a: dict[str, str], b: dict[str, str]) -> bool:
+    """Whether OSM says two records are different stores: both name a branch, or both give a
+    phone number, and these differ."""
+    if a.get("branch") and b.get("branch") and a["branch"] != b["branch"]:
+        return True
+    phones = [re.sub(r"\D", "", t.get("phone", "")) for t in (a, b)]
+    return all(phones) and phones[0] != phones[1]
+
+
+def store_id(row: dict[str, str]) -> str:
+    return f"osm-{row['osm_type']}-{row['id']}"
+
+
+def richness(row: dict[str, str]) -> tuple[int, bool]:
+    """How much OSM says of a store: a name beyond its brand, a street address, opening hours
+    (counted); then whether it is a building outline (a way), which places it best."""
+    said = (row["name"] != brand_of(row), bool(row["addr:street"]), bool(row["opening_hours"]))
+    return sum(said), row["osm_type"] == "way"
+
+
+def merge_duplicates(
+    rows: list[dict[str, str]], tags: dict[str, dict[str, str]]
+) -> tuple[list[dict[str, str]], list[tuple[str, str, float]]]:
+    """The store rows with each duplicate folded into the richer record (its blanks filled from
+    the other), in the order of first appearance; and (kept id, merged id, metres) per merge.
+    Repeated until no two rows are one store (a merge may move the kept record)."""
+    merges: list[tuple[str, str, float]] = []
+    while True:
+        rows, found = _merge_pass(rows, tags)
+        if not found:
+            return rows, merges
+        merges += found
+
+
+def _merge_pass(
+    rows: list[dict[str, str]], tags: dict[str, dict[str, str]]
+) -> tuple[list[dict[str, str]], list[tuple[str, str, float]]]:
+    kept: list[dict[str, str]] = []
+    merges = []
+    for row in rows:
+        for k, other in enumerate(kept):
+            metres = haversine_m(float(row["lat"]), float(row["lon"]),
+                                 float(other["lat"]), float(other["lon"]))  # fmt: skip
+            apart = told_apart(tags.get(store_id(row), {}), tags.get(store_id(other), {}))
+            if brand_of(row) != brand_of(other) or metres > MERGE_RADIUS_M or apart:
+                continue
+            richer, poorer = sorted((other, row), key=richness, reverse=True)
+            kept[k] = {key: value or poorer[key] for key, value in richer.items()}
+            merges.append((store_id(richer), store_id(poorer), metres))
+            break
+        else:
+            kept.append(row)
+    return kept, merges
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data-sources")
@@ -83,7 +164,12 @@ def main() -> None:
     features = []
     for folder, city in CITIES.items():
         with (args.data_dir / folder / "stores.csv").open(encoding="utf-8") as handle:
-            features.extend(feature(row, city) for row in csv.DictReader(handle))
+            rows = list(csv.DictReader(handle))
+        (extract,) = (args.data_dir / folder).glob("*.osm.bz2")
+        rows, merges = merge_duplicates(rows, osm_tags(extract, map(store_id, rows)))
+        for kept, merged, metres in merges:
+            print(f"{city}: {merged} merged into {kept} ({metres:.1f} m apart)")
+        features.extend(feature(row, city) for row in rows)
     collection = {
         "type": "FeatureCollection",
         "name": "demo_stores",

@@ -34,7 +34,8 @@ class Settings:
     plan_time_limit_s: float = 2.0  # OR-Tools budget for one dispatch re-plan
     plan_margin_s: int = 900  # plan against promises 15 min early: room for orders to come
     replan_s: float = 5.0  # the dispatcher worker re-plans at least this often
-    road_extract: Path | None = None  # an OSM extract: street travel times; None: straight line
+    # OSM extracts, one per city: street travel times inside each; none: straight lines
+    road_extracts: tuple[Path, ...] = ()
     secret_key: str | None = None  # signs tracking links; None: kept in var_dir/secret_key
     map_tile_url: str | None = None  # e.g. an OSM tile server; None: the map on a plain ground
     # Redis Sentinel instead of REDIS_URL: "host:port,host:port" and the monitored master's name
@@ -65,7 +66,7 @@ class Settings:
                 plan_time_limit_s=float(env.get("PLAN_TIME_LIMIT_SECONDS", base.plan_time_limit_s)),
                 plan_margin_s=int(env.get("PLAN_MARGIN_SECONDS", base.plan_margin_s)),
                 replan_s=float(env.get("REPLAN_SECONDS", base.replan_s)),
-                road_extract=Path(env["ROAD_EXTRACT"]) if env.get("ROAD_EXTRACT") else None,
+                road_extracts=_paths(env.get("ROAD_EXTRACT", "")),
                 secret_key=env.get("SECRET_KEY") or None,
                 map_tile_url=env.get("MAP_TILE_URL") or None,
                 redis_sentinels=_host_ports(env.get("REDIS_SENTINELS", ""), "REDIS_SENTINELS"),
@@ -86,15 +87,20 @@ class Settings:
 
 
 def travel_model(settings: Settings) -> TravelModel:
-    """The travel times the settings ask for: streets of ``road_extract``, else straight lines."""
-    if settings.road_extract is None:
+    """The travel times the settings ask for: the streets of each of ``road_extracts`` inside
+    its city, straight lines elsewhere (everywhere without extracts)."""
+    if not settings.road_extracts:
         return StraightLineTravel()
-    from geo.roads import RoadNetworkTravel  # osmnx is a heavy import, only paid when used
+    from geo.roads import RoadNetworksTravel, RoadNetworkTravel  # osmnx, only paid when used
 
-    if not settings.road_extract.exists():
-        msg = f"ROAD_EXTRACT {settings.road_extract} does not exist"
-        raise ConfigError(msg)
-    return RoadNetworkTravel.from_osm(settings.road_extract, cache_dir=settings.var_dir / "cache")
+    for path in settings.road_extracts:
+        if not path.exists():
+            msg = f"ROAD_EXTRACT {path} does not exist"
+            raise ConfigError(msg)
+    cache_dir = settings.var_dir / "cache"
+    return RoadNetworksTravel(
+        [RoadNetworkTravel.from_osm(path, cache_dir=cache_dir) for path in settings.road_extracts]
+    )
 
 
 def secret_key(settings: Settings) -> str:
@@ -112,6 +118,11 @@ def secret_key(settings: Settings) -> str:
         else:
             partial.unlink()
     return path.read_text().strip()
+
+
+def _paths(text: str) -> tuple[Path, ...]:
+    """ "a.osm.bz2,b.osm.bz2" as (Path, ...), blanks skipped."""
+    return tuple(Path(part.strip()) for part in text.split(",") if part.strip())
 
 
 def _host_ports(text: str, name: str) -> tuple[tuple[str, int], ...]:

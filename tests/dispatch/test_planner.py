@@ -5,17 +5,21 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dispatch.planner import CourierState, DispatchPlan, OpenOrder, pin_refusal, plan_dispatch
+from geo.roads import RoadNetworkTravel
 from geo.travel import StraightLineTravel
+from web.settings import PROJECT_ROOT, Settings, travel_model
 
 NOW = datetime(2026, 11, 18, 4, 0, tzinfo=UTC)
 TRAVEL = StraightLineTravel()
 VEHICLES = ("walk", "bicycle", "e-bike", "scooter")
+ZHUBEI_AND_TAICHUNG = ("zhubei.osm.bz2", "taichung_xitun.osm.bz2")
 
 
 def near_taichung(rng: random.Random) -> tuple[float, float]:
@@ -217,3 +221,27 @@ def test_a_pin_is_refused_exactly_when_the_planner_could_not_keep_it(seed: int) 
         assert delivery.late_s == 0
     else:
         assert strict.code == "late" and delivery.start_at == strict.earliest_delivery
+
+
+def test_a_zhubei_courier_is_planned_for_a_zhubei_order_on_zhubei_streets(
+    tmp_path: Path,
+) -> None:
+    """Both demo cities' networks, as the worker builds them: the Zhubei order goes to the
+    Zhubei courier, on time, its arrival from Zhubei's streets; the Taichung courier stays put."""
+    extracts = tuple(PROJECT_ROOT / "data" / "osm" / n for n in ZHUBEI_AND_TAICHUNG)
+    travel = travel_model(Settings(road_extracts=extracts, var_dir=tmp_path))
+    couriers = [
+        CourierState("tc-01", (24.18518, 120.61262), "scooter", 3, NOW + timedelta(hours=4)),
+        CourierState("zb-02", (24.82825, 121.01689), "e-bike", 2, NOW + timedelta(hours=4)),
+    ]
+    store, door = (24.8350689, 121.0184169), (24.8330, 121.0170)
+    order = OpenOrder("o", store, door, ready_at=NOW + timedelta(minutes=5),
+                      promised_by=NOW + timedelta(hours=1))  # fmt: skip
+    plan = plan_dispatch([order], couriers, now=NOW, travel=travel, time_limit_s=0.5)
+    assert plan.unassigned == {} and plan.late_orders == {}
+    (route,) = [r for r in plan.routes if r.stops]
+    assert route.courier_id == "zb-02"
+    zhubei = RoadNetworkTravel.from_osm(extracts[0], cache_dir=tmp_path)
+    ride = zhubei.matrix_seconds([couriers[1].position, store], vehicle="e-bike")[0][1]
+    assert route.stops[0].arrive_at == NOW + timedelta(seconds=ride)
+    assert ride < 15 * 60  # a ride across town, not hours from the other city's network

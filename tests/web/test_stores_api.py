@@ -169,4 +169,4 @@ def test_routing_errors_are_json(client: FlaskClient, method: str, path: str, st
 def test_health(client: FlaskClient) -> None:
     """Health reports Redis reachable and the catalogue version and size."""
     body = client.get("/healthz").get_json()
-    assert body["status"] == "ok" and body["stores"] == 47 and body["catalogue_version"] >= 1
+    assert body["status"] == "ok" and body["stores"] == 46 and body["catalogue_version"] >= 1
