@@ -433,6 +433,27 @@ def test_rebalance_moves_an_order_to_a_restocked_nearer_store(
     assert again["moves"] == []
 
 
+def test_rebalance_does_not_swap_identical_orders(
+    shop: FlaskClient, redis_client: redis.Redis
+) -> None:
+    """Six equal orders, three at Fulin and three at Fushun Road: nothing improves, none moves."""
+    for stocked in order_store.stocked_stores(redis_client):
+        order_store.set_stock(redis_client, stocked, {"umbrella": 0})
+    order_store.set_stock(redis_client, slot(FULIN), {"umbrella": 3})
+    order_store.set_stock(redis_client, slot(FUSHUN), {"umbrella": 9})
+    body = {"items": [{"sku": "umbrella", "qty": 1}]}
+    orders = [place(shop, order_body(f"S-{i}", **body)).get_json()["order"] for i in range(6)]
+    assert [o["store_id"] for o in orders] == [FULIN] * 3 + [FUSHUN] * 3
+    for _ in range(10):  # the old matcher swapped them in about one run in three
+        report = shop.post("/api/v1/orders/rebalance").get_json()
+        assert report["moves"] == [] and report["considered"] == 6
+        assert report["ride_after_s"] == report["ride_before_s"]
+    for order in orders:
+        again = shop.get(f"/api/v1/orders/{order['id']}").get_json()["order"]
+        assert again["store_id"] == order["store_id"] and len(again["events"]) == 1
+    assert order_store.stock_levels(redis_client, slot(FULIN))["umbrella"] == 0
+
+
 def test_rebalance_leaves_orders_in_preparation_alone(
     shop: FlaskClient, redis_client: redis.Redis
 ) -> None:
