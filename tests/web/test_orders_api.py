@@ -454,6 +454,42 @@ def test_rebalance_does_not_swap_identical_orders(
     assert order_store.stock_levels(redis_client, slot(FULIN))["umbrella"] == 0
 
 
+def store_of(redis_client: redis.Redis, order_id: str) -> str:
+    return str((order_store.get_order(redis_client, order_id) or {}).get("store_id"))
+
+
+def test_moves_land_together_or_not_at_all(shop: FlaskClient, redis_client: redis.Redis) -> None:
+    """A set of moves of which one no longer fits writes nothing; one that fits moves all."""
+    for stocked in order_store.stocked_stores(redis_client):
+        order_store.set_stock(redis_client, stocked, {"umbrella": 0})
+    order_store.set_stock(redis_client, slot(FULIN), {"umbrella": 1})
+    order_store.set_stock(redis_client, slot(FUSHUN), {"umbrella": 1})
+    body = {"items": [{"sku": "umbrella", "qty": 1}]}
+    a, b = (place(shop, order_body(f"M-{i}", **body)).get_json()["order"] for i in range(2))
+    assert (a["store_id"], b["store_id"]) == (FULIN, FUSHUN)
+    capacity = {FULIN: 30, FUSHUN: 30}
+    a_out = order_store.Move(a["id"], FULIN, FUSHUN, "test")
+    b_in = order_store.Move(b["id"], FUSHUN, FULIN, "test")
+    # a alone cannot go (Fushun's umbrella is b's), and b is not at Fulin: nothing is written
+    for moves in ([a_out], [a_out, replace(b_in, from_store=FULIN, to_store=FUSHUN)]):
+        assert not order_store.move_orders(
+            redis_client, moves, capacity_per_hour=capacity, at=FIXED_NOW
+        )
+    assert store_of(redis_client, a["id"]) == FULIN
+    assert order_store.stock_levels(redis_client, slot(FUSHUN))["umbrella"] == 0
+    # together they fit: each takes the other's umbrella
+    swap = [a_out, b_in]
+    assert order_store.move_orders(redis_client, swap, capacity_per_hour=capacity, at=FIXED_NOW)
+    assert store_of(redis_client, a["id"]) == FUSHUN
+    assert store_of(redis_client, b["id"]) == FULIN
+    for store_id in (FULIN, FUSHUN):
+        assert order_store.stock_levels(redis_client, slot(store_id))["umbrella"] == 0
+    # Fulin at its capacity takes nothing in, even as one order leaves, unless the net fits
+    back = [replace(m, from_store=m.to_store, to_store=m.from_store) for m in swap]
+    tight = {FULIN: 0, FUSHUN: 30}
+    assert not order_store.move_orders(redis_client, back, capacity_per_hour=tight, at=FIXED_NOW)
+
+
 def test_rebalance_leaves_orders_in_preparation_alone(
     shop: FlaskClient, redis_client: redis.Redis
 ) -> None:
