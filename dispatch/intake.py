@@ -64,9 +64,18 @@ class IdempotencyInProgressError(IntakeError):
         super().__init__("an identical request is still being placed; retry in a few seconds")
 
 
+class UnknownStoreError(IntakeError):
+    def __init__(self, store_id: str) -> None:
+        super().__init__(f"no store with id {store_id!r} in the catalogue")
+        self.store_id = store_id
+
+
 class NoStoreCanFulfilError(IntakeError):
-    def __init__(self, rejections: list[Rejection]) -> None:
-        super().__init__("no partner store can fulfil this order within the hour")
+    def __init__(self, rejections: list[Rejection], *, taken_at: str | None = None) -> None:
+        if taken_at is None:
+            super().__init__("no partner store can fulfil this order within the hour")
+        else:
+            super().__init__(f"store {taken_at}, which took the order, cannot fulfil it in time")
         self.rejections = rejections
 
 
@@ -142,7 +151,7 @@ class Intake:
         for i, submission in enumerate(submissions):
             try:
                 results[i] = self._check(submission)
-            except (UnknownSkuError, IdempotencyConflictError) as exc:
+            except (UnknownSkuError, UnknownStoreError, IdempotencyConflictError) as exc:
                 results[i] = exc
                 continue
             if results[i] is None:
@@ -176,6 +185,8 @@ class Intake:
         unknown = sorted(line.sku for line in request.lines if line.sku not in self._products)
         if unknown:
             raise UnknownSkuError(unknown)
+        if request.store_id is not None and self._index.get(request.store_id) is None:
+            raise UnknownStoreError(request.store_id)
         held = idempotency.find_claim(self._client, submission.keys)
         return None if held is None else self._settle(submission, held)
 
@@ -321,13 +332,17 @@ class Intake:
     ) -> _Snapshot:
         """Rank the candidate stores for ``request`` (those of ``home`` if given, and always the
         ``holder``, the store holding it now) on their stock and slots now, counting ``freed``
-        stock and slots (held by orders being re-matched) as available."""
+        stock and slots (held by orders being re-matched) as available. An order taken at a
+        store has that one candidate."""
         freed_stock, freed_slots = freed or ({}, {})
         rules = self._rules
         query = NearbyQuery(
             request.lat, request.lng, rules.search_radius_m, rules.max_candidates, partner=True
         )
         stores = [hit.store for hit in self._index.nearby(query)]
+        if request.store_id is not None:
+            taken_at = self._index.get(request.store_id)
+            stores = [] if taken_at is None else [taken_at]
         if home is not None:
             stores = [store for store in stores if self._slot(store).home == home]
         held_by = self._index.get(holder) if holder is not None else None
@@ -387,7 +402,8 @@ class Intake:
             )
         mine = idempotency.Claim(ticket, submission.fingerprint, self._now.timestamp())
         idempotency.drop_claim(self._client, submission.keys, mine)  # a retry may try afresh
-        raise NoStoreCanFulfilError(sorted(rejections, key=_by_ride))
+        taken_at = submission.request.store_id
+        raise NoStoreCanFulfilError(sorted(rejections, key=_by_ride), taken_at=taken_at)
 
     def _slot(self, store: Store) -> order_store.StoreSlot:
         return order_store.StoreSlot.of(store, self._rules.region_resolution)
@@ -407,8 +423,13 @@ class Intake:
             promised_by=now + PROMISE,
             total_cents=sum(self._products[ln.sku].price_cents * ln.qty for ln in request.lines),
             match_reason=(
-                f"nearest partner store that can fulfil the order: {candidate.ride_s / 60:.0f} "
-                f"min ride ({candidate.distance_m:.0f} m), open, every item in stock, capacity left"
+                (
+                    "the store that took the order, and it can fulfil it"
+                    if request.store_id
+                    else "nearest partner store that can fulfil the order"
+                )
+                + f": {candidate.ride_s / 60:.0f} min ride ({candidate.distance_m:.0f} m), open, "
+                "every item in stock, capacity left"
             ),
             passed_over=tuple(r.to_dict() for r in passed_over),
             events=(StatusEvent("accepted", now),),
@@ -433,6 +454,7 @@ def _request_of(record: Mapping[str, Any]) -> OrderRequest:
     return OrderRequest(
         record["channel"], record["external_id"], customer["lat"], customer["lng"],
         customer["address"], lines, record["note"], record.get("shopper_id"),
+        record.get("taken_at_store"),
     )  # fmt: skip
 
 

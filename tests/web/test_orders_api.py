@@ -16,7 +16,7 @@ from dispatch import idempotency, order_store
 from dispatch.intake import CLAIM_STALE_S, body_hash
 from geo.distance import haversine_m
 from geo.stores import Store
-from tests.conftest import FIXED_NOW, make_app, slot
+from tests.conftest import FIXED_NOW, bearer, make_app, slot, token_for
 from web.settings import Settings
 
 FULIN = "osm-way-617553270"  # the demo 7-Eleven without fresh milk
@@ -540,3 +540,127 @@ def test_a_full_batch_of_200_is_taken(shop: FlaskClient, redis_client: redis.Red
     body = response.get_json()
     assert len(body["results"]) == 200 and body["accepted"] + body["refused"] == 200
     assert body["accepted"] == redis_client.xlen(order_store.ORDER_STREAM) > 0
+
+
+# -- orders taken at a store (walk-ins and calls) --------------------------------------------
+
+
+def test_store_staff_enter_walk_in_and_phone_orders_for_their_store(
+    shop: FlaskClient, redis_client: redis.Redis
+) -> None:
+    """Fushun Road's staff take orders next to Fulin: they are Fushun Road's, not Fulin's."""
+    order_store.set_stock(redis_client, slot(FUSHUN), {"water-600ml": 5})
+    staff = bearer(token_for(redis_client, "store", FUSHUN))
+    for channel in ("store", "phone"):
+        response = place(shop, order_body(f"W-{channel}", channel=channel), **staff)
+        assert response.status_code == 201, response.get_json()
+        order = response.get_json()["order"]
+        assert order["store_id"] == FUSHUN and order["taken_at_store"] == FUSHUN
+        assert "took the order" in order["match"]["reason"]
+        assert shop.get(f"/api/v1/orders/{order['id']}", headers=staff).status_code == 200
+    assert order_store.stock_levels(redis_client, slot(FUSHUN))["water-600ml"] == 3
+    named = place(shop, order_body("W-own", channel="store", store_id=FUSHUN), **staff)
+    assert named.status_code == 201 and named.get_json()["order"]["store_id"] == FUSHUN
+
+
+def test_store_staff_stay_within_their_store(shop: FlaskClient, redis_client: redis.Redis) -> None:
+    """Other channels are a 403 naming channel; another store's id looks like no store."""
+    staff = bearer(token_for(redis_client, "store", FUSHUN))
+    app_order = place(shop, order_body("W-app", channel="app"), **staff)
+    assert app_order.status_code == 403
+    assert app_order.get_json()["error"]["details"]["field"] == "channel"
+    other = place(shop, order_body("W-other", channel="store", store_id=FULIN), **staff)
+    assert other.status_code == 404
+    assert other.get_json()["error"]["code"] == "store_not_found"
+    assert redis_client.xlen(order_store.ORDER_STREAM) == 0
+
+
+def test_a_store_that_cannot_fulfil_its_walk_in_says_why(
+    shop: FlaskClient, redis_client: redis.Redis
+) -> None:
+    """Fushun Road out of water: a 422 with its own reasons; the order is not sent to Fulin."""
+    order_store.set_stock(redis_client, slot(FUSHUN), {"water-600ml": 0})
+    fulin_before = order_store.stock_levels(redis_client, slot(FULIN))
+    staff = bearer(token_for(redis_client, "store", FUSHUN))
+    refused = place(shop, order_body("W-none", channel="store"), **staff)
+    assert refused.status_code == 422
+    error = refused.get_json()["error"]
+    assert error["code"] == "no_store_can_fulfil" and FUSHUN in error["message"]
+    assert error["details"]["candidates"] == [
+        {
+            "store_id": FUSHUN,
+            "ride_s": error["details"]["candidates"][0]["ride_s"],
+            "reasons": ["out_of_stock"],
+            "missing_skus": ["water-600ml"],
+        }
+    ]
+    assert order_store.stock_levels(redis_client, slot(FULIN)) == fulin_before
+    assert redis_client.xlen(order_store.ORDER_STREAM) == 0
+    order_store.set_stock(redis_client, slot(FUSHUN), {"water-600ml": 1})  # a retry may succeed
+    assert place(shop, order_body("W-none", channel="store"), **staff).status_code == 201
+
+
+def test_a_store_channel_order_from_staff_names_its_store(
+    shop: FlaskClient, redis_client: redis.Redis
+) -> None:
+    """Dispatcher or admin: store_id is required with channel store, refused with any other,
+    and must be a store of the catalogue; a shopper cannot send a store-channel order."""
+    missing = place(shop, order_body("D-1", channel="store"))
+    assert missing.status_code == 400
+    assert "store_id" in missing.get_json()["error"]["details"]["fields"]
+    stray = place(shop, order_body("D-2", channel="app", store_id=FUSHUN))
+    assert "store_id" in stray.get_json()["error"]["details"]["fields"]
+    unknown = place(shop, order_body("D-3", channel="store", store_id="osm-node-0"))
+    assert unknown.status_code == 422
+    assert unknown.get_json()["error"]["code"] == "unknown_store"
+    named = place(shop, order_body("D-4", channel="store", store_id=FUSHUN))
+    assert named.status_code == 201 and named.get_json()["order"]["store_id"] == FUSHUN
+    shopper = bearer(token_for(redis_client, "shopper", "alice"))
+    refused = place(shop, order_body("D-5", channel="store", store_id=FUSHUN), **shopper)
+    assert refused.status_code == 403
+    assert redis_client.xlen(order_store.ORDER_STREAM) == 1
+
+
+def test_bulk_store_channel_orders_go_to_their_store(
+    shop: FlaskClient, redis_client: redis.Redis
+) -> None:
+    """In a batch too, a store-channel order goes to the store named, or is refused in place."""
+    orders = [
+        order_body("BS-1", channel="store", store_id=FUSHUN),
+        order_body("BS-2", channel="store"),
+        order_body("BS-3"),
+    ]
+    body = shop.post("/api/v1/orders/batch", json={"orders": orders}).get_json()
+    assert [r["status"] for r in body["results"]] == [201, 400, 201]
+    assert body["results"][0]["order"]["store_id"] == FUSHUN
+    assert body["results"][2]["order"]["store_id"] == FULIN
+
+
+def test_rebalance_leaves_an_order_with_the_store_that_took_it(
+    shop: FlaskClient, redis_client: redis.Redis
+) -> None:
+    """A walk-in at Fushun Road stays there, though Fulin is nearer to the address."""
+    staff = bearer(token_for(redis_client, "store", FUSHUN))
+    order = place(shop, order_body("W-stay", channel="store"), **staff).get_json()["order"]
+    assert order["store_id"] == FUSHUN
+    report = shop.post("/api/v1/orders/rebalance").get_json()
+    assert report["considered"] == 1 and report["moves"] == []
+    assert store_of(redis_client, order["id"]) == FUSHUN
+
+
+def test_two_stores_receipt_numbers_do_not_meet(
+    shop: FlaskClient, redis_client: redis.Redis
+) -> None:
+    """The same external id at two counters never hands one store the other's order."""
+    first = place(
+        shop,
+        order_body("0001", channel="store"),
+        **bearer(token_for(redis_client, "store", FUSHUN)),
+    )
+    assert first.status_code == 201
+    second = place(
+        shop, order_body("0001", channel="store"), **bearer(token_for(redis_client, "store", FULIN))
+    )
+    assert second.status_code != 201 or (
+        second.get_json()["order"]["id"] != first.get_json()["order"]["id"]
+    )
