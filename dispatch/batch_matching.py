@@ -5,6 +5,12 @@ feasible store in turn (greedy) can strand later orders that had no other option
 matcher decides all at once: as many orders matched as possible first, then the least total
 ride time, subject to each store's remaining capacity and per-sku stock. When nothing is
 contended it gives exactly the greedy answer (nearest store, ties by store id).
+
+Re-balancing accepted orders uses the same model with each order's ``current`` store: staying is
+always allowed (its reservation is counted as free for it), and the objective is, in this order:
+orders at a store that can fulfil them (an option), whole milliseconds of total ride from store
+to customer, then fewest moves. So the assignment in force is the default, and an order moves
+only when the first two strictly improve: never to break a tie, never a swap of equal orders.
 """
 
 from __future__ import annotations
@@ -18,11 +24,16 @@ from ortools.sat.python import cp_model
 
 @dataclass(frozen=True, slots=True)
 class BatchOrder:
-    """An order to place and the stores that could take it, as (store id, ride seconds)."""
+    """An order to place and the stores that could take it, as (store id, ride seconds).
+
+    ``current`` (re-balancing): the store holding it now and its ride; it may always stay there,
+    even where that store no longer qualifies (then it is not an option, and staying is unmatched).
+    """
 
     id: str
     quantities: Mapping[str, int]
     options: tuple[tuple[str, float], ...]
+    current: tuple[str, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +45,13 @@ class BatchStore:
 
 @dataclass(frozen=True, slots=True)
 class BatchPlan:
+    """Where each order goes; ``unmatched``: those at no option (left out, or kept at a current
+    store that no longer qualifies). ``total_ride_s`` counts every order assigned."""
+
     assignment: Mapping[str, str]  # order id -> store id
     unmatched: tuple[str, ...]
     total_ride_s: float
-    status: str  # greedy | hint (the starting point kept) | OPTIMAL | FEASIBLE
+    status: str  # greedy | kept (the assignment in force) | OPTIMAL | FEASIBLE
     solve_s: float
 
 
@@ -45,13 +59,21 @@ def _ranked(order: BatchOrder) -> list[tuple[str, float]]:
     return sorted(order.options, key=lambda option: (option[1], option[0]))
 
 
-def _plan_from(assignment: Mapping[str, str], orders: Sequence[BatchOrder]) -> BatchPlan:
-    """The plan an existing assignment amounts to (pairs that are not options are dropped)."""
+def current_plan(orders: Sequence[BatchOrder]) -> BatchPlan:
+    """The plan of the assignment in force: every order with a current store stays there."""
+    assignment = {o.id: o.current[0] for o in orders if o.current is not None}
+    return _plan_of(assignment, orders, "kept", 0.0)
+
+
+def _plan_of(
+    assignment: Mapping[str, str], orders: Sequence[BatchOrder], status: str, solve_s: float
+) -> BatchPlan:
+    served = {(o.id, s) for o in orders for s, _ in o.options}
     rides = {(o.id, s): r for o in orders for s, r in o.options}
-    kept = {o: s for o, s in assignment.items() if (o, s) in rides}
-    total = sum(rides[pair] for pair in kept.items())
-    unmatched = tuple(o.id for o in orders if o.id not in kept)
-    return BatchPlan(kept, unmatched, total, "hint", 0.0)
+    rides |= {(o.id, o.current[0]): o.current[1] for o in orders if o.current is not None}
+    total = sum(rides[pair] for pair in assignment.items())
+    unmatched = tuple(o.id for o in orders if (o.id, assignment.get(o.id)) not in served)
+    return BatchPlan(dict(assignment), unmatched, total, status, solve_s)
 
 
 def greedy_nearest(orders: Sequence[BatchOrder], stores: Sequence[BatchStore]) -> BatchPlan:
@@ -84,38 +106,67 @@ def batch_match(
     time_limit_s: float = 10.0,
     workers: int = 2,
     seed: int = 0,
-    hint: Mapping[str, str] | None = None,
 ) -> BatchPlan:
     """Maximise orders matched, then minimise total ride time, in one CP-SAT model.
 
-    The greedy plan (or ``hint``, e.g. the assignment in force) is given as a starting point
-    and returned if the search ends without beating it, so the answer is never worse than
-    greedy; with the time limit reached the best plan found so far is returned (FEASIBLE).
+    The starting point is the greedy plan, or, when orders have a ``current`` store, the
+    assignment in force (then fewest moves break ties, see the module). The starting point is
+    returned unless the search finds a strictly better plan, so the answer is never worse than
+    it; with the time limit reached the best plan found so far is returned (FEASIBLE).
     """
     started = time.perf_counter()
     by_id = {s.id: s for s in stores}
+    strays = [o.id for o in orders if o.current is not None and o.current[0] not in by_id]
+    if strays:
+        msg = f"the current store of order(s) {', '.join(strays)} is not among the stores"
+        raise ValueError(msg)
+    rebalancing = any(o.current is not None for o in orders)
+    # Whole milliseconds of ride first; below them a tie-break worth less than one millisecond
+    # in total when re-balancing (one per move), else the option's rank as greedy takes them.
+    scale = len(orders) + 1 if rebalancing else 64
     model = cp_model.CpModel()
     choices: dict[tuple[int, str], cp_model.IntVar] = {}
     cost: dict[tuple[int, str], int] = {}
+    served: set[tuple[int, str]] = set()  # the choices that are options (the store qualifies)
     for i, order in enumerate(orders):
-        options = []
+        stay = _current_store(order)
+        mine = []
         ranked = [(s, r) for s, r in _ranked(order) if s in by_id]
         for rank, (store_id, ride_s) in enumerate(ranked):
-            if any(by_id[store_id].stock.get(sku, 0) < q for sku, q in order.quantities.items()):
+            if store_id != stay and any(
+                by_id[store_id].stock.get(sku, 0) < q for sku, q in order.quantities.items()
+            ):
                 continue  # could never take it, whatever the others do
-            var = model.new_bool_var(f"o{i}_{store_id}")
-            choices[i, store_id] = var
-            options.append(var)
-            # whole milliseconds, then the option's rank to break ties like greedy does
-            cost[i, store_id] = round(ride_s * 1000) * 64 + min(rank, 63)
-        if options:
-            model.add_at_most_one(options)
+            choices[i, store_id] = model.new_bool_var(f"o{i}_{store_id}")
+            mine.append(choices[i, store_id])
+            served.add((i, store_id))
+            tie = int(store_id != stay) if rebalancing else min(rank, 63)
+            cost[i, store_id] = round(ride_s * 1000) * scale + tie
+        if order.current is not None and (i, order.current[0]) not in choices:
+            # its store no longer qualifies, but it holds the order: staying is allowed
+            stay, ride_s = order.current
+            choices[i, stay] = model.new_bool_var(f"o{i}_{stay}_kept")
+            mine.append(choices[i, stay])
+            cost[i, stay] = round(ride_s * 1000) * scale
+        if stay is not None:
+            model.add_exactly_one(mine)  # never dropped: it stays unless it moves
+        elif mine:
+            model.add_at_most_one(mine)
     per_store: dict[str, list[tuple[int, cp_model.IntVar]]] = {}
     for (i, store_id), var in choices.items():
         per_store.setdefault(store_id, []).append((i, var))
     for store_id, entries in per_store.items():
         store = by_id[store_id]
-        model.add(sum(var for _, var in entries) <= store.capacity)
+        held = sum(1 for i, _ in entries if _current_store(orders[i]) == store_id)
+        incoming = [var for i, var in entries if _current_store(orders[i]) != store_id]
+        if held <= store.capacity:
+            model.add(sum(var for _, var in entries) <= store.capacity)
+        elif incoming:
+            # over its capacity already (it shrank): it keeps what it holds, and takes an order
+            # in only if enough others leave
+            taking = model.new_bool_var(f"in_{store_id}")
+            model.add_max_equality(taking, incoming)
+            model.add(sum(var for _, var in entries) <= store.capacity).only_enforce_if(taking)
         skus = {sku for i, _ in entries for sku in orders[i].quantities}
         for sku in skus:
             demand = [
@@ -127,8 +178,9 @@ def batch_match(
                 model.add(sum(q * var for q, var in demand) <= store.stock.get(sku, 0))
     # One more match is worth more than any saving in ride time.
     reward = max(cost.values(), default=0) * len(orders) + 1
-    model.maximize(sum((reward - cost[key]) * var for key, var in choices.items()))
-    baseline = greedy_nearest(orders, stores) if hint is None else _plan_from(hint, orders)
+    value = {key: reward * (key in served) - cost[key] for key in choices}
+    model.maximize(sum(value[key] * var for key, var in choices.items()))
+    baseline = current_plan(orders) if rebalancing else greedy_nearest(orders, stores)
     for (i, store_id), var in choices.items():
         model.add_hint(var, baseline.assignment.get(orders[i].id) == store_id)
     solver = cp_model.CpSolver()
@@ -136,15 +188,20 @@ def batch_match(
     solver.parameters.num_workers = workers
     solver.parameters.random_seed = seed
     status = solver.solve(model)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return replace(baseline, solve_s=time.perf_counter() - started)
-    assignment = {orders[i].id: s for (i, s), var in choices.items() if solver.boolean_value(var)}
-    rides = {(o.id, s): r for o in orders for s, r in o.options}
-    total = sum(rides[order_id, store_id] for order_id, store_id in assignment.items())
     elapsed = time.perf_counter() - started
-    if (len(assignment), -total) < (len(baseline.assignment), -baseline.total_ride_s):
-        # cut short before it caught up with its starting point: that is the better plan
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return replace(baseline, solve_s=elapsed)
-    unmatched = tuple(o.id for o in orders if o.id not in assignment)
     name = "OPTIMAL" if status == cp_model.OPTIMAL else "FEASIBLE"
-    return BatchPlan(assignment, unmatched, total, name, elapsed)
+    found = {(i, s) for (i, s), var in choices.items() if solver.boolean_value(var)}
+    index = {o.id: i for i, o in enumerate(orders)}
+    before = sum(value[index[o], s] for o, s in baseline.assignment.items())
+    if sum(value[key] for key in found) <= before:
+        # nothing strictly better than the starting point: keep it (proved best if OPTIMAL)
+        return replace(baseline, status=name if name == "OPTIMAL" else baseline.status,
+                       solve_s=elapsed)  # fmt: skip
+    assignment = {orders[i].id: s for i, s in sorted(found)}
+    return _plan_of(assignment, orders, name, elapsed)
+
+
+def _current_store(order: BatchOrder) -> str | None:
+    return order.current[0] if order.current is not None else None

@@ -14,7 +14,7 @@ from typing import Any
 import redis
 
 from dispatch import idempotency, order_store
-from dispatch.batch_matching import BatchOrder, BatchStore, batch_match
+from dispatch.batch_matching import BatchOrder, BatchStore, batch_match, current_plan
 from dispatch.matching import Candidate, Ranking, Rejection, StoreSituation, rank_stores
 from dispatch.orders import PROMISE, Order, OrderLine, OrderRequest, StatusEvent
 from dispatch.products import Product
@@ -64,9 +64,18 @@ class IdempotencyInProgressError(IntakeError):
         super().__init__("an identical request is still being placed; retry in a few seconds")
 
 
+class UnknownStoreError(IntakeError):
+    def __init__(self, store_id: str) -> None:
+        super().__init__(f"no store with id {store_id!r} in the catalogue")
+        self.store_id = store_id
+
+
 class NoStoreCanFulfilError(IntakeError):
-    def __init__(self, rejections: list[Rejection]) -> None:
-        super().__init__("no partner store can fulfil this order within the hour")
+    def __init__(self, rejections: list[Rejection], *, taken_at: str | None = None) -> None:
+        if taken_at is None:
+            super().__init__("no partner store can fulfil this order within the hour")
+        else:
+            super().__init__(f"store {taken_at}, which took the order, cannot fulfil it in time")
         self.rejections = rejections
 
 
@@ -146,7 +155,7 @@ class Intake:
         for i, submission in enumerate(submissions):
             try:
                 results[i] = self._check(submission)
-            except (UnknownSkuError, IdempotencyConflictError) as exc:
+            except (UnknownSkuError, UnknownStoreError, IdempotencyConflictError) as exc:
                 results[i] = exc
                 continue
             if results[i] is None:
@@ -180,6 +189,8 @@ class Intake:
         unknown = sorted(line.sku for line in request.lines if line.sku not in self._products)
         if unknown:
             raise UnknownSkuError(unknown)
+        if request.store_id is not None and self._index.get(request.store_id) is None:
+            raise UnknownStoreError(request.store_id)
         held = idempotency.find_claim(self._client, submission.keys)
         return None if held is None else self._settle(submission, held)
 
@@ -219,10 +230,12 @@ class Intake:
     def rebalance(self, *, limit: int = 500) -> Rebalance:
         """Re-match the orders not yet being prepared as one batch and move those it improves.
 
-        Their own reservations count as free for the model (each order could stay where it is,
-        and that assignment is the starting point), so the plan is never worse than the one in
-        force. Moves are applied one by one, atomically; a move that no longer fits (an order
-        went into preparation, a store sold out meanwhile) is skipped. No order is ever dropped.
+        Each order may stay where it is (its own reservation counts as free for it), and that is
+        the default: the batch matcher moves orders only when that strictly improves, first the
+        orders at a store that can fulfil them, then the total ride from store to customer (see
+        :mod:`dispatch.batch_matching`). A home's moves are applied together, atomically, or not
+        at all (a move that pays only with another must not land alone); if its orders or stores
+        changed meanwhile, the home is re-matched on fresh data. No order is ever dropped.
         """
         passes = [self._rebalance_home(home, limit) for home in order_store.homes(self._client)]
         return Rebalance(
@@ -234,8 +247,28 @@ class Intake:
         )
 
     def _rebalance_home(self, home: str, limit: int) -> Rebalance:
-        """Re-balance one home's orders among its own stores (a move stays in one Redis slot)."""
-        records = order_store.accepted_orders(self._client, home, limit=limit)
+        """Re-balance one home's orders among its own stores (the moves stay in one Redis slot)."""
+        for _ in range(3):
+            attempt = self._rebalance_once(home, limit)
+            if attempt is not None:
+                return attempt
+        records = self._movable(home, limit)
+        return Rebalance(len(records), (), 0.0, 0.0, "changed_meanwhile")
+
+    def _movable(self, home: str, limit: int) -> list[dict[str, Any]]:
+        """The home's accepted orders that could move: placed in the last hour (an older one
+        cannot be kept anywhere) at a store of the catalogue."""
+        since = self._now - PROMISE
+        return [
+            record
+            for record in order_store.accepted_orders(self._client, home, limit=limit)
+            if datetime.fromisoformat(record["created_at"]) > since
+            and self._index.get(record["store_id"]) is not None
+        ]
+
+    def _rebalance_once(self, home: str, limit: int) -> Rebalance | None:
+        """One re-balance of ``home``; None if its moves no longer fit what is in Redis."""
+        records = self._movable(home, limit)
         freed_stock: dict[str, dict[str, int]] = {}
         freed_slots: dict[str, int] = {}
         for record in records:
@@ -249,6 +282,7 @@ class Intake:
                 deadline=datetime.fromisoformat(record["promised_by"]),
                 freed=(freed_stock, freed_slots),
                 home=home,
+                holder=record["store_id"],
             )
             for record in records
         }
@@ -257,50 +291,39 @@ class Intake:
                 record["id"],
                 {item["sku"]: item["qty"] for item in record["items"]},
                 tuple((c.store.id, c.ride_s) for c in snapshots[record["id"]].ranking.feasible),
+                current=(record["store_id"], _ride_at(snapshots[record["id"]], record["store_id"])),
             )
             for record in records
         ]
-        current = {record["id"]: record["store_id"] for record in records}
         plan = batch_match(
             orders,
             _batch_stores(snapshots.values()),
             time_limit_s=self._rules.batch_time_limit_s,
-            hint=current,
         )
-        wanted = [(o, current[o], s) for o, s in plan.assignment.items() if s != current[o]]
-        moved = self._apply_moves(wanted, snapshots)
-        rides = {(o.id, s): r for o in orders for s, r in o.options}
-        after = current | {order_id: new for order_id, _, new in moved}
+        before = current_plan(orders)
+        moves = [
+            order_store.Move(
+                o.id, old, new, f"re-balanced with other open orders: {new} instead of {old}"
+            )
+            for o in orders
+            if (old := before.assignment[o.id]) != (new := plan.assignment[o.id])
+        ]
+        capacity = {
+            store_id: situation.store.capacity_per_hour
+            for snapshot in snapshots.values()
+            for store_id, situation in snapshot.situations.items()
+        }
+        if not order_store.move_orders(
+            self._client, moves, capacity_per_hour=capacity, at=self._now
+        ):
+            return None
         return Rebalance(
             considered=len(records),
-            moves=tuple(moved),
-            ride_before_s=sum(rides.get(pair, 0.0) for pair in current.items()),
-            ride_after_s=sum(rides.get(pair, 0.0) for pair in after.items()),
+            moves=tuple((m.order_id, m.from_store, m.to_store) for m in moves),
+            ride_before_s=before.total_ride_s,
+            ride_after_s=plan.total_ride_s,
             solver_status=plan.status,
         )
-
-    def _apply_moves(
-        self, wanted: list[tuple[str, str, str]], snapshots: Mapping[str, _Snapshot]
-    ) -> list[tuple[str, str, str]]:
-        """Apply moves; one into a store may wait for another out of it, so retry a few rounds."""
-        done: list[tuple[str, str, str]] = []
-        for _ in range(3):
-            waiting: list[tuple[str, str, str]] = []
-            for order_id, old, new in wanted:
-                store = snapshots[order_id].situations[new].store
-                ok = order_store.move_order(
-                    self._client,
-                    order_id,
-                    to_store=new,
-                    capacity_per_hour=store.capacity_per_hour,
-                    at=self._now,
-                    reason=f"re-balanced with other open orders: {new} instead of {old}",
-                )
-                (done if ok else waiting).append((order_id, old, new))
-            if not waiting or len(waiting) == len(wanted):
-                break
-            wanted = waiting
-        return done
 
     def _snapshot(
         self,
@@ -309,27 +332,35 @@ class Intake:
         deadline: datetime | None = None,
         freed: tuple[Mapping[str, Mapping[str, int]], Mapping[str, int]] | None = None,
         home: str | None = None,
+        holder: str | None = None,
     ) -> _Snapshot:
-        """Rank the candidate stores for ``request`` (those of ``home`` if given) on their stock
-        and slots now, counting ``freed`` stock and slots (held by orders being re-matched) as
-        available."""
+        """Rank the candidate stores for ``request`` (those of ``home`` if given, and always the
+        ``holder``, the store holding it now) on their stock and slots now, counting ``freed``
+        stock and slots (held by orders being re-matched) as available. An order taken at a
+        store has that one candidate."""
         freed_stock, freed_slots = freed or ({}, {})
         rules = self._rules
         query = NearbyQuery(
             request.lat, request.lng, rules.search_radius_m, rules.max_candidates, partner=True
         )
-        hits = self._index.nearby(query)
+        stores = [hit.store for hit in self._index.nearby(query)]
+        if request.store_id is not None:
+            taken_at = self._index.get(request.store_id)
+            stores = [] if taken_at is None else [taken_at]
         if home is not None:
-            hits = [hit for hit in hits if self._slot(hit.store).home == home]
+            stores = [store for store in stores if self._slot(store).home == home]
+        held_by = self._index.get(holder) if holder is not None else None
+        if held_by is not None and all(store.id != held_by.id for store in stores):
+            stores.append(held_by)  # far, or no longer a partner: still where the order is
         skus = [line.sku for line in request.lines]
-        slots = [self._slot(hit.store) for hit in hits]
+        slots = [self._slot(store) for store in stores]
         states = order_store.situations_for(self._client, slots, skus, now=self._now)
         situations = {}
-        for hit, (stock, count) in zip(hits, states, strict=True):
-            back = freed_stock.get(hit.store.id, {})
+        for store, (stock, count) in zip(stores, states, strict=True):
+            back = freed_stock.get(store.id, {})
             shelf = {sku: stock.get(sku, 0) + back.get(sku, 0) for sku in skus}
-            slots_used = count - freed_slots.get(hit.store.id, 0)
-            situations[hit.store.id] = StoreSituation(hit.store, shelf, slots_used)
+            slots_used = count - freed_slots.get(store.id, 0)
+            situations[store.id] = StoreSituation(store, shelf, slots_used)
         ranking = rank_stores(
             request,
             list(situations.values()),
@@ -375,7 +406,8 @@ class Intake:
             )
         mine = idempotency.Claim(ticket, submission.fingerprint, self._now.timestamp())
         idempotency.drop_claim(self._client, submission.keys, mine)  # a retry may try afresh
-        raise NoStoreCanFulfilError(sorted(rejections, key=_by_ride))
+        taken_at = submission.request.store_id
+        raise NoStoreCanFulfilError(sorted(rejections, key=_by_ride), taken_at=taken_at)
 
     def _slot(self, store: Store) -> order_store.StoreSlot:
         return order_store.StoreSlot.of(store, self._rules.region_resolution)
@@ -395,8 +427,13 @@ class Intake:
             promised_by=now + PROMISE,
             total_cents=sum(self._products[ln.sku].price_cents * ln.qty for ln in request.lines),
             match_reason=(
-                f"nearest partner store that can fulfil the order: {candidate.ride_s / 60:.0f} "
-                f"min ride ({candidate.distance_m:.0f} m), open, every item in stock, capacity left"
+                (
+                    "the store that took the order, and it can fulfil it"
+                    if request.store_id
+                    else "nearest partner store that can fulfil the order"
+                )
+                + f": {candidate.ride_s / 60:.0f} min ride ({candidate.distance_m:.0f} m), open, "
+                "every item in stock, capacity left"
             ),
             passed_over=tuple(r.to_dict() for r in passed_over),
             events=(StatusEvent("accepted", now),),
@@ -421,6 +458,7 @@ def _request_of(record: Mapping[str, Any]) -> OrderRequest:
     return OrderRequest(
         record["channel"], record["external_id"], customer["lat"], customer["lng"],
         customer["address"], lines, record["note"], record.get("shopper_id"),
+        record.get("taken_at_store"),
     )  # fmt: skip
 
 
@@ -434,6 +472,14 @@ def _batch_stores(snapshots: Iterable[_Snapshot]) -> list[BatchStore]:
             capacity[store_id] = max(0, left)
             stock.setdefault(store_id, {}).update(situation.stock)
     return [BatchStore(store_id, capacity[store_id], stock[store_id]) for store_id in capacity]
+
+
+def _ride_at(snapshot: _Snapshot, store_id: str) -> float:
+    """The ride from ``store_id`` to the customer, as the snapshot ranked it (qualifying or not)."""
+    ranking = snapshot.ranking
+    rides = {c.store.id: c.ride_s for c in ranking.feasible}
+    rides |= {r.store_id: r.ride_s for r in ranking.rejected}
+    return rides[store_id]
 
 
 def _by_ride(rejection: Rejection) -> tuple[float, str]:

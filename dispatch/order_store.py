@@ -353,52 +353,87 @@ def accepted_orders(client: redis.Redis, home: str, *, limit: int) -> list[dict[
     return [r for r in records if r["status"] == "accepted"]
 
 
-def move_order(
-    client: redis.Redis,
-    order_id: str,
-    *,
-    to_store: str,
-    capacity_per_hour: int,
-    at: datetime,
-    reason: str,
-) -> bool:
-    """Move an accepted order to another store of its home, stock and slot with it; False if it
-    cannot.
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One accepted order to move from one store of its home to another, and why."""
 
-    Optimistic like :func:`change_status`: the order and the target's stock and slots are
-    watched, so an intake or a status change in between makes this retry on fresh data.
+    order_id: str
+    from_store: str
+    to_store: str
+    reason: str
+
+
+def move_orders(
+    client: redis.Redis,
+    moves: Sequence[Move],
+    *,
+    capacity_per_hour: Mapping[str, int],
+    at: datetime,
+) -> bool:
+    """Move accepted orders between stores of one home, stock and slots with them: all or none.
+
+    The moves of a re-balance pay only together (one order leaves a store so that another can
+    come in), so they are checked as a whole on fresh data and written in one transaction;
+    False, with nothing written, if an order is no longer accepted at its ``from_store``, or a
+    store would go below zero stock or, taking orders in, above its ``capacity_per_hour``.
+    Optimistic like :func:`change_status`: every key read is watched.
     """
-    key, target = order_key(order_id), StoreSlot(to_store, home_of(order_id))
+    if not moves:
+        return True
+    home = home_of(moves[0].order_id)
+    if any(home_of(m.order_id) != home or m.from_store == m.to_store for m in moves):
+        msg = "moves stay within one home and go to another store"
+        raise ValueError(msg)
+    slots = {s: StoreSlot(s, home) for m in moves for s in (m.from_store, m.to_store)}
+    keys = [order_key(m.order_id) for m in moves]
+    watched = [*keys, *(stock_key(sl) for sl in slots.values())]
+    watched += [capacity_key(sl) for sl in slots.values()]
+    since = at.timestamp() - 3600
     with client.pipeline(transaction=True) as pipe:
         while True:
             try:
-                pipe.watch(key, stock_key(target), capacity_key(target))  # type: ignore[no-untyped-call]
-                raw: Any = pipe.get(key)
-                record = None if raw is None else json.loads(raw)
-                if record is None or record["status"] != "accepted":
+                pipe.watch(*watched)  # type: ignore[no-untyped-call]
+                raws: Any = pipe.mget(keys)
+                records: list[dict[str, Any]] = [json.loads(raw or "{}") for raw in raws]
+                if any(
+                    r.get("status") != "accepted" or r["store_id"] != m.from_store
+                    for m, r in zip(moves, records, strict=True)
+                ):
                     return False
-                source = StoreSlot(record["store_id"], target.home)
-                items = {item["sku"]: item["qty"] for item in record["items"]}
-                levels: Any = pipe.hmget(stock_key(target), list(items))
-                busy: Any = pipe.zcount(capacity_key(target), at.timestamp() - 3600, "+inf")
-                pairs = zip(levels, items.values(), strict=True)
-                short = any(int(level or 0) < qty for level, qty in pairs)
-                if source == target or short or int(busy) >= capacity_per_hour:
-                    return False
-                created = datetime.fromisoformat(record["created_at"]).timestamp()
-                record["store_id"] = to_store
-                record["match"]["reason"] = reason
-                note = f"re-balanced from {source.store_id} to {to_store}"
-                record["events"].append({"status": "accepted", "at": at.isoformat(), "note": note})
+                change: dict[tuple[str, str], int] = {}  # (store, sku) -> net stock change
+                slots_net: dict[str, int] = {}  # store -> net change of its slots this hour
+                for m, r in zip(moves, records, strict=True):
+                    for item in r["items"]:
+                        for store, sign in ((m.from_store, 1), (m.to_store, -1)):
+                            key = (store, item["sku"])
+                            change[key] = change.get(key, 0) + sign * item["qty"]
+                    if datetime.fromisoformat(r["created_at"]).timestamp() >= since:
+                        slots_net[m.to_store] = slots_net.get(m.to_store, 0) + 1
+                        slots_net[m.from_store] = slots_net.get(m.from_store, 0) - 1
+                for (store, sku), delta in change.items():
+                    level: Any = pipe.hget(stock_key(slots[store]), sku) if delta < 0 else 0
+                    if int(level or 0) + delta < 0:
+                        return False
+                for store in {m.to_store for m in moves}:
+                    busy: Any = pipe.zcount(capacity_key(slots[store]), since, "+inf")
+                    if int(busy) + slots_net.get(store, 0) > capacity_per_hour[store]:
+                        return False
                 pipe.multi()
-                for sku, qty in items.items():
-                    pipe.hincrby(stock_key(source), sku, qty)
-                    pipe.hincrby(stock_key(target), sku, -qty)
-                pipe.zrem(capacity_key(source), order_id)
-                pipe.zadd(capacity_key(target), {order_id: created})
-                pipe.zrem(store_orders_key(source), order_id)
-                pipe.zadd(store_orders_key(target), {order_id: created})
-                pipe.set(key, json.dumps(record, ensure_ascii=False))
+                for (store, sku), delta in change.items():
+                    if delta:
+                        pipe.hincrby(stock_key(slots[store]), sku, delta)
+                for m, r in zip(moves, records, strict=True):
+                    source, target = slots[m.from_store], slots[m.to_store]
+                    created = datetime.fromisoformat(r["created_at"]).timestamp()
+                    r["store_id"] = m.to_store
+                    r["match"]["reason"] = m.reason
+                    note = f"re-balanced from {m.from_store} to {m.to_store}"
+                    r["events"].append({"status": "accepted", "at": at.isoformat(), "note": note})
+                    pipe.zrem(capacity_key(source), m.order_id)
+                    pipe.zadd(capacity_key(target), {m.order_id: created})
+                    pipe.zrem(store_orders_key(source), m.order_id)
+                    pipe.zadd(store_orders_key(target), {m.order_id: created})
+                    pipe.set(order_key(m.order_id), json.dumps(r, ensure_ascii=False))
                 pipe.execute()
                 return True
             except redis.WatchError:

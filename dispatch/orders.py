@@ -87,6 +87,7 @@ class OrderRequest:
     lines: tuple[OrderLine, ...]
     note: str = ""
     shopper: str | None = None  # the shopper account that placed it (app and web channels)
+    store_id: str | None = None  # the store that took it (walk-in or call): it fulfils it or none
 
     def __post_init__(self) -> None:
         if self.channel not in CHANNELS:
@@ -139,6 +140,7 @@ class Order:
             "items": [{"sku": line.sku, "qty": line.qty} for line in request.lines],
             "note": request.note,
             "shopper_id": request.shopper,
+            "taken_at_store": request.store_id,
             "total_cents": self.total_cents,
             "created_at": self.created_at.isoformat(),
             "promised_by": self.promised_by.isoformat(),

@@ -108,6 +108,12 @@ ORDER_REQUEST_SCHEMA = _object(
     address={"type": "string", "maxLength": 500},
     note={"type": "string", "maxLength": 500},
     items=_array(LINE, minItems=1, maxItems=MAX_LINES),
+    store_id={
+        "type": "string",
+        "maxLength": 128,
+        "description": "channel store only, and "
+        "required then: the store that took the order (a store token's own store)",
+    },
 ) | {"additionalProperties": False}
 ORDER_SCHEMA = _object(
     id=STRING,
@@ -115,6 +121,10 @@ ORDER_SCHEMA = _object(
     external_id=STRING,
     status={"type": "string", "enum": list(STATUSES)},
     store_id=STRING,
+    taken_at_store={
+        "type": ["string", "null"],
+        "description": "the store that took it (walk-in or call): it fulfils it",
+    },
     customer=_object(lat=NUMBER, lng=NUMBER, address=STRING),
     items=_array(LINE),
     total_cents=INTEGER,
@@ -218,7 +228,8 @@ def _order_paths() -> dict[str, Schema]:
     result = _object(index=INTEGER, status=INTEGER, order=ORDER, error={"type": "object"})
     return {
         "/api/v1/orders": {"post": _op(
-            "Place an order from any channel", one, ok_status=201, errors=(400, 409, 413, 422),
+            "Place an order from any channel", one, ok_status=201,
+            errors=(400, 404, 409, 413, 422),
             body={"$ref": "#/components/schemas/OrderRequest"},
             parameters=({"name": "Idempotency-Key", "in": "header", "required": False,
                          "schema": {"type": "string", "maxLength": 128}},),
@@ -228,7 +239,10 @@ def _order_paths() -> dict[str, Schema]:
             "same Idempotency-Key, or the same channel and external_id, returns the same order; "
             "the same key with another body is a 409 idempotency_conflict, and one whose first "
             "copy is still being placed a 409 request_in_progress (retry after Retry-After). "
-            "422: unknown_sku, or no_store_can_fulfil "
+            "An order taken at a store (channel store with store_id; a store token's store and "
+            "phone orders) goes to that store or is refused with its reasons, never elsewhere; "
+            "store tokens may send only these two channels (403), and another store's id is a "
+            "404. 422: unknown_sku, unknown_store, or no_store_can_fulfil "
             "with each candidate's reasons.",
         )},
         "/api/v1/orders/batch": {"post": _op(
@@ -245,8 +259,10 @@ def _order_paths() -> dict[str, Schema]:
             _object(considered=INTEGER, ride_before_s=NUMBER, ride_after_s=NUMBER,
                     solver_status=STRING,
                     moves=_array(_object(order_id=STRING, from_store=STRING, to_store=STRING))),
-            description="The assignment in force is the starting point, so the result is never "
-            "worse; each move carries its stock and slot atomically; no order is dropped.",
+            description="Staying is the default: orders move only when that strictly improves "
+            "(first orders at a store that can fulfil them, then total ride, then fewest moves), "
+            "never to break a tie; a region's moves land together, stock and slots with them, or "
+            "not at all; orders taken at a store stay there; no order is dropped.",
         )},
         "/api/v1/orders/{order_id}": {"get": _op(
             "Track one order", one, errors=(404,), parameters=(_path("order_id"),),

@@ -21,6 +21,7 @@ from dispatch.intake import (
     NoStoreCanFulfilError,
     Submission,
     UnknownSkuError,
+    UnknownStoreError,
     body_hash,
 )
 from dispatch.orders import (
@@ -34,7 +35,7 @@ from dispatch.orders import (
     OrderRequest,
 )
 from dispatch.stats import store_figures
-from web.auth import STAFF, allow, current_principal, require_own
+from web.auth import STAFF, Principal, allow, current_principal, require_own
 from web.errors import ApiError, error_body, invalid_parameters
 from web.limits import rate_limited
 from web.params import QueryReader, json_number, json_object
@@ -68,7 +69,7 @@ def parse_order_request(body: dict[str, Any]) -> OrderRequest:
     """Validate an order body field by field; a 400 names every bad field."""
     problems: dict[str, str] = {}
     unknown = sorted(
-        set(body) - {"channel", "external_id", "lat", "lng", "address", "items", "note"}
+        set(body) - {"channel", "external_id", "lat", "lng", "address", "items", "note", "store_id"}
     )
     if unknown:
         problems["body"] = f"unknown field(s): {', '.join(unknown)}"
@@ -86,6 +87,9 @@ def parse_order_request(body: dict[str, Any]) -> OrderRequest:
         problems["lng"] = "required: a number in [-180, 180]"
     address = _text(body, "address", problems, limit=MAX_TEXT)
     note = _text(body, "note", problems, limit=MAX_TEXT)
+    store_id = _text(body, "store_id", problems, limit=MAX_ID) or None
+    if store_id is not None and channel != "store":
+        problems["store_id"] = "only with channel store: the store that took the order"
     lines: list[OrderLine] = []
     items = body.get("items")
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_LINES:
@@ -105,28 +109,59 @@ def parse_order_request(body: dict[str, Any]) -> OrderRequest:
     if problems:
         raise invalid_parameters(problems)
     assert lat is not None and lng is not None  # problems would have been raised
-    return OrderRequest(str(channel), external_id, lat, lng, address, tuple(lines), note)
+    return OrderRequest(
+        str(channel), external_id, lat, lng, address, tuple(lines), note, store_id=store_id
+    )
+
+
+STORE_CHANNELS = ("store", "phone")  # what a store's staff take: walk-ins and calls to the store
+
+
+def _taken_where(order_request: OrderRequest, principal: Principal) -> OrderRequest:
+    """An order taken at a store belongs to it: store staff's own orders go to their store,
+    a store-channel order from staff names its ``store_id``, and a shopper cannot send one."""
+    channel = order_request.channel
+    if principal.role == "store":
+        if channel not in STORE_CHANNELS:
+            details = {"field": "channel", "allowed_channels": list(STORE_CHANNELS)}
+            raise ApiError(
+                403, "forbidden", "store staff enter store or phone orders only", details
+            )
+        if order_request.store_id is not None:
+            require_own("store", order_request.store_id)
+        return replace(order_request, store_id=principal.subject)
+    if channel == "store" and principal.role == "shopper":
+        raise ApiError(403, "forbidden", "a shopper token may not enter store-channel orders",
+                       {"field": "channel"})  # fmt: skip
+    if channel == "store" and order_request.store_id is None:
+        raise invalid_parameters(
+            {"store_id": "required with channel store: the store that took it"}
+        )
+    return order_request
 
 
 @bp.post("/orders")
-@allow("shopper", *STAFF)
+@allow("shopper", "store", *STAFF)
 def create_order() -> ResponseReturnValue:
     """Take an order from any channel and match it to the nearest store that can fulfil it.
 
     A shopper's order is theirs: it answers to their token, and its channel id and
     Idempotency-Key are scoped to them: another shopper sending the same gets an order of their
-    own, never a word of this one. Staff (the channels' integrations) share one scope.
+    own, never a word of this one. Staff (the channels' integrations) share one scope. Store
+    staff enter the store's walk-in and phone orders, which that store fulfils or none does.
     """
     body = json_object(max_bytes=MAX_ORDER_BYTES)
-    order_request = parse_order_request(body)
+    principal = current_principal()
+    order_request = _taken_where(parse_order_request(body), principal)
     header_key = request.headers.get("Idempotency-Key")
     if header_key is not None and not 0 < len(header_key) <= MAX_ID:
         raise invalid_parameters({"Idempotency-Key": f"must be 1 to {MAX_ID} characters"})
-    principal = current_principal()
     fingerprint = body_hash(body)
     if principal.role == "shopper":
         order_request = replace(order_request, shopper=principal.subject)
         fingerprint = body_hash({"body": body, "shopper": principal.subject})
+    elif principal.role == "store":
+        fingerprint = body_hash({"body": body, "store": principal.subject})
     submission = Submission(order_request, fingerprint, header_key, _idempotency_scope())
     try:
         result = _intake().take(submission)
@@ -159,8 +194,9 @@ def create_orders_in_bulk() -> ResponseReturnValue:
         try:
             if not isinstance(item, dict):
                 raise ApiError(400, "malformed_json", "each order must be a JSON object")
+            order_request = _taken_where(parse_order_request(item), current_principal())
             submissions.append(
-                Submission(parse_order_request(item), body_hash(item), scope=_idempotency_scope())
+                Submission(order_request, body_hash(item), scope=_idempotency_scope())
             )
             outcomes.append({})
         except ApiError as refused:
@@ -218,6 +254,8 @@ def _intake_error(exc: IntakeError) -> ApiError:
     """The 4xx a refused intake answers with."""
     if isinstance(exc, UnknownSkuError):
         return ApiError(422, "unknown_sku", str(exc), {"skus": exc.skus})
+    if isinstance(exc, UnknownStoreError):
+        return ApiError(422, "unknown_store", str(exc), {"field": "store_id", "id": exc.store_id})
     if isinstance(exc, IdempotencyConflictError):
         return ApiError(409, "idempotency_conflict", str(exc), {"order_id": exc.order_id})
     if isinstance(exc, IdempotencyInProgressError):

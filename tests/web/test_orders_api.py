@@ -456,6 +456,63 @@ def test_rebalance_moves_an_order_to_a_restocked_nearer_store(
     assert again["moves"] == []
 
 
+def test_rebalance_does_not_swap_identical_orders(
+    shop: FlaskClient, redis_client: redis.Redis
+) -> None:
+    """Six equal orders, three at Fulin and three at Fushun Road: nothing improves, none moves."""
+    for stocked in order_store.stocked_stores(redis_client):
+        order_store.set_stock(redis_client, stocked, {"umbrella": 0})
+    order_store.set_stock(redis_client, slot(FULIN), {"umbrella": 3})
+    order_store.set_stock(redis_client, slot(FUSHUN), {"umbrella": 9})
+    body = {"items": [{"sku": "umbrella", "qty": 1}]}
+    orders = [place(shop, order_body(f"S-{i}", **body)).get_json()["order"] for i in range(6)]
+    assert [o["store_id"] for o in orders] == [FULIN] * 3 + [FUSHUN] * 3
+    for _ in range(10):  # the old matcher swapped them in about one run in three
+        report = shop.post("/api/v1/orders/rebalance").get_json()
+        assert report["moves"] == [] and report["considered"] == 6
+        assert report["ride_after_s"] == report["ride_before_s"]
+    for order in orders:
+        again = shop.get(f"/api/v1/orders/{order['id']}").get_json()["order"]
+        assert again["store_id"] == order["store_id"] and len(again["events"]) == 1
+    assert order_store.stock_levels(redis_client, slot(FULIN))["umbrella"] == 0
+
+
+def store_of(redis_client: redis.Redis, order_id: str) -> str:
+    return str((order_store.get_order(redis_client, order_id) or {}).get("store_id"))
+
+
+def test_moves_land_together_or_not_at_all(shop: FlaskClient, redis_client: redis.Redis) -> None:
+    """A set of moves of which one no longer fits writes nothing; one that fits moves all."""
+    for stocked in order_store.stocked_stores(redis_client):
+        order_store.set_stock(redis_client, stocked, {"umbrella": 0})
+    order_store.set_stock(redis_client, slot(FULIN), {"umbrella": 1})
+    order_store.set_stock(redis_client, slot(FUSHUN), {"umbrella": 1})
+    body = {"items": [{"sku": "umbrella", "qty": 1}]}
+    a, b = (place(shop, order_body(f"M-{i}", **body)).get_json()["order"] for i in range(2))
+    assert (a["store_id"], b["store_id"]) == (FULIN, FUSHUN)
+    capacity = {FULIN: 30, FUSHUN: 30}
+    a_out = order_store.Move(a["id"], FULIN, FUSHUN, "test")
+    b_in = order_store.Move(b["id"], FUSHUN, FULIN, "test")
+    # a alone cannot go (Fushun's umbrella is b's), and b is not at Fulin: nothing is written
+    for moves in ([a_out], [a_out, replace(b_in, from_store=FULIN, to_store=FUSHUN)]):
+        assert not order_store.move_orders(
+            redis_client, moves, capacity_per_hour=capacity, at=FIXED_NOW
+        )
+    assert store_of(redis_client, a["id"]) == FULIN
+    assert order_store.stock_levels(redis_client, slot(FUSHUN))["umbrella"] == 0
+    # together they fit: each takes the other's umbrella
+    swap = [a_out, b_in]
+    assert order_store.move_orders(redis_client, swap, capacity_per_hour=capacity, at=FIXED_NOW)
+    assert store_of(redis_client, a["id"]) == FUSHUN
+    assert store_of(redis_client, b["id"]) == FULIN
+    for store_id in (FULIN, FUSHUN):
+        assert order_store.stock_levels(redis_client, slot(store_id))["umbrella"] == 0
+    # Fulin at its capacity takes nothing in, even as one order leaves, unless the net fits
+    back = [replace(m, from_store=m.to_store, to_store=m.from_store) for m in swap]
+    tight = {FULIN: 0, FUSHUN: 30}
+    assert not order_store.move_orders(redis_client, back, capacity_per_hour=tight, at=FIXED_NOW)
+
+
 def test_rebalance_leaves_orders_in_preparation_alone(
     shop: FlaskClient, redis_client: redis.Redis
 ) -> None:
@@ -551,3 +608,127 @@ def test_idempotency_keys_are_the_callers_own(shop: FlaskClient, redis_client: r
     shopper_copy = place(shop, order_body("W-1", channel="wechat"), **alice)
     assert shopper_copy.status_code == 201
     assert integration.get_json()["order"]["id"] not in shopper_copy.get_data(as_text=True)
+
+
+# -- orders taken at a store (walk-ins and calls) --------------------------------------------
+
+
+def test_store_staff_enter_walk_in_and_phone_orders_for_their_store(
+    shop: FlaskClient, redis_client: redis.Redis
+) -> None:
+    """Fushun Road's staff take orders next to Fulin: they are Fushun Road's, not Fulin's."""
+    order_store.set_stock(redis_client, slot(FUSHUN), {"water-600ml": 5})
+    staff = bearer(token_for(redis_client, "store", FUSHUN))
+    for channel in ("store", "phone"):
+        response = place(shop, order_body(f"W-{channel}", channel=channel), **staff)
+        assert response.status_code == 201, response.get_json()
+        order = response.get_json()["order"]
+        assert order["store_id"] == FUSHUN and order["taken_at_store"] == FUSHUN
+        assert "took the order" in order["match"]["reason"]
+        assert shop.get(f"/api/v1/orders/{order['id']}", headers=staff).status_code == 200
+    assert order_store.stock_levels(redis_client, slot(FUSHUN))["water-600ml"] == 3
+    named = place(shop, order_body("W-own", channel="store", store_id=FUSHUN), **staff)
+    assert named.status_code == 201 and named.get_json()["order"]["store_id"] == FUSHUN
+
+
+def test_store_staff_stay_within_their_store(shop: FlaskClient, redis_client: redis.Redis) -> None:
+    """Other channels are a 403 naming channel; another store's id looks like no store."""
+    staff = bearer(token_for(redis_client, "store", FUSHUN))
+    app_order = place(shop, order_body("W-app", channel="app"), **staff)
+    assert app_order.status_code == 403
+    assert app_order.get_json()["error"]["details"]["field"] == "channel"
+    other = place(shop, order_body("W-other", channel="store", store_id=FULIN), **staff)
+    assert other.status_code == 404
+    assert other.get_json()["error"]["code"] == "store_not_found"
+    assert redis_client.xlen(order_store.ORDER_STREAM) == 0
+
+
+def test_a_store_that_cannot_fulfil_its_walk_in_says_why(
+    shop: FlaskClient, redis_client: redis.Redis
+) -> None:
+    """Fushun Road out of water: a 422 with its own reasons; the order is not sent to Fulin."""
+    order_store.set_stock(redis_client, slot(FUSHUN), {"water-600ml": 0})
+    fulin_before = order_store.stock_levels(redis_client, slot(FULIN))
+    staff = bearer(token_for(redis_client, "store", FUSHUN))
+    refused = place(shop, order_body("W-none", channel="store"), **staff)
+    assert refused.status_code == 422
+    error = refused.get_json()["error"]
+    assert error["code"] == "no_store_can_fulfil" and FUSHUN in error["message"]
+    assert error["details"]["candidates"] == [
+        {
+            "store_id": FUSHUN,
+            "ride_s": error["details"]["candidates"][0]["ride_s"],
+            "reasons": ["out_of_stock"],
+            "missing_skus": ["water-600ml"],
+        }
+    ]
+    assert order_store.stock_levels(redis_client, slot(FULIN)) == fulin_before
+    assert redis_client.xlen(order_store.ORDER_STREAM) == 0
+    order_store.set_stock(redis_client, slot(FUSHUN), {"water-600ml": 1})  # a retry may succeed
+    assert place(shop, order_body("W-none", channel="store"), **staff).status_code == 201
+
+
+def test_a_store_channel_order_from_staff_names_its_store(
+    shop: FlaskClient, redis_client: redis.Redis
+) -> None:
+    """Dispatcher or admin: store_id is required with channel store, refused with any other,
+    and must be a store of the catalogue; a shopper cannot send a store-channel order."""
+    missing = place(shop, order_body("D-1", channel="store"))
+    assert missing.status_code == 400
+    assert "store_id" in missing.get_json()["error"]["details"]["fields"]
+    stray = place(shop, order_body("D-2", channel="app", store_id=FUSHUN))
+    assert "store_id" in stray.get_json()["error"]["details"]["fields"]
+    unknown = place(shop, order_body("D-3", channel="store", store_id="osm-node-0"))
+    assert unknown.status_code == 422
+    assert unknown.get_json()["error"]["code"] == "unknown_store"
+    named = place(shop, order_body("D-4", channel="store", store_id=FUSHUN))
+    assert named.status_code == 201 and named.get_json()["order"]["store_id"] == FUSHUN
+    shopper = bearer(token_for(redis_client, "shopper", "alice"))
+    refused = place(shop, order_body("D-5", channel="store", store_id=FUSHUN), **shopper)
+    assert refused.status_code == 403
+    assert redis_client.xlen(order_store.ORDER_STREAM) == 1
+
+
+def test_bulk_store_channel_orders_go_to_their_store(
+    shop: FlaskClient, redis_client: redis.Redis
+) -> None:
+    """In a batch too, a store-channel order goes to the store named, or is refused in place."""
+    orders = [
+        order_body("BS-1", channel="store", store_id=FUSHUN),
+        order_body("BS-2", channel="store"),
+        order_body("BS-3"),
+    ]
+    body = shop.post("/api/v1/orders/batch", json={"orders": orders}).get_json()
+    assert [r["status"] for r in body["results"]] == [201, 400, 201]
+    assert body["results"][0]["order"]["store_id"] == FUSHUN
+    assert body["results"][2]["order"]["store_id"] == FULIN
+
+
+def test_rebalance_leaves_an_order_with_the_store_that_took_it(
+    shop: FlaskClient, redis_client: redis.Redis
+) -> None:
+    """A walk-in at Fushun Road stays there, though Fulin is nearer to the address."""
+    staff = bearer(token_for(redis_client, "store", FUSHUN))
+    order = place(shop, order_body("W-stay", channel="store"), **staff).get_json()["order"]
+    assert order["store_id"] == FUSHUN
+    report = shop.post("/api/v1/orders/rebalance").get_json()
+    assert report["considered"] == 1 and report["moves"] == []
+    assert store_of(redis_client, order["id"]) == FUSHUN
+
+
+def test_two_stores_receipt_numbers_do_not_meet(
+    shop: FlaskClient, redis_client: redis.Redis
+) -> None:
+    """The same external id at two counters never hands one store the other's order."""
+    first = place(
+        shop,
+        order_body("0001", channel="store"),
+        **bearer(token_for(redis_client, "store", FUSHUN)),
+    )
+    assert first.status_code == 201
+    second = place(
+        shop, order_body("0001", channel="store"), **bearer(token_for(redis_client, "store", FULIN))
+    )
+    assert second.status_code != 201 or (
+        second.get_json()["order"]["id"] != first.get_json()["order"]["id"]
+    )
