@@ -17,6 +17,7 @@ from dispatch.products import read_products_csv
 from geo.catalogue import load_catalogue
 from geo.distance import check_latlng
 from geo.errors import CatalogueError
+from web.admin import subject_problem, unknown_subject
 from web.auth import ROLES, issue_token, revoke_token
 from web.catalogue_store import current_version, save_catalogue
 from web.services import catalogue_index, redis_client, store_slot
@@ -73,6 +74,9 @@ tokens_cli = AppGroup("tokens", help="Issue and revoke access tokens.")
 @click.option("--label", default="", help="A note on who holds it.")
 def issue_command(role: str, subject: str | None, label: str) -> None:
     """Issue a token and print it (this is the only time it is shown)."""
+    problem = subject_problem(role, subject) or unknown_subject(role, subject)
+    if problem is not None:
+        raise click.ClickException(f"--subject: {problem}")
     try:
         principal, token = issue_token(
             redis_client(), role, subject, label=label, at=current_app.extensions["clock"]()

@@ -145,21 +145,24 @@ def pin(order_id: str) -> ResponseReturnValue:
     """Pin an order to a courier: every later plan keeps that assignment. A courier who cannot
     take it (off shift, too small, on board another's, after the shift or the promise) is a 422
     ``pin_infeasible`` with the reason, checked by the planner's own rules."""
-    client = redis_client()
-    order = order_store.get_order(client, order_id)
-    if order is None:
-        raise ApiError(404, "order_not_found", f"no order with id {order_id!r}")
-    if not TRANSITIONS[order["status"]]:
-        raise ApiError(409, "order_closed", f"order {order_id} is already {order['status']}")
     body = json_object(max_bytes=MAX_BODY_BYTES)
     courier_id, allow_late = body.get("courier_id"), body.get("allow_late", False)
     problems = {}
+    unknown = sorted(set(body) - {"courier_id", "allow_late"})
+    if unknown:
+        problems["body"] = f"unknown field(s): {', '.join(unknown)}"
     if not isinstance(courier_id, str) or not courier_id:
         problems["courier_id"] = "required: the id of a registered courier"
     if not isinstance(allow_late, bool):
         problems["allow_late"] = "true or false"
     if problems:
         raise invalid_parameters(problems)
+    client = redis_client()
+    order = order_store.get_order(client, order_id)
+    if order is None:
+        raise ApiError(404, "order_not_found", f"no order with id {order_id!r}")
+    if not TRANSITIONS[order["status"]]:
+        raise ApiError(409, "order_closed", f"order {order_id} is already {order['status']}")
     courier = next((c for c in fleet.load_couriers(client) if c.id == courier_id), None)
     if courier is None:
         raise ApiError(404, "courier_not_found", f"no courier with id {courier_id!r}")

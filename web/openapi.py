@@ -6,7 +6,9 @@ from typing import Any
 
 from dispatch.orders import CHANNELS, MAX_LINES, MAX_QTY, STATUSES
 from geo.stores import STORE_KINDS
+from web.auth import ROLES
 from web.limits import PUBLIC_PATHS
+from web.params import SAFE_ID
 from web.stores import DEFAULT_LIMIT, DEFAULT_RADIUS_M, MAX_LIMIT, MAX_PAGE, MAX_RADIUS_M
 
 Schema = dict[str, Any]
@@ -15,6 +17,7 @@ STRING: Schema = {"type": "string"}
 INTEGER: Schema = {"type": "integer"}
 NUMBER: Schema = {"type": "number"}
 MOMENT: Schema = {"type": "string", "format": "date-time"}
+ID: Schema = {"type": "string", "pattern": SAFE_ID, "minLength": 1, "maxLength": 128}
 STORE: Schema = {"$ref": "#/components/schemas/Store"}
 ORDER: Schema = {"$ref": "#/components/schemas/Order"}
 META: Schema = {"$ref": "#/components/schemas/Meta"}
@@ -440,8 +443,14 @@ def _people_paths() -> dict[str, Any]:
                        _object(tokens=_array(token), count=INTEGER), errors=(401, 403)),
             "post": _op("Admin: issue a token; the secret is shown in this answer only",
                         _object(token=STRING, id=STRING, role=STRING), ok_status=201,
-                        errors=(400, 401, 403),
-                        body=_object(("role",), role=STRING, subject=STRING, label=STRING)),
+                        errors=(400, 401, 403, 422),
+                        body=_object(("role",), role={"type": "string", "enum": list(ROLES)},
+                                     subject=ID | {"description": "shopper, store or courier "
+                                                   "roles only: the id it acts for"},
+                                     label={"type": "string", "maxLength": 200})
+                        | {"additionalProperties": False},
+                        description="A store token's subject must be a store of the catalogue, "
+                        "a courier token's a registered courier (422 unknown_subject)."),
         },
         "/api/v1/admin/tokens/{token_id}": {"delete": _op(
             "Admin: revoke a token", _object(id=STRING, revoked={"type": "boolean"}),

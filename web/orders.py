@@ -297,7 +297,6 @@ def change_order_status(order_id: str) -> ResponseReturnValue:
     the order was ready, and ready that it was prepared; a preparing or ready sent once the
     order is past it is a 200 with ``changed`` false.
     """
-    _own_order(order_id)
     body = json_object(max_bytes=MAX_ORDER_BYTES)
     target = body.get("status")
     allowed = STORE_STATUSES if current_principal().role == "store" else STATUSES[1:]
@@ -307,6 +306,7 @@ def change_order_status(order_id: str) -> ResponseReturnValue:
     note = _text(body, "note", problems, limit=MAX_TEXT)
     if problems:
         raise invalid_parameters(problems)
+    _own_order(order_id)
     try:
         return jsonify(order=_transition(order_id, str(target), note), changed=True)
     except AlreadyPastError as late:  # already there (a quicker courier, a double tap)

@@ -1,9 +1,12 @@
-"""Reading query parameters strictly: every problem is collected and reported by field name."""
+"""Reading request bodies and query parameters strictly: every problem is reported by field name."""
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,15 +15,130 @@ from werkzeug.datastructures import MultiDict
 
 from web.errors import ApiError, invalid_parameters
 
+# Ids that become Redis keys, path segments and log fields (couriers, token subjects, stores
+# named in a body): letters and digits, then also . _ : - (never a slash, space or leading dot).
+SAFE_ID = "^[A-Za-z0-9][A-Za-z0-9._:-]*$"  # as the OpenAPI document states it
+_SAFE_ID = re.compile(SAFE_ID)
+
+
+def is_safe_id(value: Any, *, max_length: int = 128) -> bool:
+    """True for a string id of at most ``max_length`` characters matching :data:`SAFE_ID`."""
+    return isinstance(value, str) and len(value) <= max_length and bool(_SAFE_ID.fullmatch(value))
+
+
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
 
 
+MAX_DEPTH = 16  # objects and arrays within each other; no request body needs more
+# Text no field may hold: lone UTF-16 surrogates (they cannot be stored or sent as UTF-8) and
+# control characters other than tab, line feed and carriage return (NUL and the like in an
+# address or a name are never meant, and break the logs and the systems downstream).
+_FORBIDDEN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+@dataclass(frozen=True, slots=True)
+class _BadNumber:
+    """A number JSON allows but no field can hold: NaN, Infinity, or past a double's range."""
+
+    text: str
+
+
+def _float(text: str) -> float | _BadNumber:
+    value = float(text)
+    return value if math.isfinite(value) else _BadNumber(text)  # 1e400 reads as infinity
+
+
+def _int(text: str) -> int | _BadNumber:
+    if len(text) > 320:  # past any double (and past what int() reads)
+        return _BadNumber(text)
+    value = int(text)
+    try:
+        float(value)
+    except OverflowError:
+        return _BadNumber(text)
+    return value
+
+
+def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object; a name given twice is kept as a marker (JSON leaves its meaning open)."""
+    found: dict[str, Any] = {}
+    for name, value in pairs:
+        found[name] = _Repeated() if name in found else value
+    return found
+
+
+class _Repeated:
+    """Where a member name appeared twice in one object."""
+
+
+def parse_json_body(data: bytes) -> Any:
+    """A request body as JSON, refusing what no field may hold, each problem named by its path
+    (``items[0].sku``): a 400 ``malformed_json`` for what is not JSON, ``invalid_parameter``
+    for lone surrogates, control characters, NaN and infinite or overflowing numbers, names
+    given twice, and nesting past :data:`MAX_DEPTH`."""
+    try:
+        text = data.decode("utf-8")
+        value = json.loads(
+            text,
+            parse_float=_float,
+            parse_int=_int,
+            parse_constant=_BadNumber,
+            object_pairs_hook=_no_repeats,
+        )
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, "malformed_json", "the body must be UTF-8 encoded JSON") from exc
+    except (ValueError, RecursionError) as exc:  # RecursionError: thousands of nested brackets
+        raise ApiError(400, "malformed_json", "the body is not valid JSON") from exc
+    problems: dict[str, str] = {}
+    _check_value(value, "body", 0, problems)
+    if problems:
+        raise invalid_parameters(problems)
+    return value
+
+
+def _check_value(value: Any, path: str, depth: int, problems: dict[str, str]) -> None:
+    if len(problems) >= 20:  # enough to fix the body; a huge bad one is not walked to the end
+        return
+    if isinstance(value, _BadNumber):
+        problems[path] = "must be a finite number within a double's range (no NaN or Infinity)"
+    elif isinstance(value, _Repeated):
+        problems[path] = "given more than once in the same object"
+    elif isinstance(value, str):
+        if _FORBIDDEN_TEXT.search(value):
+            problems[path] = "holds a control character or a lone surrogate"
+    elif isinstance(value, dict | list):
+        if depth >= MAX_DEPTH:
+            problems[path] = f"nested more than {MAX_DEPTH} levels deep"
+            return
+        members = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, member in members:
+            if isinstance(key, int):
+                _check_value(member, f"{path}[{key}]", depth + 1, problems)
+            elif _FORBIDDEN_TEXT.search(key):  # named escaped: the answer must be valid UTF-8
+                problems[_member(path, ascii(key))] = (
+                    "a name with a control character or a lone surrogate"
+                )
+            else:
+                _check_value(member, _member(path, key), depth + 1, problems)
+
+
+def _member(path: str, name: str) -> str:
+    return name if path == "body" else f"{path}.{name}"
+
+
 def json_object(*, max_bytes: int) -> dict[str, Any]:
-    """The request body as a JSON object: a 413 past ``max_bytes``, a 400 for anything else."""
+    """The request body as a JSON object: a 413 past ``max_bytes``, a 400 for anything else
+    (see :func:`parse_json_body`). The one reader of every request body."""
     if request.content_length is not None and request.content_length > max_bytes:
         raise ApiError(413, "body_too_large", f"the body may be at most {max_bytes} bytes")
-    body = request.get_json(silent=True)
+    if not request.is_json:
+        raise ApiError(400, "malformed_json", "the body must be a JSON object",
+                       {"content_type": "application/json"})  # fmt: skip
+    data = request.get_data(cache=True)
+    if len(data) > max_bytes:  # a chunked body has no Content-Length to check first
+        raise ApiError(413, "body_too_large", f"the body may be at most {max_bytes} bytes")
+    body = parse_json_body(data)
     if not isinstance(body, dict):
         raise ApiError(400, "malformed_json", "the body must be a JSON object")
     return body

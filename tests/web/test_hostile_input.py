@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -9,7 +11,9 @@ import redis
 from flask.testing import FlaskClient
 
 from dispatch import order_store
-from tests.conftest import slot
+from tests.conftest import FIXED_NOW, bearer, slot, token_for
+from tests.web.conftest import courier_body
+from tests.web.test_orders_api import order_body
 
 JUNK: list[Any] = [
     None, [], "text", 42, {"": None}, {"items": [[1, 2]]}, {"items": [{"sku": None, "qty": "1"}]},
@@ -53,3 +57,116 @@ def test_pins_with_junk(shop: FlaskClient) -> None:
     for body in JUNK:
         response = shop.put("/api/v1/dispatch/pins/nope", json=body)
         assert 400 <= response.status_code < 500
+
+
+FULIN = "osm-way-617553270"
+# Each write endpoint with a body it accepts (or refuses only for what the body names), and the
+# role that sends it: the base of the field-by-field poisoning below.
+VALID: list[tuple[str, str, str, dict[str, Any]]] = [
+    ("post", "/api/v1/orders", "admin", order_body()),
+    ("post", "/api/v1/orders/batch", "admin", {"orders": [order_body()]}),
+    ("post", "/api/v1/couriers", "admin", courier_body("c9")),
+    ("post", "/api/v1/couriers/c0/position", "admin", {"lat": 24.18, "lng": 120.6}),
+    ("post", "/api/v1/courier/events", "courier",
+     {"event_id": "e-1", "order_id": "none", "type": "failed", "reason": "closed",
+      "proof": {"code": "1234", "photo_ref": "p"}}),
+    ("post", "/api/v1/courier/pings", "courier",
+     {"pings": [{"lat": 24.18, "lng": 120.6, "at": FIXED_NOW.isoformat()}]}),
+    ("post", "/api/v1/admin/tokens", "admin", {"role": "shopper", "subject": "s-1", "label": "me"}),
+    ("post", f"/api/v1/stores/{FULIN}/stock", "admin",
+     {"mode": "adjust", "items": [{"sku": "water-600ml", "qty": 1}]}),
+    ("post", "/api/v1/orders/none/status", "admin", {"status": "ready", "note": "n"}),
+    ("put", "/api/v1/dispatch/pins/none", "admin", {"courier_id": "c0", "allow_late": False}),
+]  # fmt: skip
+BIG = 10**400  # digits no double can hold
+
+
+def poisoned(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    """Every way to spoil one leaf of ``value``: (the leaf's path, the spoilt whole)."""
+    if isinstance(value, dict):
+        for key, member in value.items():
+            inner = f"{path}.{key}" if path else key
+            for where, bad in poisoned(member, inner):
+                yield where, value | {key: bad}
+    elif isinstance(value, list):
+        for i, member in enumerate(value):
+            for where, bad in poisoned(member, f"{path}[{i}]"):
+                yield where, [*value[:i], bad, *value[i + 1 :]]
+    elif isinstance(value, str):
+        yield path, value + "\ud800"
+        yield path, "\udfff" + value
+        yield path, value[:1] + "\x00" + value[1:]
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        yield path, BIG
+        yield path, -BIG
+
+
+def redis_state(client: redis.Redis) -> dict[bytes, Any]:
+    """Everything in Redis but the rate-limit counters (refused requests count too)."""
+    return {
+        key: client.dump(key) for key in client.scan_iter() if not key.startswith(b"ratelimit:")
+    }
+
+
+def send(shop: FlaskClient, method: str, path: str, headers: dict[str, str], body: Any) -> Any:
+    # the standard library escapes lone surrogates as \ud800, as a client would send them
+    text = json.dumps(body)
+    return getattr(shop, method)(path, data=text, content_type="application/json", headers=headers)
+
+
+@pytest.mark.parametrize(("method", "path", "role", "body"), VALID, ids=[v[1] for v in VALID])
+def test_no_field_takes_a_lone_surrogate_a_control_character_or_a_number_past_a_double(
+    shop: FlaskClient,
+    redis_client: redis.Redis,
+    method: str,
+    path: str,
+    role: str,
+    body: dict[str, Any],
+) -> None:
+    """Each text field with a lone surrogate or a NUL, each number with 400 digits: a 400
+    naming that field, nothing written (before: 500s, some after a write had begun)."""
+    assert shop.post("/api/v1/couriers", json=courier_body("c0")).status_code == 201
+    headers = bearer(token_for(redis_client, "courier", "c0")) if role == "courier" else {}
+    before = redis_state(redis_client)
+    for where, bad in poisoned(body):
+        response = send(shop, method, path, headers, bad)
+        assert response.status_code == 400, (where, response.status_code, response.get_json())
+        error = response.get_json()["error"]
+        assert error["code"] == "invalid_parameter", (where, error)
+        assert where in error["details"]["fields"], (where, error)
+        assert "codec" not in json.dumps(error), error
+    assert redis_state(redis_client) == before
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ('{"role": "admin", "label": "a", "label": "b"}', "label"),
+        ('{"role": "admin", "label": NaN}', "label"),
+        ('{"role": "admin", "label": -Infinity}', "label"),
+        ('{"role": "admin", "label": 1e400}', "label"),
+        ('{"role": "admin", "\\ud800": 1}', "'\\ud800'"),
+        (
+            '{"role": "admin", "label": ' + "[" * 20 + "1" + "]" * 20 + "}",
+            "label" + "[0]" * 15,
+        ),
+    ],
+)
+def test_json_that_no_field_can_mean_is_refused_by_name(
+    shop: FlaskClient, redis_client: redis.Redis, text: str, field: str
+) -> None:
+    """NaN and Infinity spellings, overflowing numbers, a name given twice, a name with a lone
+    surrogate and deep nesting: a 400 naming where, the answer itself valid UTF-8 JSON."""
+    before = redis_state(redis_client)
+    response = shop.post("/api/v1/admin/tokens", data=text, content_type="application/json")
+    assert response.status_code == 400, response.data
+    assert field in response.get_json()["error"]["details"]["fields"], response.get_json()
+    assert redis_state(redis_client) == before
+
+
+@pytest.mark.parametrize("data", [b"\xff\xfe{}", b"[" * 100_000, b'{"a": 1' + b"0" * 5000 + b"}"])
+def test_bodies_that_are_not_json_are_refused(shop: FlaskClient, data: bytes) -> None:
+    """Not UTF-8, nesting past the parser's recursion, an integer of 5000 digits: a 4xx."""
+    response = shop.post("/api/v1/admin/tokens", data=data, content_type="application/json")
+    assert 400 <= response.status_code < 500
+    assert set(response.get_json()["error"]) == {"code", "message", "details"}
