@@ -255,7 +255,10 @@ def _order_paths() -> dict[str, Schema]:
             body=_object(("orders",), orders=_array(
                 {"$ref": "#/components/schemas/OrderRequest"}, minItems=1, maxItems=200)),
             description="Each order succeeds or fails on its own; results come in the order "
-            "sent, each with the status a single POST would have answered.",
+            "sent, each with the status a single POST would have answered. An order repeating "
+            "the channel and external_id of an earlier one in the batch is that order again "
+            "(same body) or a 409 idempotency_conflict naming it in details.same_as_index "
+            "(another body), refused before anything of it is written.",
         )},
         "/api/v1/orders/rebalance": {"post": _op(
             "Re-match orders not yet being prepared with the batch matcher; move those it improves",

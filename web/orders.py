@@ -202,12 +202,18 @@ def create_orders_in_bulk() -> ResponseReturnValue:
         except ApiError as refused:
             outcomes.append(refused)
     taken = iter(_intake().take_batch(submissions))
+    positions = [
+        index for index, outcome in enumerate(outcomes) if not isinstance(outcome, ApiError)
+    ]
     results = []
     for index, outcome in enumerate(outcomes):
         if isinstance(outcome, ApiError):
             results.append({"index": index, "status": outcome.status, **_error_json(outcome)})
             continue
         result = next(taken)
+        if isinstance(result, IdempotencyConflictError) and result.same_as is not None:
+            # the intake counts the orders it was given; the answer counts the batch sent
+            result = IdempotencyConflictError(result.order_id, same_as=positions[result.same_as])
         if isinstance(result, IntakeResult):
             results.append({"index": index, "status": 201, "order": result.order})
         else:
@@ -257,7 +263,10 @@ def _intake_error(exc: IntakeError) -> ApiError:
     if isinstance(exc, UnknownStoreError):
         return ApiError(422, "unknown_store", str(exc), {"field": "store_id", "id": exc.store_id})
     if isinstance(exc, IdempotencyConflictError):
-        return ApiError(409, "idempotency_conflict", str(exc), {"order_id": exc.order_id})
+        details: dict[str, Any] = {"order_id": exc.order_id}
+        if exc.same_as is not None:
+            details |= {"field": "external_id", "same_as_index": exc.same_as}
+        return ApiError(409, "idempotency_conflict", str(exc), details)
     if isinstance(exc, IdempotencyInProgressError):
         return ApiError(409, "request_in_progress", str(exc), {"retry_after_s": 2},
                         headers={"Retry-After": "2"})  # fmt: skip
