@@ -18,7 +18,7 @@ from dispatch.routing import (
     SolveOptions,
     Task,
     delivery_start_alone,
-    solve,
+    solve_promises,
 )
 from geo.travel import LatLng, TravelModel
 
@@ -230,7 +230,7 @@ def plan_dispatch(
     profiles = {v: travel.matrix_seconds(positions, vehicle=v) for v in vehicles}
     default = next(iter(profiles.values()), [[0] * len(positions) for _ in positions])
     problem = RoutingProblem(default, tuple(tasks), tuple(fleet), profiles=profiles)
-    plan = solve(problem, SolveOptions(time_limit_s=time_limit_s, wait_cost=wait_cost))
+    plan = solve_promises(problem, SolveOptions(time_limit_s=time_limit_s, wait_cost=wait_cost))
     promised = {o.id: o.promised_by for o in orders}
 
     def at(offset: int) -> datetime:
