@@ -79,6 +79,21 @@ class DispatchPlan:
     solve_s: float = 0.0
 
     @property
+    def on_time(self) -> int:
+        """Orders planned to arrive by their promise."""
+        return sum(1 for r in self.routes for s in r.stops if s.kind == "delivery" and not s.late_s)
+
+    @property
+    def late(self) -> int:
+        """Orders planned to arrive after their promise (left-out ones are in ``unassigned``)."""
+        return len(self.late_orders)
+
+    @property
+    def late_minutes(self) -> float:
+        """Minutes past the promise, summed over the late orders."""
+        return sum(self.late_orders.values()) / 60
+
+    @property
     def late_orders(self) -> dict[str, int]:
         """Order id -> seconds past its promise, for every order planned to arrive late."""
         return {
