@@ -162,6 +162,9 @@ def current_plan(client: redis.Redis) -> dict[str, Any] | None:
         "routes": [route for p in parts for route in p["routes"]],
         "unassigned": {k: v for p in parts for k, v in p["unassigned"].items()},
         "late_orders": {k: v for p in parts for k, v in p["late_orders"].items()},
+        "on_time": sum(p.get("on_time", 0) for p in parts),
+        "late": sum(p.get("late", 0) for p in parts),
+        "late_minutes": round(sum(p.get("late_minutes", 0.0) for p in parts), 1),
         "regions": {
             name: {"version": p["version"], "planned_by": p.get("planned_by")}
             for name, p in records.items()
@@ -217,6 +220,9 @@ def plan_record(plan: DispatchPlan, version: int) -> dict[str, Any]:
         ],
         "unassigned": dict(plan.unassigned),
         "late_orders": plan.late_orders,
+        "on_time": plan.on_time,
+        "late": plan.late,
+        "late_minutes": round(plan.late_minutes, 1),
     }
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 from ortools.util import optional_boolean_pb2
@@ -219,7 +219,128 @@ def solve(
     ``hint`` (e.g. the previous plan) is where the search starts when it is still feasible;
     stops of unknown tasks or couriers are ignored, and an infeasible hint is simply not used.
     """
+    return _solve(problem, options or SolveOptions(), hint, hard=frozenset(), optional={})
+
+
+def solve_promises(
+    problem: RoutingProblem, options: SolveOptions | None = None, *, hint: RouteHint | None = None
+) -> Plan:
+    """Plan every task, ranked as a delivery business ranks plans: most promises kept, then
+    fewest units late for the rest, then least cost.
+
+    Summed lateness alone spreads delay over many orders; so two searches instead. The first
+    treats each promise as a wall and lets an order be left out at a penalty larger than any
+    travel can cost, so it keeps as many promises as it can (orders on board are never left out:
+    their lateness is priced as in :func:`solve`). The second starts from its routes and plans
+    the orders it left out, late, at ``late_cost`` per unit, while the promises it kept stay
+    walls; so nothing is dropped unless no courier can carry it at all. ``hint`` (the plan in
+    force) is where the first search starts, less the orders it would deliver late.
+    """
     options = options or SolveOptions()
+    started = time.perf_counter()
+    if not problem.couriers:
+        return solve(problem, options)
+    keepable = frozenset(t.id for t in problem.tasks if _promise_can_be_kept(problem, t))
+    # each arc is used at most once, so this bounds any plan's cost: one more promise kept
+    # outweighs whatever it costs
+    costs = [problem.cost] if problem.cost else [problem.travel_for(c) for c in problem.couriers]
+    longest = max(max((max(row) for row in m), default=0) for m in costs)
+    keep_penalty = (2 * len(problem.tasks) + 2 * len(problem.couriers)) * max(1, longest) + 1
+    first_tasks = tuple(t for t in problem.tasks if t.id in keepable or not _may_be_left(t))
+    first_problem = replace(problem, tasks=first_tasks)
+    first_budget = replace(options, time_limit_s=options.time_limit_s * FIRST_SHARE)
+    start_from = _on_time_part(first_problem, hint or {}, keepable)
+    first = _solve(first_problem, first_budget, start_from, hard=keepable,
+                   optional=dict.fromkeys(keepable, keep_penalty))  # fmt: skip
+    kept = (
+        frozenset(v.task_id for r in first.routes for v in r.visits if v.kind == "delivery")
+        & keepable
+    )
+    if first.status == "no solution":  # not even a start: price every delay from the outset
+        left = max(0.1, options.time_limit_s - (time.perf_counter() - started))
+        return solve(problem, replace(options, time_limit_s=left), hint=hint)
+    if kept == {t.id for t in problem.tasks}:
+        return replace(first, solve_s=time.perf_counter() - started)
+    remaining = max(0.1, options.time_limit_s - (time.perf_counter() - started))
+    second = _solve(problem, replace(options, time_limit_s=remaining), _hint_of(first),
+                    hard=kept, optional={})  # fmt: skip
+    if second.status == "no solution":  # the walls kept nothing feasible: price every delay
+        second = solve(problem, replace(options, time_limit_s=0.5), hint=_hint_of(first))
+    return replace(second, solve_s=time.perf_counter() - started)
+
+
+FIRST_SHARE = 0.7  # of the time: keeping promises is the harder search and the one that counts
+
+
+def _may_be_left(task: Task) -> bool:
+    """Whether the first search may leave the task out: not when it is on board, nor when its
+    due is a wall anyway (benchmark windows)."""
+    return not task.hard_due and not (task.pickup is None and task.courier is not None)
+
+
+def _promise_can_be_kept(problem: RoutingProblem, task: Task) -> bool:
+    """Whether some courier allowed to carry the task could be on time doing it first, alone."""
+    if not _may_be_left(task):
+        return False
+    allowed = [
+        c
+        for c in problem.couriers
+        if (c.id == task.courier if task.courier else c.takes_new) and c.capacity >= task.size
+    ]
+    return any(delivery_start_alone(problem.travel_for(c), c, task) <= task.due for c in allowed)
+
+
+def _hint_of(plan: Plan) -> dict[str, list[tuple[str, str]]]:
+    return {r.courier_id: [(v.task_id, v.kind) for v in r.visits] for r in plan.routes}
+
+
+def _on_time_part(problem: RoutingProblem, hint: RouteHint, walls: frozenset[str]) -> RouteHint:
+    """The hint less every task it would deliver after a wall-promise (and that task's
+    pick-up), by the solver's timing rules; a task dropped only makes the rest earlier."""
+    tasks = {t.id: t for t in problem.tasks}
+    kept: dict[str, list[tuple[str, str]]] = {}
+    for courier in problem.couriers:
+        stops = [s for s in dict.fromkeys(hint.get(courier.id, ())) if s[0] in tasks]
+        travel = problem.travel_for(courier)
+        while True:
+            late = _first_late(stops, tasks, courier, travel, walls)
+            if late is None:
+                break
+            stops = [s for s in stops if s[0] != late]
+        kept[courier.id] = stops
+    return kept
+
+
+def _first_late(
+    stops: Sequence[tuple[str, str]], tasks: Mapping[str, Task], courier: Courier,
+    travel: Matrix, walls: frozenset[str],
+) -> str | None:  # fmt: skip
+    clock, position = courier.available_at, courier.start
+    for task_id, kind in stops:
+        task = tasks[task_id]
+        target = task.pickup if kind == "pickup" else task.delivery
+        if target is None:
+            continue
+        earliest = task.ready if kind == "pickup" else task.delivery_ready
+        begin = max(clock + int(travel[position][target]), earliest)
+        if kind == "delivery" and task_id in walls and begin > task.due:
+            return task_id
+        clock = begin + (task.pickup_service if kind == "pickup" else task.delivery_service)
+        position = target
+    return None
+
+
+def _solve(
+    problem: RoutingProblem,
+    options: SolveOptions,
+    hint: RouteHint | None,
+    *,
+    hard: frozenset[str],
+    optional: Mapping[str, int],
+) -> Plan:
+    """One OR-Tools search. ``hard``: tasks whose promise is a wall in this search (besides
+    those with ``hard_due``); ``optional``: tasks that may be left out, at that penalty each
+    (the others only when no courier can carry them at all)."""
     started = time.perf_counter()
     if not problem.couriers:
         reasons = dict.fromkeys((t.id for t in problem.tasks), "no courier on shift")
@@ -295,7 +416,7 @@ def solve(
         delivery = manager.NodeToIndex(layout.delivery_of[task.id])
         allowed = [vehicle_of[task.courier]] if task.courier is not None else open_to_new
         clock.CumulVar(delivery).SetMin(task.delivery_ready)
-        if task.hard_due:
+        if task.hard_due or task.id in hard:
             clock.CumulVar(delivery).SetMax(task.due)
         else:
             clock.SetCumulVarSoftUpperBound(delivery, task.due, options.late_cost)
@@ -314,7 +435,7 @@ def solve(
         if allowed is not None:
             for index in nodes:  # -1 keeps "not performed" possible, so reasons can be given
                 model.VehicleVar(index).SetValues([-1, *allowed])
-        model.AddDisjunction(nodes, drop_penalty, len(nodes))
+        model.AddDisjunction(nodes, optional.get(task.id, drop_penalty), len(nodes))
     parameters = pywrapcp.DefaultRoutingSearchParameters()
     parameters.first_solution_strategy = getattr(
         routing_enums_pb2.FirstSolutionStrategy, options.first_solution

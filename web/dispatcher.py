@@ -59,7 +59,8 @@ def overview() -> dict[str, Any]:
     return {
         "at": at.isoformat(),
         "plan": {"version": plan.get("version"), "planned_at": plan.get("planned_at"),
-                 "unassigned": plan.get("unassigned", {})},
+                 "unassigned": plan.get("unassigned", {}), "on_time": plan.get("on_time", 0),
+                 "late": plan.get("late", 0), "late_minutes": plan.get("late_minutes", 0.0)},
         "orders": [
             {"id": o["id"], "status": o["status"], "store_id": o["store_id"],
              "customer": o["customer"], "note": o.get("note", ""), "promised_by": o["promised_by"],

@@ -321,6 +321,9 @@ def _dispatch_paths() -> dict[str, Schema]:
             "routes": _array(_object(courier_id=STRING, stops=_array(stop))),
             "unassigned": {"type": "object", "description": "order id -> reason"},
             "late_orders": {"type": "object", "description": "order id -> seconds late"},
+            "on_time": {**INTEGER, "description": "orders planned to arrive by their promise"},
+            "late": {**INTEGER, "description": "orders planned to arrive after their promise"},
+            "late_minutes": {**NUMBER, "description": "minutes past the promise, summed"},
         },
     }
     courier = _object(
