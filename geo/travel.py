@@ -7,6 +7,7 @@ same :class:`TravelModel` protocol.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -79,3 +80,11 @@ def speed_of(vehicle: str) -> float:
         msg = f"unknown vehicle {vehicle!r}; use one of {', '.join(VEHICLE_SPEEDS_MPS)}"
         raise ValueError(msg)
     return speed
+
+
+def path_through(travel: TravelModel, points: Sequence[LatLng], *, vehicle: str) -> list[LatLng]:
+    """The way through ``points`` in order, each leg by ``travel.path``, every joint once."""
+    way: list[LatLng] = list(points[:1])
+    for a, b in itertools.pairwise(points):
+        way += travel.path(a, b, vehicle=vehicle)[1:]
+    return way

@@ -30,13 +30,14 @@ install_python_packages() {
   fi
 }
 
-install_test_browser() {  # scripts/test only: the dispatcher page is tested in Chromium
-  command -v chromium >/dev/null 2>&1 && return 0
-  echo "==> installing Chromium for the browser test"
+install_test_browser() {  # scripts/test only: the pages are tested in Chromium
+  # a CJK font too: the demo's store names and addresses are Chinese (and so are screenshots)
+  command -v chromium >/dev/null 2>&1 && fc-list :lang=zh | grep -q . && return 0
+  echo "==> installing Chromium and a CJK font for the browser tests"
   local sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null
 }
 
 install_system_packages

@@ -15,7 +15,7 @@ from dispatch import order_store
 from web.catalogue_cache import CatalogueCache
 from web.errors import ConfigError, register_error_handlers
 from web.limits import secure_headers
-from web.settings import Settings, redis_client, secret_key, travel_model
+from web.settings import Settings, redis_client, secret_key, street_map, travel_model
 
 
 def utc_now() -> datetime:
@@ -44,6 +44,7 @@ def create_app(
     app.extensions["redis"] = client
     app.extensions["clock"] = clock
     app.extensions["travel"] = travel_model(settings)  # matching and re-plans use the same one
+    app.extensions["streets"] = street_map(settings)  # the pages' base map, from the same extracts
     app.extensions["catalogue"] = CatalogueCache(
         client, poll_s=settings.catalogue_poll_s, resolution=settings.h3_resolution
     )
@@ -56,7 +57,18 @@ def create_app(
     if settings.trusted_proxies:  # the client's address from the proxies' X-Forwarded-For
         hops = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
-    from web import admin, cli, courier, dispatch, dispatcher, docs, orders, stores, tracking
+    from web import (
+        admin,
+        basemap,
+        cli,
+        courier,
+        dispatch,
+        dispatcher,
+        docs,
+        orders,
+        stores,
+        tracking,
+    )
 
     app.register_blueprint(stores.bp)
     app.register_blueprint(docs.bp)
@@ -66,6 +78,7 @@ def create_app(
     app.register_blueprint(tracking.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(dispatcher.bp)
+    app.register_blueprint(basemap.bp)
     cli.register(app)
 
     @app.get("/healthz")

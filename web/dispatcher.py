@@ -6,6 +6,7 @@ import hashlib
 import itertools
 import json
 import time
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,6 +16,8 @@ from flask.typing import ResponseReturnValue
 
 from dispatch import delivery_codes, fleet, order_store
 from dispatch.overview import code_lock_alarms, day_kpis, order_risks
+from geo.stores import Store
+from geo.travel import path_through
 from web.auth import STAFF, allow
 from web.services import ATTRIBUTION, catalogue_index, now, redis_client
 
@@ -22,7 +25,6 @@ bp = Blueprint("dispatcher", __name__)
 
 STREAM_POLL_S = 1.0
 STREAM_MAX_S = 300  # then the browser's EventSource reconnects by itself
-DAY_ZONE = ZoneInfo("Asia/Taipei")  # the demo city's day, for "today" figures
 MAX_STORES_ON_MAP = 2_000
 
 
@@ -33,9 +35,16 @@ def page() -> ResponseReturnValue:
                            attribution=ATTRIBUTION)  # fmt: skip
 
 
+def stores_zone(stores: list[Store]) -> str:
+    """The time zone most of the stores keep: the screen's clock and its "today"."""
+    zones = Counter(s.timezone for s in stores)
+    return zones.most_common(1)[0][0] if zones else "UTC"
+
+
 def overview() -> dict[str, Any]:
     """Everything the screen shows, in one answer."""
     client = redis_client()
+    travel = current_app.extensions["travel"]
     at = now()
     plan = fleet.current_plan(client) or {"routes": [], "unassigned": {}, "version": None}
     open_orders = order_store.open_orders(client)
@@ -48,32 +57,45 @@ def overview() -> dict[str, Any]:
         on_shift = c.shift_start <= at < c.shift_end
         state = "busy" if stops.get(c.id) else "idle" if on_shift else "off"
         position = pings.get(c.id) or {"lat": c.home_lat, "lng": c.home_lng, "at": None}
-        couriers.append(c.to_record() | {"state": state, "position": position,
-                                         "stops": stops.get(c.id, [])})  # fmt: skip
+        route = stops.get(c.id, [])
+        # the way the courier will ride, along the streets the phone is shown (its legs' routes)
+        points = [(position["lat"], position["lng"]), *((s["lat"], s["lng"]) for s in route)]
+        path = path_through(travel, points, vehicle=c.vehicle) if route else []
+        couriers.append(c.to_record() | {"state": state, "position": position, "stops": route,
+                                         "path": [[lat, lng] for lat, lng in path]})  # fmt: skip
     index = catalogue_index()
     store_ids = {o["store_id"] for o in open_orders}
     shown = list(itertools.islice((s for s in index if s.partner), MAX_STORES_ON_MAP))
     shown += [s for sid in store_ids if (s := index.get(sid)) is not None and s not in shown]
-    midnight = at.astimezone(DAY_ZONE).replace(hour=0, minute=0, second=0, microsecond=0)
+    zone = stores_zone(shown)
+    midnight = at.astimezone(ZoneInfo(zone)).replace(hour=0, minute=0, second=0, microsecond=0)
     today = order_store.orders_between(client, midnight, at)
     return {
         "at": at.isoformat(),
+        "time_zone": zone,
         "plan": {"version": plan.get("version"), "planned_at": plan.get("planned_at"),
                  "unassigned": plan.get("unassigned", {}), "on_time": plan.get("on_time", 0),
                  "late": plan.get("late", 0), "late_minutes": plan.get("late_minutes", 0.0)},
         "orders": [
             {"id": o["id"], "status": o["status"], "store_id": o["store_id"],
+             "store": _store_summary(index.get(o["store_id"])),
+             "item_count": sum(int(line["qty"]) for line in o["items"]),
              "customer": o["customer"], "note": o.get("note", ""), "promised_by": o["promised_by"],
              **risks[o["id"]], "delivery_code_locked": o["id"] in locks}
             for o in open_orders
         ],
         "alarms": code_lock_alarms(open_orders, locks),
         "couriers": couriers,
-        "stores": [{"id": s.id, "name": s.name, "lat": s.lat, "lng": s.lng} for s in shown],
+        "stores": [{"id": s.id, "name": s.name, "brand": s.brand, "address": s.address,
+                    "lat": s.lat, "lng": s.lng} for s in shown],
         "kpis": day_kpis(today, len(open_orders),
                          busy=sum(c["state"] == "busy" for c in couriers),
                          idle=sum(c["state"] == "idle" for c in couriers)),
     }  # fmt: skip
+
+
+def _store_summary(store: Store | None) -> dict[str, str] | None:
+    return None if store is None else {"name": store.name, "address": store.address}
 
 
 @bp.get("/api/v1/dispatch/overview")

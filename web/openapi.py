@@ -6,6 +6,7 @@ from typing import Any
 
 from dispatch.orders import CHANNELS, MAX_LINES, MAX_QTY, STATUSES
 from geo.stores import STORE_KINDS
+from geo.streets import STREET_CLASSES
 from web.auth import ROLES
 from web.limits import PUBLIC_PATHS
 from web.params import SAFE_ID
@@ -21,6 +22,7 @@ ID: Schema = {"type": "string", "pattern": SAFE_ID, "minLength": 1, "maxLength":
 STORE: Schema = {"$ref": "#/components/schemas/Store"}
 ORDER: Schema = {"$ref": "#/components/schemas/Order"}
 META: Schema = {"$ref": "#/components/schemas/Meta"}
+STREET_CLASS: Schema = {"type": "string", "enum": list(STREET_CLASSES)}
 
 
 def _object(required: tuple[str, ...] = (), **properties: Schema) -> Schema:
@@ -223,6 +225,17 @@ def _store_paths() -> dict[str, Schema]:
                                           minItems=1, maxItems=1000)),
             ),
         },
+        "/api/v1/map/streets": {"get": _op(
+            "Base map: the drivable streets of the served cities' OSM extracts, as GeoJSON lines",
+            _object(type=STRING, attribution=STRING, features=_array(_object(
+                geometry=_object(type=STRING, coordinates=_array(_array(NUMBER))),
+                properties={"type": "object", "properties": {"class": STREET_CLASS}}))),
+            errors=(400,), media_type="application/geo+json",
+            description="Coordinates [lng, lat] to 5 decimals; empty without ROAD_EXTRACT. "
+            "Cached by ETag (If-None-Match gives a 304).",
+            parameters=(_query("bbox", STRING, "west,south,east,north: only streets touching "
+                                               "this box (default: all)"),),
+        )},
     }  # fmt: skip
 
 
@@ -425,7 +438,7 @@ def _people_paths() -> dict[str, Any]:
         )},
         "/api/v1/dispatch/overview": {"get": _op(
             "Dispatcher screen: couriers, open orders with their risk, unassigned reasons, KPIs",
-            _object(at=MOMENT, plan=_object(), orders=_array(_object()),
+            _object(at=MOMENT, time_zone=STRING, plan=_object(), orders=_array(_object()),
                     couriers=_array(_object()), stores=_array(_object()), kpis=_object(),
                     alarms=_array(_object(kind=STRING, order_id=STRING,
                                           courier_id={"type": ["string", "null"]},

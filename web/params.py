@@ -262,6 +262,24 @@ class QueryReader:
             return None
         return raw or None
 
+    def bbox(self, name: str) -> tuple[float, float, float, float] | None:
+        """``west,south,east,north`` in degrees (GeoJSON's order), west before east."""
+        raw = self._raw(name)
+        if raw is None or raw == "":
+            return None
+        try:
+            west, south, east, north = (float(part) for part in raw.split(","))
+        except ValueError:
+            self.problems[name] = "must be four numbers: west,south,east,north"
+            return None
+        if not all(math.isfinite(v) for v in (west, south, east, north)):
+            self.problems[name] = "must be finite numbers"
+        elif not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
+            self.problems[name] = "must be west <= east within ±180 and south <= north within ±90"
+        else:
+            return west, south, east, north
+        return None
+
     def finish(self) -> None:
         if self.problems:
             raise invalid_parameters(self.problems)

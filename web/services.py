@@ -14,7 +14,7 @@ from geo.index import StoreIndex
 from geo.stores import Store
 from web.catalogue_cache import CatalogueCache
 
-ATTRIBUTION = "Store and map data (c) OpenStreetMap contributors, ODbL 1.0"
+ATTRIBUTION = "Store and map data © OpenStreetMap contributors, ODbL 1.0"
 
 
 def redis_client() -> redis.Redis:

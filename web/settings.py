@@ -7,13 +7,16 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import redis
 from redis.cluster import ClusterNode
 
 from geo.travel import StraightLineTravel, TravelModel
 from web.errors import ConfigError
+
+if TYPE_CHECKING:
+    from geo.streets import Street
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,6 +104,15 @@ def travel_model(settings: Settings) -> TravelModel:
     return RoadNetworksTravel(
         [RoadNetworkTravel.from_osm(path, cache_dir=cache_dir) for path in settings.road_extracts]
     )
+
+
+def street_map(settings: Settings) -> tuple[Street, ...]:
+    """The drivable ways of each of ``road_extracts``, drawn as the pages' base map."""
+    from geo.streets import streets_from_osm  # reads geo.roads (scipy), only paid when used
+
+    cache_dir = settings.var_dir / "cache"
+    return tuple(s for path in settings.road_extracts
+                 for s in streets_from_osm(path, cache_dir=cache_dir))  # fmt: skip
 
 
 def secret_key(settings: Settings) -> str:
