@@ -40,12 +40,12 @@ def test_run_command_serves_the_demo(redis_url: str, redis_client: redis.Redis) 
         health = None
         while time.monotonic() < deadline and server.poll() is None:
             try:
-                health = get_json(f"{base}/healthz")
+                health = get_json(f"{base}/readyz")
                 break
             except (urllib.error.URLError, ConnectionError, TimeoutError):  # still starting
                 time.sleep(0.3)
         assert health is not None, "the service did not come up"
-        assert health["stores"] == 46
+        assert health["checks"]["catalogue"]["stores"] == 46
         body = get_json(f"{base}/api/v1/stores/nearby?lat=24.18520&lng=120.61264&radius_m=500")
         assert body["stores"][0]["id"] == "osm-way-617553270"
         assert body["stores"][0]["name"].startswith("7-Eleven")
