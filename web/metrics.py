@@ -14,13 +14,19 @@ import time
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
 from flask import Flask, g, request
 from flask.wrappers import Response
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
@@ -28,6 +34,7 @@ from prometheus_client.registry import Collector
 from dispatch import fleet, order_store, regions
 from dispatch.orders import STATUSES, TRANSITIONS
 from dispatch.overview import order_risks
+from web.settings import Settings, redis_client
 
 PREFIX = "nearby_dispatch"
 OPEN_STATUSES = tuple(s for s in STATUSES if TRANSITIONS[s])
@@ -242,3 +249,13 @@ def scrape_registry(
 def exposition(registry: CollectorRegistry) -> bytes:
     """The registry in the Prometheus text format."""
     return generate_latest(registry)
+
+
+def serve_figures(settings: Settings) -> Any:
+    """Serve every worker's figures and Redis's gauges, without a token, on ``metrics_port``
+    of ``metrics_host`` (a port the operator keeps to the scrapers' network); the server."""
+    figures = RedisFigures(redis_client(settings), clock=lambda: datetime.now(UTC))
+    registry = scrape_registry(figures, own=None, multiproc_dir=settings.prometheus_multiproc_dir)
+    server, _ = start_http_server(settings.metrics_port, addr=settings.metrics_host,
+                                  registry=registry)  # fmt: skip
+    return server

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import urllib.request
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from dispatch import regions
+from dispatch.worker import WorkerMetrics, replan_once
 from geo.stores import Store
+from geo.travel import StraightLineTravel
 from tests.conftest import FIXED_NOW, bearer, make_app, token_for
 from tests.web.test_courier_api import event, planned  # noqa: F401  (a fixture)
 from tests.web.test_orders_api import order_body, place
@@ -210,3 +214,38 @@ def test_operator_routes_refuse_unknown_parameters(client: FlaskClient, path: st
     response = client.get(f"{path}?verbose=1")
     assert response.status_code == 400
     assert response.get_json()["error"]["details"]["unknown"] == ["verbose"]
+
+
+def test_the_dispatcher_worker_serves_its_own_figures(
+    app: Flask, day: tuple[FlaskClient, list[str]], redis_client: redis.Redis
+) -> None:
+    """The worker's port: leases held, re-plans by outcome, solve times per region, and a
+    re-plan that Redis failed counted as failed and as a Redis error."""
+    metrics = WorkerMetrics.create()
+    server, thread = metrics.serve(0, host="127.0.0.1")  # port 0: any free one
+    try:
+        index = app.extensions["catalogue"].index()
+
+        def lease(region: str) -> bool:
+            return regions.hold(redis_client, region, "w", 15)
+
+        plan = replan_once(redis_client, store_of=index.get, travel=StraightLineTravel(),
+                           now=FIXED_NOW, time_limit_s=0.3, metrics=metrics,
+                           may_plan=lease)  # fmt: skip
+        assert plan is not None
+        away = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+        assert replan_once(away, store_of=index.get, travel=StraightLineTravel(),
+                           now=FIXED_NOW, time_limit_s=0.3, metrics=metrics) is None  # fmt: skip
+        url = f"http://127.0.0.1:{server.server_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            figures = parse(response.read().decode())
+    finally:
+        server.shutdown()
+        thread.join(5)
+    assert value(figures, "worker_leases_held") == 1
+    assert value(figures, "worker_replans_total", outcome="ok") == 1
+    assert value(figures, "worker_replans_total", outcome="failed") == 1
+    assert value(figures, "redis_errors_total") == 1
+    assert value(figures, "worker_solve_seconds_count", region="all") == 1
+    last = value(figures, "worker_last_plan_timestamp_seconds", region="all")
+    assert last == datetime.fromisoformat(plan["planned_at"]).timestamp()
