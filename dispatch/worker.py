@@ -18,7 +18,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    start_http_server,
+)
 
 from dispatch import fleet, order_store
 from dispatch.planner import DispatchPlan, plan_dispatch
@@ -47,6 +54,7 @@ class WorkerMetrics:
 
     @classmethod
     def create(cls) -> WorkerMetrics:
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # no _created, like the web
         registry = CollectorRegistry()
         return cls(
             registry=registry,

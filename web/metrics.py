@@ -24,6 +24,7 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Histogram,
+    disable_created_metrics,
     generate_latest,
     start_http_server,
 )
@@ -59,6 +60,7 @@ class WebMetrics:
 
     @classmethod
     def create(cls) -> WebMetrics:
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # as under gunicorn: no _created
         registry = CollectorRegistry()
         return cls(
             registry=registry,
