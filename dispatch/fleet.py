@@ -144,13 +144,16 @@ def plan_key(region: str) -> str:
     return f"plan:{{{region}}}"
 
 
+def region_plans(client: redis.Redis) -> dict[str, dict[str, Any]]:
+    """Each planned region's latest plan record, by region."""
+    names = sorted(planned_regions(client))
+    raws = order_store.get_many(client, [plan_key(name) for name in names])
+    return {name: json.loads(raw) for name, raw in zip(names, raws, strict=True) if raw}
+
+
 def current_plan(client: redis.Redis) -> dict[str, Any] | None:
     """Every region's latest plan, merged; ``version`` counts all plans written so far."""
-    names = sorted(planned_regions(client))
-    if not names:
-        return None
-    raws = order_store.get_many(client, [plan_key(name) for name in names])
-    records = {name: json.loads(raw) for name, raw in zip(names, raws, strict=True) if raw}
+    records = region_plans(client)
     if not records:
         return None
     version: Any = client.get(PLAN_VERSION_KEY)

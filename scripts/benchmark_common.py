@@ -148,12 +148,12 @@ def served(redis_url: str, *, workers: int, stores: int) -> Iterator[str]:
 
 
 def _wait_for_workers(url: str, stores: int, workers: int, timeout: float) -> None:
-    """Poll /healthz until enough answers in a row report the whole catalogue."""
+    """Poll /readyz until enough answers in a row report the whole catalogue."""
     deadline = time.monotonic() + timeout
     in_a_row = 0
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=120) as response:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=120) as response:
                 body = response.read().decode()
         except OSError:
             time.sleep(0.5)

@@ -25,7 +25,7 @@ from web.auth import STAFF, allow, current_principal
 from web.errors import ApiError, invalid_parameters
 from web.limits import rate_limited
 from web.params import QueryReader, json_number, json_object
-from web.services import catalogue_index, now, redis_client
+from web.services import catalogue_index, now, redis_client, web_metrics
 from web.tracking import delivery_code
 
 bp = Blueprint("courier", __name__, url_prefix="/api/v1/courier")
@@ -187,6 +187,7 @@ def _apply(client: Any, courier_id: str, event_id: str, order_id: str, kind: str
         if replay is not None:  # a twin resend got there first
             return replay | {"replayed": True}
         raise ApiError(409, "illegal_event", str(exc), {"type": kind}) from exc
+    web_metrics().order_moved(order)
     return record | {"status": order["status"]}
 
 

@@ -478,6 +478,36 @@ def _people_paths() -> dict[str, Any]:
     }  # fmt: skip
 
 
+CHECK = _object(("ok",), ok={"type": "boolean"}, message=STRING)
+
+
+def _ops_paths() -> dict[str, Any]:
+    """Liveness, readiness and the Prometheus figures (see docs/operations.md)."""
+    metrics = _op(
+        "Prometheus figures (text format): an admin token or the scraper's METRICS_TOKEN",
+        STRING,
+        media_type="text/plain",
+        errors=(400, 401, 403),
+        description="Every web worker's counters added up, and gauges read from Redis at "
+        "scrape time. METRICS_PORT serves the same without a token on a port of "
+        "its own.",
+    )
+    metrics["security"] = [{"bearer": []}]
+    ready = _op("Readiness: Redis reachable, this worker's catalogue index built, key layout "
+                "checked; a 503 names the failing checks",
+                _object(("status", "checks"), status=STRING,
+                        checks=_object(redis=CHECK, catalogue=CHECK, layout=CHECK)),
+                errors=(400, 503))  # fmt: skip
+    return {
+        "/healthz": {"get": _op("Liveness: the process answers (Redis is not asked)",
+                                _object(("status",), status=STRING,
+                                        catalogue_version={"type": ["integer", "null"]}),
+                                errors=(400,))},
+        "/readyz": {"get": ready},
+        "/metrics": {"get": metrics},
+    }  # fmt: skip
+
+
 # What anyone may call without a token (rate limited per address), and what phones call
 # (rate limited per token); everything else under /api/v1 needs a token.
 PUBLIC = PUBLIC_PATHS
@@ -520,11 +550,7 @@ def openapi_document() -> dict[str, Any]:
             ),
         },
         "paths": _with_access_rules(
-            _store_paths()
-            | _order_paths()
-            | _dispatch_paths()
-            | _people_paths()
-            | {"/healthz": {"get": _op("Liveness, Redis reachability and catalogue version")}}
+            _store_paths() | _order_paths() | _dispatch_paths() | _people_paths() | _ops_paths()
         ),
         "components": {
             "schemas": {

@@ -38,8 +38,9 @@ from dispatch.stats import store_figures
 from web.auth import STAFF, Principal, allow, current_principal, require_own
 from web.errors import ApiError, error_body, invalid_parameters
 from web.limits import rate_limited
+from web.metrics import refusal_reason
 from web.params import QueryReader, json_number, json_object
-from web.services import catalogue_index, now, redis_client, store_slot
+from web.services import catalogue_index, now, redis_client, store_slot, web_metrics
 from web.tracking import tracking_links
 
 bp = Blueprint("orders", __name__, url_prefix="/api/v1")
@@ -166,7 +167,11 @@ def create_order() -> ResponseReturnValue:
     try:
         result = _intake().take(submission)
     except IntakeError as exc:
-        raise _intake_error(exc) from exc
+        refused = _intake_error(exc)
+        _count_refusal(order_request, refused)
+        raise refused from exc
+    if not result.replayed:
+        web_metrics().order_accepted(result.order)
     headers = {"Location": f"/api/v1/orders/{result.order['id']}"}
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
@@ -201,7 +206,7 @@ def create_orders_in_bulk() -> ResponseReturnValue:
             outcomes.append({})
         except ApiError as refused:
             outcomes.append(refused)
-    taken = iter(_intake().take_batch(submissions))
+    taken = zip(submissions, _intake().take_batch(submissions), strict=True)
     positions = [
         index for index, outcome in enumerate(outcomes) if not isinstance(outcome, ApiError)
     ]
@@ -210,14 +215,17 @@ def create_orders_in_bulk() -> ResponseReturnValue:
         if isinstance(outcome, ApiError):
             results.append({"index": index, "status": outcome.status, **_error_json(outcome)})
             continue
-        result = next(taken)
+        submission, result = next(taken)
         if isinstance(result, IdempotencyConflictError) and result.same_as is not None:
             # the intake counts the orders it was given; the answer counts the batch sent
             result = IdempotencyConflictError(result.order_id, same_as=positions[result.same_as])
         if isinstance(result, IntakeResult):
+            if not result.replayed:
+                web_metrics().order_accepted(result.order)
             results.append({"index": index, "status": 201, "order": result.order})
         else:
             api_error = _intake_error(result)
+            _count_refusal(submission.request, api_error)
             results.append({"index": index, "status": api_error.status, **_error_json(api_error)})
     accepted = sum(r["status"] == 201 for r in results)
     return jsonify(results=results, accepted=accepted, refused=len(results) - accepted)
@@ -274,6 +282,16 @@ def _intake_error(exc: IntakeError) -> ApiError:
         details = {"candidates": [r.to_dict() for r in exc.rejections]}
         return ApiError(422, "no_store_can_fulfil", str(exc), details)
     raise exc
+
+
+REFUSALS = ("unknown_sku", "unknown_store", "no_store_can_fulfil")  # the order itself refused
+
+
+def _count_refusal(order_request: OrderRequest, error: ApiError) -> None:
+    """Count an order refused for what it asks (not a retry's conflict)."""
+    if error.code in REFUSALS:
+        reason = refusal_reason(error.code, error.details.get("candidates", ()))
+        web_metrics().order_refused(order_request.channel, order_request.store_id, reason)
 
 
 def _error_json(error: ApiError) -> dict[str, Any]:
@@ -353,11 +371,13 @@ def _own_order(order_id: str) -> dict[str, Any]:
 
 def _transition(order_id: str, target: str, note: str) -> dict[str, Any]:
     try:
-        return order_store.change_status(redis_client(), order_id, target, at=now(), note=note)
+        order = order_store.change_status(redis_client(), order_id, target, at=now(), note=note)
     except order_store.OrderNotFoundError as exc:
         raise ApiError(404, "order_not_found", f"no order with id {order_id!r}") from exc
     except IllegalTransitionError as exc:
         raise ApiError(409, "illegal_transition", str(exc), {"target": target}) from exc
+    web_metrics().order_moved(order)
+    return order
 
 
 def _known_store(store_id: str) -> order_store.StoreSlot:

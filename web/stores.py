@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import time
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -16,7 +17,14 @@ from geo.stores import STORE_KINDS, Store
 from web.errors import ApiError
 from web.limits import rate_limited
 from web.params import QueryReader
-from web.services import catalogue_index, catalogue_meta, now, redis_client, store_slot
+from web.services import (
+    catalogue_index,
+    catalogue_meta,
+    now,
+    redis_client,
+    store_slot,
+    web_metrics,
+)
 
 bp = Blueprint("stores", __name__, url_prefix="/api/v1/stores")
 
@@ -88,7 +96,9 @@ def nearby() -> ResponseReturnValue:
         partner=partner,
         open_at=moment if open_now else None,
     )
+    started = time.perf_counter()
     hits = _with_stock(index, query, skus) if skus else index.nearby(query)
+    web_metrics().nearby_seconds.observe(time.perf_counter() - started)
     return jsonify(
         stores=[_hit_json(hit, moment=moment) for hit in hits],
         count=len(hits),
