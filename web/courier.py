@@ -24,7 +24,7 @@ from geo.distance import haversine_m
 from web.auth import STAFF, allow, current_principal
 from web.errors import ApiError, invalid_parameters
 from web.limits import rate_limited
-from web.params import QueryReader, json_number, json_object
+from web.params import QueryReader, json_number, json_object, refuse_unknown
 from web.services import catalogue_index, now, redis_client
 from web.tracking import delivery_code
 
@@ -108,6 +108,9 @@ def report_event() -> ResponseReturnValue:
     body = json_object(max_bytes=8_000)
     event_id, order_id, kind = body.get("event_id"), body.get("order_id"), body.get("type")
     problems: dict[str, str] = {}
+    refuse_unknown(body, ("event_id", "order_id", "type", "proof", "reason"), problems)
+    if isinstance(body.get("proof"), dict):
+        refuse_unknown(body["proof"], ("code", "photo_ref"), problems, path="proof")
     if not isinstance(event_id, str) or not 0 < len(event_id) <= MAX_ID:
         problems["event_id"] = f"required: the phone's own id of this event (1-{MAX_ID} chars)"
     if not isinstance(order_id, str) or not 0 < len(order_id) <= MAX_ID:
@@ -252,8 +255,13 @@ def pings() -> ResponseReturnValue:
     courier_id = str(current_principal().subject)
     body = json_object(max_bytes=100_000)
     items = body.get("pings")
+    problems: dict[str, str] = {}
+    refuse_unknown(body, ("pings",), problems)
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_PINGS:
-        raise invalid_parameters({"pings": f"required: a list of 1 to {MAX_PINGS} fixes"})
+        problems["pings"] = f"required: a list of 1 to {MAX_PINGS} fixes"
+    if problems:
+        raise invalid_parameters(problems)
+    assert isinstance(items, list)
     client = redis_client()
     current = now()
     last = fleet.positions(client).get(courier_id)
@@ -279,6 +287,10 @@ def _check_ping(
 ) -> tuple[str | None, Fix | None]:
     if not isinstance(item, dict):
         return "must be an object {lat, lng, at}", None
+    unknown: dict[str, str] = {}
+    refuse_unknown(item, ("lat", "lng", "at"), unknown)
+    if unknown:
+        return f"unknown field(s): {', '.join(unknown)} (a fix is {{lat, lng, at}})", None
     lat = json_number(item.get("lat"), low=-90, high=90)
     lng = json_number(item.get("lng"), low=-180, high=180)
     if lat is None or lng is None:

@@ -144,6 +144,17 @@ def json_object(*, max_bytes: int) -> dict[str, Any]:
     return body
 
 
+def refuse_unknown(
+    value: dict[str, Any], allowed: Collection[str], problems: dict[str, str], *, path: str = ""
+) -> None:
+    """Name each field of ``value`` (at ``path``) that is not one of ``allowed``: a field the
+    service does not know is a client's mistake (a misspelt "qyt"), never dropped in silence."""
+    expected = ", ".join(sorted(allowed))
+    for name in sorted(set(value) - set(allowed))[:20]:
+        where = f"{path}.{name[:64]}" if path else name[:64]
+        problems[where] = f"unknown field (expected: {expected})"
+
+
 def json_number(value: Any, *, low: float, high: float) -> float | None:
     """A JSON number (not a boolean) that is finite and within [low, high], else None."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):

@@ -170,3 +170,97 @@ def test_bodies_that_are_not_json_are_refused(shop: FlaskClient, data: bytes) ->
     response = shop.post("/api/v1/admin/tokens", data=data, content_type="application/json")
     assert 400 <= response.status_code < 500
     assert set(response.get_json()["error"]) == {"code", "message", "details"}
+
+
+def test_unknown_fields_are_named_wherever_they_are(
+    shop: FlaskClient, redis_client: redis.Redis
+) -> None:
+    """A field the service does not know, at the top or inside an item, a home or a proof, is a
+    400 naming it (inside order items they were dropped in silence); nothing is written."""
+    assert shop.post("/api/v1/couriers", json=courier_body("c0")).status_code == 201
+    courier = bearer(token_for(redis_client, "courier", "c0"))
+    before = redis_state(redis_client)
+    cases: list[tuple[str, str, dict[str, str], dict[str, Any], str]] = [
+        ("post", "/api/v1/orders", {},
+         order_body(items=[{"sku": "water-600ml", "qty": 1, "qyt": 2}]), "items[0].qyt"),
+        ("post", "/api/v1/orders", {}, order_body(coupon="x"), "coupon"),
+        ("post", f"/api/v1/stores/{FULIN}/stock", {},
+         {"mode": "set", "items": [{"sku": "water-600ml", "qty": 1, "x": 0}]}, "items[0].x"),
+        ("post", f"/api/v1/stores/{FULIN}/stock", {},
+         {"mode": "set", "items": [{"sku": "water-600ml", "qty": 1}], "why": "x"}, "why"),
+        ("post", "/api/v1/couriers", {}, courier_body("c1", phone="x"), "phone"),
+        ("post", "/api/v1/couriers", {},
+         courier_body("c1", home={"lat": 24.1, "lng": 120.6, "alt": 3}), "home.alt"),
+        ("post", "/api/v1/couriers/c0/position", {}, {"lat": 24.1, "lng": 120.6, "acc": 5}, "acc"),
+        ("post", "/api/v1/courier/events", courier,
+         {"event_id": "e", "order_id": "o", "type": "delivered", "proof": {"pin": "1"}},
+         "proof.pin"),
+        ("post", "/api/v1/courier/pings", courier,
+         {"pings": [{"lat": 24.1, "lng": 120.6, "at": FIXED_NOW.isoformat()}], "x": 1}, "x"),
+        ("post", "/api/v1/orders/none/status", {}, {"status": "ready", "by": "me"}, "by"),
+        ("put", "/api/v1/dispatch/pins/none", {}, {"courier_id": "c0", "force": True}, "force"),
+        ("post", "/api/v1/admin/tokens", {}, {"role": "admin", "scope": "all"}, "scope"),
+    ]  # fmt: skip
+    for method, path, headers, body, field in cases:
+        response = getattr(shop, method)(path, json=body, headers=headers)
+        assert response.status_code == 400, (path, field, response.get_json())
+        assert field in response.get_json()["error"]["details"]["fields"], response.get_json()
+    assert redis_state(redis_client) == before
+
+
+def test_a_fix_with_unknown_fields_is_refused_with_its_reason(
+    shop: FlaskClient, redis_client: redis.Redis
+) -> None:
+    """Pings are judged one by one: a fix with a field beyond lat, lng and at is refused."""
+    assert shop.post("/api/v1/couriers", json=courier_body("c0")).status_code == 201
+    courier = bearer(token_for(redis_client, "courier", "c0"))
+    fix = {"lat": 24.1, "lng": 120.6, "at": FIXED_NOW.isoformat(), "speed": 3}
+    answer = shop.post("/api/v1/courier/pings", json={"pings": [fix]}, headers=courier)
+    assert answer.get_json() == {
+        "accepted": 0,
+        "rejected": [{"index": 0, "reason": "unknown field(s): speed (a fix is {lat, lng, at})"}],
+    }
+
+
+@pytest.mark.parametrize("mode", ["set", "adjust"])
+def test_a_stock_push_naming_a_sku_twice_changes_nothing(
+    shop: FlaskClient, redis_client: redis.Redis, mode: str
+) -> None:
+    """Two lines for one sku: which level was meant? A 400 naming the second, nothing changed
+    (a set kept the last)."""
+    before = order_store.stock_levels(redis_client, slot(FULIN))
+    items = [{"sku": "water-600ml", "qty": 3}, {"sku": "water-600ml", "qty": 9}]
+    response = shop.post(f"/api/v1/stores/{FULIN}/stock", json={"mode": mode, "items": items})
+    assert response.status_code == 400
+    assert list(response.get_json()["error"]["details"]["fields"]) == ["items[1].sku"]
+    assert order_store.stock_levels(redis_client, slot(FULIN)) == before
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "a\x1bb", "a\x7fb", "\x85"])
+def test_control_characters_are_not_stored(
+    shop: FlaskClient, redis_client: redis.Redis, text: str
+) -> None:
+    """NUL and other control characters in an address or a note are refused by name; tabs and
+    line breaks are text."""
+    for field in ("address", "note"):
+        response = shop.post("/api/v1/orders", json=order_body(**{field: text}))
+        assert response.status_code == 400
+        assert field in response.get_json()["error"]["details"]["fields"]
+    assert redis_client.xlen(order_store.ORDER_STREAM) == 0
+    fine = shop.post("/api/v1/orders", json=order_body(address="a\tb\r\nc"))
+    assert (
+        fine.status_code == 201 and fine.get_json()["order"]["customer"]["address"] == "a\tb\r\nc"
+    )
+
+
+@pytest.mark.parametrize("courier_id", ["../../x", "a/b", ".hidden", "a b", "x\n", "", "é"])
+def test_courier_ids_are_safe_to_use_as_keys_and_paths(
+    shop: FlaskClient, redis_client: redis.Redis, courier_id: str
+) -> None:
+    """Ids go into Redis keys, URL paths and logs: letters, digits and . _ : - only (not first
+    a dot); anything else is a 400 naming id."""
+    response = shop.post("/api/v1/couriers", json=courier_body(courier_id))
+    assert response.status_code == 400
+    assert "id" in response.get_json()["error"]["details"]["fields"]
+    assert not redis_client.exists("couriers")
+    assert shop.post("/api/v1/couriers", json=courier_body("tc-01.b_2:x")).status_code == 201
