@@ -15,6 +15,7 @@ from dispatch import order_store
 from web.catalogue_cache import CatalogueCache
 from web.errors import ConfigError, register_error_handlers
 from web.limits import secure_headers
+from web.params import refuse_unknown_query
 from web.settings import Settings, redis_client, secret_key, travel_model
 
 
@@ -52,6 +53,7 @@ def create_app(
     if settings.map_tile_url:  # the page's content policy lets the map load its tiles
         parts = urlsplit(settings.map_tile_url)
         app.config["TILE_ORIGIN"] = f"{parts.scheme}://{parts.netloc}"
+    app.before_request(refuse_unknown_query)
     app.after_request(secure_headers)
     if settings.trusted_proxies:  # the client's address from the proxies' X-Forwarded-For
         hops = settings.trusted_proxies

@@ -24,7 +24,7 @@ from geo.distance import haversine_m
 from web.auth import STAFF, allow, current_principal
 from web.errors import ApiError, invalid_parameters
 from web.limits import rate_limited
-from web.params import QueryReader, json_number, json_object, refuse_unknown
+from web.params import json_number, json_object, refuse_unknown, takes_query
 from web.services import catalogue_index, now, redis_client
 from web.tracking import delivery_code
 
@@ -52,13 +52,13 @@ def _courier_id() -> str:
 
 
 @bp.get("/legs")
+@takes_query("courier_id")
 @rate_limited("courier")
 @allow("courier", *STAFF)
 def legs() -> ResponseReturnValue:
     """My stops in planned order: what to do, where, with what, by when, and the way there."""
     client = redis_client()
     courier_id = _courier_id()
-    QueryReader(request.args, allowed=("courier_id",)).finish()
     plan = fleet.current_plan(client) or {"routes": [], "version": None}
     route: dict[str, Any] = next(
         (r for r in plan["routes"] if r["courier_id"] == courier_id), {"stops": []}

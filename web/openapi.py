@@ -508,7 +508,9 @@ def openapi_document() -> dict[str, Any]:
             "description": (
                 "Nearby-store search over an H3-indexed catalogue and the order platform. Units: "
                 "metres, seconds; JSON uses lat/lng in WGS84. Every client error is a 4xx body "
-                '{"error": {"code", "message", "details"}}. Store data (c) OpenStreetMap '
+                '{"error": {"code", "message", "details"}}. A query parameter an operation does '
+                "not list is a 400 unknown_parameter; a body field it does not list a 400 naming "
+                "it. Store data (c) OpenStreetMap "
                 "contributors, ODbL 1.0. Authentication: 'Authorization: Bearer <token>' with a "
                 "token of role shopper, store, courier, dispatcher or admin (store search, "
                 "products and tracking links need none); 401 without a valid token, 403 for the "

@@ -45,6 +45,7 @@ from web.params import (
     json_number,
     json_object,
     refuse_unknown,
+    takes_query,
 )
 from web.services import catalogue_index, now, redis_client, store_slot
 from web.tracking import tracking_links
@@ -385,11 +386,12 @@ def _known_store(store_id: str) -> order_store.StoreSlot:
 
 
 @bp.get("/stores/<store_id>/orders")
+@takes_query("status", "limit")
 @allow("store", *STAFF)
 def list_store_orders(store_id: str) -> ResponseReturnValue:
     """Store staff: this store's orders, newest first, optionally of one status."""
     slot = _known_store(store_id)
-    args = QueryReader(request.args, allowed=("status", "limit"))
+    args = QueryReader(request.args)
     status = args.choices("status", allowed=STATUSES)
     limit = args.integer("limit", default=50, low=1, high=200)
     args.finish()
@@ -401,11 +403,12 @@ def list_store_orders(store_id: str) -> ResponseReturnValue:
 
 
 @bp.get("/stores/<store_id>/stats")
+@takes_query("from", "to")
 @allow("store", *STAFF)
 def store_stats(store_id: str) -> ResponseReturnValue:
     """A merchant's closed loop: orders and revenue per channel, on-time share, delivery time."""
     slot = _known_store(store_id)
-    args = QueryReader(request.args, allowed=("from", "to"))
+    args = QueryReader(request.args)
     end = args.moment("to") or now()
     start = args.moment("from") or end - timedelta(days=1)
     args.finish()

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from flask import request
+from flask import current_app, request
 from werkzeug.datastructures import MultiDict
 
 from web.errors import ApiError, invalid_parameters
@@ -26,6 +26,7 @@ def is_safe_id(value: Any, *, max_length: int = 128) -> bool:
     return isinstance(value, str) and len(value) <= max_length and bool(_SAFE_ID.fullmatch(value))
 
 
+V = TypeVar("V", bound=Callable[..., Any])
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
 
@@ -162,20 +163,51 @@ def json_number(value: Any, *, low: float, high: float) -> float | None:
     return float(value) if low <= value <= high else None
 
 
-class QueryReader:
-    """Collects problems while reading ``request.args``; :meth:`finish` raises them all at once."""
+def takes_query(*names: str) -> Callable[[V], V]:
+    """Declare the query parameters a route reads; any other is refused before the route runs
+    (:func:`refuse_unknown_query`). A route with no declaration takes none."""
 
-    def __init__(self, args: MultiDict[str, str], *, allowed: Collection[str]) -> None:
+    def declare(view: V) -> V:
+        view.query_params = frozenset(names)  # type: ignore[attr-defined]
+        return view
+
+    return declare
+
+
+def query_params_of(view: Any) -> frozenset[str]:
+    """The query parameters ``view`` declared with :func:`takes_query` (none by default)."""
+    return getattr(view, "query_params", frozenset())
+
+
+def refuse_unknown_query() -> None:
+    """Before every request: a 400 ``unknown_parameter`` naming each query parameter the route
+    does not declare, so a misspelt ``radius=`` is never ignored, on any route."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None:  # no route matched: the 404 or 405 follows
+        return
+    allowed = query_params_of(view)
+    unknown = sorted(set(request.args) - allowed)
+    if unknown:
+        names = [name[:64] for name in unknown[:20]]
+        raise ApiError(
+            400,
+            "unknown_parameter",
+            f"unknown query parameter(s): {', '.join(names)}",
+            {"unknown": names, "allowed": sorted(allowed)},
+        )
+    bad = sorted({name for name, value in request.args.items(multi=True)
+                  if _FORBIDDEN_TEXT.search(value)})  # fmt: skip
+    if bad:  # %00 and the like: never part of a value, as in bodies
+        raise invalid_parameters(dict.fromkeys(bad, "holds a control character"))
+
+
+class QueryReader:
+    """Collects problems while reading ``request.args``; :meth:`finish` raises them all at once.
+    (Which parameters a route takes at all is its :func:`takes_query` declaration.)"""
+
+    def __init__(self, args: MultiDict[str, str]) -> None:
         self._args = args
         self.problems: dict[str, str] = {}
-        unknown = sorted(set(args) - set(allowed))
-        if unknown:
-            raise ApiError(
-                400,
-                "unknown_parameter",
-                f"unknown query parameter(s): {', '.join(unknown)}",
-                {"unknown": unknown, "allowed": sorted(allowed)},
-            )
 
     def _raw(self, name: str) -> str | None:
         values = self._args.getlist(name)

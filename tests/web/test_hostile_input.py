@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
+from flask import Flask, url_for
 from flask.testing import FlaskClient
 
 from dispatch import order_store
 from tests.conftest import FIXED_NOW, bearer, slot, token_for
 from tests.web.conftest import courier_body
 from tests.web.test_orders_api import order_body
+from web.params import query_params_of
 
 JUNK: list[Any] = [
     None, [], "text", 42, {"": None}, {"items": [[1, 2]]}, {"items": [{"sku": None, "qty": "1"}]},
@@ -264,3 +267,37 @@ def test_courier_ids_are_safe_to_use_as_keys_and_paths(
     assert "id" in response.get_json()["error"]["details"]["fields"]
     assert not redis_client.exists("couriers")
     assert shop.post("/api/v1/couriers", json=courier_body("tc-01.b_2:x")).status_code == 201
+
+
+def _openapi_path(rule: str) -> str:
+    return re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule)
+
+
+def test_every_route_refuses_unknown_query_parameters(app: Flask, shop: FlaskClient) -> None:
+    """Walk the app's whole url_map: on every route and method an unknown query parameter is a
+    400 unknown_parameter naming it (/products, /dispatch/plan, tracking ignored them), a NUL in
+    a known one a 400 naming that; and the document lists exactly the parameters each takes."""
+    document = shop.get("/api/openapi.json").get_json()["paths"]
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        with app.test_request_context():
+            url = url_for(rule.endpoint, **dict.fromkeys(rule.arguments, "x"))
+        declared = query_params_of(app.view_functions[rule.endpoint])
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            response = shop.open(f"{url}?zz_unknown=1", method=method)
+            assert response.status_code == 400, (method, rule.rule, response.status_code)
+            error = response.get_json()["error"]
+            assert error["code"] == "unknown_parameter" and error["details"]["unknown"] == [
+                "zz_unknown"
+            ], (rule.rule, error)
+            for name in declared:
+                response = shop.open(url, method=method, query_string={name: "a\x00"})
+                assert response.status_code == 400, (rule.rule, name)
+                assert name in response.get_json()["error"]["details"]["fields"]
+            operation = document.get(_openapi_path(rule.rule), {}).get(method.lower())
+            if operation is not None:
+                documented = {p["name"] for p in operation.get("parameters", [])
+                              if p["in"] == "query"}  # fmt: skip
+                assert documented == declared, (rule.rule, documented, declared)
+            checked += 1
+    assert checked >= 39  # every route of the app today
