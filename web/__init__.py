@@ -29,6 +29,10 @@ def create_app(
     """Build the app. ``settings`` default to the environment; tests pass their own."""
     settings = settings or Settings.from_env()
     app = Flask(__name__)
+    # "a//b" is a JSON 404, not an HTML redirect to "a/b" (an id holding "/" reads as "//")
+    app.url_map.merge_slashes = False
+    for rule in app.url_map.iter_rules():  # the static route, added with the app
+        rule.merge_slashes = False
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
     app.config["SECRET_KEY"] = secret_key(settings)

@@ -44,7 +44,7 @@ def register_courier() -> ResponseReturnValue:
     if not is_safe_id(courier_id, max_length=64):  # it is a key and a path segment
         problems["id"] = f"required: 1 to 64 characters matching {SAFE_ID}"
     vehicle = body.get("vehicle")
-    if vehicle not in VEHICLE_SPEEDS_MPS:
+    if not isinstance(vehicle, str) or vehicle not in VEHICLE_SPEEDS_MPS:  # a list: unhashable
         problems["vehicle"] = f"must be one of {', '.join(VEHICLE_SPEEDS_MPS)}"
     capacity = body.get("capacity")
     if isinstance(capacity, bool) or not isinstance(capacity, int) or not 1 <= capacity <= 20:
