@@ -24,7 +24,14 @@ from geo.distance import haversine_m
 from web.auth import STAFF, allow, current_principal
 from web.errors import ApiError, invalid_parameters
 from web.limits import rate_limited
-from web.params import json_number, json_object, refuse_unknown, takes_query
+from web.params import (
+    MOMENT_RULE,
+    json_number,
+    json_object,
+    parse_moment,
+    refuse_unknown,
+    takes_query,
+)
 from web.services import catalogue_index, now, redis_client
 from web.tracking import delivery_code
 
@@ -295,12 +302,9 @@ def _check_ping(
     lng = json_number(item.get("lng"), low=-180, high=180)
     if lat is None or lng is None:
         return "lat and lng must be numbers in WGS84 degrees", None
-    try:
-        at = datetime.fromisoformat(str(item.get("at")))
-    except ValueError:
-        return "at must be an ISO 8601 time with a zone", None
-    if at.tzinfo is None:
-        return "at must be an ISO 8601 time with a zone", None
+    at = parse_moment(item.get("at"))
+    if at is None:
+        return f"at must be {MOMENT_RULE}", None
     if at > current + timedelta(minutes=1) or at < current - timedelta(hours=12):
         return "at is in the future or more than 12 hours old", None
     if previous is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import redis
@@ -16,21 +15,21 @@ from dispatch.worker import replan_once
 from geo.travel import VEHICLE_SPEEDS_MPS
 from web.auth import STAFF, allow, current_principal, require_own
 from web.errors import ApiError, invalid_parameters
-from web.params import SAFE_ID, is_safe_id, json_number, json_object, refuse_unknown
+from web.params import (
+    MOMENT_RULE,
+    SAFE_ID,
+    is_safe_id,
+    json_number,
+    json_object,
+    parse_moment,
+    refuse_unknown,
+)
 from web.services import catalogue_index, now, redis_client
 
 bp = Blueprint("dispatch", __name__, url_prefix="/api/v1")
 
 MAX_BODY_BYTES = 8_000
 COURIER_FIELDS = ("id", "name", "vehicle", "capacity", "shift_start", "shift_end", "home")
-
-
-def _moment(value: Any) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
 
 
 @bp.post("/couriers")
@@ -49,11 +48,11 @@ def register_courier() -> ResponseReturnValue:
     capacity = body.get("capacity")
     if isinstance(capacity, bool) or not isinstance(capacity, int) or not 1 <= capacity <= 20:
         problems["capacity"] = "a whole number of orders from 1 to 20"
-    start, end = _moment(body.get("shift_start")), _moment(body.get("shift_end"))
+    start, end = parse_moment(body.get("shift_start")), parse_moment(body.get("shift_end"))
     if start is None:
-        problems["shift_start"] = "required: ISO 8601 time with an offset"
+        problems["shift_start"] = f"required: {MOMENT_RULE}"
     if end is None or (start is not None and end <= start):
-        problems["shift_end"] = "required: ISO 8601 time with an offset, after shift_start"
+        problems["shift_end"] = f"required: {MOMENT_RULE}, after shift_start"
     given = body.get("home")
     home = given if isinstance(given, dict) else {}
     refuse_unknown(home, ("lat", "lng"), problems, path="home")

@@ -156,6 +156,34 @@ def refuse_unknown(
         problems[where] = f"unknown field (expected: {expected})"
 
 
+# The moments the service takes (shifts, fixes, figures, opening checks): far enough either way
+# for any real use, and near enough that no arithmetic on them (a day before, the time in
+# Taipei) runs off the calendar (year 1 or 9999 did: a 500).
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+MOMENT_RULE = "an ISO 8601 date and time with a zone (Z or +08:00), from 2000 to 2100"
+
+
+def parse_moment(value: Any, *, naive_is_utc: bool = False) -> datetime | None:
+    """An ISO 8601 moment with a zone (without one: UTC if ``naive_is_utc``, else refused)
+    between :data:`EARLIEST` and :data:`LATEST`; None for anything else."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        if not naive_is_utc:
+            return None
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        in_utc = moment.astimezone(UTC)
+    except OverflowError:  # year 1 at +14:00 is before the calendar starts
+        return None
+    return moment if EARLIEST <= in_utc < LATEST else None
+
+
 def json_number(value: Any, *, low: float, high: float) -> float | None:
     """A JSON number (not a boolean) that is finite and within [low, high], else None."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
@@ -291,12 +319,12 @@ class QueryReader:
         raw = self._raw(name)
         if raw is None or raw == "":
             return None
-        try:
-            value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        except ValueError:
-            self.problems[name] = "must be an ISO 8601 date and time"
-            return None
-        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        value = parse_moment(raw, naive_is_utc=True)
+        if value is None:
+            self.problems[name] = "must be " + MOMENT_RULE.replace(
+                "with a zone", "(UTC if no zone)"
+            )
+        return value
 
     def text(self, name: str, *, max_length: int = 256) -> str | None:
         raw = self._raw(name)

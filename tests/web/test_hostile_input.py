@@ -504,3 +504,30 @@ def test_a_doubled_slash_is_a_json_404_not_an_html_redirect(shop: FlaskClient, u
     response = shop.post(url, json={"status": "ready"}) if "status" in url else shop.get(url)
     assert response.status_code == 404
     assert response.get_json()["error"]["code"] == "not_found"
+
+
+OFF_THE_CALENDAR = [
+    "9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59", "1999-12-31T23:59:59Z",
+    "2100-01-01T00:00:00Z",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("moment", OFF_THE_CALENDAR)
+def test_moments_off_the_calendar_are_refused_by_name(
+    shop: FlaskClient, redis_client: redis.Redis, moment: str
+) -> None:
+    """Year 1 or 9999 with an offset was a 500 (the time in Taipei, a day before, ran off the
+    calendar); every moment the service takes is from 2000 to 2100, else named as refused."""
+    for url, field in [
+        (f"/api/v1/stores/nearby?lat=24.18&lng=120.61&open_now=true&at={quote(moment)}", "at"),
+        (f"/api/v1/stores/{FULIN}/stats?to={quote(moment)}", "to"),
+        (f"/api/v1/stores/{FULIN}/stats?from={quote(moment)}", "from"),
+    ]:
+        response = shop.get(url)
+        assert response.status_code == 400, (url, response.status_code)
+        assert field in response.get_json()["error"]["details"]["fields"]
+    for field in ("shift_start", "shift_end"):
+        response = shop.post("/api/v1/couriers", json=courier_body("c1", **{field: moment}))
+        assert response.status_code == 400 and field in response.get_json()["error"]["details"][
+            "fields"]  # fmt: skip
+    assert not redis_client.exists("couriers")
