@@ -168,8 +168,10 @@ def create_order() -> ResponseReturnValue:
     principal = current_principal()
     order_request = _taken_where(parse_order_request(body), principal)
     header_key = request.headers.get("Idempotency-Key")
-    if header_key is not None and not 0 < len(header_key) <= MAX_ID:
-        raise invalid_parameters({"Idempotency-Key": f"must be 1 to {MAX_ID} characters"})
+    if header_key is not None and (
+        not 0 < len(header_key) <= MAX_ID or not header_key.isprintable()
+    ):
+        raise invalid_parameters({"Idempotency-Key": f"must be 1 to {MAX_ID} printable characters"})
     fingerprint = body_hash(body)
     if principal.role == "shopper":
         order_request = replace(order_request, shopper=principal.subject)

@@ -458,8 +458,9 @@ READS = [
 PARAMS = ["lat", "lng", "radius_m", "limit", "kind", "brand", "partner", "open_now", "at",
           "sku", "after", "status", "from", "to", "courier_id", "x", "lat[]", ""]  # fmt: skip
 BYTES = st.binary(max_size=12) | st.sampled_from(
-    [b"\x00", b"\xed\xa0\x80", b"\xff", b"NaN", b"inf", b"-1e400", b"1" + b"0" * 400, b"%", b"&"]
-)
+    [b"\x00", b"\xed\xa0\x80", b"\xff", b"NaN", b"inf", b"-1e400", b"1" + b"0" * 400, b"%", b"&",
+     b"9999-12-31T23:59:59-23:59", b"0001-01-01T00:00:00+23:59"]
+)  # fmt: skip
 
 
 def test_hostile_query_strings_and_path_ids(shop: FlaskClient, redis_client: redis.Redis) -> None:
@@ -531,3 +532,13 @@ def test_moments_off_the_calendar_are_refused_by_name(
         assert response.status_code == 400 and field in response.get_json()["error"]["details"][
             "fields"]  # fmt: skip
     assert not redis_client.exists("couriers")
+
+
+def test_an_idempotency_key_with_control_characters_is_refused(
+    shop: FlaskClient, redis_client: redis.Redis
+) -> None:
+    """The Idempotency-Key header becomes a Redis key: printable characters only, as bodies."""
+    response = shop.post("/api/v1/orders", json=order_body(), headers={"Idempotency-Key": "k\x01"})
+    assert response.status_code == 400
+    assert "Idempotency-Key" in response.get_json()["error"]["details"]["fields"]
+    assert redis_client.xlen(order_store.ORDER_STREAM) == 0
