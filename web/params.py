@@ -27,6 +27,9 @@ def is_safe_id(value: Any, *, max_length: int = 128) -> bool:
 
 
 V = TypeVar("V", bound=Callable[..., Any])
+_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_WHOLE = re.compile(r"[+-]?\d+", re.ASCII)
+_NOT_FINITE = {"nan", "inf", "infinity"}  # read, to be refused as "must be finite"
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
 
@@ -252,11 +255,11 @@ class QueryReader:
             if default is None and name not in self.problems:
                 self.problems[name] = "required"
             return default
-        try:
-            value = float(raw)
-        except ValueError:
-            self.problems[name] = f"{raw!r} is not a number"
+        # float() also reads "2_4.1" and other scripts' digits: a parameter is ASCII decimal
+        if not _DECIMAL.fullmatch(raw) and raw.lower().lstrip("+-") not in _NOT_FINITE:
+            self.problems[name] = f"{raw[:40]!r} is not a number"
             return default
+        value = float(raw)
         if not math.isfinite(value):
             self.problems[name] = "must be a finite number"
         elif not low <= value <= high:
@@ -269,11 +272,10 @@ class QueryReader:
         raw = self._raw(name)
         if raw is None or raw == "":
             return default
-        try:
-            value = int(raw)
-        except ValueError:
-            self.problems[name] = f"{raw!r} is not a whole number"
+        if not _WHOLE.fullmatch(raw) or len(raw) > 18:
+            self.problems[name] = f"{raw[:40]!r} is not a whole number"
             return default
+        value = int(raw)
         if not low <= value <= high:
             self.problems[name] = f"must be between {low} and {high}"
             return default
