@@ -130,7 +130,8 @@ def served(redis_url: str, *, workers: int, stores: int) -> Iterator[str]:
     """The service under gunicorn, as scripts/run starts it, once every worker has its index."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "gunicorn", "--workers", str(workers)]
+    command = [sys.executable, "-m", "gunicorn", "-c", "python:web.gunicorn_conf"]
+    command += ["--workers", str(workers)]
     command += ["--worker-class", "gthread", "--threads", "8"]  # as scripts/run starts it
     command += ["--bind", f"127.0.0.1:{port}", "--timeout", "300", "app:app"]
     env = os.environ | {"REDIS_URL": redis_url}

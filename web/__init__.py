@@ -15,6 +15,7 @@ from web.catalogue_cache import CatalogueCache
 from web.errors import register_error_handlers
 from web.limits import secure_headers
 from web.metrics import WebMetrics, instrument
+from web.params import refuse_unknown_query
 from web.settings import Settings, redis_client, secret_key, street_map, travel_model
 
 
@@ -28,6 +29,10 @@ def create_app(
     """Build the app. ``settings`` default to the environment; tests pass their own."""
     settings = settings or Settings.from_env()
     app = Flask(__name__)
+    # "a//b" is a JSON 404, not an HTML redirect to "a/b" (an id holding "/" reads as "//")
+    app.url_map.merge_slashes = False
+    for rule in app.url_map.iter_rules():  # the static route, added with the app
+        rule.merge_slashes = False
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
     app.config["SECRET_KEY"] = secret_key(settings)
@@ -69,6 +74,7 @@ def create_app(
     if settings.map_tile_url:  # the page's content policy lets the map load its tiles
         parts = urlsplit(settings.map_tile_url)
         app.config["TILE_ORIGIN"] = f"{parts.scheme}://{parts.netloc}"
+    app.before_request(refuse_unknown_query)
     app.after_request(secure_headers)
     if settings.trusted_proxies:  # the client's address from the proxies' X-Forwarded-For
         hops = settings.trusted_proxies

@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from dispatch import fleet
 from web.auth import BOUND_ROLES, ROLES, allow, issue_token, list_tokens, revoke_token
 from web.errors import ApiError, invalid_parameters
-from web.params import SAFE_ID, is_safe_id, json_object
+from web.params import SAFE_ID, is_safe_id, json_object, refuse_unknown
 from web.services import catalogue_index, now, redis_client
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1/admin")
@@ -23,9 +23,7 @@ def create_token() -> ResponseReturnValue:
     body = json_object(max_bytes=4_000)
     role, subject, label = body.get("role"), body.get("subject"), body.get("label", "")
     problems: dict[str, str] = {}
-    unknown = sorted(set(body) - {"role", "subject", "label"})
-    if unknown:
-        problems["body"] = f"unknown field(s): {', '.join(unknown)}"
+    refuse_unknown(body, ("role", "subject", "label"), problems)
     if role not in ROLES:
         problems["role"] = f"must be one of {', '.join(ROLES)}"
     else:

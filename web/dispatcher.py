@@ -19,6 +19,7 @@ from dispatch.overview import code_lock_alarms, day_kpis, order_risks
 from geo.stores import Store
 from geo.travel import path_through
 from web.auth import STAFF, allow
+from web.params import takes_query
 from web.services import ATTRIBUTION, catalogue_index, now, redis_client
 
 bp = Blueprint("dispatcher", __name__)
@@ -29,6 +30,7 @@ MAX_STORES_ON_MAP = 2_000
 
 
 @bp.get("/dispatcher")
+@takes_query("token")  # read by the page itself, once
 def page() -> ResponseReturnValue:
     settings = current_app.config["SETTINGS"]
     return render_template("dispatcher.html", tile_url=settings.map_tile_url or "",
@@ -117,6 +119,7 @@ def _fingerprint() -> str:
 
 
 @bp.get("/api/v1/dispatch/stream")
+@takes_query("access_token")  # an EventSource sends no headers
 @allow(*STAFF, allow_query=True)
 def stream() -> ResponseReturnValue:
     """Server-Sent Events: an ``overview`` event at once and after every change."""

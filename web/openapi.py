@@ -32,6 +32,17 @@ def _object(required: tuple[str, ...] = (), **properties: Schema) -> Schema:
     return schema
 
 
+def _closed(schema: Any) -> Any:
+    """A copy of a request body's schema with every object closed to fields it does not name,
+    as the service refuses them (400 naming each)."""
+    if not isinstance(schema, dict):
+        return schema
+    closed: Schema = {key: _closed(value) for key, value in schema.items()}
+    if closed.get("type") == "object" and "properties" in closed and "$ref" not in closed:
+        closed.setdefault("additionalProperties", False)
+    return closed
+
+
 def _array(items: Schema, **limits: int) -> Schema:
     return {"type": "array", "items": items, **limits}
 
@@ -76,7 +87,7 @@ def _op(
     if parameters:
         operation["parameters"] = list(parameters)
     if body is not None:
-        operation["requestBody"] = {"required": True, **_json(body)}
+        operation["requestBody"] = {"required": True, **_json(_closed(body))}
     return operation
 
 
@@ -104,22 +115,23 @@ META_SCHEMA = _object(
 LINE = _object(
     ("sku", "qty"), sku=STRING, qty={"type": "integer", "minimum": 1, "maximum": MAX_QTY}
 )
-ORDER_REQUEST_SCHEMA = _object(
-    ("channel", "external_id", "lat", "lng", "items"),
-    channel={"type": "string", "enum": list(CHANNELS)},
-    external_id={"type": "string", "minLength": 1, "maxLength": 128},
-    lat={"type": "number", "minimum": -90, "maximum": 90},
-    lng={"type": "number", "minimum": -180, "maximum": 180},
-    address={"type": "string", "maxLength": 500},
-    note={"type": "string", "maxLength": 500},
-    items=_array(LINE, minItems=1, maxItems=MAX_LINES),
-    store_id={
-        "type": "string",
-        "maxLength": 128,
-        "description": "channel store only, and "
-        "required then: the store that took the order (a store token's own store)",
-    },
-) | {"additionalProperties": False}
+ORDER_REQUEST_SCHEMA = _closed(
+    _object(
+        ("channel", "external_id", "lat", "lng", "items"),
+        channel={"type": "string", "enum": list(CHANNELS)},
+        external_id={"type": "string", "minLength": 1, "maxLength": 128},
+        lat={"type": "number", "minimum": -90, "maximum": 90},
+        lng={"type": "number", "minimum": -180, "maximum": 180},
+        address={"type": "string", "maxLength": 500},
+        note={"type": "string", "maxLength": 500},
+        items=_array(LINE, minItems=1, maxItems=MAX_LINES),
+        store_id=ID
+        | {
+            "description": "channel store only, and "
+            "required then: the store that took the order (a store token's own store)",
+        },
+    )
+)
 ORDER_SCHEMA = _object(
     id=STRING,
     channel=STRING,
@@ -341,7 +353,7 @@ def _dispatch_paths() -> dict[str, Schema]:
     }
     courier = _object(
         ("id", "vehicle", "capacity", "shift_start", "shift_end", "home"),
-        id={"type": "string", "maxLength": 64},
+        id=ID | {"maxLength": 64},
         name=STRING,
         vehicle={"type": "string", "enum": ["walk", "bicycle", "e-bike", "scooter", "car"]},
         capacity={"type": "integer", "minimum": 1, "maximum": 20},
@@ -542,7 +554,9 @@ def openapi_document() -> dict[str, Any]:
             "description": (
                 "Nearby-store search over an H3-indexed catalogue and the order platform. Units: "
                 "metres, seconds; JSON uses lat/lng in WGS84. Every client error is a 4xx body "
-                '{"error": {"code", "message", "details"}}. Store data (c) OpenStreetMap '
+                '{"error": {"code", "message", "details"}}. A query parameter an operation does '
+                "not list is a 400 unknown_parameter; a body field it does not list a 400 naming "
+                "it. Store data (c) OpenStreetMap "
                 "contributors, ODbL 1.0. Authentication: 'Authorization: Bearer <token>' with a "
                 "token of role shopper, store, courier, dispatcher or admin (store search, "
                 "products and tracking links need none); 401 without a valid token, 403 for the "

@@ -39,7 +39,15 @@ from web.auth import STAFF, Principal, allow, current_principal, require_own
 from web.errors import ApiError, error_body, invalid_parameters
 from web.limits import rate_limited
 from web.metrics import refusal_reason
-from web.params import QueryReader, json_number, json_object
+from web.params import (
+    SAFE_ID,
+    QueryReader,
+    is_safe_id,
+    json_number,
+    json_object,
+    refuse_unknown,
+    takes_query,
+)
 from web.services import catalogue_index, now, redis_client, store_slot, web_metrics
 from web.tracking import tracking_links
 
@@ -66,14 +74,14 @@ def _text(body: dict[str, Any], name: str, problems: dict[str, str], *, limit: i
     return value.strip()
 
 
+ORDER_FIELDS = ("channel", "external_id", "lat", "lng", "address", "items", "note", "store_id")
+LINE_FIELDS = ("sku", "qty")
+
+
 def parse_order_request(body: dict[str, Any]) -> OrderRequest:
     """Validate an order body field by field; a 400 names every bad field."""
     problems: dict[str, str] = {}
-    unknown = sorted(
-        set(body) - {"channel", "external_id", "lat", "lng", "address", "items", "note", "store_id"}
-    )
-    if unknown:
-        problems["body"] = f"unknown field(s): {', '.join(unknown)}"
+    refuse_unknown(body, ORDER_FIELDS, problems)
     channel = body.get("channel")
     if channel not in CHANNELS:
         problems["channel"] = f"must be one of {', '.join(CHANNELS)}"
@@ -89,7 +97,9 @@ def parse_order_request(body: dict[str, Any]) -> OrderRequest:
     address = _text(body, "address", problems, limit=MAX_TEXT)
     note = _text(body, "note", problems, limit=MAX_TEXT)
     store_id = _text(body, "store_id", problems, limit=MAX_ID) or None
-    if store_id is not None and channel != "store":
+    if store_id is not None and not is_safe_id(store_id):
+        problems["store_id"] = f"a store id matching {SAFE_ID}"
+    elif store_id is not None and channel != "store":
         problems["store_id"] = "only with channel store: the store that took the order"
     lines: list[OrderLine] = []
     items = body.get("items")
@@ -99,6 +109,10 @@ def parse_order_request(body: dict[str, Any]) -> OrderRequest:
         for i, item in enumerate(items):
             sku = item.get("sku") if isinstance(item, dict) else None
             qty = item.get("qty") if isinstance(item, dict) else None
+            if not isinstance(item, dict):
+                problems[f"items[{i}]"] = "must be an object {sku, qty}"
+                continue
+            refuse_unknown(item, LINE_FIELDS, problems, path=f"items[{i}]")
             if not isinstance(sku, str) or not 0 < len(sku) <= 64:
                 problems[f"items[{i}].sku"] = "required: a string"
             elif isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= MAX_QTY:
@@ -155,8 +169,10 @@ def create_order() -> ResponseReturnValue:
     principal = current_principal()
     order_request = _taken_where(parse_order_request(body), principal)
     header_key = request.headers.get("Idempotency-Key")
-    if header_key is not None and not 0 < len(header_key) <= MAX_ID:
-        raise invalid_parameters({"Idempotency-Key": f"must be 1 to {MAX_ID} characters"})
+    if header_key is not None and (
+        not 0 < len(header_key) <= MAX_ID or not header_key.isprintable()
+    ):
+        raise invalid_parameters({"Idempotency-Key": f"must be 1 to {MAX_ID} printable characters"})
     fingerprint = body_hash(body)
     if principal.role == "shopper":
         order_request = replace(order_request, shopper=principal.subject)
@@ -328,6 +344,7 @@ def change_order_status(order_id: str) -> ResponseReturnValue:
     target = body.get("status")
     allowed = STORE_STATUSES if current_principal().role == "store" else STATUSES[1:]
     problems: dict[str, str] = {}
+    refuse_unknown(body, ("status", "note"), problems)
     if target not in allowed:
         problems["status"] = f"must be one of {', '.join(allowed)}"
     note = _text(body, "note", problems, limit=MAX_TEXT)
@@ -391,11 +408,12 @@ def _known_store(store_id: str) -> order_store.StoreSlot:
 
 
 @bp.get("/stores/<store_id>/orders")
+@takes_query("status", "limit")
 @allow("store", *STAFF)
 def list_store_orders(store_id: str) -> ResponseReturnValue:
     """Store staff: this store's orders, newest first, optionally of one status."""
     slot = _known_store(store_id)
-    args = QueryReader(request.args, allowed=("status", "limit"))
+    args = QueryReader(request.args)
     status = args.choices("status", allowed=STATUSES)
     limit = args.integer("limit", default=50, low=1, high=200)
     args.finish()
@@ -407,11 +425,12 @@ def list_store_orders(store_id: str) -> ResponseReturnValue:
 
 
 @bp.get("/stores/<store_id>/stats")
+@takes_query("from", "to")
 @allow("store", *STAFF)
 def store_stats(store_id: str) -> ResponseReturnValue:
     """A merchant's closed loop: orders and revenue per channel, on-time share, delivery time."""
     slot = _known_store(store_id)
-    args = QueryReader(request.args, allowed=("from", "to"))
+    args = QueryReader(request.args)
     end = args.moment("to") or now()
     start = args.moment("from") or end - timedelta(days=1)
     args.finish()
@@ -440,6 +459,7 @@ def push_stock(store_id: str) -> ResponseReturnValue:
     mode = body.get("mode", "set")
     items = body.get("items")
     problems: dict[str, str] = {}
+    refuse_unknown(body, ("mode", "items"), problems)
     if mode not in ("set", "adjust"):
         problems["mode"] = "must be set or adjust"
     changes: dict[str, int] = {}
@@ -447,17 +467,24 @@ def push_stock(store_id: str) -> ResponseReturnValue:
         problems["items"] = "required: a list of 1 to 1000 {sku, qty} entries"
     else:
         known = order_store.load_products(redis_client())
+        seen: set[str] = set()
         for i, item in enumerate(items):
             sku = item.get("sku") if isinstance(item, dict) else None
             qty = item.get("qty") if isinstance(item, dict) else None
+            if isinstance(item, dict):
+                refuse_unknown(item, LINE_FIELDS, problems, path=f"items[{i}]")
             if not isinstance(sku, str) or sku not in known:
                 problems[f"items[{i}].sku"] = "unknown sku"
+            elif sku in seen:  # which of two levels or deltas was meant? neither is kept
+                problems[f"items[{i}].sku"] = f"{sku} is on an earlier line too: one line per sku"
             elif isinstance(qty, bool) or not isinstance(qty, int) or abs(qty) > 1_000_000:
                 problems[f"items[{i}].qty"] = "must be a whole number"
             elif mode == "set" and qty < 0:
                 problems[f"items[{i}].qty"] = "a level cannot be negative"
             else:
                 changes[sku] = qty
+            if isinstance(sku, str):
+                seen.add(sku)
     if problems:
         raise invalid_parameters(problems)
     client = redis_client()

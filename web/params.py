@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from flask import request
+from flask import current_app, request
 from werkzeug.datastructures import MultiDict
 
 from web.errors import ApiError, invalid_parameters
@@ -26,6 +26,10 @@ def is_safe_id(value: Any, *, max_length: int = 128) -> bool:
     return isinstance(value, str) and len(value) <= max_length and bool(_SAFE_ID.fullmatch(value))
 
 
+V = TypeVar("V", bound=Callable[..., Any])
+_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_WHOLE = re.compile(r"[+-]?\d+", re.ASCII)
+_NOT_FINITE = {"nan", "inf", "infinity"}  # read, to be refused as "must be finite"
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
 
@@ -144,6 +148,45 @@ def json_object(*, max_bytes: int) -> dict[str, Any]:
     return body
 
 
+def refuse_unknown(
+    value: dict[str, Any], allowed: Collection[str], problems: dict[str, str], *, path: str = ""
+) -> None:
+    """Name each field of ``value`` (at ``path``) that is not one of ``allowed``: a field the
+    service does not know is a client's mistake (a misspelt "qyt"), never dropped in silence."""
+    expected = ", ".join(sorted(allowed))
+    for name in sorted(set(value) - set(allowed))[:20]:
+        where = f"{path}.{name[:64]}" if path else name[:64]
+        problems[where] = f"unknown field (expected: {expected})"
+
+
+# The moments the service takes (shifts, fixes, figures, opening checks): far enough either way
+# for any real use, and near enough that no arithmetic on them (a day before, the time in
+# Taipei) runs off the calendar (year 1 or 9999 did: a 500).
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+MOMENT_RULE = "an ISO 8601 date and time with a zone (Z or +08:00), from 2000 to 2100"
+
+
+def parse_moment(value: Any, *, naive_is_utc: bool = False) -> datetime | None:
+    """An ISO 8601 moment with a zone (without one: UTC if ``naive_is_utc``, else refused)
+    between :data:`EARLIEST` and :data:`LATEST`; None for anything else."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        if not naive_is_utc:
+            return None
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        in_utc = moment.astimezone(UTC)
+    except OverflowError:  # year 1 at +14:00 is before the calendar starts
+        return None
+    return moment if EARLIEST <= in_utc < LATEST else None
+
+
 def json_number(value: Any, *, low: float, high: float) -> float | None:
     """A JSON number (not a boolean) that is finite and within [low, high], else None."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
@@ -151,20 +194,51 @@ def json_number(value: Any, *, low: float, high: float) -> float | None:
     return float(value) if low <= value <= high else None
 
 
-class QueryReader:
-    """Collects problems while reading ``request.args``; :meth:`finish` raises them all at once."""
+def takes_query(*names: str) -> Callable[[V], V]:
+    """Declare the query parameters a route reads; any other is refused before the route runs
+    (:func:`refuse_unknown_query`). A route with no declaration takes none."""
 
-    def __init__(self, args: MultiDict[str, str], *, allowed: Collection[str]) -> None:
+    def declare(view: V) -> V:
+        view.query_params = frozenset(names)  # type: ignore[attr-defined]
+        return view
+
+    return declare
+
+
+def query_params_of(view: Any) -> frozenset[str]:
+    """The query parameters ``view`` declared with :func:`takes_query` (none by default)."""
+    return getattr(view, "query_params", frozenset())
+
+
+def refuse_unknown_query() -> None:
+    """Before every request: a 400 ``unknown_parameter`` naming each query parameter the route
+    does not declare, so a misspelt ``radius=`` is never ignored, on any route."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None:  # no route matched: the 404 or 405 follows
+        return
+    allowed = query_params_of(view)
+    unknown = sorted(set(request.args) - allowed)
+    if unknown:
+        names = [name[:64] for name in unknown[:20]]
+        raise ApiError(
+            400,
+            "unknown_parameter",
+            f"unknown query parameter(s): {', '.join(names)}",
+            {"unknown": names, "allowed": sorted(allowed)},
+        )
+    bad = sorted({name for name, value in request.args.items(multi=True)
+                  if _FORBIDDEN_TEXT.search(value)})  # fmt: skip
+    if bad:  # %00 and the like: never part of a value, as in bodies
+        raise invalid_parameters(dict.fromkeys(bad, "holds a control character"))
+
+
+class QueryReader:
+    """Collects problems while reading ``request.args``; :meth:`finish` raises them all at once.
+    (Which parameters a route takes at all is its :func:`takes_query` declaration.)"""
+
+    def __init__(self, args: MultiDict[str, str]) -> None:
         self._args = args
         self.problems: dict[str, str] = {}
-        unknown = sorted(set(args) - set(allowed))
-        if unknown:
-            raise ApiError(
-                400,
-                "unknown_parameter",
-                f"unknown query parameter(s): {', '.join(unknown)}",
-                {"unknown": unknown, "allowed": sorted(allowed)},
-            )
 
     def _raw(self, name: str) -> str | None:
         values = self._args.getlist(name)
@@ -181,11 +255,11 @@ class QueryReader:
             if default is None and name not in self.problems:
                 self.problems[name] = "required"
             return default
-        try:
-            value = float(raw)
-        except ValueError:
-            self.problems[name] = f"{raw!r} is not a number"
+        # float() also reads "2_4.1" and other scripts' digits: a parameter is ASCII decimal
+        if not _DECIMAL.fullmatch(raw) and raw.lower().lstrip("+-") not in _NOT_FINITE:
+            self.problems[name] = f"{raw[:40]!r} is not a number"
             return default
+        value = float(raw)
         if not math.isfinite(value):
             self.problems[name] = "must be a finite number"
         elif not low <= value <= high:
@@ -198,11 +272,10 @@ class QueryReader:
         raw = self._raw(name)
         if raw is None or raw == "":
             return default
-        try:
-            value = int(raw)
-        except ValueError:
-            self.problems[name] = f"{raw!r} is not a whole number"
+        if not _WHOLE.fullmatch(raw) or len(raw) > 18:
+            self.problems[name] = f"{raw[:40]!r} is not a whole number"
             return default
+        value = int(raw)
         if not low <= value <= high:
             self.problems[name] = f"must be between {low} and {high}"
             return default
@@ -248,12 +321,12 @@ class QueryReader:
         raw = self._raw(name)
         if raw is None or raw == "":
             return None
-        try:
-            value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        except ValueError:
-            self.problems[name] = "must be an ISO 8601 date and time"
-            return None
-        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        value = parse_moment(raw, naive_is_utc=True)
+        if value is None:
+            self.problems[name] = "must be " + MOMENT_RULE.replace(
+                "with a zone", "(UTC if no zone)"
+            )
+        return value
 
     def text(self, name: str, *, max_length: int = 256) -> str | None:
         raw = self._raw(name)

@@ -71,8 +71,19 @@ def _figures_add_up_across_workers(base: str, metrics_port: int, worker_port: in
     assert "nearby_dispatch_worker_leases_held" in worker
 
 
+def http_error(url: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    """The status and JSON body of a request that must be refused (an HTML page fails here)."""
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=5):
+            raise AssertionError(f"{url[:80]} was accepted")
+    except urllib.error.HTTPError as error:
+        assert error.headers["Content-Type"].startswith("application/json"), error.headers
+        return error.code, json.loads(error.read())
+
+
 def test_run_command_serves_the_demo(redis_url: str, redis_client: redis.Redis) -> None:
-    """scripts/run imports the demo into an empty Redis and answers nearby queries over HTTP."""
+    """scripts/run imports the demo into an empty Redis and answers nearby queries over HTTP;
+    over-long URLs and headers get JSON errors, never gunicorn's HTML page."""
     port, metrics_port, worker_port = _free_port(), _free_port(), _free_port()
     env = os.environ | {"REDIS_URL": redis_url, "PORT": str(port), "WORKERS": "2",
                         "METRICS_TOKEN": SCRAPER, "METRICS_PORT": str(metrics_port),
@@ -107,6 +118,12 @@ def test_run_command_serves_the_demo(redis_url: str, redis_client: redis.Redis) 
             assert error.code == 400
             assert json.loads(error.read())["error"]["details"]["fields"]["lat"]
         _figures_add_up_across_workers(base, metrics_port, worker_port)
+        for length in (5_000, 9_000, 20_000):  # past gunicorn's default, and its bound
+            answer = http_error(f"{base}/api/v1/stores/nearby?lat=24.1&lng=120.6&x={'a' * length}")
+            assert answer[0] in (400, 414) and set(answer[1]["error"]) == {
+                "code", "message", "details"}, (length, answer)  # fmt: skip
+        status, body = http_error(f"{base}/healthz", headers={"X-Big": "b" * 10_000})
+        assert status in (400, 431) and body["error"]["code"], body
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         output = server.communicate(timeout=60)[0].decode()

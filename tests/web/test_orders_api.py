@@ -181,7 +181,10 @@ def test_refused_when_no_store_can(shop: FlaskClient, redis_client: redis.Redis)
         (order_body(items=[{"qty": 1}]), "items[0].sku"),
         (order_body(items=[{"sku": "water-600ml", "qty": 1}] * 2), "items"),
         (order_body(items=[{"sku": f"s{i}", "qty": 1} for i in range(51)]), "items"),
-        (order_body(coupon="FREE"), "body"),
+        (order_body(coupon="FREE"), "coupon"),
+        (order_body(items=[{"sku": "water-600ml", "qty": 1, "gift": True}]), "items[0].gift"),
+        (order_body(items=["water-600ml"]), "items[0]"),
+        (order_body(channel="store", store_id="../../x"), "store_id"),
         (order_body(note="x" * 501), "note"),
     ],
 )

@@ -96,6 +96,10 @@ def test_nothing_nearby_is_an_empty_list(client: FlaskClient) -> None:
         ({"lat": "24.1", "lng": "120.6", "limit": "0"}, "limit"),
         ({"lat": "24.1", "lng": "120.6", "limit": "201"}, "limit"),
         ({"lat": "24.1", "lng": "120.6", "limit": "2.5"}, "limit"),
+        ({"lat": "2_4.1", "lng": "120.6"}, "lat"),  # float() and int() read these; no client
+        ({"lat": "24.1", "lng": "١٢٠"}, "lng"),  # means them as numbers
+        ({"lat": "24.1", "lng": "120.6", "limit": "1_0"}, "limit"),
+        ({"lat": "24.1", "lng": "120.6", "limit": "٣"}, "limit"),
         ({"lat": "24.1", "lng": "120.6", "kind": "bakery"}, "kind"),
         ({"lat": "24.1", "lng": "120.6", "brand": "Lawson"}, "brand"),
         ({"lat": "24.1", "lng": "120.6", "partner": "maybe"}, "partner"),
