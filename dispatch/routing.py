@@ -257,12 +257,15 @@ def solve_promises(
         & keepable
     )
     if first.status == "no solution":  # not even a start: price every delay from the outset
-        left = max(0.1, options.time_limit_s - (time.perf_counter() - started))
-        return solve(problem, replace(options, time_limit_s=left), hint=hint)
-    if kept == {t.id for t in problem.tasks}:
+        budget = max(0.1, options.time_limit_s - (time.perf_counter() - started))
+        return solve(problem, replace(options, time_limit_s=budget), hint=hint)
+    planned = {v.task_id for r in first.routes for v in r.visits}
+    left = [t for t in problem.tasks if t.id not in planned]
+    if not left:
         return replace(first, solve_s=time.perf_counter() - started)
     remaining = max(0.1, options.time_limit_s - (time.perf_counter() - started))
-    second = _solve(problem, replace(options, time_limit_s=remaining), _hint_of(first),
+    start_from = _appended(problem, _hint_of(first), left)
+    second = _solve(problem, replace(options, time_limit_s=remaining), start_from,
                     hard=kept, optional={})  # fmt: skip
     if second.status == "no solution":  # the walls kept nothing feasible: price every delay
         second = solve(problem, replace(options, time_limit_s=0.5), hint=_hint_of(first))
@@ -315,7 +318,20 @@ def _first_late(
     stops: Sequence[tuple[str, str]], tasks: Mapping[str, Task], courier: Courier,
     travel: Matrix, walls: frozenset[str],
 ) -> str | None:  # fmt: skip
-    clock, position = courier.available_at, courier.start
+    for task_id, kind, begin, _, _ in _timeline(stops, tasks, courier.start,
+                                                courier.available_at, travel):  # fmt: skip
+        if kind == "delivery" and task_id in walls and begin > tasks[task_id].due:
+            return task_id
+    return None
+
+
+def _timeline(
+    stops: Sequence[tuple[str, str]], tasks: Mapping[str, Task], position: int, clock: int,
+    travel: Matrix,
+) -> list[tuple[str, str, int, int, int]]:  # fmt: skip
+    """(task id, kind, service start, departure, node) of each stop from ``position`` at
+    ``clock``, by the solver's rules."""
+    times = []
     for task_id, kind in stops:
         task = tasks[task_id]
         target = task.pickup if kind == "pickup" else task.delivery
@@ -323,11 +339,43 @@ def _first_late(
             continue
         earliest = task.ready if kind == "pickup" else task.delivery_ready
         begin = max(clock + int(travel[position][target]), earliest)
-        if kind == "delivery" and task_id in walls and begin > task.due:
-            return task_id
         clock = begin + (task.pickup_service if kind == "pickup" else task.delivery_service)
         position = target
-    return None
+        times.append((task_id, kind, begin, clock, target))
+    return times
+
+
+def _appended(
+    problem: RoutingProblem, routes: Mapping[str, Sequence[tuple[str, str]]], left: Sequence[Task]
+) -> dict[str, list[tuple[str, str]]]:
+    """The routes with each left-out task appended, earliest promise first, to the courier
+    that can deliver it soonest after its last stop: a complete start for the late orders,
+    which the search then moves to better places (it inserts one at a time, too slowly)."""
+    tasks = {t.id: t for t in problem.tasks}
+    extended = {c.id: list(routes.get(c.id, ())) for c in problem.couriers}
+    ends = {}  # courier id -> (node, time) where and when its route is done
+    for courier in problem.couriers:
+        times = _timeline(extended[courier.id], tasks, courier.start, courier.available_at,
+                          problem.travel_for(courier))  # fmt: skip
+        ends[courier.id] = (times[-1][4], times[-1][3]) if times else (
+            courier.start, courier.available_at)  # fmt: skip
+    for task in sorted(left, key=lambda t: (t.due, t.id)):
+        options = []
+        for courier in problem.couriers:
+            if (task.courier or courier.id) != courier.id or courier.capacity < task.size:
+                continue
+            if task.courier is None and not courier.takes_new:
+                continue
+            stops = [(task.id, "pickup")] if task.pickup is not None else []
+            stops.append((task.id, "delivery"))
+            times = _timeline(stops, tasks, *ends[courier.id], problem.travel_for(courier))
+            if times and times[-1][3] <= courier.shift_end:
+                options.append((times[-1][2], courier.id, stops, times[-1]))
+        if options:
+            _, chosen, stops, last = min(options)
+            extended[chosen] += stops
+            ends[chosen] = (last[4], last[3])
+    return extended
 
 
 def _solve(
@@ -452,7 +500,7 @@ def _solve(
     if options.solution_limit is not None:
         parameters.solution_limit = options.solution_limit
     start_from = None
-    if hint:
+    if hint and any(hint.values()):  # an empty hint would stand in for the construction
         start_from = _hinted_assignment(problem, layout, manager, model, hint, parameters)
     if start_from is not None:
         assignment = model.SolveFromAssignmentWithParameters(start_from, parameters)
