@@ -13,6 +13,7 @@ only left out when no courier can carry it at all (capacity, shift, pinning), wi
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -240,11 +241,16 @@ def solve_promises(
     started = time.perf_counter()
     if not problem.couriers:
         return solve(problem, options)
+    if len(problem.tasks) > SPLIT_ABOVE and len(problem.couriers) > 1:
+        return _solve_by_area(problem, options, hint, started)
     keepable = frozenset(t.id for t in problem.tasks if _promise_can_be_kept(problem, t))
     # each arc is used at most once, so this bounds any plan's cost: one more promise kept
     # outweighs whatever it costs
     costs = [problem.cost] if problem.cost else [problem.travel_for(c) for c in problem.couriers]
-    longest = max(max((max(row) for row in m), default=0) for m in costs)
+    nodes = {n for t in problem.tasks for n in (t.pickup, t.delivery) if n is not None}
+    nodes |= {n for c in problem.couriers for n in (c.start, c.end) if n is not None}
+    longest = max(int(m[a][b]) for m in {id(m): m for m in costs}.values() for a in nodes
+                  for b in nodes)  # fmt: skip
     keep_penalty = (2 * len(problem.tasks) + 2 * len(problem.couriers)) * max(1, longest) + 1
     first_tasks = tuple(t for t in problem.tasks if t.id in keepable or not _may_be_left(t))
     first_problem = replace(problem, tasks=first_tasks)
@@ -270,6 +276,84 @@ def solve_promises(
     if second.status == "no solution":  # the walls kept nothing feasible: price every delay
         second = solve(problem, replace(options, time_limit_s=0.5), hint=_hint_of(first))
     return replace(second, solve_s=time.perf_counter() - started)
+
+
+SPLIT_ABOVE = 400  # tasks: a bigger snapshot is planned area by area
+AREA_TASKS = 200  # tasks per area, about
+
+
+def _solve_by_area(
+    problem: RoutingProblem, options: SolveOptions, hint: RouteHint | None, started: float
+) -> Plan:
+    """Big snapshots: split the tasks into areas around far-apart pick-ups, give each area
+    couriers in proportion (nearest first), and plan the areas one after another, each with
+    its share of the time. Orders near an area's edge may be planned less well than by one
+    search over everything, but one search would not even find a first plan in time."""
+    parts = _areas(problem, max(2, round(len(problem.tasks) / AREA_TASKS)))
+    routes: list[Route] = []
+    unassigned: dict[str, str] = {}
+    for k, part in enumerate(parts):
+        # a little kept back: each area's model takes time to build and read out
+        left = max(0.1, 0.95 * options.time_limit_s - (time.perf_counter() - started))
+        share = sum(len(p.tasks) for p in parts[k:])
+        budget = replace(options, time_limit_s=left * len(part.tasks) / max(1, share))
+        plan = solve_promises(part, budget, hint=hint)
+        routes += plan.routes
+        unassigned |= plan.unassigned
+    order = {c.id: i for i, c in enumerate(problem.couriers)}
+    routes.sort(key=lambda r: order[r.courier_id])
+    status = "solved" if not unassigned else "partial"
+    return Plan(tuple(routes), unassigned, status, time.perf_counter() - started)
+
+
+def _areas(problem: RoutingProblem, count: int) -> list[RoutingProblem]:
+    """The problem cut into ``count`` areas: seeds spread out over the pick-ups (each the
+    farthest from those chosen), every task to its nearest seed, couriers to areas in
+    proportion to their tasks, nearest pairs first; a task owned by a courier goes with it."""
+    travel = problem.travel
+    points = sorted({t.pickup if t.pickup is not None else t.delivery for t in problem.tasks})
+    seeds = [points[0]]
+    while len(seeds) < min(count, len(points)):
+        seeds.append(max(points, key=lambda n: min(travel[s][n] for s in seeds)))
+    free = [t for t in problem.tasks if t.courier is None]
+    room = [math.ceil(1.2 * len(free) / len(seeds))] * len(seeds)  # areas of similar size
+    ranked = {
+        t.id: sorted(range(len(seeds)), key=lambda a: travel[seeds[a]][
+            t.pickup if t.pickup is not None else t.delivery])
+        for t in free
+    }  # fmt: skip
+
+    def regret(task: Task) -> int:  # what going to its second-nearest area would cost it
+        first, *rest = ranked[task.id]
+        node = task.pickup if task.pickup is not None else task.delivery
+        return travel[seeds[rest[0]]][node] - travel[seeds[first]][node] if rest else 0
+
+    area_of: dict[str, int] = {}
+    for task in sorted(free, key=regret, reverse=True):
+        area = next((a for a in ranked[task.id] if room[a] > 0), ranked[task.id][0])
+        area_of[task.id] = area
+        room[area] -= 1
+    sizes = [sum(1 for a in area_of.values() if a == k) for k in range(len(seeds))]
+    quota = [max(1, round(len(problem.couriers) * n / max(1, len(free)))) for n in sizes]
+    courier_area: dict[str, int] = {}
+    pairs = sorted((travel[c.start][seeds[a]], c.id, a)
+                   for c in problem.couriers for a in range(len(seeds)))  # fmt: skip
+    for _, courier_id, a in pairs:
+        if courier_id not in courier_area and quota[a] > 0:
+            courier_area[courier_id] = a
+            quota[a] -= 1
+    for c in problem.couriers:  # more couriers than quotas: to their nearest area
+        courier_area.setdefault(
+            c.id, min(range(len(seeds)), key=lambda a: travel[c.start][seeds[a]])
+        )
+    for t in problem.tasks:
+        if t.courier is not None:
+            area_of[t.id] = courier_area[t.courier]
+    return [
+        replace(problem, tasks=tuple(t for t in problem.tasks if area_of[t.id] == a),
+                couriers=tuple(c for c in problem.couriers if courier_area[c.id] == a))
+        for a in range(len(seeds))
+    ]  # fmt: skip
 
 
 FIRST_SHARE = 0.7  # of the time: keeping promises is the harder search and the one that counts
