@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dispatch import routing
 from dispatch.routing import (
     Courier,
     Plan,
@@ -305,3 +307,25 @@ def test_a_replan_keeps_at_least_the_promises_of_the_plan_in_force(
                            hint=hint_of(first))  # fmt: skip
     check_plan(problem, again)
     assert len(kept(again)) >= len(kept(first))
+
+
+def test_a_big_snapshot_is_planned_area_by_area_and_keeps_every_rule(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Split into areas (thresholds lowered here to keep the test fast): each task planned
+    once, owned tasks with their courier, every rule kept, every courier in one area."""
+    monkeypatch.setattr(routing, "SPLIT_ABOVE", 20)
+    monkeypatch.setattr(routing, "AREA_TASKS", 12)
+    rng = random.Random(3)
+    points = [(rng.uniform(0, 12000), rng.uniform(0, 3000)) for _ in range(80)]
+    couriers = tuple(Courier(f"c{k}", rng.randrange(80), 0, 14_400, 3) for k in range(8))
+    tasks = [Task(f"t{i}", rng.randrange(80), rng.randrange(80), rng.choice([0, 600]), 3600)
+             for i in range(36)]  # fmt: skip
+    tasks[0] = replace(tasks[0], courier="c5")  # pinned
+    tasks[1] = replace(tasks[1], pickup=None, courier="c2")  # on board
+    problem = RoutingProblem(grid_travel(points), tuple(tasks), couriers)
+    assert len(routing._areas(problem, 3)) == 3
+    plan = solve_promises(problem, SolveOptions(time_limit_s=3))
+    check_plan(problem, plan)
+    assert not plan.unassigned
+    assert sorted(r.courier_id for r in plan.routes) == sorted(c.id for c in couriers)
