@@ -113,6 +113,9 @@ def test_text_from_data_is_shown_as_text_never_as_markup(
     page.goto(f"{served}/dispatcher?token={token_for(redis_client, 'dispatcher')}")
 
     expect(page.locator("[data-courier='cx'] b")).to_contain_text(hostile("name"))
+    listed = page.locator(f"#orders li[data-order='{placed['id']}']")
+    expect(listed).to_contain_text(hostile("address"))
+    expect(listed).to_contain_text(hostile("store"))
     page.click(".courier-marker")
     expect(page.locator(".leaflet-popup-content")).to_contain_text(hostile("name"))
     page.click("path.order-dot", force=True)

@@ -16,6 +16,7 @@ const TEXTS = {
     gone: "This tracking link opens no order.", tooLate: "The store has started on it: it can no longer be cancelled here.",
     cancelFailed: "Could not cancel; try again.", cancelledNow: "Your order is cancelled.",
     store: "store", destination: "your address (approximate)", you: "courier",
+    mapLabel: "Map: the store, where the order goes, and the courier",
     qty: (n) => `× ${n}`,
   },
   "zh-TW": {
@@ -30,6 +31,7 @@ const TEXTS = {
     gone: "此追蹤連結找不到訂單。", tooLate: "店家已開始備貨，無法在此取消。",
     cancelFailed: "無法取消，請再試一次。", cancelledNow: "您的訂單已取消。",
     store: "店家", destination: "您的地址（約略位置）", you: "外送員",
+    mapLabel: "地圖：店家、送達地點與外送員",
     qty: (n) => `× ${n}`,
   },
 };
@@ -39,6 +41,7 @@ const T = TEXTS[LANG];
 document.documentElement.lang = LANG;
 document.title = T.title;
 document.querySelectorAll("[data-text]").forEach((node) => { node.textContent = T[node.dataset.text]; });
+document.querySelectorAll("[data-label]").forEach((node) => node.setAttribute("aria-label", T[node.dataset.label]));
 
 const token = document.body.dataset.token;
 const show = (id, value) => { document.getElementById(id).textContent = value; };
