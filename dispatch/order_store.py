@@ -16,14 +16,21 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import redis
 
-from dispatch.orders import RELEASES_STOCK_FROM, TRANSITIONS, AlreadyPastError, Order, steps_to
+from dispatch.orders import (
+    RELEASES_STOCK_FROM,
+    TRANSITIONS,
+    AlreadyPastError,
+    IllegalTransitionError,
+    Order,
+    steps_to,
+)
 from dispatch.products import Product
 from dispatch.regions import region_of
 from dispatch.replies import decoded
@@ -281,10 +288,14 @@ def change_status(
     at: datetime,
     note: str = "",
     also_hset: Mapping[str, Mapping[str, str]] | None = None,
+    only_from: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """Move an order to ``target`` if the lifecycle allows it, recording the steps the move
     implies (see :func:`dispatch.orders.steps_to`); give stock back on an early end. A late
     counter step changes nothing and raises :class:`AlreadyPastError` with the order.
+    ``only_from`` narrows the statuses the move may start from (checked in the same
+    transaction, so a concurrent step cannot slip between the check and the move); any other
+    is an :class:`IllegalTransitionError`.
 
     Optimistic: the order is watched, so a concurrent change makes this retry on fresh data.
     ``also_hset`` (hash key -> fields, keys in the order's home) is written in the same
@@ -300,6 +311,9 @@ def change_status(
                     raise OrderNotFoundError(order_id)
                 record = json.loads(raw)  # type: ignore[arg-type]
                 previous = record["status"]
+                if only_from is not None and previous not in only_from:
+                    msg = f"cannot move an order from {previous} to {target} here"
+                    raise IllegalTransitionError(msg)
                 steps = steps_to(previous, target)
                 if not steps:
                     raise AlreadyPastError(record)

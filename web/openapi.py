@@ -425,6 +425,27 @@ def _people_paths() -> dict[str, Any]:
     )
     ping = _object(("lat", "lng", "at"), lat=NUMBER, lng=NUMBER, at=MOMENT)
     token = _object(id=STRING, role=STRING, subject={"type": ["string", "null"]}, label=STRING)
+    place = _object(("lat", "lng"), lat=NUMBER, lng=NUMBER)
+    tracking = _object(
+        at=MOMENT,
+        order=_object(
+            id=STRING,
+            status=STRING,
+            promised_by=MOMENT,
+            created_at=MOMENT,
+            items=_array(_object(sku=STRING, qty=INTEGER, name=STRING)),
+            steps=_array(_object(status=STRING, at={"type": ["string", "null"]})),
+            can_cancel={"type": "boolean"},
+            events=_array(_object()),
+        ),
+        store=_object(
+            id=STRING, name=STRING, address=STRING, lat=NUMBER, lng=NUMBER, timezone=STRING
+        ),
+        destination=place,
+        courier=_object(assigned={"type": "boolean"}, position={"type": ["object", "null"]}),
+        estimated_arrival={"type": ["string", "null"]},
+        delivery_code=STRING,
+    )
     return {
         "/api/v1/courier/legs": {"get": _op(
             "Courier: my stops in planned order, with items, deadline and the way there",
@@ -464,10 +485,21 @@ def _people_paths() -> dict[str, Any]:
             parameters=(_query("access_token", STRING, "the dispatcher's token"),),
         )},
         "/api/v1/track/{token}": {"get": _op(
-            "Shopper tracking by the order's own link: status, store, courier, estimated arrival",
-            _object(order=_object(), store=_object(), courier=_object(),
-                    estimated_arrival={"type": ["string", "null"]}, delivery_code=STRING),
-            errors=(404,), parameters=(_path("token"),),
+            "Shopper tracking by the order's own link: status and steps, items, store, courier, "
+            "estimated arrival",
+            tracking,
+            errors=(400, 404), parameters=(_path("token"),),
+            description="destination is the drop-off rounded to 3 decimals (about 100 m), for "
+            "the map: the link never gives the address. order.can_cancel is true until the store "
+            "starts preparing.",
+        )},
+        "/api/v1/track/{token}/cancel": {"post": _op(
+            "Shopper: cancel by the order's own link, until the store starts preparing",
+            tracking,
+            errors=(400, 404, 409),
+            parameters=(_path("token"),),
+            description="The same cancellation as POST /api/v1/orders/{id}/cancel (stock goes "
+            "back), narrowed to an order still accepted; later a 409 too_late_to_cancel.",
         )},
         "/api/v1/admin/tokens": {
             "get": _op("Admin: every token (never the secrets)",

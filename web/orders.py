@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -49,7 +50,7 @@ from web.params import (
     takes_query,
 )
 from web.services import catalogue_index, now, redis_client, store_slot, web_metrics
-from web.tracking import tracking_links
+from web.tracking import order_of_token, tracking_links, tracking_view
 
 bp = Blueprint("orders", __name__, url_prefix="/api/v1")
 
@@ -352,7 +353,7 @@ def change_order_status(order_id: str) -> ResponseReturnValue:
         raise invalid_parameters(problems)
     _own_order(order_id)
     try:
-        return jsonify(order=_transition(order_id, str(target), note), changed=True)
+        return jsonify(order=transition(order_id, str(target), note), changed=True)
     except AlreadyPastError as late:  # already there (a quicker courier, a double tap)
         return jsonify(order=late.record, changed=False)
 
@@ -362,7 +363,26 @@ def change_order_status(order_id: str) -> ResponseReturnValue:
 def cancel_order(order_id: str) -> ResponseReturnValue:
     """Cancel before pick-up; the reserved stock goes back on the shelf."""
     _own_order(order_id)
-    return jsonify(order=_transition(order_id, "cancelled", "cancelled by request"))
+    return jsonify(order=transition(order_id, "cancelled", "cancelled by request"))
+
+
+@bp.post("/track/<token>/cancel")
+@rate_limited("public")
+def cancel_by_tracking_link(token: str) -> ResponseReturnValue:
+    """The shopper's own link may cancel until the store starts preparing (after that the goods
+    are being picked: the shopper calls the store); answers the link's fresh view."""
+    order = order_of_token(token)
+    try:
+        transition(order["id"], "cancelled", "cancelled by the shopper (tracking link)",
+                   only_from=("accepted",))  # fmt: skip
+    except ApiError as refused:
+        if refused.code != "illegal_transition":
+            raise
+        current = order_of_token(token)["status"]
+        raise ApiError(409, "too_late_to_cancel",
+                       f"the order is {current.replace('_', ' ')}: it can no longer be cancelled "
+                       "here", {"status": current}) from refused  # fmt: skip
+    return jsonify(tracking_view(order_of_token(token)))
 
 
 @bp.post("/orders/<order_id>/unlock-code")
@@ -386,9 +406,14 @@ def _own_order(order_id: str) -> dict[str, Any]:
     return order
 
 
-def _transition(order_id: str, target: str, note: str) -> dict[str, Any]:
+def transition(
+    order_id: str, target: str, note: str, *, only_from: Collection[str] | None = None
+) -> dict[str, Any]:
+    """The one way the API moves an order (a 404 or a 409 for what cannot move)."""
     try:
-        order = order_store.change_status(redis_client(), order_id, target, at=now(), note=note)
+        order = order_store.change_status(
+            redis_client(), order_id, target, at=now(), note=note, only_from=only_from
+        )
     except order_store.OrderNotFoundError as exc:
         raise ApiError(404, "order_not_found", f"no order with id {order_id!r}") from exc
     except IllegalTransitionError as exc:

@@ -15,11 +15,14 @@ from flask import Blueprint, current_app, jsonify, render_template
 from flask.typing import ResponseReturnValue
 
 from dispatch import fleet, order_store
+from dispatch.orders import FORWARD
 from web.errors import ApiError
 from web.limits import rate_limited
-from web.services import catalogue_index, redis_client
+from web.services import ATTRIBUTION, catalogue_index, now, redis_client
 
 bp = Blueprint("tracking", __name__)
+
+DESTINATION_DECIMALS = 3
 
 
 def _mac(purpose: str, order_id: str) -> bytes:
@@ -42,7 +45,8 @@ def tracking_links(order_id: str) -> dict[str, str]:
             "delivery_code": delivery_code(order_id)}  # fmt: skip
 
 
-def _order_of(token: str) -> dict[str, Any]:
+def order_of_token(token: str) -> dict[str, Any]:
+    """The order a tracking token opens; a 404 for a forged, altered or unknown link."""
     order_id, _, _ = token.rpartition(".")
     # as bytes: compare_digest refuses str with non-ASCII characters (a 500, found by fuzzing)
     if not order_id or not hmac.compare_digest(tracking_token(order_id).encode(), token.encode()):
@@ -53,11 +57,20 @@ def _order_of(token: str) -> dict[str, Any]:
     return order
 
 
-@bp.get("/api/v1/track/<token>")
-@rate_limited("public")
-def track(token: str) -> ResponseReturnValue:
-    """What a waiting shopper may know: status, store, courier position once on the way, ETA."""
-    order = _order_of(token)
+def _steps(order: dict[str, Any]) -> list[dict[str, Any]]:
+    """The lifecycle's steps with when each was done (None: still to come); an order that ended
+    early keeps the steps it reached and its end."""
+    done = {e["status"]: e["at"] for e in order["events"]}
+    ended = order["status"] in ("cancelled", "failed")
+    steps = [{"status": s, "at": done.get(s)} for s in FORWARD if not ended or s in done]
+    if ended:
+        steps.append({"status": order["status"], "at": done.get(order["status"])})
+    return steps
+
+
+def tracking_view(order: dict[str, Any]) -> dict[str, Any]:
+    """What a waiting shopper may know: status and steps, items, the store, the courier once
+    on the way, the estimated arrival, whether it may still be cancelled, the code."""
     client = redis_client()
     store = catalogue_index().get(order["store_id"])
     plan = fleet.current_plan(client) or {"routes": []}
@@ -70,21 +83,39 @@ def track(token: str) -> ResponseReturnValue:
     if order["status"] == "picked_up" and courier_id is not None:
         ping = fleet.positions(client).get(courier_id)
         position = {"lat": ping["lat"], "lng": ping["lng"], "at": ping["at"]} if ping else None
-    return jsonify(
-        order={"id": order["id"], "status": order["status"], "promised_by": order["promised_by"],
-               "created_at": order["created_at"], "items": order["items"],
-               "events": order["events"]},
-        store=None if store is None else {"id": store.id, "name": store.name,
-                                          "lat": store.lat, "lng": store.lng},
-        courier={"assigned": courier_id is not None, "position": position},
-        estimated_arrival=eta if order["status"] not in ("delivered", "cancelled", "failed")
+    names = order_store.load_products(client)
+    items = [item | {"name": names[item["sku"]].name if item["sku"] in names else item["sku"]}
+             for item in order["items"]]  # fmt: skip
+    customer = order["customer"]
+    return {
+        "at": now().isoformat(),
+        "order": {"id": order["id"], "status": order["status"], "promised_by": order["promised_by"],
+                  "created_at": order["created_at"], "items": items, "events": order["events"],
+                  "steps": _steps(order), "can_cancel": order["status"] == "accepted"},
+        "store": None if store is None else {"id": store.id, "name": store.name,
+                                             "address": store.address, "lat": store.lat,
+                                             "lng": store.lng, "timezone": store.timezone},
+        # where to, to about 100 m: enough for the map, while the link never gives the address
+        "destination": {"lat": round(customer["lat"], DESTINATION_DECIMALS),
+                        "lng": round(customer["lng"], DESTINATION_DECIMALS)},
+        "courier": {"assigned": courier_id is not None, "position": position},
+        "estimated_arrival": eta if order["status"] not in ("delivered", "cancelled", "failed")
         else None,
-        delivery_code=delivery_code(order["id"]),
-    )  # fmt: skip
+        "delivery_code": delivery_code(order["id"]),
+    }  # fmt: skip
+
+
+@bp.get("/api/v1/track/<token>")
+@rate_limited("public")
+def track(token: str) -> ResponseReturnValue:
+    """What a waiting shopper may know: status, store, courier position once on the way, ETA."""
+    return jsonify(tracking_view(order_of_token(token)))
 
 
 @bp.get("/track/<token>")
 @rate_limited("public")
 def tracking_page(token: str) -> ResponseReturnValue:
-    _order_of(token)  # an unknown link is a 404 here too
-    return render_template("track.html", token=token)
+    order_of_token(token)  # an unknown link is a 404 here too
+    settings = current_app.config["SETTINGS"]
+    return render_template("track.html", token=token, tile_url=settings.map_tile_url or "",
+                           attribution=ATTRIBUTION)  # fmt: skip

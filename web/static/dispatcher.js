@@ -32,6 +32,9 @@ map.createPane("stores").style.zIndex = 390;
 const layers = {stores: L.layerGroup().addTo(map), routes: L.layerGroup().addTo(map),
                 orders: L.layerGroup().addTo(map), couriers: L.layerGroup().addTo(map)};
 let fitted = false;
+let firstBounds = null;
+let moved = false;  // once the dispatcher pans, the map stays where they put it
+map.on("dragstart", () => { moved = true; });
 let view = null;
 let skew = 0;  // the server's clock minus ours: minutes left are counted on the server's clock
 let token = new URLSearchParams(location.search).get("token") || localStorage.getItem("dispatcherToken") || "";
@@ -186,7 +189,12 @@ function drawMap(current) {
     marker.on("add", paint);
     paint();
   });
-  if (!fitted && bounds.length) { map.fitBounds(bounds, {padding: [30, 30]}); fitted = true; }
+  if (!fitted && bounds.length) {
+    map.invalidateSize();  // the layout may have settled since the map was made (a phone's viewport)
+    map.fitBounds(bounds, {padding: [30, 30]});
+    fitted = true;
+    firstBounds = bounds;
+  }
 }
 
 function renderOrders(current) {
@@ -260,7 +268,10 @@ document.getElementById("toggle-panel").addEventListener("click", () => {
   button.textContent = hidden ? "Show panel" : "Hide panel";
   map.invalidateSize();
 });
-window.addEventListener("resize", () => map.invalidateSize());
+window.addEventListener("resize", () => {
+  map.invalidateSize();
+  if (firstBounds && !moved) { map.fitBounds(firstBounds, {padding: [30, 30]}); }
+});
 
 document.getElementById("reassign").addEventListener("submit", async (event) => {
   event.preventDefault();

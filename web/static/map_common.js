@@ -47,7 +47,7 @@ function streetStyle(kind, zoom) {
 // A Leaflet map on `element` with its base layer; `element.dataset.tileUrl` picks a tile server.
 // Resolves the street layer's feature count into element.dataset.streets (the tests read it).
 function baseMap(element, {center, zoom, attribution}) {
-  const map = L.map(element, {zoomSnap: 0.5}).setView(center, zoom);
+  const map = L.map(element, {zoomSnap: 0.25}).setView(center, zoom);
   map.attributionControl.setPrefix(false);
   const credit = attribution || "© OpenStreetMap contributors";
   if (element.dataset.tileUrl) {
