@@ -22,6 +22,7 @@ import redis
 from flask import g, request
 
 from web.errors import ApiError
+from web.params import refuse_unknown_query
 
 ROLES = ("shopper", "store", "courier", "dispatcher", "admin")
 BOUND_ROLES = frozenset({"shopper", "store", "courier"})  # these act for one subject
@@ -148,6 +149,7 @@ def allow(*roles: str, allow_query: bool = False) -> Callable[[Callable[P, R]], 
             if principal.role not in roles:
                 raise ApiError(403, "forbidden", f"a {principal.role} token may not do this",
                                {"allowed_roles": list(roles)})  # fmt: skip
+            refuse_unknown_query(checked_by_auth=False)  # once the caller is known
             return view(*args, **kwargs)
 
         guarded.allowed_roles = roles  # type: ignore[attr-defined]  # read by the OpenAPI test

@@ -210,11 +210,17 @@ def query_params_of(view: Any) -> frozenset[str]:
     return getattr(view, "query_params", frozenset())
 
 
-def refuse_unknown_query() -> None:
-    """Before every request: a 400 ``unknown_parameter`` naming each query parameter the route
-    does not declare, so a misspelt ``radius=`` is never ignored, on any route."""
+def refuse_unknown_query(*, checked_by_auth: bool = True) -> None:
+    """A 400 ``unknown_parameter`` naming each query parameter the route does not declare, so a
+    misspelt ``radius=`` is never ignored, on any route; and a control character in a value.
+
+    Registered before every request; a route that needs a token is checked right after its
+    token is (by :func:`web.auth.allow`), so a caller without one gets its 401 first.
+    """
     view = current_app.view_functions.get(request.endpoint or "")
     if view is None:  # no route matched: the 404 or 405 follows
+        return
+    if checked_by_auth and getattr(view, "allowed_roles", None):
         return
     allowed = query_params_of(view)
     unknown = sorted(set(request.args) - allowed)

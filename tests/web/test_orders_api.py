@@ -767,3 +767,20 @@ def test_a_batch_reusing_an_external_id_with_another_body_refuses_only_that_orde
     assert results[3]["order"]["id"] == first["id"]
     assert redis_client.xlen(order_store.ORDER_STREAM) == 1
     assert water_on_shelves() == before - 1
+
+
+def test_a_batch_order_whose_twin_is_still_being_placed_is_told_to_retry(
+    shop: FlaskClient, redis_client: redis.Redis
+) -> None:
+    """A batch order whose channel id a live request still holds: that order is a 409
+    request_in_progress in its place, the others are taken (it was a 500 for the batch)."""
+    body = order_body("Y-1")
+    key = idempotency.keys_for("app", "Y-1", None)[0]
+    young = idempotency.Claim("0123456789abcdef", body_hash(body), FIXED_NOW.timestamp() - 10)
+    redis_client.set(key, young.text())
+    response = shop.post("/api/v1/orders/batch", json={"orders": [body, order_body("Y-2")]})
+    assert response.status_code == 200, response.get_json()
+    results = response.get_json()["results"]
+    assert [r["status"] for r in results] == [409, 201]
+    assert results[0]["error"]["code"] == "request_in_progress"
+    assert redis_client.xlen(order_store.ORDER_STREAM) == 1
