@@ -144,13 +144,16 @@ def plan_key(region: str) -> str:
     return f"plan:{{{region}}}"
 
 
+def region_plans(client: redis.Redis) -> dict[str, dict[str, Any]]:
+    """Each planned region's latest plan record, by region."""
+    names = sorted(planned_regions(client))
+    raws = order_store.get_many(client, [plan_key(name) for name in names])
+    return {name: json.loads(raw) for name, raw in zip(names, raws, strict=True) if raw}
+
+
 def current_plan(client: redis.Redis) -> dict[str, Any] | None:
     """Every region's latest plan, merged; ``version`` counts all plans written so far."""
-    names = sorted(planned_regions(client))
-    if not names:
-        return None
-    raws = order_store.get_many(client, [plan_key(name) for name in names])
-    records = {name: json.loads(raw) for name, raw in zip(names, raws, strict=True) if raw}
+    records = region_plans(client)
     if not records:
         return None
     version: Any = client.get(PLAN_VERSION_KEY)
@@ -162,6 +165,9 @@ def current_plan(client: redis.Redis) -> dict[str, Any] | None:
         "routes": [route for p in parts for route in p["routes"]],
         "unassigned": {k: v for p in parts for k, v in p["unassigned"].items()},
         "late_orders": {k: v for p in parts for k, v in p["late_orders"].items()},
+        "on_time": sum(p.get("on_time", 0) for p in parts),
+        "late": sum(p.get("late", 0) for p in parts),
+        "late_minutes": round(sum(p.get("late_minutes", 0.0) for p in parts), 1),
         "regions": {
             name: {"version": p["version"], "planned_by": p.get("planned_by")}
             for name, p in records.items()
@@ -217,6 +223,9 @@ def plan_record(plan: DispatchPlan, version: int) -> dict[str, Any]:
         ],
         "unassigned": dict(plan.unassigned),
         "late_orders": plan.late_orders,
+        "on_time": plan.on_time,
+        "late": plan.late,
+        "late_minutes": round(plan.late_minutes, 1),
     }
 
 

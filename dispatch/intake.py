@@ -49,12 +49,17 @@ class UnknownSkuError(IntakeError):
 
 
 class IdempotencyConflictError(IntakeError):
-    """The same idempotency key or channel order id came with a different body."""
+    """The same idempotency key or channel order id came with a different body (``same_as``:
+    the index of the order in the same batch that used it first)."""
 
-    def __init__(self, order_id: str | None) -> None:
-        used = f"order {order_id}" if order_id else "a request still being placed"
+    def __init__(self, order_id: str | None, *, same_as: int | None = None) -> None:
+        if same_as is not None:
+            used = f"order {same_as} of this batch"
+        else:
+            used = f"order {order_id}" if order_id else "a request still being placed"
         super().__init__(f"this key was already used for {used} with another body")
         self.order_id = order_id
+        self.same_as = same_as
 
 
 class IdempotencyInProgressError(IntakeError):
@@ -152,10 +157,14 @@ class Intake:
         """
         results: list[IntakeResult | IntakeError | None] = [None] * len(submissions)
         pending: dict[int, _Snapshot] = {}
+        twins, conflicts = _repeats_within(submissions)
         for i, submission in enumerate(submissions):
+            if i in twins or i in conflicts:  # answered from the first of its keys below
+                continue
             try:
                 results[i] = self._check(submission)
-            except (UnknownSkuError, UnknownStoreError, IdempotencyConflictError) as exc:
+            except (UnknownSkuError, UnknownStoreError, IdempotencyConflictError,
+                    IdempotencyInProgressError) as exc:  # fmt: skip
                 results[i] = exc
                 continue
             if results[i] is None:
@@ -177,10 +186,19 @@ class Intake:
             ranking = pending[i].ranking
             chosen = assigned.get(i)
             ordered = sorted(ranking.feasible, key=lambda c: (c.store.id != chosen, c.ride_s))
-            try:
+            try:  # a claim refused here (a twin request racing us) refuses before any write
                 results[i] = self._place_first(submissions[i], ordered, ranking)
-            except NoStoreCanFulfilError as exc:
+            except (NoStoreCanFulfilError, IdempotencyConflictError,
+                    IdempotencyInProgressError) as exc:  # fmt: skip
                 results[i] = exc
+        for i, first in twins.items():  # the same order sent twice: one order, as for a retry
+            done = results[first]
+            results[i] = IntakeResult(done.order, replayed=True) if isinstance(
+                done, IntakeResult) else done  # fmt: skip
+        for i, first in conflicts.items():
+            done = results[first]
+            placed = done.order["id"] if isinstance(done, IntakeResult) else None
+            results[i] = IdempotencyConflictError(placed, same_as=first)
         return [r for r in results if r is not None]
 
     def _check(self, submission: Submission) -> IntakeResult | None:
@@ -460,6 +478,24 @@ def _request_of(record: Mapping[str, Any]) -> OrderRequest:
         customer["address"], lines, record["note"], record.get("shopper_id"),
         record.get("taken_at_store"),
     )  # fmt: skip
+
+
+def _repeats_within(submissions: Sequence[Submission]) -> tuple[dict[int, int], dict[int, int]]:
+    """Orders of one batch that use the idempotency keys of an earlier one: with the same body
+    (twins, answered as its retry) and with another (conflicts, refused before anything is
+    written), each mapped to the index of that earlier order."""
+    first_with: dict[str, int] = {}
+    twins: dict[int, int] = {}
+    conflicts: dict[int, int] = {}
+    for i, submission in enumerate(submissions):
+        first = next((first_with[k] for k in submission.keys if k in first_with), None)
+        if first is None:
+            first_with.update(dict.fromkeys(submission.keys, i))
+        elif submissions[first].fingerprint == submission.fingerprint:
+            twins[i] = first
+        else:
+            conflicts[i] = first
+    return twins, conflicts
 
 
 def _batch_stores(snapshots: Iterable[_Snapshot]) -> list[BatchStore]:

@@ -18,7 +18,7 @@ from dispatch.routing import (
     SolveOptions,
     Task,
     delivery_start_alone,
-    solve,
+    solve_promises,
 )
 from geo.travel import LatLng, TravelModel
 
@@ -77,6 +77,21 @@ class DispatchPlan:
     routes: tuple[CourierRoute, ...]
     unassigned: Mapping[str, str] = field(default_factory=dict)  # order id -> reason
     solve_s: float = 0.0
+
+    @property
+    def on_time(self) -> int:
+        """Orders planned to arrive by their promise."""
+        return sum(1 for r in self.routes for s in r.stops if s.kind == "delivery" and not s.late_s)
+
+    @property
+    def late(self) -> int:
+        """Orders planned to arrive after their promise (left-out ones are in ``unassigned``)."""
+        return len(self.late_orders)
+
+    @property
+    def late_minutes(self) -> float:
+        """Minutes past the promise, summed over the late orders."""
+        return sum(self.late_orders.values()) / 60
 
     @property
     def late_orders(self) -> dict[str, int]:
@@ -230,7 +245,7 @@ def plan_dispatch(
     profiles = {v: travel.matrix_seconds(positions, vehicle=v) for v in vehicles}
     default = next(iter(profiles.values()), [[0] * len(positions) for _ in positions])
     problem = RoutingProblem(default, tuple(tasks), tuple(fleet), profiles=profiles)
-    plan = solve(problem, SolveOptions(time_limit_s=time_limit_s, wait_cost=wait_cost))
+    plan = solve_promises(problem, SolveOptions(time_limit_s=time_limit_s, wait_cost=wait_cost))
     promised = {o.id: o.promised_by for o in orders}
 
     def at(offset: int) -> datetime:

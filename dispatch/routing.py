@@ -13,9 +13,10 @@ only left out when no courier can carry it at all (capacity, shift, pinning), wi
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 from ortools.util import optional_boolean_pb2
@@ -219,7 +220,259 @@ def solve(
     ``hint`` (e.g. the previous plan) is where the search starts when it is still feasible;
     stops of unknown tasks or couriers are ignored, and an infeasible hint is simply not used.
     """
+    return _solve(problem, options or SolveOptions(), hint, hard=frozenset(), optional={})
+
+
+def solve_promises(
+    problem: RoutingProblem, options: SolveOptions | None = None, *, hint: RouteHint | None = None
+) -> Plan:
+    """Plan every task, ranked as a delivery business ranks plans: most promises kept, then
+    fewest units late for the rest, then least cost.
+
+    Summed lateness alone spreads delay over many orders; so two searches instead. The first
+    treats each promise as a wall and lets an order be left out at a penalty larger than any
+    travel can cost, so it keeps as many promises as it can (orders on board are never left out:
+    their lateness is priced as in :func:`solve`). The second starts from its routes and plans
+    the orders it left out, late, at ``late_cost`` per unit, while the promises it kept stay
+    walls; so nothing is dropped unless no courier can carry it at all. ``hint`` (the plan in
+    force) is where the first search starts, less the orders it would deliver late.
+    """
     options = options or SolveOptions()
+    started = time.perf_counter()
+    if not problem.couriers:
+        return solve(problem, options)
+    if len(problem.tasks) > SPLIT_ABOVE and len(problem.couriers) > 1:
+        return _solve_by_area(problem, options, hint, started)
+    keepable = frozenset(t.id for t in problem.tasks if _promise_can_be_kept(problem, t))
+    # each arc is used at most once, so this bounds any plan's cost: one more promise kept
+    # outweighs whatever it costs
+    costs = [problem.cost] if problem.cost else [problem.travel_for(c) for c in problem.couriers]
+    nodes = {n for t in problem.tasks for n in (t.pickup, t.delivery) if n is not None}
+    nodes |= {n for c in problem.couriers for n in (c.start, c.end) if n is not None}
+    longest = max(int(m[a][b]) for m in {id(m): m for m in costs}.values() for a in nodes
+                  for b in nodes)  # fmt: skip
+    keep_penalty = (2 * len(problem.tasks) + 2 * len(problem.couriers)) * max(1, longest) + 1
+    first_tasks = tuple(t for t in problem.tasks if t.id in keepable or not _may_be_left(t))
+    first_problem = replace(problem, tasks=first_tasks)
+    first_budget = replace(options, time_limit_s=options.time_limit_s * FIRST_SHARE)
+    start_from = _on_time_part(first_problem, hint or {}, keepable)
+    first = _solve(first_problem, first_budget, start_from, hard=keepable,
+                   optional=dict.fromkeys(keepable, keep_penalty))  # fmt: skip
+    kept = (
+        frozenset(v.task_id for r in first.routes for v in r.visits if v.kind == "delivery")
+        & keepable
+    )
+    if first.status == "no solution":  # not even a start: price every delay from the outset
+        budget = max(0.1, options.time_limit_s - (time.perf_counter() - started))
+        return solve(problem, replace(options, time_limit_s=budget), hint=hint)
+    planned = {v.task_id for r in first.routes for v in r.visits}
+    left = [t for t in problem.tasks if t.id not in planned]
+    if not left:
+        return replace(first, solve_s=time.perf_counter() - started)
+    remaining = max(0.1, options.time_limit_s - (time.perf_counter() - started))
+    start_from = _appended(problem, _hint_of(first), left)
+    second = _solve(problem, replace(options, time_limit_s=remaining), start_from,
+                    hard=kept, optional={})  # fmt: skip
+    if second.status == "no solution":  # the walls kept nothing feasible: price every delay
+        second = solve(problem, replace(options, time_limit_s=0.5), hint=_hint_of(first))
+    return replace(second, solve_s=time.perf_counter() - started)
+
+
+SPLIT_ABOVE = 400  # tasks: a bigger snapshot is planned area by area
+AREA_TASKS = 200  # tasks per area, about
+
+
+def _solve_by_area(
+    problem: RoutingProblem, options: SolveOptions, hint: RouteHint | None, started: float
+) -> Plan:
+    """Big snapshots: split the tasks into areas around far-apart pick-ups, give each area
+    couriers in proportion (nearest first), and plan the areas one after another, each with
+    its share of the time. Orders near an area's edge may be planned less well than by one
+    search over everything, but one search would not even find a first plan in time."""
+    parts = _areas(problem, max(2, round(len(problem.tasks) / AREA_TASKS)))
+    routes: list[Route] = []
+    unassigned: dict[str, str] = {}
+    for k, part in enumerate(parts):
+        # a little kept back: each area's model takes time to build and read out
+        left = max(0.1, 0.95 * options.time_limit_s - (time.perf_counter() - started))
+        share = sum(len(p.tasks) for p in parts[k:])
+        budget = replace(options, time_limit_s=left * len(part.tasks) / max(1, share))
+        plan = solve_promises(part, budget, hint=hint)
+        routes += plan.routes
+        unassigned |= plan.unassigned
+    order = {c.id: i for i, c in enumerate(problem.couriers)}
+    routes.sort(key=lambda r: order[r.courier_id])
+    status = "solved" if not unassigned else "partial"
+    return Plan(tuple(routes), unassigned, status, time.perf_counter() - started)
+
+
+def _areas(problem: RoutingProblem, count: int) -> list[RoutingProblem]:
+    """The problem cut into ``count`` areas: seeds spread out over the pick-ups (each the
+    farthest from those chosen), every task to its nearest seed, couriers to areas in
+    proportion to their tasks, nearest pairs first; a task owned by a courier goes with it."""
+    travel = problem.travel
+    points = sorted({t.pickup if t.pickup is not None else t.delivery for t in problem.tasks})
+    seeds = [points[0]]
+    while len(seeds) < min(count, len(points)):
+        seeds.append(max(points, key=lambda n: min(travel[s][n] for s in seeds)))
+    free = [t for t in problem.tasks if t.courier is None]
+    room = [math.ceil(1.2 * len(free) / len(seeds))] * len(seeds)  # areas of similar size
+    ranked = {
+        t.id: sorted(range(len(seeds)), key=lambda a: travel[seeds[a]][
+            t.pickup if t.pickup is not None else t.delivery])
+        for t in free
+    }  # fmt: skip
+
+    def regret(task: Task) -> int:  # what going to its second-nearest area would cost it
+        first, *rest = ranked[task.id]
+        node = task.pickup if task.pickup is not None else task.delivery
+        return travel[seeds[rest[0]]][node] - travel[seeds[first]][node] if rest else 0
+
+    area_of: dict[str, int] = {}
+    for task in sorted(free, key=regret, reverse=True):
+        area = next((a for a in ranked[task.id] if room[a] > 0), ranked[task.id][0])
+        area_of[task.id] = area
+        room[area] -= 1
+    sizes = [sum(1 for a in area_of.values() if a == k) for k in range(len(seeds))]
+    quota = [max(1, round(len(problem.couriers) * n / max(1, len(free)))) for n in sizes]
+    courier_area: dict[str, int] = {}
+    pairs = sorted((travel[c.start][seeds[a]], c.id, a)
+                   for c in problem.couriers for a in range(len(seeds)))  # fmt: skip
+    for _, courier_id, a in pairs:
+        if courier_id not in courier_area and quota[a] > 0:
+            courier_area[courier_id] = a
+            quota[a] -= 1
+    for c in problem.couriers:  # more couriers than quotas: to their nearest area
+        courier_area.setdefault(
+            c.id, min(range(len(seeds)), key=lambda a: travel[c.start][seeds[a]])
+        )
+    for t in problem.tasks:
+        if t.courier is not None:
+            area_of[t.id] = courier_area[t.courier]
+    return [
+        replace(problem, tasks=tuple(t for t in problem.tasks if area_of[t.id] == a),
+                couriers=tuple(c for c in problem.couriers if courier_area[c.id] == a))
+        for a in range(len(seeds))
+    ]  # fmt: skip
+
+
+FIRST_SHARE = 0.7  # of the time: keeping promises is the harder search and the one that counts
+
+
+def _may_be_left(task: Task) -> bool:
+    """Whether the first search may leave the task out: not when it is on board, nor when its
+    due is a wall anyway (benchmark windows)."""
+    return not task.hard_due and not (task.pickup is None and task.courier is not None)
+
+
+def _promise_can_be_kept(problem: RoutingProblem, task: Task) -> bool:
+    """Whether some courier allowed to carry the task could be on time doing it first, alone."""
+    if not _may_be_left(task):
+        return False
+    allowed = [
+        c
+        for c in problem.couriers
+        if (c.id == task.courier if task.courier else c.takes_new) and c.capacity >= task.size
+    ]
+    return any(delivery_start_alone(problem.travel_for(c), c, task) <= task.due for c in allowed)
+
+
+def _hint_of(plan: Plan) -> dict[str, list[tuple[str, str]]]:
+    return {r.courier_id: [(v.task_id, v.kind) for v in r.visits] for r in plan.routes}
+
+
+def _on_time_part(problem: RoutingProblem, hint: RouteHint, walls: frozenset[str]) -> RouteHint:
+    """The hint less every task it would deliver after a wall-promise (and that task's
+    pick-up), by the solver's timing rules; a task dropped only makes the rest earlier."""
+    tasks = {t.id: t for t in problem.tasks}
+    kept: dict[str, list[tuple[str, str]]] = {}
+    for courier in problem.couriers:
+        stops = [s for s in dict.fromkeys(hint.get(courier.id, ())) if s[0] in tasks]
+        travel = problem.travel_for(courier)
+        while True:
+            late = _first_late(stops, tasks, courier, travel, walls)
+            if late is None:
+                break
+            stops = [s for s in stops if s[0] != late]
+        kept[courier.id] = stops
+    return kept
+
+
+def _first_late(
+    stops: Sequence[tuple[str, str]], tasks: Mapping[str, Task], courier: Courier,
+    travel: Matrix, walls: frozenset[str],
+) -> str | None:  # fmt: skip
+    for task_id, kind, begin, _, _ in _timeline(stops, tasks, courier.start,
+                                                courier.available_at, travel):  # fmt: skip
+        if kind == "delivery" and task_id in walls and begin > tasks[task_id].due:
+            return task_id
+    return None
+
+
+def _timeline(
+    stops: Sequence[tuple[str, str]], tasks: Mapping[str, Task], position: int, clock: int,
+    travel: Matrix,
+) -> list[tuple[str, str, int, int, int]]:  # fmt: skip
+    """(task id, kind, service start, departure, node) of each stop from ``position`` at
+    ``clock``, by the solver's rules."""
+    times = []
+    for task_id, kind in stops:
+        task = tasks[task_id]
+        target = task.pickup if kind == "pickup" else task.delivery
+        if target is None:
+            continue
+        earliest = task.ready if kind == "pickup" else task.delivery_ready
+        begin = max(clock + int(travel[position][target]), earliest)
+        clock = begin + (task.pickup_service if kind == "pickup" else task.delivery_service)
+        position = target
+        times.append((task_id, kind, begin, clock, target))
+    return times
+
+
+def _appended(
+    problem: RoutingProblem, routes: Mapping[str, Sequence[tuple[str, str]]], left: Sequence[Task]
+) -> dict[str, list[tuple[str, str]]]:
+    """The routes with each left-out task appended, earliest promise first, to the courier
+    that can deliver it soonest after its last stop: a complete start for the late orders,
+    which the search then moves to better places (it inserts one at a time, too slowly)."""
+    tasks = {t.id: t for t in problem.tasks}
+    extended = {c.id: list(routes.get(c.id, ())) for c in problem.couriers}
+    ends = {}  # courier id -> (node, time) where and when its route is done
+    for courier in problem.couriers:
+        times = _timeline(extended[courier.id], tasks, courier.start, courier.available_at,
+                          problem.travel_for(courier))  # fmt: skip
+        ends[courier.id] = (times[-1][4], times[-1][3]) if times else (
+            courier.start, courier.available_at)  # fmt: skip
+    for task in sorted(left, key=lambda t: (t.due, t.id)):
+        options = []
+        for courier in problem.couriers:
+            if (task.courier or courier.id) != courier.id or courier.capacity < task.size:
+                continue
+            if task.courier is None and not courier.takes_new:
+                continue
+            stops = [(task.id, "pickup")] if task.pickup is not None else []
+            stops.append((task.id, "delivery"))
+            times = _timeline(stops, tasks, *ends[courier.id], problem.travel_for(courier))
+            if times and times[-1][3] <= courier.shift_end:
+                options.append((times[-1][2], courier.id, stops, times[-1]))
+        if options:
+            _, chosen, stops, last = min(options)
+            extended[chosen] += stops
+            ends[chosen] = (last[4], last[3])
+    return extended
+
+
+def _solve(
+    problem: RoutingProblem,
+    options: SolveOptions,
+    hint: RouteHint | None,
+    *,
+    hard: frozenset[str],
+    optional: Mapping[str, int],
+) -> Plan:
+    """One OR-Tools search. ``hard``: tasks whose promise is a wall in this search (besides
+    those with ``hard_due``); ``optional``: tasks that may be left out, at that penalty each
+    (the others only when no courier can carry them at all)."""
     started = time.perf_counter()
     if not problem.couriers:
         reasons = dict.fromkeys((t.id for t in problem.tasks), "no courier on shift")
@@ -295,7 +548,7 @@ def solve(
         delivery = manager.NodeToIndex(layout.delivery_of[task.id])
         allowed = [vehicle_of[task.courier]] if task.courier is not None else open_to_new
         clock.CumulVar(delivery).SetMin(task.delivery_ready)
-        if task.hard_due:
+        if task.hard_due or task.id in hard:
             clock.CumulVar(delivery).SetMax(task.due)
         else:
             clock.SetCumulVarSoftUpperBound(delivery, task.due, options.late_cost)
@@ -314,7 +567,7 @@ def solve(
         if allowed is not None:
             for index in nodes:  # -1 keeps "not performed" possible, so reasons can be given
                 model.VehicleVar(index).SetValues([-1, *allowed])
-        model.AddDisjunction(nodes, drop_penalty, len(nodes))
+        model.AddDisjunction(nodes, optional.get(task.id, drop_penalty), len(nodes))
     parameters = pywrapcp.DefaultRoutingSearchParameters()
     parameters.first_solution_strategy = getattr(
         routing_enums_pb2.FirstSolutionStrategy, options.first_solution
@@ -331,7 +584,7 @@ def solve(
     if options.solution_limit is not None:
         parameters.solution_limit = options.solution_limit
     start_from = None
-    if hint:
+    if hint and any(hint.values()):  # an empty hint would stand in for the construction
         start_from = _hinted_assignment(problem, layout, manager, model, hint, parameters)
     if start_from is not None:
         assignment = model.SolveFromAssignmentWithParameters(start_from, parameters)

@@ -13,11 +13,19 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import redis
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    start_http_server,
+)
 
 from dispatch import fleet, order_store
 from dispatch.planner import DispatchPlan, plan_dispatch
@@ -29,6 +37,45 @@ from web.settings import Settings, redis_client
 log = logging.getLogger("dispatch.worker")
 
 Planner = Callable[..., DispatchPlan]
+PREFIX = "nearby_dispatch"
+SOLVE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerMetrics:
+    """The dispatcher worker's own figures, served on its own port (``WORKER_METRICS_PORT``)."""
+
+    registry: CollectorRegistry
+    leases_held: Gauge
+    replans: Counter
+    solve_seconds: Histogram
+    last_plan: Gauge
+    redis_errors: Counter
+
+    @classmethod
+    def create(cls) -> WorkerMetrics:
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # no _created, like the web
+        registry = CollectorRegistry()
+        return cls(
+            registry=registry,
+            leases_held=Gauge(f"{PREFIX}_worker_leases_held", "Dispatch regions whose lease "
+                              "this worker held at its last tick", registry=registry),
+            replans=Counter(f"{PREFIX}_worker_replans", "Re-plan ticks, by outcome (a failed "
+                            "one leaves the previous plans in force)", ["outcome"],
+                            registry=registry),
+            solve_seconds=Histogram(f"{PREFIX}_worker_solve_seconds", "Solver time of each "
+                                    "region's plan", ["region"], buckets=SOLVE_BUCKETS,
+                                    registry=registry),
+            last_plan=Gauge(f"{PREFIX}_worker_last_plan_timestamp_seconds", "When this worker "
+                            "last wrote the region's plan (Unix time)", ["region"],
+                            registry=registry),
+            redis_errors=Counter(f"{PREFIX}_redis_errors", "Redis commands that failed (the "
+                                 "worker's)", registry=registry),
+        )  # fmt: skip
+
+    def serve(self, port: int, *, host: str) -> tuple[Any, threading.Thread]:
+        """Serve the figures over HTTP on ``host:port`` (a daemon thread); the server."""
+        return start_http_server(port, addr=host, registry=self.registry)
 
 
 def replan_once(
@@ -43,21 +90,30 @@ def replan_once(
     resolution: int | None = None,
     may_plan: Callable[[str], bool] = lambda region: True,
     planned_by: str | None = None,
+    metrics: WorkerMetrics | None = None,
 ) -> dict[str, Any] | None:
     """Plan the open orders now, region by region, and store the plans; the merged plan.
 
     ``may_plan`` says whether this process may plan a region now (the worker: it holds the
     region's lease). A region left with nothing to plan has its plan dropped. On any failure the
-    previous plans stay in force and the answer is None.
+    previous plans stay in force and the answer is None. ``metrics``: the worker's figures.
     """
+    held: set[str] = set()
+
+    def plans(region: str) -> bool:
+        allowed = may_plan(region)
+        if allowed:
+            held.add(region)
+        return allowed
+
     try:
         orders, couriers, problems = fleet.snapshot(client, store_of=store_of, now=now)
         groups = fleet.by_region(orders, couriers, resolution) or {ALL: ([], [])}
         for region in sorted(fleet.planned_regions(client) - set(groups)):
-            if may_plan(region):
+            if plans(region):
                 fleet.drop_plan(client, region)
         for region, (region_orders, region_couriers) in sorted(groups.items()):
-            if not may_plan(region):
+            if not plans(region):
                 continue
             plan = planner(region_orders, region_couriers, now=now, travel=travel,
                            time_limit_s=time_limit_s, margin_s=margin_s)  # fmt: skip
@@ -71,10 +127,21 @@ def replan_once(
                 plan = DispatchPlan(plan.planned_at, plan.routes, {**plan.unassigned, **problems},
                                     plan.solve_s)  # fmt: skip
             fleet.save_plan(client, plan, region, planned_by=planned_by)
-        return fleet.current_plan(client)
-    except Exception:  # a bad tick must never take the worker down or erase a good plan
+            if metrics is not None:
+                metrics.solve_seconds.labels(region).observe(plan.solve_s)
+                metrics.last_plan.labels(region).set(plan.planned_at.timestamp())
+        merged = fleet.current_plan(client)
+    except Exception as exc:  # a bad tick must never take the worker down or erase a good plan
         log.exception("re-plan failed; the previous plan stays in force")
+        if metrics is not None:
+            metrics.replans.labels("failed").inc()
+            if isinstance(exc, redis.RedisError):
+                metrics.redis_errors.inc()
         return None
+    if metrics is not None:
+        metrics.replans.labels("ok").inc()
+        metrics.leases_held.set(len(held))
+    return merged
 
 
 def run(
@@ -88,6 +155,7 @@ def run(
     resolution: int | None = None,
     lease_s: float = 15.0,
     stop: threading.Event | None = None,
+    metrics: WorkerMetrics | None = None,
 ) -> None:
     """Re-plan at every new order (read from the order stream) or every ``interval_s``, the
     regions whose lease this worker holds or takes (``lease_s`` to live, renewed each plan)."""
@@ -104,7 +172,7 @@ def run(
         plan = replan_once(
             client, store_of=catalogue.index().get, travel=travel,
             now=datetime.now(UTC), time_limit_s=time_limit_s, margin_s=margin_s,
-            resolution=resolution, planned_by=worker_id,
+            resolution=resolution, planned_by=worker_id, metrics=metrics,
             may_plan=lambda region: hold(client, region, worker_id, lease_s),
         )  # fmt: skip
         if plan is not None:
@@ -131,6 +199,11 @@ def main() -> None:
         raise SystemExit(str(exc)) from exc
     travel = travel_model(settings)
     worker_id = f"{socket.gethostname()}:{os.getpid()}"
+    metrics = WorkerMetrics.create()
+    if settings.worker_metrics_port:
+        metrics.serve(settings.worker_metrics_port, host=settings.metrics_host)
+        log.info("figures on http://%s:%s/metrics", settings.metrics_host,
+                 settings.worker_metrics_port)  # fmt: skip
     log.info(
         "dispatcher worker %s: re-plan every %.0f s and on new orders, %.1f s budget, regions %s",
         worker_id, settings.replan_s, settings.plan_time_limit_s,
@@ -148,8 +221,10 @@ def main() -> None:
                 worker_id=worker_id,
                 resolution=settings.region_resolution,
                 lease_s=settings.lease_s,
+                metrics=metrics,
             )
         except redis.RedisError as exc:  # Redis away: wait and carry on with a new connection
+            metrics.redis_errors.inc()
             log.warning("Redis error (%s); retrying in 2 s", exc)
             time.sleep(2)
 

@@ -130,7 +130,8 @@ def served(redis_url: str, *, workers: int, stores: int) -> Iterator[str]:
     """The service under gunicorn, as scripts/run starts it, once every worker has its index."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "gunicorn", "--workers", str(workers)]
+    command = [sys.executable, "-m", "gunicorn", "-c", "python:web.gunicorn_conf"]
+    command += ["--workers", str(workers)]
     command += ["--worker-class", "gthread", "--threads", "8"]  # as scripts/run starts it
     command += ["--bind", f"127.0.0.1:{port}", "--timeout", "300", "app:app"]
     env = os.environ | {"REDIS_URL": redis_url}
@@ -148,12 +149,12 @@ def served(redis_url: str, *, workers: int, stores: int) -> Iterator[str]:
 
 
 def _wait_for_workers(url: str, stores: int, workers: int, timeout: float) -> None:
-    """Poll /healthz until enough answers in a row report the whole catalogue."""
+    """Poll /readyz until enough answers in a row report the whole catalogue."""
     deadline = time.monotonic() + timeout
     in_a_row = 0
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=120) as response:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=120) as response:
                 body = response.read().decode()
         except OSError:
             time.sleep(0.5)

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import redis
-from flask import Flask, jsonify
-from flask.typing import ResponseReturnValue
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from dispatch import order_store
 from web.catalogue_cache import CatalogueCache
-from web.errors import ConfigError, register_error_handlers
+from web.errors import register_error_handlers
 from web.limits import secure_headers
+from web.metrics import WebMetrics, instrument
+from web.params import refuse_unknown_query
 from web.settings import Settings, redis_client, secret_key, street_map, travel_model
 
 
@@ -28,35 +29,16 @@ def create_app(
     """Build the app. ``settings`` default to the environment; tests pass their own."""
     settings = settings or Settings.from_env()
     app = Flask(__name__)
+    # "a//b" is a JSON 404, not an HTML redirect to "a/b" (an id holding "/" reads as "//")
+    app.url_map.merge_slashes = False
+    for rule in app.url_map.iter_rules():  # the static route, added with the app
+        rule.merge_slashes = False
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
     app.config["SECRET_KEY"] = secret_key(settings)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    client = redis_client(settings)
-    try:
-        order_store.check_layout(client, settings.region_resolution)
-    except order_store.LayoutMismatchError as exc:
-        raise ConfigError(str(exc)) from exc
-    except redis.RedisError:  # Redis away: requests answer 503 until it is back
-        pass
-    app.extensions["redis"] = client
-    app.extensions["clock"] = clock
-    app.extensions["travel"] = travel_model(settings)  # matching and re-plans use the same one
-    app.extensions["streets"] = street_map(settings)  # the pages' base map, from the same extracts
-    app.extensions["catalogue"] = CatalogueCache(
-        client, poll_s=settings.catalogue_poll_s, resolution=settings.h3_resolution
-    )
-
-    register_error_handlers(app)
-    if settings.map_tile_url:  # the page's content policy lets the map load its tiles
-        parts = urlsplit(settings.map_tile_url)
-        app.config["TILE_ORIGIN"] = f"{parts.scheme}://{parts.netloc}"
-    app.after_request(secure_headers)
-    if settings.trusted_proxies:  # the client's address from the proxies' X-Forwarded-For
-        hops = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     from web import (
         admin,
         basemap,
@@ -65,11 +47,38 @@ def create_app(
         dispatch,
         dispatcher,
         docs,
+        ops,
         orders,
         stores,
         tracking,
     )
 
+    client = redis_client(settings)
+    layout = ops.LayoutCheck(settings.region_resolution)
+    # a mismatch stops the start (ConfigError); with Redis away, /readyz checks it once back
+    with contextlib.suppress(redis.RedisError):
+        layout.run(client)
+    app.extensions["layout"] = layout
+    app.extensions["redis"] = client
+    app.extensions["clock"] = clock
+    app.extensions["travel"] = travel_model(settings)  # matching and re-plans use the same one
+    app.extensions["streets"] = street_map(settings)  # the pages' base map, from the same extracts
+    app.extensions["catalogue"] = CatalogueCache(
+        client, poll_s=settings.catalogue_poll_s, resolution=settings.h3_resolution
+    )
+
+    metrics = WebMetrics.create()
+    app.extensions["metrics"] = metrics
+    register_error_handlers(app, on_redis_error=metrics.redis_errors.inc)
+    instrument(app, metrics)
+    if settings.map_tile_url:  # the page's content policy lets the map load its tiles
+        parts = urlsplit(settings.map_tile_url)
+        app.config["TILE_ORIGIN"] = f"{parts.scheme}://{parts.netloc}"
+    app.before_request(refuse_unknown_query)
+    app.after_request(secure_headers)
+    if settings.trusted_proxies:  # the client's address from the proxies' X-Forwarded-For
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.register_blueprint(stores.bp)
     app.register_blueprint(docs.bp)
     orders.register(app)
@@ -79,13 +88,6 @@ def create_app(
     app.register_blueprint(admin.bp)
     app.register_blueprint(dispatcher.bp)
     app.register_blueprint(basemap.bp)
+    app.register_blueprint(ops.bp)
     cli.register(app)
-
-    @app.get("/healthz")
-    def health() -> ResponseReturnValue:
-        client.ping()
-        cache = app.extensions["catalogue"]
-        index = cache.index()  # refreshes the version first
-        return jsonify(status="ok", catalogue_version=cache.version, stores=len(index))
-
     return app

@@ -103,7 +103,7 @@ def principal_for(client: redis.Redis, token: str) -> Principal | None:
 def current_principal(*, allow_query: bool = False) -> Principal:
     """The caller, from ``Authorization: Bearer``; or ``?access_token=`` where a browser
     cannot set headers (an EventSource)."""
-    token = _bearer_token(allow_query=allow_query)
+    token = bearer_token(allow_query=allow_query)
     if not token:
         raise ApiError(401, "unauthorized", "a bearer token is required",
                        {"header": "Authorization: Bearer <token>"})  # fmt: skip
@@ -115,7 +115,7 @@ def current_principal(*, allow_query: bool = False) -> Principal:
 
 def known_principal(*, allow_query: bool = False) -> Principal | None:
     """The caller if it sent a token that is known, else None; looked up once per request."""
-    token = _bearer_token(allow_query=allow_query)
+    token = bearer_token(allow_query=allow_query)
     if not token:
         return None
     seen: dict[str, Principal | None] = g.setdefault("principals", {})
@@ -126,7 +126,7 @@ def known_principal(*, allow_query: bool = False) -> Principal | None:
     return seen[token]
 
 
-def _bearer_token(*, allow_query: bool) -> str:
+def bearer_token(*, allow_query: bool = False) -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if not header and allow_query:

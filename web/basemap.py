@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 
 from geo.streets import Street, streets_geojson
 from web.limits import rate_limited
-from web.params import QueryReader
+from web.params import QueryReader, takes_query
 from web.services import ATTRIBUTION
 
 bp = Blueprint("basemap", __name__, url_prefix="/api/v1/map")
@@ -30,9 +30,10 @@ def _answer(streets: tuple[Street, ...], bbox: tuple[float, float, float, float]
 
 @bp.get("/streets")
 @rate_limited("public")
+@takes_query("bbox")
 def streets() -> ResponseReturnValue:
     """The drivable streets (within ``bbox`` when given) as GeoJSON lines with a class."""
-    reader = QueryReader(request.args, allowed=("bbox",))
+    reader = QueryReader(request.args)
     bbox = reader.bbox("bbox")
     reader.finish()
     network = cast(tuple[Street, ...], current_app.extensions["streets"])

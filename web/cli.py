@@ -17,8 +17,10 @@ from dispatch.products import read_products_csv
 from geo.catalogue import load_catalogue
 from geo.distance import check_latlng
 from geo.errors import CatalogueError
+from web.admin import subject_problem, unknown_subject
 from web.auth import ROLES, issue_token, revoke_token
 from web.catalogue_store import current_version, save_catalogue
+from web.params import SAFE_ID, is_safe_id
 from web.services import catalogue_index, redis_client, store_slot
 
 stores_cli = AppGroup("stores", help="Manage the store catalogue.")
@@ -73,6 +75,9 @@ tokens_cli = AppGroup("tokens", help="Issue and revoke access tokens.")
 @click.option("--label", default="", help="A note on who holds it.")
 def issue_command(role: str, subject: str | None, label: str) -> None:
     """Issue a token and print it (this is the only time it is shown)."""
+    problem = subject_problem(role, subject) or unknown_subject(role, subject)
+    if problem is not None:
+        raise click.ClickException(f"--subject: {problem}")
     try:
         principal, token = issue_token(
             redis_client(), role, subject, label=label, at=current_app.extensions["clock"]()
@@ -130,6 +135,9 @@ def courier_from_row(row: dict[str, str], *, today: datetime) -> fleet.CourierPr
             raise ValueError(msg)
         return day + timedelta(hours=int(hours), minutes=int(minutes))
 
+    if not is_safe_id(row["id"], max_length=64):  # the API's rule: ids become keys and paths
+        msg = f"id {row['id']!r} must be 1 to 64 characters matching {SAFE_ID}"
+        raise ValueError(msg)
     check_latlng(float(row["lat"]), float(row["lng"]))
     return fleet.CourierProfile(
         row["id"], row["name"], row["vehicle"], int(row["capacity"]),

@@ -24,8 +24,15 @@ from geo.distance import haversine_m
 from web.auth import STAFF, allow, current_principal
 from web.errors import ApiError, invalid_parameters
 from web.limits import rate_limited
-from web.params import QueryReader, json_number, json_object
-from web.services import catalogue_index, now, redis_client
+from web.params import (
+    MOMENT_RULE,
+    json_number,
+    json_object,
+    parse_moment,
+    refuse_unknown,
+    takes_query,
+)
+from web.services import catalogue_index, now, redis_client, web_metrics
 from web.tracking import delivery_code
 
 bp = Blueprint("courier", __name__, url_prefix="/api/v1/courier")
@@ -52,13 +59,13 @@ def _courier_id() -> str:
 
 
 @bp.get("/legs")
+@takes_query("courier_id")
 @rate_limited("courier")
 @allow("courier", *STAFF)
 def legs() -> ResponseReturnValue:
     """My stops in planned order: what to do, where, with what, by when, and the way there."""
     client = redis_client()
     courier_id = _courier_id()
-    QueryReader(request.args, allowed=("courier_id",)).finish()
     plan = fleet.current_plan(client) or {"routes": [], "version": None}
     route: dict[str, Any] = next(
         (r for r in plan["routes"] if r["courier_id"] == courier_id), {"stops": []}
@@ -108,6 +115,9 @@ def report_event() -> ResponseReturnValue:
     body = json_object(max_bytes=8_000)
     event_id, order_id, kind = body.get("event_id"), body.get("order_id"), body.get("type")
     problems: dict[str, str] = {}
+    refuse_unknown(body, ("event_id", "order_id", "type", "proof", "reason"), problems)
+    if isinstance(body.get("proof"), dict):
+        refuse_unknown(body["proof"], ("code", "photo_ref"), problems, path="proof")
     if not isinstance(event_id, str) or not 0 < len(event_id) <= MAX_ID:
         problems["event_id"] = f"required: the phone's own id of this event (1-{MAX_ID} chars)"
     if not isinstance(order_id, str) or not 0 < len(order_id) <= MAX_ID:
@@ -187,6 +197,7 @@ def _apply(client: Any, courier_id: str, event_id: str, order_id: str, kind: str
         if replay is not None:  # a twin resend got there first
             return replay | {"replayed": True}
         raise ApiError(409, "illegal_event", str(exc), {"type": kind}) from exc
+    web_metrics().order_moved(order)
     return record | {"status": order["status"]}
 
 
@@ -252,8 +263,13 @@ def pings() -> ResponseReturnValue:
     courier_id = str(current_principal().subject)
     body = json_object(max_bytes=100_000)
     items = body.get("pings")
+    problems: dict[str, str] = {}
+    refuse_unknown(body, ("pings",), problems)
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_PINGS:
-        raise invalid_parameters({"pings": f"required: a list of 1 to {MAX_PINGS} fixes"})
+        problems["pings"] = f"required: a list of 1 to {MAX_PINGS} fixes"
+    if problems:
+        raise invalid_parameters(problems)
+    assert isinstance(items, list)
     client = redis_client()
     current = now()
     last = fleet.positions(client).get(courier_id)
@@ -279,16 +295,17 @@ def _check_ping(
 ) -> tuple[str | None, Fix | None]:
     if not isinstance(item, dict):
         return "must be an object {lat, lng, at}", None
+    unknown: dict[str, str] = {}
+    refuse_unknown(item, ("lat", "lng", "at"), unknown)
+    if unknown:
+        return f"unknown field(s): {', '.join(unknown)} (a fix is {{lat, lng, at}})", None
     lat = json_number(item.get("lat"), low=-90, high=90)
     lng = json_number(item.get("lng"), low=-180, high=180)
     if lat is None or lng is None:
         return "lat and lng must be numbers in WGS84 degrees", None
-    try:
-        at = datetime.fromisoformat(str(item.get("at")))
-    except ValueError:
-        return "at must be an ISO 8601 time with a zone", None
-    if at.tzinfo is None:
-        return "at must be an ISO 8601 time with a zone", None
+    at = parse_moment(item.get("at"))
+    if at is None:
+        return f"at must be {MOMENT_RULE}", None
     if at > current + timedelta(minutes=1) or at < current - timedelta(hours=12):
         return "at is in the future or more than 12 hours old", None
     if previous is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import redis
@@ -16,20 +15,21 @@ from dispatch.worker import replan_once
 from geo.travel import VEHICLE_SPEEDS_MPS
 from web.auth import STAFF, allow, current_principal, require_own
 from web.errors import ApiError, invalid_parameters
-from web.params import json_number, json_object
+from web.params import (
+    MOMENT_RULE,
+    SAFE_ID,
+    is_safe_id,
+    json_number,
+    json_object,
+    parse_moment,
+    refuse_unknown,
+)
 from web.services import catalogue_index, now, redis_client
 
 bp = Blueprint("dispatch", __name__, url_prefix="/api/v1")
 
 MAX_BODY_BYTES = 8_000
-
-
-def _moment(value: Any) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
+COURIER_FIELDS = ("id", "name", "vehicle", "capacity", "shift_start", "shift_end", "home")
 
 
 @bp.post("/couriers")
@@ -38,22 +38,24 @@ def register_courier() -> ResponseReturnValue:
     """Register (or update) a courier: vehicle, capacity, shift and home position."""
     body = json_object(max_bytes=MAX_BODY_BYTES)
     problems: dict[str, str] = {}
+    refuse_unknown(body, COURIER_FIELDS, problems)
     courier_id = body.get("id")
-    if not isinstance(courier_id, str) or not 0 < len(courier_id) <= 64:
-        problems["id"] = "required: 1 to 64 characters"
+    if not is_safe_id(courier_id, max_length=64):  # it is a key and a path segment
+        problems["id"] = f"required: 1 to 64 characters matching {SAFE_ID}"
     vehicle = body.get("vehicle")
-    if vehicle not in VEHICLE_SPEEDS_MPS:
+    if not isinstance(vehicle, str) or vehicle not in VEHICLE_SPEEDS_MPS:  # a list: unhashable
         problems["vehicle"] = f"must be one of {', '.join(VEHICLE_SPEEDS_MPS)}"
     capacity = body.get("capacity")
     if isinstance(capacity, bool) or not isinstance(capacity, int) or not 1 <= capacity <= 20:
         problems["capacity"] = "a whole number of orders from 1 to 20"
-    start, end = _moment(body.get("shift_start")), _moment(body.get("shift_end"))
+    start, end = parse_moment(body.get("shift_start")), parse_moment(body.get("shift_end"))
     if start is None:
-        problems["shift_start"] = "required: ISO 8601 time with an offset"
+        problems["shift_start"] = f"required: {MOMENT_RULE}"
     if end is None or (start is not None and end <= start):
-        problems["shift_end"] = "required: ISO 8601 time with an offset, after shift_start"
+        problems["shift_end"] = f"required: {MOMENT_RULE}, after shift_start"
     given = body.get("home")
     home = given if isinstance(given, dict) else {}
+    refuse_unknown(home, ("lat", "lng"), problems, path="home")
     lat = json_number(home.get("lat"), low=-90, high=90)
     lng = json_number(home.get("lng"), low=-180, high=180)
     if lat is None or lng is None:
@@ -92,13 +94,15 @@ def courier_position(courier_id: str) -> ResponseReturnValue:
     body = json_object(max_bytes=MAX_BODY_BYTES)
     lat = json_number(body.get("lat"), low=-90, high=90)
     lng = json_number(body.get("lng"), low=-180, high=180)
-    problems = {}
+    problems: dict[str, str] = {}
+    refuse_unknown(body, ("lat", "lng"), problems)
     if lat is None:
         problems["lat"] = "required: a number from -90 to 90"
     if lng is None:
         problems["lng"] = "required: a number from -180 to 180"
-    if lat is None or lng is None:
+    if problems:
         raise invalid_parameters(problems)
+    assert lat is not None and lng is not None  # problems would have been raised
     fleet.record_position(client, courier_id, lat, lng, now())
     return jsonify(courier_id=courier_id, position={"lat": lat, "lng": lng})
 
@@ -145,21 +149,22 @@ def pin(order_id: str) -> ResponseReturnValue:
     """Pin an order to a courier: every later plan keeps that assignment. A courier who cannot
     take it (off shift, too small, on board another's, after the shift or the promise) is a 422
     ``pin_infeasible`` with the reason, checked by the planner's own rules."""
-    client = redis_client()
-    order = order_store.get_order(client, order_id)
-    if order is None:
-        raise ApiError(404, "order_not_found", f"no order with id {order_id!r}")
-    if not TRANSITIONS[order["status"]]:
-        raise ApiError(409, "order_closed", f"order {order_id} is already {order['status']}")
     body = json_object(max_bytes=MAX_BODY_BYTES)
     courier_id, allow_late = body.get("courier_id"), body.get("allow_late", False)
-    problems = {}
+    problems: dict[str, str] = {}
+    refuse_unknown(body, ("courier_id", "allow_late"), problems)
     if not isinstance(courier_id, str) or not courier_id:
         problems["courier_id"] = "required: the id of a registered courier"
     if not isinstance(allow_late, bool):
         problems["allow_late"] = "true or false"
     if problems:
         raise invalid_parameters(problems)
+    client = redis_client()
+    order = order_store.get_order(client, order_id)
+    if order is None:
+        raise ApiError(404, "order_not_found", f"no order with id {order_id!r}")
+    if not TRANSITIONS[order["status"]]:
+        raise ApiError(409, "order_closed", f"order {order_id} is already {order['status']}")
     courier = next((c for c in fleet.load_couriers(client) if c.id == courier_id), None)
     if courier is None:
         raise ApiError(404, "courier_not_found", f"no courier with id {courier_id!r}")

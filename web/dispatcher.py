@@ -19,6 +19,7 @@ from dispatch.overview import code_lock_alarms, day_kpis, order_risks
 from geo.stores import Store
 from geo.travel import path_through
 from web.auth import STAFF, allow
+from web.params import takes_query
 from web.services import ATTRIBUTION, catalogue_index, now, redis_client
 
 bp = Blueprint("dispatcher", __name__)
@@ -29,6 +30,7 @@ MAX_STORES_ON_MAP = 2_000
 
 
 @bp.get("/dispatcher")
+@takes_query("token")  # read by the page itself, once
 def page() -> ResponseReturnValue:
     settings = current_app.config["SETTINGS"]
     return render_template("dispatcher.html", tile_url=settings.map_tile_url or "",
@@ -74,7 +76,8 @@ def overview() -> dict[str, Any]:
         "at": at.isoformat(),
         "time_zone": zone,
         "plan": {"version": plan.get("version"), "planned_at": plan.get("planned_at"),
-                 "unassigned": plan.get("unassigned", {})},
+                 "unassigned": plan.get("unassigned", {}), "on_time": plan.get("on_time", 0),
+                 "late": plan.get("late", 0), "late_minutes": plan.get("late_minutes", 0.0)},
         "orders": [
             {"id": o["id"], "status": o["status"], "store_id": o["store_id"],
              "store": _store_summary(index.get(o["store_id"])),
@@ -116,6 +119,7 @@ def _fingerprint() -> str:
 
 
 @bp.get("/api/v1/dispatch/stream")
+@takes_query("access_token")  # an EventSource sends no headers
 @allow(*STAFF, allow_query=True)
 def stream() -> ResponseReturnValue:
     """Server-Sent Events: an ``overview`` event at once and after every change."""

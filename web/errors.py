@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -57,8 +58,11 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
-def register_error_handlers(app: Flask) -> None:
-    """Answer every error as JSON, so that no client ever sees an HTML error page or a 500."""
+def register_error_handlers(
+    app: Flask, *, on_redis_error: Callable[[], None] = lambda: None
+) -> None:
+    """Answer every error as JSON, so that no client ever sees an HTML error page or a 500;
+    ``on_redis_error`` counts the requests that Redis failed."""
 
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError) -> ResponseReturnValue:
@@ -77,6 +81,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(redis.RedisError)
     def _storage_down(error: redis.RedisError) -> ResponseReturnValue:
         log.error("Redis error: %s", error)
+        on_redis_error()
         body = error_body("storage_unavailable", "the store catalogue is unreachable; try again")
         return jsonify(body), 503, {"Retry-After": "5"}
 

@@ -7,7 +7,9 @@ from typing import Any
 from dispatch.orders import CHANNELS, MAX_LINES, MAX_QTY, STATUSES
 from geo.stores import STORE_KINDS
 from geo.streets import STREET_CLASSES
+from web.auth import ROLES
 from web.limits import PUBLIC_PATHS
+from web.params import SAFE_ID
 from web.stores import DEFAULT_LIMIT, DEFAULT_RADIUS_M, MAX_LIMIT, MAX_PAGE, MAX_RADIUS_M
 
 Schema = dict[str, Any]
@@ -16,6 +18,7 @@ STRING: Schema = {"type": "string"}
 INTEGER: Schema = {"type": "integer"}
 NUMBER: Schema = {"type": "number"}
 MOMENT: Schema = {"type": "string", "format": "date-time"}
+ID: Schema = {"type": "string", "pattern": SAFE_ID, "minLength": 1, "maxLength": 128}
 STORE: Schema = {"$ref": "#/components/schemas/Store"}
 ORDER: Schema = {"$ref": "#/components/schemas/Order"}
 META: Schema = {"$ref": "#/components/schemas/Meta"}
@@ -27,6 +30,17 @@ def _object(required: tuple[str, ...] = (), **properties: Schema) -> Schema:
     if required:
         schema["required"] = list(required)
     return schema
+
+
+def _closed(schema: Any) -> Any:
+    """A copy of a request body's schema with every object closed to fields it does not name,
+    as the service refuses them (400 naming each)."""
+    if not isinstance(schema, dict):
+        return schema
+    closed: Schema = {key: _closed(value) for key, value in schema.items()}
+    if closed.get("type") == "object" and "properties" in closed and "$ref" not in closed:
+        closed.setdefault("additionalProperties", False)
+    return closed
 
 
 def _array(items: Schema, **limits: int) -> Schema:
@@ -73,7 +87,7 @@ def _op(
     if parameters:
         operation["parameters"] = list(parameters)
     if body is not None:
-        operation["requestBody"] = {"required": True, **_json(body)}
+        operation["requestBody"] = {"required": True, **_json(_closed(body))}
     return operation
 
 
@@ -101,22 +115,23 @@ META_SCHEMA = _object(
 LINE = _object(
     ("sku", "qty"), sku=STRING, qty={"type": "integer", "minimum": 1, "maximum": MAX_QTY}
 )
-ORDER_REQUEST_SCHEMA = _object(
-    ("channel", "external_id", "lat", "lng", "items"),
-    channel={"type": "string", "enum": list(CHANNELS)},
-    external_id={"type": "string", "minLength": 1, "maxLength": 128},
-    lat={"type": "number", "minimum": -90, "maximum": 90},
-    lng={"type": "number", "minimum": -180, "maximum": 180},
-    address={"type": "string", "maxLength": 500},
-    note={"type": "string", "maxLength": 500},
-    items=_array(LINE, minItems=1, maxItems=MAX_LINES),
-    store_id={
-        "type": "string",
-        "maxLength": 128,
-        "description": "channel store only, and "
-        "required then: the store that took the order (a store token's own store)",
-    },
-) | {"additionalProperties": False}
+ORDER_REQUEST_SCHEMA = _closed(
+    _object(
+        ("channel", "external_id", "lat", "lng", "items"),
+        channel={"type": "string", "enum": list(CHANNELS)},
+        external_id={"type": "string", "minLength": 1, "maxLength": 128},
+        lat={"type": "number", "minimum": -90, "maximum": 90},
+        lng={"type": "number", "minimum": -180, "maximum": 180},
+        address={"type": "string", "maxLength": 500},
+        note={"type": "string", "maxLength": 500},
+        items=_array(LINE, minItems=1, maxItems=MAX_LINES),
+        store_id=ID
+        | {
+            "description": "channel store only, and "
+            "required then: the store that took the order (a store token's own store)",
+        },
+    )
+)
 ORDER_SCHEMA = _object(
     id=STRING,
     channel=STRING,
@@ -265,7 +280,10 @@ def _order_paths() -> dict[str, Schema]:
             body=_object(("orders",), orders=_array(
                 {"$ref": "#/components/schemas/OrderRequest"}, minItems=1, maxItems=200)),
             description="Each order succeeds or fails on its own; results come in the order "
-            "sent, each with the status a single POST would have answered.",
+            "sent, each with the status a single POST would have answered. An order repeating "
+            "the channel and external_id of an earlier one in the batch is that order again "
+            "(same body) or a 409 idempotency_conflict naming it in details.same_as_index "
+            "(another body), refused before anything of it is written.",
         )},
         "/api/v1/orders/rebalance": {"post": _op(
             "Re-match orders not yet being prepared with the batch matcher; move those it improves",
@@ -328,11 +346,14 @@ def _dispatch_paths() -> dict[str, Schema]:
             "routes": _array(_object(courier_id=STRING, stops=_array(stop))),
             "unassigned": {"type": "object", "description": "order id -> reason"},
             "late_orders": {"type": "object", "description": "order id -> seconds late"},
+            "on_time": {**INTEGER, "description": "orders planned to arrive by their promise"},
+            "late": {**INTEGER, "description": "orders planned to arrive after their promise"},
+            "late_minutes": {**NUMBER, "description": "minutes past the promise, summed"},
         },
     }
     courier = _object(
         ("id", "vehicle", "capacity", "shift_start", "shift_end", "home"),
-        id={"type": "string", "maxLength": 64},
+        id=ID | {"maxLength": 64},
         name=STRING,
         vehicle={"type": "string", "enum": ["walk", "bicycle", "e-bike", "scooter", "car"]},
         capacity={"type": "integer", "minimum": 1, "maximum": 20},
@@ -485,13 +506,49 @@ def _people_paths() -> dict[str, Any]:
                        _object(tokens=_array(token), count=INTEGER), errors=(401, 403)),
             "post": _op("Admin: issue a token; the secret is shown in this answer only",
                         _object(token=STRING, id=STRING, role=STRING), ok_status=201,
-                        errors=(400, 401, 403),
-                        body=_object(("role",), role=STRING, subject=STRING, label=STRING)),
+                        errors=(400, 401, 403, 422),
+                        body=_object(("role",), role={"type": "string", "enum": list(ROLES)},
+                                     subject=ID | {"description": "shopper, store or courier "
+                                                   "roles only: the id it acts for"},
+                                     label={"type": "string", "maxLength": 200})
+                        | {"additionalProperties": False},
+                        description="A store token's subject must be a store of the catalogue, "
+                        "a courier token's a registered courier (422 unknown_subject)."),
         },
         "/api/v1/admin/tokens/{token_id}": {"delete": _op(
             "Admin: revoke a token", _object(id=STRING, revoked={"type": "boolean"}),
             errors=(401, 403, 404), parameters=(_path("token_id"),),
         )},
+    }  # fmt: skip
+
+
+CHECK = _object(("ok",), ok={"type": "boolean"}, message=STRING)
+
+
+def _ops_paths() -> dict[str, Any]:
+    """Liveness, readiness and the Prometheus figures (see docs/operations.md)."""
+    metrics = _op(
+        "Prometheus figures (text format): an admin token or the scraper's METRICS_TOKEN",
+        STRING,
+        media_type="text/plain",
+        errors=(400, 401, 403),
+        description="Every web worker's counters added up, and gauges read from Redis at "
+        "scrape time. METRICS_PORT serves the same without a token on a port of "
+        "its own.",
+    )
+    metrics["security"] = [{"bearer": []}]
+    ready = _op("Readiness: Redis reachable, this worker's catalogue index built, key layout "
+                "checked; a 503 names the failing checks",
+                _object(("status", "checks"), status=STRING,
+                        checks=_object(redis=CHECK, catalogue=CHECK, layout=CHECK)),
+                errors=(400, 503))  # fmt: skip
+    return {
+        "/healthz": {"get": _op("Liveness: the process answers (Redis is not asked)",
+                                _object(("status",), status=STRING,
+                                        catalogue_version={"type": ["integer", "null"]}),
+                                errors=(400,))},
+        "/readyz": {"get": ready},
+        "/metrics": {"get": metrics},
     }  # fmt: skip
 
 
@@ -529,7 +586,9 @@ def openapi_document() -> dict[str, Any]:
             "description": (
                 "Nearby-store search over an H3-indexed catalogue and the order platform. Units: "
                 "metres, seconds; JSON uses lat/lng in WGS84. Every client error is a 4xx body "
-                '{"error": {"code", "message", "details"}}. Store data (c) OpenStreetMap '
+                '{"error": {"code", "message", "details"}}. A query parameter an operation does '
+                "not list is a 400 unknown_parameter; a body field it does not list a 400 naming "
+                "it. Store data (c) OpenStreetMap "
                 "contributors, ODbL 1.0. Authentication: 'Authorization: Bearer <token>' with a "
                 "token of role shopper, store, courier, dispatcher or admin (store search, "
                 "products and tracking links need none); 401 without a valid token, 403 for the "
@@ -537,11 +596,7 @@ def openapi_document() -> dict[str, Any]:
             ),
         },
         "paths": _with_access_rules(
-            _store_paths()
-            | _order_paths()
-            | _dispatch_paths()
-            | _people_paths()
-            | {"/healthz": {"get": _op("Liveness, Redis reachability and catalogue version")}}
+            _store_paths() | _order_paths() | _dispatch_paths() | _people_paths() | _ops_paths()
         ),
         "components": {
             "schemas": {

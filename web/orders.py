@@ -39,8 +39,17 @@ from dispatch.stats import store_figures
 from web.auth import STAFF, Principal, allow, current_principal, require_own
 from web.errors import ApiError, error_body, invalid_parameters
 from web.limits import rate_limited
-from web.params import QueryReader, json_number, json_object
-from web.services import catalogue_index, now, redis_client, store_slot
+from web.metrics import refusal_reason
+from web.params import (
+    SAFE_ID,
+    QueryReader,
+    is_safe_id,
+    json_number,
+    json_object,
+    refuse_unknown,
+    takes_query,
+)
+from web.services import catalogue_index, now, redis_client, store_slot, web_metrics
 from web.tracking import order_of_token, tracking_links, tracking_view
 
 bp = Blueprint("orders", __name__, url_prefix="/api/v1")
@@ -66,14 +75,14 @@ def _text(body: dict[str, Any], name: str, problems: dict[str, str], *, limit: i
     return value.strip()
 
 
+ORDER_FIELDS = ("channel", "external_id", "lat", "lng", "address", "items", "note", "store_id")
+LINE_FIELDS = ("sku", "qty")
+
+
 def parse_order_request(body: dict[str, Any]) -> OrderRequest:
     """Validate an order body field by field; a 400 names every bad field."""
     problems: dict[str, str] = {}
-    unknown = sorted(
-        set(body) - {"channel", "external_id", "lat", "lng", "address", "items", "note", "store_id"}
-    )
-    if unknown:
-        problems["body"] = f"unknown field(s): {', '.join(unknown)}"
+    refuse_unknown(body, ORDER_FIELDS, problems)
     channel = body.get("channel")
     if channel not in CHANNELS:
         problems["channel"] = f"must be one of {', '.join(CHANNELS)}"
@@ -89,7 +98,9 @@ def parse_order_request(body: dict[str, Any]) -> OrderRequest:
     address = _text(body, "address", problems, limit=MAX_TEXT)
     note = _text(body, "note", problems, limit=MAX_TEXT)
     store_id = _text(body, "store_id", problems, limit=MAX_ID) or None
-    if store_id is not None and channel != "store":
+    if store_id is not None and not is_safe_id(store_id):
+        problems["store_id"] = f"a store id matching {SAFE_ID}"
+    elif store_id is not None and channel != "store":
         problems["store_id"] = "only with channel store: the store that took the order"
     lines: list[OrderLine] = []
     items = body.get("items")
@@ -99,6 +110,10 @@ def parse_order_request(body: dict[str, Any]) -> OrderRequest:
         for i, item in enumerate(items):
             sku = item.get("sku") if isinstance(item, dict) else None
             qty = item.get("qty") if isinstance(item, dict) else None
+            if not isinstance(item, dict):
+                problems[f"items[{i}]"] = "must be an object {sku, qty}"
+                continue
+            refuse_unknown(item, LINE_FIELDS, problems, path=f"items[{i}]")
             if not isinstance(sku, str) or not 0 < len(sku) <= 64:
                 problems[f"items[{i}].sku"] = "required: a string"
             elif isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= MAX_QTY:
@@ -155,8 +170,10 @@ def create_order() -> ResponseReturnValue:
     principal = current_principal()
     order_request = _taken_where(parse_order_request(body), principal)
     header_key = request.headers.get("Idempotency-Key")
-    if header_key is not None and not 0 < len(header_key) <= MAX_ID:
-        raise invalid_parameters({"Idempotency-Key": f"must be 1 to {MAX_ID} characters"})
+    if header_key is not None and (
+        not 0 < len(header_key) <= MAX_ID or not header_key.isprintable()
+    ):
+        raise invalid_parameters({"Idempotency-Key": f"must be 1 to {MAX_ID} printable characters"})
     fingerprint = body_hash(body)
     if principal.role == "shopper":
         order_request = replace(order_request, shopper=principal.subject)
@@ -167,7 +184,11 @@ def create_order() -> ResponseReturnValue:
     try:
         result = _intake().take(submission)
     except IntakeError as exc:
-        raise _intake_error(exc) from exc
+        refused = _intake_error(exc)
+        _count_refusal(order_request, refused)
+        raise refused from exc
+    if not result.replayed:
+        web_metrics().order_accepted(result.order)
     headers = {"Location": f"/api/v1/orders/{result.order['id']}"}
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
@@ -202,17 +223,26 @@ def create_orders_in_bulk() -> ResponseReturnValue:
             outcomes.append({})
         except ApiError as refused:
             outcomes.append(refused)
-    taken = iter(_intake().take_batch(submissions))
+    taken = zip(submissions, _intake().take_batch(submissions), strict=True)
+    positions = [
+        index for index, outcome in enumerate(outcomes) if not isinstance(outcome, ApiError)
+    ]
     results = []
     for index, outcome in enumerate(outcomes):
         if isinstance(outcome, ApiError):
             results.append({"index": index, "status": outcome.status, **_error_json(outcome)})
             continue
-        result = next(taken)
+        submission, result = next(taken)
+        if isinstance(result, IdempotencyConflictError) and result.same_as is not None:
+            # the intake counts the orders it was given; the answer counts the batch sent
+            result = IdempotencyConflictError(result.order_id, same_as=positions[result.same_as])
         if isinstance(result, IntakeResult):
+            if not result.replayed:
+                web_metrics().order_accepted(result.order)
             results.append({"index": index, "status": 201, "order": result.order})
         else:
             api_error = _intake_error(result)
+            _count_refusal(submission.request, api_error)
             results.append({"index": index, "status": api_error.status, **_error_json(api_error)})
     accepted = sum(r["status"] == 201 for r in results)
     return jsonify(results=results, accepted=accepted, refused=len(results) - accepted)
@@ -258,7 +288,10 @@ def _intake_error(exc: IntakeError) -> ApiError:
     if isinstance(exc, UnknownStoreError):
         return ApiError(422, "unknown_store", str(exc), {"field": "store_id", "id": exc.store_id})
     if isinstance(exc, IdempotencyConflictError):
-        return ApiError(409, "idempotency_conflict", str(exc), {"order_id": exc.order_id})
+        details: dict[str, Any] = {"order_id": exc.order_id}
+        if exc.same_as is not None:
+            details |= {"field": "external_id", "same_as_index": exc.same_as}
+        return ApiError(409, "idempotency_conflict", str(exc), details)
     if isinstance(exc, IdempotencyInProgressError):
         return ApiError(409, "request_in_progress", str(exc), {"retry_after_s": 2},
                         headers={"Retry-After": "2"})  # fmt: skip
@@ -266,6 +299,16 @@ def _intake_error(exc: IntakeError) -> ApiError:
         details = {"candidates": [r.to_dict() for r in exc.rejections]}
         return ApiError(422, "no_store_can_fulfil", str(exc), details)
     raise exc
+
+
+REFUSALS = ("unknown_sku", "unknown_store", "no_store_can_fulfil")  # the order itself refused
+
+
+def _count_refusal(order_request: OrderRequest, error: ApiError) -> None:
+    """Count an order refused for what it asks (not a retry's conflict)."""
+    if error.code in REFUSALS:
+        reason = refusal_reason(error.code, error.details.get("candidates", ()))
+        web_metrics().order_refused(order_request.channel, order_request.store_id, reason)
 
 
 def _error_json(error: ApiError) -> dict[str, Any]:
@@ -298,16 +341,17 @@ def change_order_status(order_id: str) -> ResponseReturnValue:
     the order was ready, and ready that it was prepared; a preparing or ready sent once the
     order is past it is a 200 with ``changed`` false.
     """
-    _own_order(order_id)
     body = json_object(max_bytes=MAX_ORDER_BYTES)
     target = body.get("status")
     allowed = STORE_STATUSES if current_principal().role == "store" else STATUSES[1:]
     problems: dict[str, str] = {}
+    refuse_unknown(body, ("status", "note"), problems)
     if target not in allowed:
         problems["status"] = f"must be one of {', '.join(allowed)}"
     note = _text(body, "note", problems, limit=MAX_TEXT)
     if problems:
         raise invalid_parameters(problems)
+    _own_order(order_id)
     try:
         return jsonify(order=transition(order_id, str(target), note), changed=True)
     except AlreadyPastError as late:  # already there (a quicker courier, a double tap)
@@ -328,7 +372,6 @@ def cancel_by_tracking_link(token: str) -> ResponseReturnValue:
     """The shopper's own link may cancel until the store starts preparing (after that the goods
     are being picked: the shopper calls the store); answers the link's fresh view."""
     order = order_of_token(token)
-    QueryReader(request.args, allowed=()).finish()
     try:
         transition(order["id"], "cancelled", "cancelled by the shopper (tracking link)",
                    only_from=("accepted",))  # fmt: skip
@@ -368,13 +411,15 @@ def transition(
 ) -> dict[str, Any]:
     """The one way the API moves an order (a 404 or a 409 for what cannot move)."""
     try:
-        return order_store.change_status(
+        order = order_store.change_status(
             redis_client(), order_id, target, at=now(), note=note, only_from=only_from
         )
     except order_store.OrderNotFoundError as exc:
         raise ApiError(404, "order_not_found", f"no order with id {order_id!r}") from exc
     except IllegalTransitionError as exc:
         raise ApiError(409, "illegal_transition", str(exc), {"target": target}) from exc
+    web_metrics().order_moved(order)
+    return order
 
 
 def _known_store(store_id: str) -> order_store.StoreSlot:
@@ -388,11 +433,12 @@ def _known_store(store_id: str) -> order_store.StoreSlot:
 
 
 @bp.get("/stores/<store_id>/orders")
+@takes_query("status", "limit")
 @allow("store", *STAFF)
 def list_store_orders(store_id: str) -> ResponseReturnValue:
     """Store staff: this store's orders, newest first, optionally of one status."""
     slot = _known_store(store_id)
-    args = QueryReader(request.args, allowed=("status", "limit"))
+    args = QueryReader(request.args)
     status = args.choices("status", allowed=STATUSES)
     limit = args.integer("limit", default=50, low=1, high=200)
     args.finish()
@@ -404,11 +450,12 @@ def list_store_orders(store_id: str) -> ResponseReturnValue:
 
 
 @bp.get("/stores/<store_id>/stats")
+@takes_query("from", "to")
 @allow("store", *STAFF)
 def store_stats(store_id: str) -> ResponseReturnValue:
     """A merchant's closed loop: orders and revenue per channel, on-time share, delivery time."""
     slot = _known_store(store_id)
-    args = QueryReader(request.args, allowed=("from", "to"))
+    args = QueryReader(request.args)
     end = args.moment("to") or now()
     start = args.moment("from") or end - timedelta(days=1)
     args.finish()
@@ -437,6 +484,7 @@ def push_stock(store_id: str) -> ResponseReturnValue:
     mode = body.get("mode", "set")
     items = body.get("items")
     problems: dict[str, str] = {}
+    refuse_unknown(body, ("mode", "items"), problems)
     if mode not in ("set", "adjust"):
         problems["mode"] = "must be set or adjust"
     changes: dict[str, int] = {}
@@ -444,17 +492,24 @@ def push_stock(store_id: str) -> ResponseReturnValue:
         problems["items"] = "required: a list of 1 to 1000 {sku, qty} entries"
     else:
         known = order_store.load_products(redis_client())
+        seen: set[str] = set()
         for i, item in enumerate(items):
             sku = item.get("sku") if isinstance(item, dict) else None
             qty = item.get("qty") if isinstance(item, dict) else None
+            if isinstance(item, dict):
+                refuse_unknown(item, LINE_FIELDS, problems, path=f"items[{i}]")
             if not isinstance(sku, str) or sku not in known:
                 problems[f"items[{i}].sku"] = "unknown sku"
+            elif sku in seen:  # which of two levels or deltas was meant? neither is kept
+                problems[f"items[{i}].sku"] = f"{sku} is on an earlier line too: one line per sku"
             elif isinstance(qty, bool) or not isinstance(qty, int) or abs(qty) > 1_000_000:
                 problems[f"items[{i}].qty"] = "must be a whole number"
             elif mode == "set" and qty < 0:
                 problems[f"items[{i}].qty"] = "a level cannot be negative"
             else:
                 changes[sku] = qty
+            if isinstance(sku, str):
+                seen.add(sku)
     if problems:
         raise invalid_parameters(problems)
     client = redis_client()

@@ -1,4 +1,5 @@
-"""What request handlers reach through the app: the catalogue index, Redis and the clock."""
+"""What request handlers reach through the app: the catalogue index, Redis, the clock and the
+figures counted for Prometheus."""
 
 from __future__ import annotations
 
@@ -13,12 +14,17 @@ from dispatch.order_store import StoreSlot
 from geo.index import StoreIndex
 from geo.stores import Store
 from web.catalogue_cache import CatalogueCache
+from web.metrics import WebMetrics
 
 ATTRIBUTION = "Store and map data © OpenStreetMap contributors, ODbL 1.0"
 
 
 def redis_client() -> redis.Redis:
     return cast(redis.Redis, current_app.extensions["redis"])
+
+
+def web_metrics() -> WebMetrics:
+    return cast(WebMetrics, current_app.extensions["metrics"])
 
 
 def catalogue_cache() -> CatalogueCache:

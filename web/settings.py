@@ -50,6 +50,13 @@ class Settings:
     lease_s: float = 15.0  # a worker's hold on a region lasts this long unless renewed
     rate_limit_per_minute: int = 600  # per token (or address) on public and courier routes; 0: off
     trusted_proxies: int = 0  # proxies in front that set X-Forwarded-For (0: trust no header)
+    # Prometheus figures: GET /metrics takes an admin token or this one (a scraper's own)
+    metrics_token: str | None = None
+    metrics_port: int = 0  # also serve them open on this port of metrics_host (0: off)
+    metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = 0  # the dispatcher worker's own figures (0: off)
+    # gunicorn's workers write their figures here and /metrics adds them up (None: one process)
+    prometheus_multiproc_dir: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -83,6 +90,13 @@ class Settings:
                     env.get("RATE_LIMIT_PER_MINUTE", base.rate_limit_per_minute)
                 ),
                 trusted_proxies=int(env.get("TRUSTED_PROXIES", base.trusted_proxies)),
+                metrics_token=env.get("METRICS_TOKEN") or None,
+                metrics_port=int(env.get("METRICS_PORT") or 0),
+                metrics_host=env.get("METRICS_HOST", base.metrics_host),
+                worker_metrics_port=int(env.get("WORKER_METRICS_PORT") or 0),
+                prometheus_multiproc_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"])
+                if env.get("PROMETHEUS_MULTIPROC_DIR")
+                else None,
             )
         except ValueError as exc:
             msg = f"bad setting in the environment: {exc}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import time
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -15,8 +16,15 @@ from geo.index import NearbyQuery, StoreHit, StoreIndex, is_open
 from geo.stores import STORE_KINDS, Store
 from web.errors import ApiError
 from web.limits import rate_limited
-from web.params import QueryReader
-from web.services import catalogue_index, catalogue_meta, now, redis_client, store_slot
+from web.params import QueryReader, takes_query
+from web.services import (
+    catalogue_index,
+    catalogue_meta,
+    now,
+    redis_client,
+    store_slot,
+    web_metrics,
+)
 
 bp = Blueprint("stores", __name__, url_prefix="/api/v1/stores")
 
@@ -57,11 +65,12 @@ def _hit_json(hit: StoreHit, *, moment: datetime) -> dict[str, Any]:
 
 
 @bp.get("/nearby")
+@takes_query(*NEARBY_PARAMS)
 @rate_limited("public")
 def nearby() -> ResponseReturnValue:
     """Stores near a point, nearest first (ties by id), exactly as a full scan would rank them."""
     index = catalogue_index()
-    args = QueryReader(request.args, allowed=NEARBY_PARAMS)
+    args = QueryReader(request.args)
     lat = args.number("lat", low=-90, high=90)
     lng = args.number("lng", low=-180, high=180)
     radius = args.number("radius_m", default=DEFAULT_RADIUS_M, low=0, high=MAX_RADIUS_M)
@@ -88,7 +97,9 @@ def nearby() -> ResponseReturnValue:
         partner=partner,
         open_at=moment if open_now else None,
     )
+    started = time.perf_counter()
     hits = _with_stock(index, query, skus) if skus else index.nearby(query)
+    web_metrics().nearby_seconds.observe(time.perf_counter() - started)
     return jsonify(
         stores=[_hit_json(hit, moment=moment) for hit in hits],
         count=len(hits),
@@ -127,10 +138,11 @@ def one_store(store_id: str) -> ResponseReturnValue:
 
 
 @bp.get("")
+@takes_query("limit", "after")
 @rate_limited("public")
 def list_stores() -> ResponseReturnValue:
     """The catalogue in id order, ``limit`` at a time, continuing ``after`` the last id seen."""
-    args = QueryReader(request.args, allowed=("limit", "after"))
+    args = QueryReader(request.args)
     limit = args.integer("limit", default=100, low=1, high=MAX_PAGE)
     after = args.text("after", max_length=128)
     args.finish()

@@ -245,3 +245,30 @@ def test_a_zhubei_courier_is_planned_for_a_zhubei_order_on_zhubei_streets(
     ride = zhubei.matrix_seconds([couriers[1].position, store], vehicle="e-bike")[0][1]
     assert route.stops[0].arrive_at == NOW + timedelta(seconds=ride)
     assert ride < 15 * 60  # a ride across town, not hours from the other city's network
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**32), st.integers(1, 10), st.integers(1, 3))
+def test_every_order_is_planned_and_the_counts_match_the_routes(
+    seed: int, n_orders: int, n_couriers: int
+) -> None:
+    """Riding couriers with room and time: no order left out, however late; on time, late and late
+    minutes are what the stops say."""
+    rng = random.Random(seed)
+    shift_end = NOW + timedelta(hours=4)
+    couriers = [CourierState(f"c{k}", near_taichung(rng), rng.choice(VEHICLES[1:]), 3, shift_end)
+                for k in range(n_couriers)]  # fmt: skip
+    orders = [
+        OpenOrder(f"o{i}", near_taichung(rng), near_taichung(rng),
+                  ready_at=NOW + timedelta(minutes=rng.randint(0, 15)),
+                  promised_by=NOW + timedelta(minutes=rng.randint(10, 60)))
+        for i in range(n_orders)
+    ]  # fmt: skip
+    plan = plan_dispatch(orders, couriers, now=NOW, travel=TRAVEL, time_limit_s=0.3)
+    check(plan, orders, couriers)
+    assert plan.unassigned == {}
+    deliveries = [s for r in plan.routes for s in r.stops if s.kind == "delivery"]
+    assert sorted(s.order_id for s in deliveries) == sorted(o.id for o in orders)
+    assert plan.on_time == sum(1 for s in deliveries if s.late_s == 0)
+    assert plan.on_time + plan.late == len(orders)
+    assert plan.late_minutes == sum(s.late_s for s in deliveries) / 60

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dispatch.routing import Courier, Plan, RoutingProblem, SolveOptions, Task, solve
+from dispatch import routing
+from dispatch.routing import (
+    Courier,
+    Plan,
+    RoutingProblem,
+    SolveOptions,
+    Task,
+    solve,
+    solve_promises,
+)
 
 FAST = SolveOptions(time_limit_s=0.5, solution_limit=200)
 
@@ -227,3 +237,95 @@ def test_a_feasible_hint_is_where_the_search_starts() -> None:
     check_plan(problem, again)
     cold = solve(problem, SolveOptions(time_limit_s=2.0, solution_limit=1))
     assert again.total_cost <= good.total_cost < cold.total_cost
+
+
+def kept(plan: Plan) -> set[str]:
+    return {
+        v.task_id for r in plan.routes for v in r.visits if v.kind == "delivery" and not v.late_by
+    }
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems())
+def test_plans_that_put_promises_first_respect_every_rule(problem: RoutingProblem) -> None:
+    """Both searches together still keep precedence, couriers, capacity, times and shifts."""
+    check_plan(problem, solve_promises(problem, FAST))
+
+
+def test_two_promises_kept_and_one_very_late_beat_three_slightly_late() -> None:
+    """Ranked by promises kept first: a-b on time with c 410 s late, not c-a-b with all three
+    late by 310 s in all (which is what summed lateness prefers)."""
+    travel = grid_travel([(0, 0), (500, 0), (1000, 0), (-500, 0)])  # 100 s apart, c behind
+    tasks = (
+        Task("a", pickup=0, delivery=1, ready=0, due=150),
+        Task("b", pickup=0, delivery=2, ready=0, due=250),
+        Task("c", pickup=0, delivery=3, ready=0, due=90),
+    )
+    problem = RoutingProblem(travel, tasks, (Courier("k", 0, 0, 10_000, capacity=3),))
+    summed = solve(problem, SolveOptions(time_limit_s=1))
+    assert kept(summed) == set() and summed.total_lateness == 310
+    plan = solve_promises(problem, SolveOptions(time_limit_s=1))
+    check_plan(problem, plan)
+    assert kept(plan) == {"a", "b"} and not plan.unassigned
+    assert plan.total_lateness == 410  # c still planned, as early as a-b allows
+
+
+def test_an_order_that_cannot_be_on_time_is_planned_late_not_dropped() -> None:
+    """Out of reach of its promise for every courier: planned late, at the least lateness."""
+    travel = grid_travel([(0, 0), (6000, 0)])
+    tasks = (Task("far", 0, 1, 0, 60), Task("near", 0, 0, 0, 600))
+    problem = RoutingProblem(travel, tasks, (Courier("c", 0, 0, 7200, 2),))
+    plan = solve_promises(problem, SolveOptions(time_limit_s=1))
+    check_plan(problem, plan)
+    assert not plan.unassigned and kept(plan) == {"near"}
+    assert plan.total_lateness == 1200 - 60
+
+
+def test_orders_on_board_are_never_left_out_for_new_promises() -> None:
+    """An order on board that will be late anyway is still delivered by its courier."""
+    travel = grid_travel([(0, 0), (6000, 0), (-6000, 0)])
+    tasks = (
+        Task("carried", None, 1, 0, 60, courier="c"),
+        Task("new", 0, 2, 0, 1300),
+    )
+    problem = RoutingProblem(travel, tasks, (Courier("c", 0, 0, 7200, 2),))
+    plan = solve_promises(problem, SolveOptions(time_limit_s=1))
+    check_plan(problem, plan)
+    assert not plan.unassigned
+    assert {v.task_id for v in plan.routes[0].visits} == {"carried", "new"}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems())
+def test_a_replan_keeps_at_least_the_promises_of_the_plan_in_force(
+    problem: RoutingProblem,
+) -> None:
+    """Started from the plan in force, the promises it keeps are never fewer, even after a
+    single improving step: the first search starts there and counts promises before travel."""
+    first = solve_promises(problem, FAST)
+    again = solve_promises(problem, SolveOptions(time_limit_s=1, solution_limit=1),
+                           hint=hint_of(first))  # fmt: skip
+    check_plan(problem, again)
+    assert len(kept(again)) >= len(kept(first))
+
+
+def test_a_big_snapshot_is_planned_area_by_area_and_keeps_every_rule(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Split into areas (thresholds lowered here to keep the test fast): each task planned
+    once, owned tasks with their courier, every rule kept, every courier in one area."""
+    monkeypatch.setattr(routing, "SPLIT_ABOVE", 20)
+    monkeypatch.setattr(routing, "AREA_TASKS", 12)
+    rng = random.Random(3)
+    points = [(rng.uniform(0, 12000), rng.uniform(0, 3000)) for _ in range(80)]
+    couriers = tuple(Courier(f"c{k}", rng.randrange(80), 0, 14_400, 3) for k in range(8))
+    tasks = [Task(f"t{i}", rng.randrange(80), rng.randrange(80), rng.choice([0, 600]), 3600)
+             for i in range(36)]  # fmt: skip
+    tasks[0] = replace(tasks[0], courier="c5")  # pinned
+    tasks[1] = replace(tasks[1], pickup=None, courier="c2")  # on board
+    problem = RoutingProblem(grid_travel(points), tuple(tasks), couriers)
+    assert len(routing._areas(problem, 3)) == 3
+    plan = solve_promises(problem, SolveOptions(time_limit_s=3))
+    check_plan(problem, plan)
+    assert not plan.unassigned
+    assert sorted(r.courier_id for r in plan.routes) == sorted(c.id for c in couriers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -121,6 +122,7 @@ def test_tokens_are_kept_hashed_and_can_be_revoked(
     assert shop.delete(f"/api/v1/admin/tokens/{token_id}").status_code == 404
     # the CLI issues and revokes too
     runner = app.test_cli_runner()
+    assert shop.post("/api/v1/couriers", json=courier_body("c9")).status_code == 201
     issued = runner.invoke(args=["tokens", "issue", "--role", "courier", "--subject", "c9"])
     assert issued.exit_code == 0, issued.output
     cli_id, cli_token = issued.output.split()
@@ -138,3 +140,35 @@ def test_bad_token_requests(shop: FlaskClient, body: dict[str, Any]) -> None:
     response = shop.post("/api/v1/admin/tokens", json=body)
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "invalid_parameter"
+
+
+def test_a_bad_label_is_named_as_the_label(shop: FlaskClient) -> None:
+    """A label with a lone surrogate is a 400 naming label (it named subject, with the codec's
+    own words)."""
+    text = '{"role": "dispatcher", "label": "night \\ud800"}'
+    response = shop.post("/api/v1/admin/tokens", data=text, content_type="application/json")
+    assert response.status_code == 400
+    fields = response.get_json()["error"]["details"]["fields"]
+    assert list(fields) == ["label"] and "codec" not in fields["label"]
+
+
+@pytest.mark.parametrize(
+    ("role", "subject"), [("courier", "ghost"), ("store", "osm-node-1"), ("courier", "../../x")]
+)
+def test_tokens_only_for_couriers_and_stores_that_exist(
+    app: Flask, shop: FlaskClient, redis_client: redis.Redis, role: str, subject: str
+) -> None:
+    """A courier or store token for an id nobody has is refused (422, or 400 for an unsafe id),
+    by the API and the CLI alike; nothing is issued."""
+    response = shop.post("/api/v1/admin/tokens", json={"role": role, "subject": subject})
+    assert response.status_code in (400, 422)
+    assert "subject" in json.dumps(response.get_json()["error"]["details"])
+    issued = app.test_cli_runner().invoke(
+        args=["tokens", "issue", "--role", role, "--subject", subject]
+    )
+    assert issued.exit_code != 0 and "--subject" in issued.output
+    assert [t["role"] for t in list_tokens(redis_client)] == ["admin"]
+    assert shop.post("/api/v1/couriers", json=courier_body("c1")).status_code == 201
+    for role, subject in (("courier", "c1"), ("store", "osm-way-617553270")):
+        made = shop.post("/api/v1/admin/tokens", json={"role": role, "subject": subject})
+        assert made.status_code == 201, made.get_json()

@@ -42,10 +42,10 @@ def test_reimport_is_seen_by_every_worker(settings: Settings, redis_client: redi
     workers = [create_app(settings, clock=lambda: FIXED_NOW) for _ in range(2)]
     clients = [w.test_client() for w in workers]
     for client in clients:
-        assert client.get("/healthz").get_json()["stores"] == 50
+        assert client.get("/readyz").get_json()["checks"]["catalogue"]["stores"] == 50
     save_catalogue(redis_client, stores[:7], source="second")
     for client in clients:
-        assert client.get("/healthz").get_json()["stores"] == 7
+        assert client.get("/readyz").get_json()["checks"]["catalogue"]["stores"] == 7
         assert client.get(f"/api/v1/stores/{stores[10].id}").status_code == 404
 
 

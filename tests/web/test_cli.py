@@ -53,6 +53,7 @@ def test_demo_couriers_are_on_shift_today(app: Flask, redis_client: redis.Redis)
         "x1,A,walk,2,94.18,120.60,08:00,20:00,Asia/Taipei",
         "x1,A,walk,2,24.18,120.60,08:00,20:00,Mars/Olympus",
         "x1,A,walk,two,24.18,120.60,08:00,20:00,Asia/Taipei",
+        "../x1,A,walk,2,24.18,120.60,08:00,20:00,Asia/Taipei",  # ids as the API takes them
     ],
 )
 def test_a_bad_courier_row_imports_nothing(

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from flask import Flask
 from flask.testing import FlaskClient
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from dispatch.worker import WorkerMetrics
+from web.settings import PROJECT_ROOT
 
 
 def test_openapi_lists_every_api_route(app: Flask, client: FlaskClient) -> None:
@@ -46,3 +52,39 @@ def test_docs_page_is_html(client: FlaskClient) -> None:
     assert response.status_code == 200
     assert "/api/v1/stores/nearby" in response.get_data(as_text=True)
     assert client.get("/").status_code == 200
+
+
+def exported_names(text: str) -> set[str]:
+    """Every name a scrape shows: its families' and their samples' (``_total``, ``_bucket``)."""
+    families = list(text_string_to_metric_families(text))
+    return {f.name for f in families} | {
+        f"{f.name}{suffix}"
+        for f in families
+        for suffix in {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}.get(
+            f.type, ()
+        )
+    }
+
+
+def test_the_alerts_and_the_dashboard_use_only_exported_figures(client: FlaskClient) -> None:
+    """Every figure named in the operations guide (its table, alerts and their PromQL) and in the
+    Grafana dashboard's queries is one the service or the dispatcher worker exports, and every
+    figure exported is in the guide's table."""
+    scrape = client.get("/metrics").get_data(as_text=True)
+    worker = generate_latest(WorkerMetrics.create().registry).decode()
+    exported = exported_names(scrape) | exported_names(worker)
+    guide = (PROJECT_ROOT / "docs" / "operations.md").read_text()
+    dashboard = json.loads((PROJECT_ROOT / "docs" / "grafana-dashboard.json").read_text())
+    queries = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    assert len(queries) > 10
+    figure = re.compile(r"\bnearby_dispatch_[a-z0-9_]+")
+    in_guide = set(figure.findall(guide))
+    in_dashboard = {name for query in queries for name in figure.findall(query)}
+    assert in_guide - exported == set()
+    assert in_dashboard - exported == set()
+    alerts = guide.split("### Alerts", 1)[1]
+    assert {"nearby_dispatch_plan_age_seconds", "nearby_dispatch_orders_refused_total",
+            "nearby_dispatch_redis_errors_total"} <= set(figure.findall(alerts))  # fmt: skip
+    families = {f.name for text in (scrape, worker) for f in text_string_to_metric_families(text)}
+    table = {name.removesuffix("_total") for name in in_guide}
+    assert families - table == set(), "exported but not in the guide's table"

@@ -181,7 +181,10 @@ def test_refused_when_no_store_can(shop: FlaskClient, redis_client: redis.Redis)
         (order_body(items=[{"qty": 1}]), "items[0].sku"),
         (order_body(items=[{"sku": "water-600ml", "qty": 1}] * 2), "items"),
         (order_body(items=[{"sku": f"s{i}", "qty": 1} for i in range(51)]), "items"),
-        (order_body(coupon="FREE"), "body"),
+        (order_body(coupon="FREE"), "coupon"),
+        (order_body(items=[{"sku": "water-600ml", "qty": 1, "gift": True}]), "items[0].gift"),
+        (order_body(items=["water-600ml"]), "items[0]"),
+        (order_body(channel="store", store_id="../../x"), "store_id"),
         (order_body(note="x" * 501), "note"),
     ],
 )
@@ -732,3 +735,35 @@ def test_two_stores_receipt_numbers_do_not_meet(
     assert second.status_code != 201 or (
         second.get_json()["order"]["id"] != first.get_json()["order"]["id"]
     )
+
+
+def test_a_batch_reusing_an_external_id_with_another_body_refuses_only_that_order(
+    shop: FlaskClient, redis_client: redis.Redis, demo_stores: list[Store]
+) -> None:
+    """Two orders of one batch with the same channel and external_id but different bodies: the
+    first is taken, the second a 409 naming the first, with nothing of it written (it was a 500
+    after the first was written); an identical copy is the first order again."""
+
+    def water_on_shelves() -> int:
+        levels = [order_store.stock_levels(redis_client, slot(s.id)) for s in demo_stores]
+        return sum(level.get("water-600ml", 0) for level in levels)
+
+    before = water_on_shelves()
+    water = [{"sku": "water-600ml", "qty": 1}]
+    orders = [
+        "junk",  # refused in place: the indexes below count the batch as sent
+        order_body("T-1", items=water),
+        order_body("T-1", items=[{"sku": "water-600ml", "qty": 5}]),
+        order_body("T-1", items=water),
+    ]
+    response = shop.post("/api/v1/orders/batch", json={"orders": orders})
+    assert response.status_code == 200, response.get_json()
+    results = response.get_json()["results"]
+    assert [r["status"] for r in results] == [400, 201, 409, 201]
+    first = results[1]["order"]
+    error = results[2]["error"]
+    assert error["code"] == "idempotency_conflict"
+    assert error["details"] == {"order_id": first["id"], "field": "external_id", "same_as_index": 1}
+    assert results[3]["order"]["id"] == first["id"]
+    assert redis_client.xlen(order_store.ORDER_STREAM) == 1
+    assert water_on_shelves() == before - 1

@@ -100,3 +100,13 @@ def test_unpinning_what_is_not_pinned_is_a_404(day: tuple[FlaskClient, list[str]
         again = shop.delete(f"/api/v1/dispatch/pins/{order_id}")
         assert again.status_code == 404
         assert again.get_json()["error"]["code"] == "pin_not_found"
+
+
+def test_a_bad_pin_body_is_named_before_the_order_is_looked_up(shop: FlaskClient) -> None:
+    """{} for an order that does not exist: a 400 naming courier_id (it was a 404 for the
+    order, hiding what the body lacked); a good body for it is then the 404."""
+    response = shop.put("/api/v1/dispatch/pins/nope", json={})
+    assert response.status_code == 400
+    assert list(response.get_json()["error"]["details"]["fields"]) == ["courier_id"]
+    missing = shop.put("/api/v1/dispatch/pins/nope", json={"courier_id": "c0"})
+    assert missing.status_code == 404

@@ -96,6 +96,10 @@ def test_nothing_nearby_is_an_empty_list(client: FlaskClient) -> None:
         ({"lat": "24.1", "lng": "120.6", "limit": "0"}, "limit"),
         ({"lat": "24.1", "lng": "120.6", "limit": "201"}, "limit"),
         ({"lat": "24.1", "lng": "120.6", "limit": "2.5"}, "limit"),
+        ({"lat": "2_4.1", "lng": "120.6"}, "lat"),  # float() and int() read these; no client
+        ({"lat": "24.1", "lng": "١٢٠"}, "lng"),  # means them as numbers
+        ({"lat": "24.1", "lng": "120.6", "limit": "1_0"}, "limit"),
+        ({"lat": "24.1", "lng": "120.6", "limit": "٣"}, "limit"),
         ({"lat": "24.1", "lng": "120.6", "kind": "bakery"}, "kind"),
         ({"lat": "24.1", "lng": "120.6", "brand": "Lawson"}, "brand"),
         ({"lat": "24.1", "lng": "120.6", "partner": "maybe"}, "partner"),
@@ -167,6 +171,10 @@ def test_routing_errors_are_json(client: FlaskClient, method: str, path: str, st
 
 
 def test_health(client: FlaskClient) -> None:
-    """Health reports Redis reachable and the catalogue version and size."""
-    body = client.get("/healthz").get_json()
-    assert body["status"] == "ok" and body["stores"] == 46 and body["catalogue_version"] >= 1
+    """Readiness reports Redis reachable and the catalogue version and size; health the same
+    version, from memory."""
+    body = client.get("/readyz").get_json()
+    assert body["status"] == "ready" and body["checks"]["catalogue"]["stores"] == 46
+    version = body["checks"]["catalogue"]["version"]
+    assert version >= 1
+    assert client.get("/healthz").get_json() == {"status": "ok", "catalogue_version": version}
