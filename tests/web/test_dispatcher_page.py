@@ -48,6 +48,8 @@ def test_the_page_shows_the_day_and_a_reassignment_reaches_the_plan(
     for route in busy:
         stops = page.locator(f"[data-courier='{route['courier_id']}'] li")
         expect(stops).to_have_count(len(route["stops"]))
+        expect(stops.first).to_contain_text("pick up at ")  # nothing is on board yet
+        expect(stops.last).to_contain_text("deliver to ")
 
     # move one order to a courier that does not have it, on the page
     order_id, holder = next(iter(routes_by_order(plan).items()))
