@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from geo.distance import haversine_m
 from geo.roads import RoadNetworksTravel, RoadNetworkTravel
-from geo.travel import StraightLineTravel, speed_of
+from geo.travel import StraightLineTravel, path_through, speed_of
 from web.settings import PROJECT_ROOT
 
 EXTRACT = PROJECT_ROOT / "data" / "osm" / "taichung_xitun.osm.bz2"
@@ -170,3 +170,18 @@ def test_two_cities_never_beat_the_beeline_and_stay_finite(
     # an end outside every network: exactly the straight-line model
     if (cities.network_of([a, b], vehicle=vehicle) < 0).any():
         assert seconds == StraightLineTravel().seconds(a, b, vehicle=vehicle)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(lats, lngs), min_size=2, max_size=5))
+def test_a_way_through_stops_is_its_legs_joined(
+    roads: RoadNetworkTravel, stops: list[tuple[float, float]]
+) -> None:
+    """The way through several stops (a courier's route on the map) is each leg's street path,
+    each joint once: it starts and ends at the route's ends and passes every stop in order."""
+    way = path_through(roads, stops, vehicle="e-bike")
+    legs = [roads.path(a, b, vehicle="e-bike") for a, b in itertools.pairwise(stops)]
+    assert way[0] == stops[0] and way[-1] == stops[-1]
+    assert len(way) == 1 + sum(len(leg) - 1 for leg in legs)  # each joint once
+    rest = iter(way)
+    assert all(any(point == stop for point in rest) for stop in stops)  # every stop, in order

@@ -48,6 +48,8 @@ def test_the_page_shows_the_day_and_a_reassignment_reaches_the_plan(
     for route in busy:
         stops = page.locator(f"[data-courier='{route['courier_id']}'] li")
         expect(stops).to_have_count(len(route["stops"]))
+        expect(stops.first).to_contain_text("pick up at ")  # nothing is on board yet
+        expect(stops.last).to_contain_text("deliver to ")
 
     # move one order to a courier that does not have it, on the page
     order_id, holder = next(iter(routes_by_order(plan).items()))
@@ -290,4 +292,26 @@ def test_a_wrong_token_and_a_lost_feed_are_said_plainly(
     page.unroute("**/api/v1/dispatch/stream*")
     expect(page.locator("#live")).to_have_text("live", timeout=20_000)
     expect(page.locator("#feed-problem")).to_be_hidden()
+    page.close()
+
+
+def test_orders_at_one_door_share_a_marker_with_their_count(
+    shop: FlaskClient, served: str, browser: Browser, redis_client: redis.Redis
+) -> None:
+    """Three orders to one address are one marker saying 3, whose popup lists all three; the
+    list still has each."""
+    ids = [shop.post("/api/v1/orders", json=order_body(f"SAME-{i}")).get_json()["order"]["id"]
+           for i in range(3)]  # fmt: skip
+    page = browser.new_page(viewport={"width": 1400, "height": 850})
+    page.goto(f"{served}/dispatcher?token={token_for(redis_client, 'dispatcher')}")
+    cluster = page.locator(".order-cluster")
+    expect(cluster).to_have_count(1)
+    expect(cluster).to_have_text("3")
+    expect(page.locator("path.order-dot")).to_have_count(0)
+    expect(page.locator("#orders li[data-order]")).to_have_count(3)
+    cluster.click()
+    popup = page.locator(".leaflet-popup-content")
+    expect(popup).to_contain_text("3 orders at this address")
+    for order_id in ids:
+        expect(popup).to_contain_text(order_id)
     page.close()

@@ -218,7 +218,16 @@ function renderOrders(current) {
   alarm.replaceChildren(text(`⚠ ${parts.join(", ")}`), ...codeLocks.map((lock) => element("div", {class: "sub"}, lock.message)));
 }
 
+// "pick up at 7-Eleven 福林店 (ord_…)" or "deliver to 福林路 31 巷 (ord_…)"
+function stopText(stop, order) {
+  if (stop.kind === "pickup") {
+    return `pick up at ${order && order.store ? order.store.name : "the store"} (${stop.order_id})`;
+  }
+  return `deliver to ${order && order.customer.address ? order.customer.address : "the customer"} (${stop.order_id})`;
+}
+
 function renderLists(current) {
+  const orders = new Map(current.orders.map((order) => [order.id, order]));
   renderOrders(current);
   const unassigned = Object.entries(current.plan.unassigned || {});
   document.getElementById("unassigned").replaceChildren(...(unassigned.length
@@ -228,7 +237,7 @@ function renderLists(current) {
     element("div", {class: "timeline", "data-courier": courier.id},
       element("b", {}, `${courier.id} · ${courier.name} · ${courier.vehicle} · ${courier.state}`),
       element("ol", {}, ...courier.stops.map((stop) => element("li", {class: stop.late_s > 0 ? "late" : ""},
-        `${clock(stop.arrive_at)} ${stop.kind === "pickup" ? "pick up" : "deliver"} ${stop.order_id}`))))));
+        `${clock(stop.arrive_at)} ${stopText(stop, orders.get(stop.order_id))}`))))));
   fillSelect("reassign-order", current.orders.map((o) => [o.id, `${o.id} (${o.courier_id || "unassigned"})`]));
   fillSelect("reassign-courier", current.couriers.filter((c) => c.state !== "off").map((c) => [c.id, c.id]));
 }
