@@ -9,6 +9,8 @@ Times are whole units of the caller's choosing (seconds in the service, hundredt
 the benchmarks). A task's ``due`` is a promise, not a wall: lateness is allowed at
 ``late_cost`` per unit, so the plan minimises lateness first and travel second, and a task is
 only left out when no courier can carry it at all (capacity, shift, pinning), with the reason.
+:func:`solve` minimises summed lateness; :func:`solve_promises` (the dispatch planner's) ranks
+plans by promises kept first, then lateness, then travel.
 """
 
 from __future__ import annotations
