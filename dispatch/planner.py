@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from dispatch.routing import (
     Courier,
+    RouteHint,
     RoutingProblem,
     SolveOptions,
     Task,
@@ -208,13 +209,15 @@ def plan_dispatch(
     time_limit_s: float = 2.0,
     margin_s: int = 0,
     wait_cost: int = 0,
+    previous: RouteHint | None = None,
 ) -> DispatchPlan:
     """Assign and sequence every open order: lateness first, travel time second.
 
     ``margin_s`` plans against promises that many seconds earlier than made, a buffer against
     the orders still to come; lateness is still reported against the real promise.
     ``wait_cost`` (per second an order waits at the store once ready) makes prompt pick-ups
-    worth travel.
+    worth travel. ``previous`` (each courier's stops in the plan in force, as order id and
+    kind) is where the search starts: the promises it keeps are not given up lightly.
     """
     points: dict[LatLng, int] = {}
 
@@ -245,7 +248,8 @@ def plan_dispatch(
     profiles = {v: travel.matrix_seconds(positions, vehicle=v) for v in vehicles}
     default = next(iter(profiles.values()), [[0] * len(positions) for _ in positions])
     problem = RoutingProblem(default, tuple(tasks), tuple(fleet), profiles=profiles)
-    plan = solve_promises(problem, SolveOptions(time_limit_s=time_limit_s, wait_cost=wait_cost))
+    options = SolveOptions(time_limit_s=time_limit_s, wait_cost=wait_cost)
+    plan = solve_promises(problem, options, hint=previous)
     promised = {o.id: o.promised_by for o in orders}
 
     def at(offset: int) -> datetime:

@@ -9,6 +9,8 @@ Times are whole units of the caller's choosing (seconds in the service, hundredt
 the benchmarks). A task's ``due`` is a promise, not a wall: lateness is allowed at
 ``late_cost`` per unit, so the plan minimises lateness first and travel second, and a task is
 only left out when no courier can carry it at all (capacity, shift, pinning), with the reason.
+:func:`solve` minimises summed lateness; :func:`solve_promises` (the dispatch planner's) ranks
+plans by promises kept first, then lateness, then travel.
 """
 
 from __future__ import annotations
@@ -272,10 +274,22 @@ def solve_promises(
     remaining = max(0.1, options.time_limit_s - (time.perf_counter() - started))
     start_from = _appended(problem, _hint_of(first), left)
     second = _solve(problem, replace(options, time_limit_s=remaining), start_from,
-                    hard=kept, optional={})  # fmt: skip
+                    hard=kept, optional={}, fallback=_hint_of(first))  # fmt: skip
     if second.status == "no solution":  # the walls kept nothing feasible: price every delay
         second = solve(problem, replace(options, time_limit_s=0.5), hint=_hint_of(first))
+    if _rank(first) > _rank(second):  # the second search should never do worse; if it does
+        planned = {v.task_id for r in first.routes for v in r.visits}
+        reasons = {k: v for k, v in second.unassigned.items() if k not in planned}
+        second = replace(first, unassigned=reasons | dict(first.unassigned))
     return replace(second, solve_s=time.perf_counter() - started)
+
+
+def _rank(plan: Plan) -> tuple[int, int, int, int]:
+    """Higher is better: most orders planned, most promises kept, least lateness, least cost
+    (counted from the routes: the first search's plan does not list the orders it never saw)."""
+    deliveries = [v for r in plan.routes for v in r.visits if v.kind == "delivery"]
+    kept = sum(1 for v in deliveries if not v.late_by)
+    return (len(deliveries), kept, -plan.total_lateness, -plan.total_cost)
 
 
 SPLIT_ABOVE = 400  # tasks: a bigger snapshot is planned area by area
@@ -444,6 +458,8 @@ def _appended(
         ends[courier.id] = (times[-1][4], times[-1][3]) if times else (
             courier.start, courier.available_at)  # fmt: skip
     for task in sorted(left, key=lambda t: (t.due, t.id)):
+        if task.pickup is None and task.courier is None:
+            continue  # loaded at the start: that load is the search's to choose
         options = []
         for courier in problem.couriers:
             if (task.courier or courier.id) != courier.id or courier.capacity < task.size:
@@ -469,10 +485,12 @@ def _solve(
     *,
     hard: frozenset[str],
     optional: Mapping[str, int],
+    fallback: RouteHint | None = None,
 ) -> Plan:
     """One OR-Tools search. ``hard``: tasks whose promise is a wall in this search (besides
     those with ``hard_due``); ``optional``: tasks that may be left out, at that penalty each
-    (the others only when no courier can carry them at all)."""
+    (the others only when no courier can carry them at all); ``fallback``: the hint to start
+    from when ``hint`` breaks a rule."""
     started = time.perf_counter()
     if not problem.couriers:
         reasons = dict.fromkeys((t.id for t in problem.tasks), "no courier on shift")
@@ -586,6 +604,8 @@ def _solve(
     start_from = None
     if hint and any(hint.values()):  # an empty hint would stand in for the construction
         start_from = _hinted_assignment(problem, layout, manager, model, hint, parameters)
+    if start_from is None and fallback and any(fallback.values()):
+        start_from = _hinted_assignment(problem, layout, manager, model, fallback, parameters)
     if start_from is not None:
         assignment = model.SolveFromAssignmentWithParameters(start_from, parameters)
     else:

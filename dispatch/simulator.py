@@ -200,7 +200,9 @@ def _follow(
 
 
 def planner_policy(*, time_limit_s: float = 1.0, margin_s: int = 0, wait_cost: int = 0) -> Policy:
-    """The service's own planner (OR-Tools), re-planning every tick from what is known."""
+    """The service's own planner (OR-Tools), re-planning every tick from what is known,
+    starting from the plan it made last."""
+    last: dict[str, list[tuple[str, str]]] = {}
 
     def policy(
         now: int, orders: Sequence[SimOrder], states: Mapping[str, CourierNow], day: Day
@@ -225,8 +227,10 @@ def planner_policy(*, time_limit_s: float = 1.0, margin_s: int = 0, wait_cost: i
         ]  # fmt: skip
         plan = plan_dispatch(
             open_orders, couriers, now=at, travel=_SimTravel(day.travel_s),
-            time_limit_s=time_limit_s, margin_s=margin_s, wait_cost=wait_cost,
+            time_limit_s=time_limit_s, margin_s=margin_s, wait_cost=wait_cost, previous=last,
         )  # fmt: skip
+        last.clear()
+        last.update({r.courier_id: [(s.order_id, s.kind) for s in r.stops] for r in plan.routes})
         return {
             route.courier_id: [Stop(s.order_id, s.kind) for s in route.stops]
             for route in plan.routes

@@ -108,6 +108,9 @@ def replan_once(
 
     try:
         orders, couriers, problems = fleet.snapshot(client, store_of=store_of, now=now)
+        in_force = fleet.current_plan(client) or {"routes": []}
+        previous = {r["courier_id"]: [(s["order_id"], s["kind"]) for s in r["stops"]]
+                    for r in in_force["routes"]}  # fmt: skip
         groups = fleet.by_region(orders, couriers, resolution) or {ALL: ([], [])}
         for region in sorted(fleet.planned_regions(client) - set(groups)):
             if plans(region):
@@ -116,7 +119,8 @@ def replan_once(
             if not plans(region):
                 continue
             plan = planner(region_orders, region_couriers, now=now, travel=travel,
-                           time_limit_s=time_limit_s, margin_s=margin_s)  # fmt: skip
+                           time_limit_s=time_limit_s, margin_s=margin_s,
+                           previous=previous)  # fmt: skip
             if not region_couriers and couriers:  # say that couriers are on shift, elsewhere
                 reason = (f"no courier on shift in its dispatch region {region} "
                           f"({len(couriers)} on shift in other regions)")  # fmt: skip

@@ -272,3 +272,25 @@ def test_every_order_is_planned_and_the_counts_match_the_routes(
     assert plan.on_time == sum(1 for s in deliveries if s.late_s == 0)
     assert plan.on_time + plan.late == len(orders)
     assert plan.late_minutes == sum(s.late_s for s in deliveries) / 60
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**32))
+def test_a_replan_from_the_plan_in_force_keeps_at_least_its_promises(seed: int) -> None:
+    """Given the plan in force, the next plan keeps no fewer promises and stays valid."""
+    rng = random.Random(seed)
+    shift_end = NOW + timedelta(hours=4)
+    couriers = [CourierState(f"c{k}", near_taichung(rng), "e-bike", 3, shift_end)
+                for k in range(2)]  # fmt: skip
+    orders = [
+        OpenOrder(f"o{i}", near_taichung(rng), near_taichung(rng),
+                  ready_at=NOW + timedelta(minutes=rng.randint(0, 15)),
+                  promised_by=NOW + timedelta(minutes=rng.randint(15, 60)))
+        for i in range(8)
+    ]  # fmt: skip
+    first = plan_dispatch(orders, couriers, now=NOW, travel=TRAVEL, time_limit_s=0.3)
+    previous = {r.courier_id: [(s.order_id, s.kind) for s in r.stops] for r in first.routes}
+    again = plan_dispatch(orders, couriers, now=NOW, travel=TRAVEL, time_limit_s=0.2,
+                          previous=previous)  # fmt: skip
+    check(again, orders, couriers)
+    assert again.on_time >= first.on_time and again.unassigned == {}
