@@ -8,10 +8,11 @@ The rolling-horizon policy re-optimises every cycle from what a dispatcher knows
    bundle only when its ready time is close and the detour small; each bundle's drop-off
    sequence is the best permutation (bundles are small, so exactly);
 2. bundles go to couriers, waiting or about to be, by a min-cost flow (OR-Tools): the cost is the
-   bundle's click-to-door, a premium on minutes past the target and the courier minutes spent
-   reaching and waiting at the restaurant, less a credit for keeping the courier it was planned
-   for last cycle (so a plan moves only for a clear gain); a bundle may stay unplanned at a
-   price above any assignment;
+   bundle's click-to-door, a premium on minutes past the target and on the pay the pairing adds
+   beyond the courier's hourly guarantee, less a credit per minute its orders have waited (so
+   the oldest are not starved when couriers are short) and for keeping the courier it was
+   planned for last cycle (so a plan moves only for a clear gain); a bundle may stay unplanned
+   at a price above any assignment, so as many bundles as possible are planned;
 3. only what must start now is sent: a planned pair whose courier is waiting and would, leaving
    now, arrive no earlier than ``commit_slack`` minutes before the food is ready. The rest stays
    a plan and is re-optimised next cycle; an assignment sent is never changed (the rules).
@@ -81,14 +82,14 @@ def greedy(lead: int = 0) -> Policy:
 class RollingHorizonSettings:
     horizon: int = 20  # minutes: orders ready, and couriers free, within this are planned
     commit_slack: int = 2  # send when the courier would arrive no earlier than this before ready
-    max_bundle: int = 3
+    max_bundle: int = 2
     bundle_gap: int = 15  # orders bundle only when their ready times are this close
     detour: int = 10  # minutes a bundle's route may grow beyond the joining order's own ride
-    candidates: int = 10  # couriers considered per bundle (the cheapest)
+    candidates: int = 20  # couriers considered per bundle (the cheapest)
     keep_credit: float = 2.0  # minutes credited, per order, for the courier planned last cycle
-    busy_weight: float = 0.5  # weight of a courier's minutes to reach and wait at the restaurant
+    busy_weight: float = 0.0  # weight of a courier's minutes to reach and wait at the restaurant
     late_weight: float = 2.0  # extra weight of click-to-door minutes past the target
-    pay_weight: float = 1.0  # minutes of cost per dollar a courier earns beyond its guarantee
+    pay_weight: float = 0.5  # minutes of cost per dollar a courier earns beyond its guarantee
     age_weight: float = 2.0  # credit per minute an order has waited past ``age_after``
     age_after: int = 0  # minutes since placement
     bundle_by_waiting: bool = True  # target bundle size from couriers waiting now only

@@ -129,8 +129,10 @@ def run_policy(instance: Instance, label: str, args: argparse.Namespace) -> DayR
 
 def run_mdrp(args: argparse.Namespace) -> None:
     folder = args.data_dir / "grubhub_mdrp" / "public_instances"
-    names = sorted(p.name for p in folder.iterdir() if fnmatch.fnmatch(p.name, args.only))
-    names = names[: args.limit]
+    patterns = args.only.split(",")
+    names = sorted(
+        p.name for p in folder.iterdir() if any(fnmatch.fnmatch(p.name, x) for x in patterns)
+    )[: args.limit]
     print(f"machine: {machine()}")
     print(
         f"{len(names)} instances, whole days, cycle {args.cycle} min, greedy lead {args.lead} min"
@@ -205,7 +207,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "benchmarks")
-    parser.add_argument("--only", default="*", help="MDRP instance name pattern")
+    parser.add_argument("--only", default="*", help="MDRP instance name patterns, comma-separated")
     parser.add_argument("--limit", type=int, help="at most this many days (demo city: 1)")
     parser.add_argument("--max-orders", type=int, help="cut each day to its first N orders")
     parser.add_argument("--tick", type=int, default=60, help="simulated seconds between plans")
