@@ -8,10 +8,11 @@ The rolling-horizon policy re-optimises every cycle from what a dispatcher knows
    bundle only when its ready time is close and the detour small; each bundle's drop-off
    sequence is the best permutation (bundles are small, so exactly);
 2. bundles go to couriers, waiting or about to be, by a min-cost flow (OR-Tools): the cost is the
-   bundle's click-to-door, a premium on minutes past the target and the courier minutes spent
-   reaching and waiting at the restaurant, less a credit for keeping the courier it was planned
-   for last cycle (so a plan moves only for a clear gain); a bundle may stay unplanned at a
-   price above any assignment;
+   bundle's click-to-door, a premium on minutes past the target and on the pay the pairing adds
+   beyond the courier's hourly guarantee, less a credit per minute its orders have waited (so
+   the oldest are not starved when couriers are short) and for keeping the courier it was
+   planned for last cycle (so a plan moves only for a clear gain); a bundle may stay unplanned
+   at a price above any assignment, so as many bundles as possible are planned;
 3. only what must start now is sent: a planned pair whose courier is waiting and would, leaving
    now, arrive no earlier than ``commit_slack`` minutes before the food is ready. The rest stays
    a plan and is re-optimised next cycle; an assignment sent is never changed (the rules).
@@ -30,7 +31,15 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
-from dispatch.mdrp import Assignment, Dispatch, Instance, MdrpOrder, PlanStats, Policy
+from dispatch.mdrp import (
+    Assignment,
+    CourierState,
+    Dispatch,
+    Instance,
+    MdrpOrder,
+    PlanStats,
+    Policy,
+)
 
 SCALE = 10  # costs are minutes; the flow solver wants integers
 
@@ -73,13 +82,17 @@ def greedy(lead: int = 0) -> Policy:
 class RollingHorizonSettings:
     horizon: int = 20  # minutes: orders ready, and couriers free, within this are planned
     commit_slack: int = 2  # send when the courier would arrive no earlier than this before ready
-    max_bundle: int = 3
-    bundle_gap: int = 10  # orders bundle only when their ready times are this close
-    detour: int = 6  # minutes a bundle's route may grow beyond the joining order's own ride
-    candidates: int = 10  # couriers considered per bundle (the cheapest)
+    max_bundle: int = 2
+    bundle_gap: int = 15  # orders bundle only when their ready times are this close
+    detour: int = 10  # minutes a bundle's route may grow beyond the joining order's own ride
+    candidates: int = 20  # couriers considered per bundle (the cheapest)
     keep_credit: float = 2.0  # minutes credited, per order, for the courier planned last cycle
-    busy_weight: float = 0.5  # weight of a courier's minutes to reach and wait at the restaurant
+    busy_weight: float = 0.0  # weight of a courier's minutes to reach and wait at the restaurant
     late_weight: float = 2.0  # extra weight of click-to-door minutes past the target
+    pay_weight: float = 0.5  # minutes of cost per dollar a courier earns beyond its guarantee
+    age_weight: float = 2.0  # credit per minute an order has waited past ``age_after``
+    age_after: int = 0  # minutes since placement
+    bundle_by_waiting: bool = True  # target bundle size from couriers waiting now only
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +126,10 @@ class RollingHorizon:
         ]  # fmt: skip
         if not orders or not couriers:
             return []
-        size = max(1, min(s.max_bundle, math.ceil(len(orders) / len(couriers))))
+        pool = couriers
+        if s.bundle_by_waiting:
+            pool = [c for c in couriers if c.free_at <= now and c.courier.on <= now]
+        size = max(1, min(s.max_bundle, math.ceil(len(orders) / max(1, len(pool)))))
         bundles = self._bundles(orders, size)
         avail = np.array([max(now, c.free_at, c.courier.on) for c in couriers], dtype=np.int64)
         off = np.array([c.courier.off for c in couriers], dtype=np.int64)
@@ -138,8 +154,12 @@ class RollingHorizon:
                 offsets[i, k], placed[i, k], used[i, k] = offset, order.placed, True
         c2d = leave[:, :, None] + (offsets - placed)[:, None, :]
         late = np.maximum(0, c2d - inst.target)
+        age = np.where(used, np.maximum(0, now - placed - s.age_after), 0).sum(axis=1)
         cost = ((c2d + s.late_weight * late) * used[:, None, :]).sum(axis=2)
+        cost = cost - s.age_weight * age[:, None]
         cost = cost + s.busy_weight * (pickup - avail[None, :])
+        if s.pay_weight:
+            cost = cost + s.pay_weight * self._extra_pay(couriers, bundles)
         index = {c.courier.id: j for j, c in enumerate(couriers)}
         for i, b in enumerate(bundles):
             for order in b.orders:
@@ -164,6 +184,22 @@ class RollingHorizon:
                 for order in bundle.orders:
                     del self._planned[order.id]
         return sent
+
+    def _extra_pay(
+        self, couriers: Sequence[CourierState], bundles: Sequence[_Bundle]
+    ) -> np.ndarray:
+        """Dollars each pairing adds to the day's pay: nothing while a courier's deliveries earn
+        less than its hourly guarantee, the per-order pay beyond it."""
+        inst = self.instance
+        done = np.array([sum(len(t.orders) for t in c.trips) for c in couriers], dtype=float)
+        floor = np.array(
+            [inst.pay_per_hour * (c.courier.off - c.courier.on) / 60 for c in couriers]
+        )
+        size = np.array([len(b.orders) for b in bundles], dtype=float)
+        before = np.maximum(inst.pay_per_order * done, floor)
+        after = np.maximum(inst.pay_per_order * (done[None, :] + size[:, None]), floor[None, :])
+        extra: np.ndarray = after - before[None, :]
+        return extra
 
     def _bundles(self, orders: Sequence[MdrpOrder], size: int) -> list[_Bundle]:
         by_restaurant: dict[str, list[MdrpOrder]] = defaultdict(list)
@@ -231,7 +267,7 @@ def _match(cost: np.ndarray, candidates: int) -> list[tuple[int, int]]:
     if not tails:
         return []
     source, sink = 0, 1 + rows + cols
-    unplanned = (max(costs) + 1) * 2  # dearer than any assignment: plan as many as possible
+    unplanned = 2 * max(abs(c) for c in costs) + 1  # dearer than any assignment: plan the most
     flow = min_cost_flow.SimpleMinCostFlow()
     all_tails = [source] * rows + tails + list(range(1 + rows, 1 + rows + cols))
     all_tails += list(range(1, 1 + rows))

@@ -1,30 +1,38 @@
 #!/usr/bin/env python3
-"""Simulate delivery days: our planner against the greedy baseline and the lower bound.
+"""Simulate delivery days: MDRP instances under the official rules, or generated demo-city days.
 
-    python scripts/simulate.py --limit 20 --max-orders 150 --plots docs/figures
-    python scripts/simulate.py --demo-city --plots docs/figures       # a generated Taichung day
-    python scripts/simulate.py --only '0o100t100s1p100' --tick 120 --time-limit 0.3
+    python scripts/simulate.py --csv var/mdrp.csv               # all 240 MDRP instances
+    python scripts/simulate.py --only '0r50*' --write-solutions var/mdrp-solutions
+    python scripts/simulate.py --demo-city --plots docs/figures  # a generated Taichung day
 
-Days are Grubhub MDRP instances (their own travel rule, service times and 40-minute target) or,
-with --demo-city, a generated day on the demo stores of Taichung with street travel times from
-the OSM extract and a 60-minute target. Each day runs under the simulated clock with each policy
-and the script prints the share delivered within the target, mean and p90 click-to-door, orders
-per courier-hour, courier utilisation and the longest planning time of a tick, beside the
-infinite-fleet lower bound (each order picked up when ready and ridden straight to the door).
-With --plots it writes a click-to-door histogram and the on-time share by hour over all days,
-and a map of the first day's routes at its busiest moment.
+MDRP (the default): each Grubhub instance, a whole day, under the rules of MDRPInstances.pdf
+(dispatch/mdrp.py) with three policies: greedy (each order, once ready, to the nearest waiting
+courier), greedy with a dispatch lead (the same ``--lead`` minutes before ready) and our rolling
+horizon (dispatch/mdrp_policy.py, re-optimised every ``--cycle`` minutes), beside the
+infinite-fleet lower bound. A progress bar counts instance-policy runs; ``--csv`` gets one row per
+instance and policy; the script prints the paper's figures overall and by factor (sampling,
+travel, shifts, preparation), each a mean over instances. ``--write-solutions DIR`` writes the
+official evaluator's three files to DIR/<instance>/<policy>/.
+
+Demo city (--demo-city): generated days on the demo stores of Taichung with street travel times
+from the OSM extract and a 60-minute target, run by the service's simulator (dispatch/simulator.py,
+our own rules: full service times, multi-store routes) with our planner and a greedy baseline.
+With --plots it writes a click-to-door histogram, the on-time share by hour and a route map.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import fnmatch
 import statistics
 import sys
+import time
 from collections import defaultdict
-from collections.abc import Iterator
-from dataclasses import replace
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -33,7 +41,17 @@ from benchmark_common import ROOT, machine
 from sim_plots import click_to_door_histogram, on_time_by_hour, route_map
 
 from dispatch.demo_day import generated_day
-from dispatch.mdrp import read_mdrp
+from dispatch.mdrp import (
+    DayResult,
+    Figures,
+    Instance,
+    lower_bound_figures,
+    read_instance,
+    run_day,
+    write_solution,
+)
+from dispatch.mdrp import figures as mdrp_figures
+from dispatch.mdrp_policy import RollingHorizon, greedy
 from dispatch.simulator import (
     Day,
     Outcome,
@@ -64,19 +82,116 @@ def first_orders(day: Day, count: int | None) -> Day:
 
 
 def days(args: argparse.Namespace) -> Iterator[tuple[str, Day, bool]]:
-    """(name, day, positions are lat/lng) for every day the arguments ask for."""
-    if args.demo_city:
-        stores = [s for s in load_catalogue(args.catalogue) if s.lat < TAICHUNG_MAX_LAT]
-        travel = RoadNetworkTravel.from_osm(args.road_extract, cache_dir=ROOT / "var" / "cache")
-        for seed in range(1, args.limit + 1):
-            day = generated_day([(s.lat, s.lng) for s in stores], travel, orders=args.orders,
-                                couriers=args.couriers, seed=seed)  # fmt: skip
-            yield f"taichung-day-{seed}", first_orders(day, args.max_orders), True
-        return
+    """(name, day, positions are lat/lng) for every generated demo-city day asked for."""
+    stores = [s for s in load_catalogue(args.catalogue) if s.lat < TAICHUNG_MAX_LAT]
+    travel = RoadNetworkTravel.from_osm(args.road_extract, cache_dir=ROOT / "var" / "cache")
+    for seed in range(1, (args.limit or 1) + 1):
+        day = generated_day([(s.lat, s.lng) for s in stores], travel, orders=args.orders,
+                            couriers=args.couriers, seed=seed)  # fmt: skip
+        yield f"taichung-day-{seed}", first_orders(day, args.max_orders), True
+
+
+POLICIES = ("greedy", "greedy-lead", "rolling-horizon")
+Row = dict[str, Any]  # one CSV row: instance, factors, policy, figures
+FACTORS = {  # name part -> (factor, how the paper names its levels)
+    "sampling": lambda name: name[1:].split("t")[0],  # o100 (all orders), o50, r50 (restaurants)
+    "travel": lambda name: "t" + name.split("t")[1].split("s")[0],  # t100, t75 (short distances)
+    "shifts": lambda name: "s" + name.split("s")[1].split("p")[0],  # s1 rule of thumb, s2 flexible
+    "preparation": lambda name: "p" + name.split("p")[1],  # p100, p125 (longer preparation)
+}
+COLUMNS = (  # (figure, header, format) for the summary tables
+    ("undelivered_share", "undelivered", "{:.2%}"),
+    ("click_to_door_mean", "click-to-door mean", "{:.2f}"),
+    ("click_to_door_p90", "p90", "{:.1f}"),
+    ("within_target_share", "within 40", "{:.1%}"),
+    ("within_maximum_share", "within 90", "{:.1%}"),
+    ("overage_mean", "overage past 40", "{:.2f}"),
+    ("ready_to_pickup_mean", "ready-to-pickup", "{:.2f}"),
+    ("orders_per_courier_hour", "orders / courier-hour", "{:.2f}"),
+    ("utilisation", "utilisation", "{:.1%}"),
+    ("cost_per_order", "cost / order", "${:.2f}"),
+    ("bundle_mean", "orders / trip", "{:.2f}"),
+    ("reassignments_per_order", "reassignments / order", "{:.2f}"),
+    ("eta_change_p50", "ETA change p50", "{:.1f}"),
+    ("eta_change_p90", "ETA change p90", "{:.1f}"),
+    ("decision_max_s", "slowest decision (s)", "{:.3f}"),
+)
+
+
+def run_policy(instance: Instance, label: str, args: argparse.Namespace) -> DayResult:
+    if label == "greedy":
+        return run_day(instance, greedy(0))
+    if label == "greedy-lead":
+        return run_day(instance, greedy(args.lead))
+    policy = RollingHorizon(instance)
+    return run_day(instance, policy, cycle=args.cycle, stats=policy.stats)
+
+
+def run_mdrp(args: argparse.Namespace) -> None:
     folder = args.data_dir / "grubhub_mdrp" / "public_instances"
-    names = sorted(p.name for p in folder.iterdir() if fnmatch.fnmatch(p.name, args.only))
-    for name in names[: args.limit]:
-        yield name, first_orders(read_mdrp(folder / name), args.max_orders), False
+    patterns = args.only.split(",")
+    names = sorted(
+        p.name for p in folder.iterdir() if any(fnmatch.fnmatch(p.name, x) for x in patterns)
+    )[: args.limit]
+    print(f"machine: {machine()}")
+    print(
+        f"{len(names)} instances, whole days, cycle {args.cycle} min, greedy lead {args.lead} min"
+    )
+    rows: list[Row] = []
+    out = None
+    if args.csv:
+        args.csv.parent.mkdir(parents=True, exist_ok=True)
+        out = args.csv.open("w", newline="")
+    writer = None
+    with tqdm(total=len(names) * len(POLICIES), unit="run", disable=None) as bar:
+        for name in names:
+            instance = read_instance(folder / name)
+            bound = lower_bound_figures(instance)
+            factors = {factor: part(name) for factor, part in FACTORS.items()}
+            base = {"instance": name, "family": name[0], **factors, "orders": len(instance.orders),
+                    "couriers": len(instance.couriers)}  # fmt: skip
+            rows.append({**base, "policy": "lower bound", **bound, "seconds": 0.0})
+            for label in POLICIES:
+                bar.set_description(f"{name} {label}")
+                began = time.perf_counter()
+                result = run_policy(instance, label, args)
+                seconds = time.perf_counter() - began
+                if args.write_solutions:
+                    write_solution(instance, result.trips, args.write_solutions / name / label)
+                kpis: Figures = mdrp_figures(instance, result)
+                rows.append({**base, "policy": label, **asdict(kpis), "seconds": seconds})
+                bar.update()
+            if out is not None:
+                for row in rows[-1 - len(POLICIES) :]:
+                    if writer is None:
+                        writer = csv.DictWriter(out, fieldnames=list(rows[1].keys()))
+                        writer.writeheader()
+                    writer.writerow({k: row.get(k, "") for k in writer.fieldnames})
+                out.flush()
+    if out is not None:
+        out.close()
+    print_summary(rows, "all", lambda row: "all")
+    for factor in ("family", *FACTORS):
+        print_summary(rows, factor, lambda row, f=factor: str(row[f]))
+
+
+def print_summary(rows: Sequence[Row], title: str, key: Callable[[Row], str]) -> None:
+    """One markdown table: per level of a factor and policy, each figure's mean over instances
+    (the slowest decision: the maximum)."""
+    print(f"\n### by {title}\n")
+    print("| " + title + " | policy | instances | " + " | ".join(h for _, h, _ in COLUMNS) + " |")
+    print("|---" * (3 + len(COLUMNS)) + "|")
+    groups: dict[tuple[str, str], list[Row]] = defaultdict(list)
+    for row in rows:
+        groups[(key(row), str(row["policy"]))].append(row)
+    rank = {"lower bound": 0, **{p: i + 1 for i, p in enumerate(POLICIES)}}
+    for (level, policy), members in sorted(groups.items(), key=lambda g: (g[0][0], rank[g[0][1]])):
+        cells = []
+        for field, _, fmt in COLUMNS:
+            values = [float(m[field]) for m in members if field in m]
+            summary = max if field == "decision_max_s" else statistics.fmean
+            cells.append(fmt.format(summary(values)) if values else "")
+        print(f"| {level} | {policy} | {len(members)} | " + " | ".join(cells) + " |")
 
 
 def busiest_moment(day: Day) -> int:
@@ -92,8 +207,8 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "benchmarks")
-    parser.add_argument("--only", default="*", help="MDRP instance name pattern")
-    parser.add_argument("--limit", type=int, default=20, help="at most this many days")
+    parser.add_argument("--only", default="*", help="MDRP instance name patterns, comma-separated")
+    parser.add_argument("--limit", type=int, help="at most this many days (demo city: 1)")
     parser.add_argument("--max-orders", type=int, help="cut each day to its first N orders")
     parser.add_argument("--tick", type=int, default=60, help="simulated seconds between plans")
     parser.add_argument("--time-limit", type=float, default=0.5, help="planner seconds per tick")
@@ -103,7 +218,12 @@ def main() -> None:
     parser.add_argument(
         "--wait-cost", type=int, default=0, help="planner cost per second a ready order waits"
     )
-    parser.add_argument("--plots", type=Path, help="write PNG figures into this folder")
+    mdrp = parser.add_argument_group("MDRP instances (the default)")
+    mdrp.add_argument("--csv", type=Path, help="write one row per instance and policy here")
+    mdrp.add_argument("--write-solutions", type=Path, help="the evaluator's files, per policy")
+    mdrp.add_argument("--cycle", type=int, default=1, help="minutes between re-optimisations")
+    mdrp.add_argument("--lead", type=int, default=10, help="greedy-lead: minutes before ready")
+    parser.add_argument("--plots", type=Path, help="demo city: write PNG figures here")
     demo = parser.add_argument_group("generated demo-city days (--demo-city)")
     demo.add_argument("--demo-city", action="store_true", help="simulate generated Taichung days")
     demo.add_argument("--orders", type=int, default=300, help="orders in a generated day")
@@ -113,6 +233,9 @@ def main() -> None:
         "--road-extract", type=Path, default=ROOT / "data" / "osm" / "taichung_xitun.osm.bz2"
     )
     args = parser.parse_args()
+    if not args.demo_city:
+        run_mdrp(args)
+        return
 
     print(f"machine: {machine()}")
     print(
