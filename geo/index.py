@@ -24,6 +24,7 @@ import numpy.typing as npt
 from h3 import H3BaseException
 from h3.api import basic_int as h3
 
+from geo import cell_kernel
 from geo.distance import (
     EARTH_RADIUS_M,
     FloatArray,
@@ -43,6 +44,8 @@ _GEOMETRY_CACHE_LIMIT = 4_000_000
 _TWO_R = 2.0 * EARTH_RADIUS_M
 _RINGS_PER_LEVEL = 4
 _EDGE_M = [h3.average_hexagon_edge_length(r, "m") for r in range(16)]
+_EDGE_ARRAY = np.array(_EDGE_M)
+_ANY = np.zeros(0, dtype=np.bool_)  # a kind or brand mask that lets everything through
 
 IntArray = npt.NDArray[np.int64]
 Mask = Callable[[IntArray], npt.NDArray[np.bool_]]
@@ -88,6 +91,11 @@ class StoreHit(NamedTuple):
 
     store: Store
     distance_m: float
+
+
+# StoreHit(store, d) goes through a Python-level __new__; tuple.__new__ makes the same named
+# tuple in a third of the time, which shows at twenty hits a query
+_new_hit = tuple.__new__
 
 
 def is_open(store: Store, moment: datetime) -> bool | None:
@@ -152,6 +160,11 @@ class StoreIndex:
         for cell in self._slices:
             self._cell_geometry(cell)
         self._occupied_geometry = dict(self._geometry_cache)
+        self._columns: IntArray = np.column_stack(
+            [self._id_rank, self._kind_code, self._brand_code, self._partner.astype(np.int64)]
+        )
+        self._table = _CellTable.of(self._slices, self._occupied_geometry)
+        self._table_lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._stores)
@@ -174,7 +187,36 @@ class StoreIndex:
         sparse area, a rare filter, a wide radius) it starts again one resolution coarser, so a
         50 km query costs a handful of rings, not thousands of empty cells.
         """
-        level = self._start_level(query)
+        if query.open_at is not None or not self._stores:
+            return self._nearby_in_python(query, self._start_level(query))
+        finest = np.uint64(h3.latlng_to_cell(query.lat, query.lng, self.resolution))
+        px, py, pz = latlng_to_unit_vector(query.lat, query.lng)
+        hav_cut = _loose_haversine(query.radius_m)
+        kind_ok, brand_ok, partner = self._static_masks(query)
+        positions = np.empty(query.limit, dtype=np.int64)
+        metres = np.empty(query.limit)
+        missing = np.empty(6 * cell_kernel.RINGS, dtype=np.uint64)
+        while True:
+            table = self._table
+            status, n = cell_kernel.nearby(
+                table.keys, table.rows, table.geometry, table.spans, _EDGE_ARRAY, self._vectors,
+                self._columns, kind_ok, brand_ok, partner, finest, self.resolution,
+                px, py, pz, query.radius_m, hav_cut, query.limit, positions, metres, missing,
+            )  # fmt: skip
+            if status != cell_kernel.MISSING:
+                break
+            self._add_geometry(missing[:n].tolist())
+        if status == cell_kernel.SETTLED:
+            stores = self._stores
+            return [
+                _new_hit(StoreHit, (stores[p], d))
+                for p, d in zip(positions[:n].tolist(), metres[:n].tolist(), strict=True)
+            ]
+        return self._nearby_in_python(query, 0)
+
+    def _nearby_in_python(self, query: NearbyQuery, level: int) -> list[StoreHit]:
+        """The walk one ring at a time in Python: for opening-hours filters, which call Python
+        per store, and for the rare query that a few rings at level 0 do not settle."""
         while True:
             hits = self._walk(query, level, max_rings=_RINGS_PER_LEVEL if level else None)
             if hits is not None:
@@ -259,6 +301,29 @@ class StoreIndex:
         else:
             rows = np.concatenate([self._rows[start:end] for start, end in spans])
         return rows[:, 3].astype(np.int64), haversine_of_vectors(point, rows[:, :3])
+
+    def _static_masks(
+        self, query: NearbyQuery
+    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], int]:
+        """The filters as the kernel takes them: kind and brand masks (empty: any), partner
+        -1 (any), 0 or 1."""
+        kind_ok = _ANY
+        if query.kinds is not None:
+            kind_ok = np.array([k in query.kinds for k in STORE_KINDS], dtype=np.bool_)
+        brand_ok = _ANY
+        if query.brands is not None:
+            brand_ok = np.zeros(len(self._brand_codes), dtype=np.bool_)
+            for brand in query.brands:
+                if (code := self._brand_codes.get(brand)) is not None:
+                    brand_ok[code] = True
+        partner = -1 if query.partner is None else int(query.partner)
+        return kind_ok, brand_ok, partner
+
+    def _add_geometry(self, cells: list[int]) -> None:
+        """Give the kernel the geometry of empty cells it met on a ring (computed once each)."""
+        geometry = [self._cell_geometry(cell) for cell in cells]
+        with self._table_lock:
+            self._table = self._table.with_cells(cells, geometry)
 
     def _static_filter(self, query: NearbyQuery) -> Mask | None:
         checks: list[Mask] = []
@@ -353,6 +418,82 @@ class StoreIndex:
         if tied:  # equal metres can come from haversines one ulp apart: order those by id too
             settled.sort(key=lambda hit: (hit[0], self._stores[hit[1]].id))
         return settled
+
+
+@dataclass(frozen=True, slots=True)
+class _CellTable:
+    """Cells with their geometry and runs of stores, as flat arrays for :mod:`geo.cell_kernel`.
+
+    Rows past ``used`` are free. Cells are added in place while there is room (geometry first,
+    then the key, so a reader never meets a key without its row) and by copy-and-swap when the
+    table is full: readers keep whichever table they took.
+    """
+
+    keys: npt.NDArray[np.uint64]
+    rows: IntArray
+    cells: npt.NDArray[np.uint64]
+    geometry: FloatArray
+    spans: IntArray
+    used: int
+
+    @classmethod
+    def of(
+        cls, slices: dict[int, tuple[int, int]], geometry: dict[int, CellGeometry]
+    ) -> _CellTable:
+        cells = list(slices)
+        table = cls._sized(len(cells))
+        return table._filled(cells, [geometry[c] for c in cells], [slices[c] for c in cells])
+
+    @classmethod
+    def _sized(cls, capacity: int) -> _CellTable:
+        slots = 1 << max(4, (2 * max(capacity, 1) - 1).bit_length())  # at most half full
+        return cls(
+            keys=np.zeros(slots, dtype=np.uint64),
+            rows=np.zeros(slots, dtype=np.int64),
+            cells=np.zeros(capacity, dtype=np.uint64),
+            geometry=np.zeros((capacity, 4)),
+            spans=np.zeros((capacity, 2), dtype=np.int64),
+            used=0,
+        )
+
+    def with_cells(self, cells: list[int], geometry: list[CellGeometry]) -> _CellTable:
+        """This table plus the empty ``cells`` not in it yet."""
+        fresh = {
+            c: g
+            for c, g in zip(cells, geometry, strict=True)
+            if self.keys[cell_kernel.find_slot(self.keys, np.uint64(c))] != c
+        }
+        if not fresh:
+            return self
+        table = self
+        if self.used + len(fresh) > len(self.cells):
+            table = _CellTable._sized(2 * (self.used + len(fresh)))
+            used = self.used
+            table.cells[:used] = self.cells[:used]
+            table.geometry[:used] = self.geometry[:used]
+            table.spans[:used] = self.spans[:used]
+            cell_kernel.insert_cells(table.keys, table.rows, self.cells[:used], 0)
+            table = _CellTable(
+                table.keys, table.rows, table.cells, table.geometry, table.spans, used
+            )
+        return table._filled(list(fresh), list(fresh.values()), None)
+
+    def _filled(
+        self,
+        cells: list[int],
+        geometry: list[CellGeometry],
+        spans: list[tuple[int, int]] | None,
+    ) -> _CellTable:
+        first = self.used
+        end = first + len(cells)
+        if cells:
+            numbers = np.array(cells, dtype=np.uint64)
+            self.cells[first:end] = numbers
+            self.geometry[first:end] = geometry
+            if spans is not None:
+                self.spans[first:end] = spans
+            cell_kernel.insert_cells(self.keys, self.rows, numbers, first)
+        return _CellTable(self.keys, self.rows, self.cells, self.geometry, self.spans, end)
 
 
 def choose_resolution(stores: Sequence[Store], *, target_per_cell: float = 24.0) -> int:
