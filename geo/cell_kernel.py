@@ -412,3 +412,80 @@ def nearby(
             return status, n
         level -= 1
     return UNSETTLED, 0
+
+
+@njit(cache=True)
+def scan(
+    vectors: np.ndarray,
+    columns: np.ndarray,
+    kind_ok: np.ndarray,
+    brand_ok: np.ndarray,
+    partner: int,
+    px: float,
+    py: float,
+    pz: float,
+    radius_m: float,
+    hav_cut: float,
+    limit: int,
+    out_positions: np.ndarray,
+    out_metres: np.ndarray,
+) -> int:
+    """Every store, for the rare query that no level's rings settle: the brute-force answer."""
+    n = vectors.shape[0]
+    spans = np.array([[0, n]], dtype=np.int64)
+    disk = np.array([1], dtype=np.uint64)  # one pseudo-cell holding every store
+    keys = np.zeros(2, dtype=np.uint64)
+    rows = np.zeros(2, dtype=np.int64)
+    insert_cells(keys, rows, disk, 0)
+    geometry = np.array([[px, py, pz, 0.0]])  # a bound of 0 m: nothing is skipped
+    rings = np.zeros(1, dtype=np.intc)
+    heap = np.empty(limit)
+    size = 0
+    any_kind = kind_ok.size == 0
+    any_brand = brand_ok.size == 0
+    for p in range(n):
+        dx = vectors[p, 0] - px
+        dy = vectors[p, 1] - py
+        dz = vectors[p, 2] - pz
+        hav = (dx * dx + dy * dy + dz * dz) * 0.25
+        if hav > hav_cut:
+            continue
+        if not any_kind and not kind_ok[columns[p, 1]]:
+            continue
+        if not any_brand and not brand_ok[columns[p, 2]]:
+            continue
+        if partner >= 0 and columns[p, 3] != partner:
+            continue
+        size = _heap_push(heap, size, hav)
+    found = _settle(
+        keys, rows, geometry, spans, vectors, columns, kind_ok, brand_ok, partner, disk, rings,
+        0, px, py, pz, radius_m, hav_cut, limit, heap[0] if size == limit else math.inf,
+        math.inf, out_positions, out_metres,
+    )  # fmt: skip
+    return min(found, limit)
+
+
+@njit(cache=True)
+def parents(cells: np.ndarray, level: int) -> np.ndarray:
+    """cell_to_parent of each cell (sorted cells give sorted parents)."""
+    out = np.empty_like(cells)
+    for i in range(cells.size):
+        out[i] = cell_to_parent(cells[i], level)
+    return out
+
+
+@njit(cache=True)
+def farthest_metres(
+    vectors: np.ndarray, starts: np.ndarray, ends: np.ndarray, centres: np.ndarray
+) -> np.ndarray:
+    """For each run of stores, the distance in metres of its farthest store from ``centres[i]``."""
+    out = np.zeros(starts.size)
+    for i in range(starts.size):
+        far = 0.0
+        for p in range(starts[i], ends[i]):
+            dx = vectors[p, 0] - centres[i, 0]
+            dy = vectors[p, 1] - centres[i, 1]
+            dz = vectors[p, 2] - centres[i, 2]
+            far = max(far, (dx * dx + dy * dy + dz * dz) * 0.25)
+        out[i] = to_metres(far)
+    return out

@@ -63,16 +63,16 @@ def test_parents_by_bits() -> None:
             )
 
 
-def test_nearby_runs_the_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A query without opening hours is answered by the kernel, pentagons included, exactly."""
+def test_nearby_walks_rings_not_the_whole_catalogue(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Queries are settled by the ring walk, pentagons included, without the full scan."""
 
     def refuse(*_: object) -> None:
-        raise AssertionError("took the walk in Python")
+        raise AssertionError("fell back to scanning every store")
 
+    monkeypatch.setattr(cell_kernel, "scan", refuse)
     for city in ("taichung", "pentagon", "antimeridian"):
         stores = make_stores(CENTRES[city], 0.02, 3000, 5)
         index = StoreIndex(stores)
-        monkeypatch.setattr(index, "_nearby_in_python", refuse)
         lat, lng = CENTRES[city]
         for radius in (300.0, 1000.0, 3000.0, 50_000.0):
             query = NearbyQuery(lat, lng, radius, 20, kinds=frozenset({"convenience"}))
