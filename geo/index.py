@@ -364,7 +364,7 @@ class _StoreFile:
         store = self._cache.get(position)
         if store is None:
             start, end = int(self._offsets[position]), int(self._offsets[position + 1])
-            store = Store.from_record(json.loads(self._records[start:end].tobytes()))
+            store = Store.from_checked_record(json.loads(self._records[start:end].tobytes()))
             if len(self._cache) >= _STORE_CACHE_LIMIT:
                 self._cache = {}
             self._cache[position] = store

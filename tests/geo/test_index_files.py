@@ -25,7 +25,9 @@ def test_loaded_index_answers_as_built(tmp_path: Path, count: int) -> None:
     assert list(loaded.ids_sorted()) == list(built.ids_sorted())
     assert list(loaded) == list(built)
     for store in stores[:50]:
-        assert loaded.get(store.id) == store
+        again = loaded.get(store.id)
+        assert again == store
+        assert again is not None and again.hours == store.hours
     assert loaded.get("no such store") is None
     moment = datetime(2026, 11, 18, 22, 30, tzinfo=UTC)
     for radius in (100.0, 1000.0, 3000.0):
