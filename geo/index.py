@@ -143,6 +143,10 @@ class StoreIndex:
     ) -> None:
         self.resolution = resolution
         self._rows = rows
+        # position -> store: a list's own __getitem__ where there is a list (twenty a query)
+        self._store_at = (
+            rows.stores.__getitem__ if isinstance(rows, _StoreList) else rows.__getitem__
+        )
         self._vectors = vectors
         self._columns = columns
         self.brands: frozenset[str] = frozenset(brands)
@@ -279,9 +283,9 @@ class StoreIndex:
                 self._vectors, self._columns, kind_ok, brand_ok, partner, px, py, pz,
                 query.radius_m, hav_cut, limit, positions, metres,
             )  # fmt: skip
-        rows = self._rows
+        store_at = self._store_at
         return [
-            _new_hit(StoreHit, (rows[p], d))
+            _new_hit(StoreHit, (store_at(p), d))
             for p, d in zip(positions[:n].tolist(), metres[:n].tolist(), strict=True)
         ]
 
