@@ -34,6 +34,7 @@ UNSETTLED = 3  # not even level 0 settled it in a few rings: take the walk in Py
 
 RINGS = 5  # a level's disk; its outer ring bounds what its inner rings did not see
 DISK_SIZE = 3 * RINGS * (RINGS + 1) + 1
+MAX_MISSING = 6 * RINGS  # cells of the outer ring
 
 # The disk comes from H3's own C gridDiskDistances, linked from the h3 package's extension
 # module under a name of ours (a symbol, not an address, so numba can cache the compiled code).
@@ -72,6 +73,13 @@ def insert_cells(keys: np.ndarray, rows: np.ndarray, cells: np.ndarray, first_ro
         slot = find_slot(keys, cells[i])
         keys[slot] = cells[i]
         rows[slot] = first_row + i
+
+
+@njit(cache=True)
+def loose_haversine(metres: float) -> float:
+    """A haversine cut a hair above ``metres`` (the exact test is then made on metres)."""
+    half_angle = min(metres / TWO_R, math.pi / 2)
+    return math.sin(half_angle) ** 2 * (1 + 1e-9) + 1e-18
 
 
 @njit(cache=True)
@@ -197,7 +205,6 @@ def walk(
     limit: int,
     out_positions: np.ndarray,
     out_metres: np.ndarray,
-    missing: np.ndarray,
 ) -> tuple[int, int]:
     """Walk the cells of ``disk`` ring by ring (``rings`` holds each one's grid distance from
     the origin, the cell holding the query point; a 0 in ``disk`` is a hole left by H3).
@@ -206,7 +213,8 @@ def walk(
     (anything outside the disk walked is reached across that ring); the answer is final once the
     radius lies inside that bound, or ``limit`` hits lie strictly nearer than it. Returns
     (status, n): for SETTLED the hits are ``out_positions[:n]`` / ``out_metres[:n]`` in
-    (metres, id) order; for MISSING the cells without geometry are ``missing[:n]``.
+    (metres, id) order; for MISSING the cells without geometry are ``out_positions[:n]``
+    (H3 cell numbers fit an int64).
     ``columns`` holds each store's id rank, kind code, brand code and partner flag; ``kind_ok``
     and ``brand_ok`` are empty when any passes; ``partner`` is -1 for any.
     """
@@ -255,7 +263,7 @@ def walk(
                 continue
             slot = find_slot(keys, disk[c])
             if keys[slot] != disk[c]:
-                missing[n_missing] = disk[c]
+                out_positions[n_missing] = np.int64(disk[c])
                 n_missing += 1
                 continue
             horizon = min(horizon, _cell_bound(geometry, rows[slot], px, py, pz))
@@ -356,7 +364,7 @@ def _settle(
         d = metres[i]
         if taken >= limit and d > last:
             break
-        if taken < out_positions.size:
+        if taken < out_metres.size:  # out_positions may be longer
             out_positions[taken] = positions[i]
             out_metres[taken] = d
         taken += 1
@@ -382,11 +390,9 @@ def nearby(
     py: float,
     pz: float,
     radius_m: float,
-    hav_cut: float,
     limit: int,
     out_positions: np.ndarray,
     out_metres: np.ndarray,
-    missing: np.ndarray,
 ) -> tuple[int, int]:
     """A whole query: from the start level, one disk per level until one settles the answer.
 
@@ -394,6 +400,7 @@ def nearby(
     :func:`walk` does; UNSETTLED when H3 failed or level 0 did not settle in ``RINGS`` rings.
     """
     level = start_level(keys, rows, spans, edges, finest, resolution, radius_m, limit)
+    hav_cut = loose_haversine(radius_m)
     disk = np.empty(DISK_SIZE, dtype=np.uint64)
     rings = np.empty(DISK_SIZE, dtype=np.intc)
     while level >= 0:
@@ -406,7 +413,7 @@ def nearby(
             return UNSETTLED, 0
         status, n = walk(
             keys, rows, geometry, spans, vectors, columns, kind_ok, brand_ok, partner, disk,
-            rings, px, py, pz, radius_m, hav_cut, limit, out_positions, out_metres, missing,
+            rings, px, py, pz, radius_m, hav_cut, limit, out_positions, out_metres,
         )  # fmt: skip
         if status != COARSER:
             return status, n
@@ -425,13 +432,13 @@ def scan(
     py: float,
     pz: float,
     radius_m: float,
-    hav_cut: float,
     limit: int,
     out_positions: np.ndarray,
     out_metres: np.ndarray,
 ) -> int:
     """Every store, for the rare query that no level's rings settle: the brute-force answer."""
     n = vectors.shape[0]
+    hav_cut = loose_haversine(radius_m)
     spans = np.array([[0, n]], dtype=np.int64)
     disk = np.array([1], dtype=np.uint64)  # one pseudo-cell holding every store
     keys = np.zeros(2, dtype=np.uint64)

@@ -18,6 +18,7 @@ lookup returns it.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -40,7 +41,6 @@ from geo.distance import (
     haversine_to_m,
     latlng_to_unit_vector,
     latlngs_to_unit_vectors,
-    m_to_haversine,
 )
 from geo.stores import STORE_KINDS, Store
 
@@ -263,37 +263,39 @@ class StoreIndex:
         """The ``limit`` nearest stores passing the filters other than opening hours."""
         finest = np.uint64(h3.latlng_to_cell(query.lat, query.lng, self.resolution))
         px, py, pz = latlng_to_unit_vector(query.lat, query.lng)
-        hav_cut = _loose_haversine(query.radius_m)
         kind_ok, brand_ok, partner = self._static_masks(query)
-        positions = np.empty(limit, dtype=np.int64)
+        # positions of the hits, or the cells whose geometry is missing
+        positions = np.empty(max(limit, cell_kernel.MAX_MISSING), dtype=np.int64)
         metres = np.empty(limit)
-        missing = np.empty(6 * cell_kernel.RINGS, dtype=np.uint64)
         while True:
             table = self._table
             status, n = cell_kernel.nearby(
                 table.keys, table.rows, table.geometry, table.spans, _EDGE_ARRAY, self._vectors,
                 self._columns, kind_ok, brand_ok, partner, finest, self.resolution,
-                px, py, pz, query.radius_m, hav_cut, limit, positions, metres, missing,
+                px, py, pz, query.radius_m, limit, positions, metres,
             )  # fmt: skip
             if status != cell_kernel.MISSING:
                 break
-            self._add_geometry(missing[:n].tolist())
+            self._add_geometry(positions[:n].tolist())
         if status != cell_kernel.SETTLED:
             n = cell_kernel.scan(
                 self._vectors, self._columns, kind_ok, brand_ok, partner, px, py, pz,
-                query.radius_m, hav_cut, limit, positions, metres,
+                query.radius_m, limit, positions, metres,
             )  # fmt: skip
-        store_at = self._store_at
-        return [
-            _new_hit(StoreHit, (store_at(p), d))
-            for p, d in zip(positions[:n].tolist(), metres[:n].tolist(), strict=True)
-        ]
+        return list(
+            map(
+                _new_hit,
+                zip(map(self._store_at, positions[:n].tolist()), metres[:n].tolist(), strict=True),
+            )
+        )
 
     def _static_masks(
         self, query: NearbyQuery
     ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], int]:
         """The filters as the kernel takes them: kind and brand masks (empty: any), partner
         -1 (any), 0 or 1."""
+        if query.kinds is None and query.brands is None and query.partner is None:
+            return _ANY, _ANY, -1
         kind_ok = _ANY
         if query.kinds is not None:
             kind_ok = np.array([k in query.kinds for k in STORE_KINDS], dtype=np.bool_)
@@ -441,8 +443,8 @@ def _cell_geometry(cell: int) -> CellGeometry:
 
 
 # StoreHit(store, d) goes through a Python-level __new__; tuple.__new__ makes the same named
-# tuple in a third of the time, which shows at twenty hits a query
-_new_hit = tuple.__new__
+# tuple from the (store, d) pair in a third of the time, which shows at twenty hits a query
+_new_hit = functools.partial(tuple.__new__, StoreHit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -544,8 +546,3 @@ def choose_resolution(stores: Sequence[Store], *, target_per_cell: float = 24.0)
         if occupancy >= target_per_cell:
             return resolution
     return 6
-
-
-def _loose_haversine(metres: float) -> float:
-    """A haversine cut a hair above ``metres``; the exact test is then made on metres."""
-    return m_to_haversine(metres) * (1 + 1e-9) + 1e-18
