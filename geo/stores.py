@@ -80,6 +80,17 @@ class Store:
         """Inverse of :meth:`to_record`."""
         return cls(**record)
 
+    @classmethod
+    def from_checked_record(cls, record: dict[str, Any]) -> Store:
+        """Inverse of :meth:`to_record` for a record written from a store, so already checked:
+        a saved index makes its stores this way, a few at a time, when a query returns them."""
+        store = object.__new__(cls)
+        for name in RECORD_FIELDS:
+            object.__setattr__(store, name, record[name])
+        hours = record["opening_hours"]
+        object.__setattr__(store, "hours", None if hours is None else parse_opening_hours(hours))
+        return store
+
 
 @functools.lru_cache(maxsize=1024)
 def is_known_timezone(name: str) -> bool:

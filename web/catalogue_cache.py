@@ -1,11 +1,26 @@
-"""Each web worker's in-memory index, rebuilt when the catalogue version in Redis changes."""
+"""Each web worker's index, rebuilt when the catalogue version in Redis changes.
+
+A large catalogue's index is built once per version and machine, saved to a folder that every
+worker of the machine maps (:meth:`StoreIndex.load`): one worker reads the catalogue from Redis
+and builds, under a file lock, while the others wait for it and then map the result, so a
+restarted or added worker is ready in about a second and the stores' arrays sit once in memory.
+The folder's name comes from a random token that the first builder records in Redis next to the
+version, so two Redis servers (or a flushed one) never share a folder by accident.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
+import os
+import shutil
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import redis
 
@@ -18,6 +33,9 @@ from web.catalogue_store import (
 )
 
 log = logging.getLogger(__name__)
+
+DEFAULT_INDEX_DIR = Path(tempfile.gettempdir()) / "nearby-store-index"
+_TOKEN_TTL_S = 30 * 24 * 3600  # outlives any version in use; gone with the data on a flush
 
 
 class CatalogueCache:
@@ -36,9 +54,14 @@ class CatalogueCache:
         poll_s: float,
         resolution: int | None = None,
         background_from: int = 50_000,
+        share_from: int = 50_000,
+        index_dir: Path = DEFAULT_INDEX_DIR,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
+        self._share_from = share_from
+        self._index_dir = index_dir
+        self._folders: list[Path] = []  # the shared folders this cache has served, oldest first
         self._poll_s = poll_s
         self._resolution = resolution
         self._background_from = background_from
@@ -92,12 +115,64 @@ class CatalogueCache:
     def _build(self, latest: CatalogueVersion) -> None:
         for _ in range(3):  # a version can vanish mid-read when two imports land in a row
             try:
-                stores = read_catalogue(self._client, latest.version)
+                if latest.count >= self._share_from:
+                    index = self._shared_index(latest.version)
+                else:
+                    index = self._built_index(latest.version)
             except CatalogueVanishedError:
                 latest = current_version(self._client) or latest
                 continue
-            index = StoreIndex(stores, resolution=self._resolution)
             self._index, self._version = index, latest.version  # one swap: readers see either
             log.info("catalogue v%s indexed: %s stores", latest.version, len(index))
             return
         log.warning("catalogue kept changing while being read; keeping v%s", self._version)
+
+    def _built_index(self, version: int) -> StoreIndex:
+        return StoreIndex(read_catalogue(self._client, version), resolution=self._resolution)
+
+    def _shared_index(self, version: int) -> StoreIndex:
+        """Map this machine's saved index of ``version``, building and saving it first if no
+        worker has; in memory only if the folder cannot be written."""
+        token = f"catalogue-index:v{version}:{self._resolution}"
+        self._client.set(token, uuid.uuid4().hex, nx=True, ex=_TOKEN_TTL_S)
+        name = self._client.get(token)
+        text = name.decode() if isinstance(name, bytes) else str(name)
+        folder = self._index_dir / f"v{version}-{text}"
+        try:
+            self._index_dir.mkdir(parents=True, exist_ok=True)
+            with _locked(folder.with_suffix(".lock")):
+                if not (folder / "meta.json").exists():
+                    index = self._built_index(version)
+                    partial = folder.with_name(f"{folder.name}.{os.getpid()}.partial")
+                    shutil.rmtree(partial, ignore_errors=True)
+                    index.save(partial)
+                    partial.rename(folder)  # whole or not at all, for the next worker
+                    del index  # the mapped copy below is the one to keep
+            loaded = StoreIndex.load(folder)
+        except OSError as error:
+            log.warning("index folder %s unusable (%s); indexing in memory", folder, error)
+            return self._built_index(version)
+        self._forget_folders(keep=folder)
+        return loaded
+
+    def _forget_folders(self, *, keep: Path) -> None:
+        """Delete the folder of the version before the one before (a worker still mapping an
+        older one keeps its mapping: the files only go once every map is closed)."""
+        if keep not in self._folders:
+            self._folders.append(keep)
+        while len(self._folders) > 2:
+            old = self._folders.pop(0)
+            shutil.rmtree(old, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                old.with_suffix(".lock").unlink()
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock between processes, released even if the holder dies."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

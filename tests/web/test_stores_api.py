@@ -178,3 +178,27 @@ def test_health(client: FlaskClient) -> None:
     version = body["checks"]["catalogue"]["version"]
     assert version >= 1
     assert client.get("/healthz").get_json() == {"status": "ok", "catalogue_version": version}
+
+
+def test_nearby_text_is_what_jsonify_writes(client: FlaskClient) -> None:
+    """The hand-written body is byte for byte the compact, key-sorted JSON jsonify makes, and
+    each store in it is store_json's dict plus its distance."""
+    import json
+    from datetime import datetime
+
+    from web.stores import store_json
+
+    index = client.application.extensions["catalogue"].index()
+    for params in ({"lat": 24.1835, "lng": 120.6010, "limit": 50}, {"lat": 0.0, "lng": 0.0}):
+        response = client.get("/api/v1/stores/nearby", query_string=params)
+        assert response.status_code == 200
+        assert response.mimetype == "application/json"
+        body = response.get_json()
+        expected = json.dumps(body, ensure_ascii=True, sort_keys=True, separators=(",", ":"))
+        assert response.data.decode() == expected + "\n"
+        moment = datetime.fromisoformat(body["meta"]["at"])
+        for hit in body["stores"]:
+            plain = {k: v for k, v in hit.items() if k != "distance_m"}
+            assert plain == store_json(index.get(hit["id"]), moment=moment)
+    assert body["count"] == 0 and body["stores"] == []
+    assert len(json.loads(client.get("/api/v1/stores/nearby?lat=24.1835&lng=120.6010").data)) == 3

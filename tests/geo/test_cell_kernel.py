@@ -1,0 +1,92 @@
+"""The compiled kernel computes what geo.distance computes, bit for bit, and reads H3 bits right."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from h3.api import basic_int as h3
+
+from geo import cell_kernel
+from geo.distance import (
+    haversine_of_vectors,
+    haversine_to_m,
+    latlng_to_unit_vector,
+    latlngs_to_unit_vectors,
+)
+from geo.index import NearbyQuery, StoreIndex
+from tests.geo.test_index import CENTRES, answer, brute_force, make_stores
+
+
+def random_latlngs(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    return rng.uniform(-90, 90, n), rng.uniform(-180, 180, n)
+
+
+@pytest.mark.parametrize("spread", [1e-5, 1e-2, 1.0, 180.0])
+def test_haversines_equal_numpy_bit_for_bit(spread: float) -> None:
+    """Near and far points: the kernel's hav is numpy's hav, to the last bit."""
+    rng = np.random.default_rng(1)
+    lat, lng = 24.18, 120.60
+    lats = np.clip(lat + rng.normal(0, spread, 20_000), -90, 90)
+    lngs = (lng + rng.normal(0, spread, 20_000) + 180) % 360 - 180
+    vectors = latlngs_to_unit_vectors(lats, lngs)
+    point = latlng_to_unit_vector(lat, lng)
+    ours = cell_kernel.haversines(*point, vectors)
+    assert np.array_equal(
+        ours.view(np.uint64), haversine_of_vectors(point, vectors).view(np.uint64)
+    )
+
+
+def test_metres_equal_math_bit_for_bit() -> None:
+    """Metres from a haversine: the kernel's asin and sqrt are the ones math uses."""
+    rng = np.random.default_rng(2)
+    havs = np.concatenate([rng.random(20_000) ** 8, rng.random(20_000), [0.0, 1.0, 1e-300]])
+    ours = cell_kernel.metres_of(havs)
+    assert [float(m) for m in ours] == [haversine_to_m(float(h)) for h in havs]
+
+
+def test_parents_by_bits() -> None:
+    """cell_to_parent agrees with h3 on pentagons, their neighbours and random cells."""
+    rng = np.random.default_rng(3)
+    cells = [p for r in range(16) for p in h3.get_pentagons(r)]
+    cells += [c for p in h3.get_pentagons(9) for c in h3.grid_disk(p, 2)]
+    lats, lngs = random_latlngs(rng, 3000)
+    cells += [
+        h3.latlng_to_cell(a, b, int(r))
+        for a, b, r in zip(lats, lngs, rng.integers(0, 16, 3000), strict=True)
+    ]
+    for cell in cells:
+        for level in range(h3.get_resolution(cell) + 1):
+            assert int(cell_kernel.cell_to_parent(np.uint64(cell), level)) == h3.cell_to_parent(
+                cell, level
+            )
+
+
+def test_nearby_walks_rings_not_the_whole_catalogue(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Queries are settled by the ring walk, pentagons included, without the full scan."""
+
+    def refuse(*_: object) -> None:
+        raise AssertionError("fell back to scanning every store")
+
+    monkeypatch.setattr(cell_kernel, "scan", refuse)
+    for city in ("taichung", "pentagon", "antimeridian"):
+        stores = make_stores(CENTRES[city], 0.02, 3000, 5)
+        index = StoreIndex(stores)
+        lat, lng = CENTRES[city]
+        for radius in (300.0, 1000.0, 3000.0, 50_000.0):
+            query = NearbyQuery(lat, lng, radius, 20, kinds=frozenset({"convenience"}))
+            assert answer(index, query) == brute_force(stores, query)
+
+
+def test_far_queries_grow_the_cell_table() -> None:
+    """Queries in empty places add many empty cells; the grown table answers exactly."""
+    stores = make_stores(CENTRES["helsinki"], 0.01, 40, 6)
+    index = StoreIndex(stores)
+    before = len(index._table.cells)
+    rng = np.random.default_rng(6)
+    for lat, lng in zip(rng.uniform(59, 62, 200), rng.uniform(22, 28, 200), strict=True):
+        query = NearbyQuery(float(lat), float(lng), 50_000.0, 5)
+        assert answer(index, query) == brute_force(stores, query)
+    assert len(index._table.cells) > before
+    assert not math.isnan(index._table.geometry[: index._table.used].sum())
