@@ -118,8 +118,7 @@ def replan_once(
         for region, (region_orders, region_couriers) in sorted(groups.items()):
             if not plans(region):
                 continue
-            # plan_dispatch takes no plan in force yet, so each re-plan starts afresh (issue 14,
-            # item 6): once it accepts one, pass the region's stored plan here
+            # from the plan in force: courier's next stops and arrivals do not jump between ticks
             plan = planner(region_orders, region_couriers, now=now, travel=travel,
                            time_limit_s=time_limit_s, margin_s=margin_s,
                            previous=previous)  # fmt: skip
