@@ -4,9 +4,9 @@ The rolling-horizon policy re-optimises every cycle from what a dispatcher knows
 (orders placed, couriers' positions and when each finishes its assignment):
 
 1. orders ready within the horizon are grouped, per restaurant, into bundles of at most
-   ``ceil(orders / couriers)`` orders (the target size of Reyes et al.), an order joining a
-   bundle only when its ready time is close and the detour small; each bundle's drop-off
-   sequence is the best permutation (bundles are small, so exactly);
+   ``ceil(orders / couriers free within 10 min)`` (the target size of Reyes et al.), an order
+   joining a bundle only when its ready time is close and the detour small; each bundle's
+   drop-off sequence is the best permutation (bundles are small, so exactly);
 2. bundles go to couriers, waiting or about to be, by a min-cost flow (OR-Tools): the cost is the
    bundle's click-to-door, a premium on minutes past the target and on the pay the pairing adds
    beyond the courier's hourly guarantee, less a credit per minute its orders have waited (so
@@ -92,7 +92,7 @@ class RollingHorizonSettings:
     pay_weight: float = 0.5  # minutes of cost per dollar a courier earns beyond its guarantee
     age_weight: float = 2.0  # credit per minute an order has waited past ``age_after``
     age_after: int = 0  # minutes since placement
-    bundle_by_waiting: bool = True  # target bundle size from couriers waiting now only
+    size_from: int = 10  # target bundle size: orders planned / couriers free within this
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,9 +126,8 @@ class RollingHorizon:
         ]  # fmt: skip
         if not orders or not couriers:
             return []
-        pool = couriers
-        if s.bundle_by_waiting:
-            pool = [c for c in couriers if c.free_at <= now and c.courier.on <= now]
+        soon = now + s.size_from
+        pool = [c for c in couriers if c.free_at <= soon and c.courier.on <= soon]
         size = max(1, min(s.max_bundle, math.ceil(len(orders) / max(1, len(pool)))))
         bundles = self._bundles(orders, size)
         avail = np.array([max(now, c.free_at, c.courier.on) for c in couriers], dtype=np.int64)
