@@ -15,7 +15,7 @@ import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, expect, sync_playwright
 from werkzeug.serving import make_server
 
 from tests.conftest import FIXED_NOW, make_app
@@ -52,6 +52,9 @@ def day(shop: FlaskClient) -> tuple[FlaskClient, list[str]]:
 
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# How long a page may take to show what a test expects: generous, because a loaded 2-core
+# machine (CI beside other jobs) can take several seconds to lay out 2,000 markers.
+expect.set_options(timeout=20_000)
 # flags that keep Chromium from reaching for the network this machine does not have
 FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
