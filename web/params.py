@@ -346,11 +346,13 @@ class QueryReader:
         raw = self._raw(name)
         if raw is None or raw == "":
             return None
-        try:
-            west, south, east, north = (float(part) for part in raw.split(","))
-        except ValueError:
+        parts = [part.strip() for part in raw.split(",")]
+        # ASCII decimals, as every query number: float() also reads "1_20.5" and "١٢٠"
+        if len(parts) != 4 or not all(_DECIMAL.fullmatch(p) or p.lower() in _NOT_FINITE
+                                      for p in parts):  # fmt: skip
             self.problems[name] = "must be four numbers: west,south,east,north"
             return None
+        west, south, east, north = (float(part) for part in parts)
         if not all(math.isfinite(v) for v in (west, south, east, north)):
             self.problems[name] = "must be finite numbers"
         elif not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
