@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from playwright.sync_api import Browser
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -52,6 +54,22 @@ def test_docs_page_is_html(client: FlaskClient) -> None:
     assert response.status_code == 200
     assert "/api/v1/stores/nearby" in response.get_data(as_text=True)
     assert client.get("/").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/", "/api/docs"])
+def test_the_home_and_docs_pages_load_without_a_console_error(
+    served: str, browser: Browser, path: str
+) -> None:
+    """No request of theirs fails (a browser asked for /favicon.ico, a 404 in the console)."""
+    context = browser.new_context()  # a fresh one: no icon remembered from another page
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("response", lambda r: errors.append(r.url) if r.status >= 400 else None)
+    page.goto(served + path)
+    page.wait_for_load_state("networkidle")
+    assert errors == []
+    context.close()
 
 
 def exported_names(text: str) -> set[str]:
