@@ -194,6 +194,13 @@ def json_number(value: Any, *, low: float, high: float) -> float | None:
     return float(value) if low <= value <= high else None
 
 
+def echoed(values: Collection[str], *, most: int = 10) -> str:
+    """Bad values named back to the client, each cut to 40 characters and at most ``most`` of
+    them: an error repeats what was wrong, not a whole 8 KB query."""
+    shown = [value[:40] for value in list(values)[:most]]
+    return ", ".join(shown) + (f" (and {len(values) - most} more)" if len(values) > most else "")
+
+
 def takes_query(*names: str) -> Callable[[V], V]:
     """Declare the query parameters a route reads; any other is refused before the route runs
     (:func:`refuse_unknown_query`). A route with no declaration takes none."""
@@ -319,7 +326,7 @@ class QueryReader:
             return None
         unknown = sorted(set(values) - set(allowed))
         if unknown:
-            self.problems[name] = f"unknown value(s): {', '.join(unknown)}"
+            self.problems[name] = f"unknown value(s): {echoed(unknown)}"
             return None
         return frozenset(values)
 

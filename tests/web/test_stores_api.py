@@ -120,6 +120,16 @@ def test_bad_input_is_a_400_naming_the_field(
     assert field in error["message"]
 
 
+@pytest.mark.parametrize("name", ["brand", "kind", "sku"])
+def test_an_unknown_value_is_echoed_cut_short(client: FlaskClient, name: str) -> None:
+    """An unknown value is named back cut to 40 characters, not the whole query again."""
+    query = {"lat": "24.1", "lng": "120.6", name: "x" * 5000}
+    response = client.get("/api/v1/stores/nearby", query_string=query)
+    assert response.status_code == 400
+    reason = response.get_json()["error"]["details"]["fields"][name]
+    assert "x" * 40 in reason and "x" * 41 not in reason
+
+
 def test_unknown_parameter_is_named(client: FlaskClient) -> None:
     """A misspelt parameter is not silently ignored."""
     response = client.get("/api/v1/stores/nearby?lat=24.1&lng=120.6&radius=500")
