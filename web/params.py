@@ -336,9 +336,10 @@ class QueryReader:
             return None
         value = parse_moment(raw, naive_is_utc=True)
         if value is None:
-            self.problems[name] = "must be " + MOMENT_RULE.replace(
-                "with a zone", "(UTC if no zone)"
-            )
+            rule = MOMENT_RULE.replace("with a zone (Z or +08:00)", "(Z or +08:00; UTC if none)")
+            # an unescaped "+08:00" in a URL arrives as " 08:00": say so, it is the usual slip
+            hint = "; a '+' in a URL is read as a space: write it %2B" if " " in raw else ""
+            self.problems[name] = f"must be {rule}{hint}"
         return value
 
     def text(self, name: str, *, max_length: int = 256) -> str | None:

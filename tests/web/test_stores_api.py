@@ -130,6 +130,15 @@ def test_an_unknown_value_is_echoed_cut_short(client: FlaskClient, name: str) ->
     assert "x" * 40 in reason and "x" * 41 not in reason
 
 
+def test_a_zone_whose_plus_became_a_space_is_explained(client: FlaskClient) -> None:
+    """'+08:00' unescaped in a URL arrives as ' 08:00': the 400 says to write %2B."""
+    response = client.get("/api/v1/stores/nearby?lat=24.1&lng=120.6&at=2026-12-03T10:00:00+08:00")
+    assert response.status_code == 400
+    assert "%2B" in response.get_json()["error"]["details"]["fields"]["at"]
+    fine = client.get("/api/v1/stores/nearby?lat=24.1&lng=120.6&at=2026-12-03T10:00:00%2B08:00")
+    assert fine.status_code == 200
+
+
 def test_unknown_parameter_is_named(client: FlaskClient) -> None:
     """A misspelt parameter is not silently ignored."""
     response = client.get("/api/v1/stores/nearby?lat=24.1&lng=120.6&radius=500")
