@@ -106,3 +106,15 @@ def test_the_alerts_and_the_dashboard_use_only_exported_figures(client: FlaskCli
     families = {f.name for text in (scrape, worker) for f in text_string_to_metric_families(text)}
     table = {name.removesuffix("_total") for name in in_guide}
     assert families - table == set(), "exported but not in the guide's table"
+
+
+def test_every_setting_the_service_reads_is_in_the_readme() -> None:
+    """The configuration table names each variable the settings and scripts/run read."""
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## Configuration") : readme.index("## API")]
+    settings = (PROJECT_ROOT / "web" / "settings.py").read_text(encoding="utf-8")
+    run = (PROJECT_ROOT / "scripts" / "run").read_text(encoding="utf-8")
+    read = set(re.findall(r'env\.get\("([A-Z_]+)"', settings))
+    read |= set(re.findall(r"\$\{([A-Z_]+)[:-]", run))
+    assert read >= {"REDIS_URL", "DEMO_CATALOGUE"}  # the patterns still find them
+    assert sorted(name for name in read if f"`{name}`" not in table) == []
