@@ -217,6 +217,17 @@ def query_params_of(view: Any) -> frozenset[str]:
     return getattr(view, "query_params", frozenset())
 
 
+def checks_its_own_token(view: V) -> V:
+    """Mark a route that checks its caller's token itself (not with :func:`web.auth.allow`);
+    it calls ``refuse_unknown_query(checked_by_auth=False)`` once the caller is known."""
+    view.checks_token = True  # type: ignore[attr-defined]
+    return view
+
+
+def _checks_token(view: Any) -> bool:
+    return bool(getattr(view, "checks_token", False))
+
+
 def refuse_unknown_query(*, checked_by_auth: bool = True) -> None:
     """A 400 ``unknown_parameter`` naming each query parameter the route does not declare, so a
     misspelt ``radius=`` is never ignored, on any route; and a control character in a value.
@@ -227,7 +238,7 @@ def refuse_unknown_query(*, checked_by_auth: bool = True) -> None:
     view = current_app.view_functions.get(request.endpoint or "")
     if view is None:  # no route matched: the 404 or 405 follows
         return
-    if checked_by_auth and getattr(view, "allowed_roles", None):
+    if checked_by_auth and (getattr(view, "allowed_roles", None) or _checks_token(view)):
         return
     allowed = query_params_of(view)
     unknown = sorted(set(request.args) - allowed)
