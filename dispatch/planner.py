@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from dispatch.routing import (
     Courier,
@@ -157,12 +157,16 @@ class PinRefusal:
 
 def pin_refusal(
     order: OpenOrder, courier: CourierState, *, now: datetime, travel: TravelModel,
-    carrying: bool, allow_late: bool = False,
+    carrying: bool, allow_late: bool = False, zone: tzinfo = UTC,
 ) -> PinRefusal | None:  # fmt: skip
     """Whether the planner could give this order to this courier, and if not why, by the
     planner's own rules and travel model: the courier going there first, with nothing else to
-    do (its other orders can only make it later). ``allow_late`` accepts a late delivery."""
+    do (its other orders can only make it later). ``allow_late`` accepts a late delivery.
+    The message gives clock times in ``zone`` (the dispatcher reads the store's time)."""
     points: dict[LatLng, int] = {}
+
+    def clock(moment: datetime) -> str:
+        return f"{moment.astimezone(zone):%H:%M} {getattr(zone, 'key', 'UTC')}"
 
     def node(position: LatLng) -> int:
         return points.setdefault(position, len(points))
@@ -186,14 +190,14 @@ def pin_refusal(
     work_ends = at(vehicle.shift_end)
     if start + timedelta(seconds=order.delivery_service_s) > work_ends:
         message = (
-            f"courier {courier.id} ({courier.vehicle}) could deliver at {start:%H:%M} UTC at the "
-            f"earliest, after their shift ends at {work_ends:%H:%M} UTC"
+            f"courier {courier.id} ({courier.vehicle}) could deliver at {clock(start)} at the "
+            f"earliest, after their shift ends at {clock(work_ends)}"
         )
         return PinRefusal("after_shift", message, start, work_ends)
     if start > order.promised_by and not allow_late:
         late_min = math.ceil((start - order.promised_by).total_seconds() / 60)
         message = (
-            f"courier {courier.id} ({courier.vehicle}) could deliver at {start:%H:%M} UTC at the "
+            f"courier {courier.id} ({courier.vehicle}) could deliver at {clock(start)} at the "
             f"earliest, {late_min} min after the promise; send allow_late to pin anyway"
         )
         return PinRefusal("late", message, start, order.promised_by)

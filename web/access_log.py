@@ -10,8 +10,9 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
-# ?access_token=... (the dispatcher's live feed) and /track/<order>.<signature>
-_QUERY_TOKEN = re.compile(r"(access_token=)[^&\s]+")
+# ?access_token=... (the dispatcher's live feed), ?token=... (the dispatcher page's address)
+# and /track/<order>.<signature>
+_QUERY_TOKEN = re.compile(r"((?<![\w-])(?:access_)?token=)[^&\s]+")
 _TRACKING = re.compile(r"(/track/[^/.\s?]+\.)[0-9a-f]+")
 
 

@@ -26,6 +26,7 @@ from web.errors import ApiError, invalid_parameters
 from web.limits import rate_limited
 from web.params import (
     MOMENT_RULE,
+    QueryReader,
     json_number,
     json_object,
     parse_moment,
@@ -45,7 +46,9 @@ MAX_ID = 128
 def _courier_id() -> str:
     """The courier a call is about: the token's own, or ``courier_id`` for dispatchers."""
     principal = current_principal()
-    courier_id = request.args.get("courier_id", "")
+    args = QueryReader(request.args)  # given twice is a 400, as every query parameter
+    courier_id = args.text("courier_id", max_length=MAX_ID) or ""
+    args.finish()
     if principal.role == "courier":
         assert principal.subject is not None  # courier tokens are always bound
         if courier_id not in ("", principal.subject):  # another courier's legs do not exist here

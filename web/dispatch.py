@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import redis
 from flask import Blueprint, current_app, jsonify
@@ -168,14 +170,17 @@ def pin(order_id: str) -> ResponseReturnValue:
     courier = next((c for c in fleet.load_couriers(client) if c.id == courier_id), None)
     if courier is None:
         raise ApiError(404, "courier_not_found", f"no courier with id {courier_id!r}")
-    _check_pin(client, order_id, courier, allow_late=allow_late)
+    store = catalogue_index().get(order["store_id"])
+    zone = ZoneInfo(store.timezone) if store else UTC  # the page shows the stores' time
+    _check_pin(client, order_id, courier, allow_late=allow_late, zone=zone)
     fleet.set_pin(client, order_id, courier.id)
     return jsonify(order_id=order_id, courier_id=courier.id)
 
 
 def _check_pin(
-    client: redis.Redis, order_id: str, courier: fleet.CourierProfile, *, allow_late: bool
-) -> None:
+    client: redis.Redis, order_id: str, courier: fleet.CourierProfile, *, allow_late: bool,
+    zone: tzinfo,
+) -> None:  # fmt: skip
     """Refuse a pin the planner could not keep, naming why (``details.reason``): the order and
     the courier as the next plan would see them."""
     at = now()
@@ -201,7 +206,7 @@ def _check_pin(
                      shift_end=courier.shift_end.isoformat())  # fmt: skip
     carrying = any(o.picked_up_by == courier.id for o in orders)
     refusal = pin_refusal(order, state, now=at, travel=current_app.extensions["travel"],
-                          carrying=carrying, allow_late=allow_late)  # fmt: skip
+                          carrying=carrying, allow_late=allow_late, zone=zone)  # fmt: skip
     if refusal is not None:
         raise refuse(refusal.code, refusal.message,
                      earliest_delivery=refusal.earliest_delivery.isoformat(),

@@ -24,6 +24,9 @@ from prometheus_client import multiprocess
 from web.settings import Settings
 
 limit_request_line = 8190  # gunicorn's bound: past it, 414 (as JSON, below)
+# gunicorn 25+ opens a control socket at one path per user ($HOME/.gunicorn/gunicorn.ctl): a
+# second server on the machine takes it over. The service is run by its process, not gunicornc.
+control_socket_disable = True
 
 
 def when_ready(server: Any) -> None:

@@ -20,6 +20,7 @@ from dispatch import order_store
 from web.auth import bearer_token, current_principal
 from web.errors import ApiError, ConfigError, error_body
 from web.metrics import RedisFigures, exposition, scrape_registry
+from web.params import checks_its_own_token, refuse_unknown_query
 from web.services import catalogue_cache, now, redis_client, web_metrics
 
 bp = Blueprint("ops", __name__)
@@ -78,6 +79,7 @@ def ready() -> ResponseReturnValue:
 
 
 @bp.get("/metrics")
+@checks_its_own_token
 def metrics() -> ResponseReturnValue:
     """The figures in the Prometheus text format, for an admin token or METRICS_TOKEN."""
     _check_scraper()
@@ -108,9 +110,9 @@ def _check_scraper() -> None:
     """A scraper's METRICS_TOKEN (checked without Redis, so a scrape works while it is down),
     else an admin token: 401 without a token, 403 for another role."""
     wanted = current_app.config["SETTINGS"].metrics_token
-    if wanted and hmac.compare_digest(bearer_token().encode(), wanted.encode()):
-        return
-    principal = current_principal()
-    if principal.role != "admin":
-        raise ApiError(403, "forbidden", f"a {principal.role} token may not read the figures",
-                       {"allowed_roles": ["admin"]})  # fmt: skip
+    if not (wanted and hmac.compare_digest(bearer_token().encode(), wanted.encode())):
+        principal = current_principal()
+        if principal.role != "admin":
+            raise ApiError(403, "forbidden", f"a {principal.role} token may not read the figures",
+                           {"allowed_roles": ["admin"]})  # fmt: skip
+    refuse_unknown_query(checked_by_auth=False)  # once the caller is known, as allow() does

@@ -194,6 +194,13 @@ def json_number(value: Any, *, low: float, high: float) -> float | None:
     return float(value) if low <= value <= high else None
 
 
+def echoed(values: Collection[str], *, most: int = 10) -> str:
+    """Bad values named back to the client, each cut to 40 characters and at most ``most`` of
+    them: an error repeats what was wrong, not a whole 8 KB query."""
+    shown = [value[:40] for value in list(values)[:most]]
+    return ", ".join(shown) + (f" (and {len(values) - most} more)" if len(values) > most else "")
+
+
 def takes_query(*names: str) -> Callable[[V], V]:
     """Declare the query parameters a route reads; any other is refused before the route runs
     (:func:`refuse_unknown_query`). A route with no declaration takes none."""
@@ -210,6 +217,17 @@ def query_params_of(view: Any) -> frozenset[str]:
     return getattr(view, "query_params", frozenset())
 
 
+def checks_its_own_token(view: V) -> V:
+    """Mark a route that checks its caller's token itself (not with :func:`web.auth.allow`);
+    it calls ``refuse_unknown_query(checked_by_auth=False)`` once the caller is known."""
+    view.checks_token = True  # type: ignore[attr-defined]
+    return view
+
+
+def _checks_token(view: Any) -> bool:
+    return bool(getattr(view, "checks_token", False))
+
+
 def refuse_unknown_query(*, checked_by_auth: bool = True) -> None:
     """A 400 ``unknown_parameter`` naming each query parameter the route does not declare, so a
     misspelt ``radius=`` is never ignored, on any route; and a control character in a value.
@@ -220,7 +238,7 @@ def refuse_unknown_query(*, checked_by_auth: bool = True) -> None:
     view = current_app.view_functions.get(request.endpoint or "")
     if view is None:  # no route matched: the 404 or 405 follows
         return
-    if checked_by_auth and getattr(view, "allowed_roles", None):
+    if checked_by_auth and (getattr(view, "allowed_roles", None) or _checks_token(view)):
         return
     allowed = query_params_of(view)
     unknown = sorted(set(request.args) - allowed)
@@ -319,7 +337,7 @@ class QueryReader:
             return None
         unknown = sorted(set(values) - set(allowed))
         if unknown:
-            self.problems[name] = f"unknown value(s): {', '.join(unknown)}"
+            self.problems[name] = f"unknown value(s): {echoed(unknown)}"
             return None
         return frozenset(values)
 
@@ -329,9 +347,10 @@ class QueryReader:
             return None
         value = parse_moment(raw, naive_is_utc=True)
         if value is None:
-            self.problems[name] = "must be " + MOMENT_RULE.replace(
-                "with a zone", "(UTC if no zone)"
-            )
+            rule = MOMENT_RULE.replace("with a zone (Z or +08:00)", "(Z or +08:00; UTC if none)")
+            # an unescaped "+08:00" in a URL arrives as " 08:00": say so, it is the usual slip
+            hint = "; a '+' in a URL is read as a space: write it %2B" if " " in raw else ""
+            self.problems[name] = f"must be {rule}{hint}"
         return value
 
     def text(self, name: str, *, max_length: int = 256) -> str | None:
@@ -346,11 +365,13 @@ class QueryReader:
         raw = self._raw(name)
         if raw is None or raw == "":
             return None
-        try:
-            west, south, east, north = (float(part) for part in raw.split(","))
-        except ValueError:
+        parts = [part.strip() for part in raw.split(",")]
+        # ASCII decimals, as every query number: float() also reads "1_20.5" and "١٢٠"
+        if len(parts) != 4 or not all(_DECIMAL.fullmatch(p) or p.lower() in _NOT_FINITE
+                                      for p in parts):  # fmt: skip
             self.problems[name] = "must be four numbers: west,south,east,north"
             return None
+        west, south, east, north = (float(part) for part in parts)
         if not all(math.isfinite(v) for v in (west, south, east, north)):
             self.problems[name] = "must be finite numbers"
         elif not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):

@@ -17,7 +17,7 @@ from geo.index import NearbyQuery, StoreHit, StoreIndex, is_open
 from geo.stores import STORE_KINDS, Store
 from web.errors import ApiError
 from web.limits import rate_limited
-from web.params import QueryReader, takes_query
+from web.params import QueryReader, echoed, takes_query
 from web.services import (
     catalogue_index,
     catalogue_meta,
@@ -126,7 +126,7 @@ def nearby() -> ResponseReturnValue:
     if skus:
         unknown = sorted(set(skus) - set(order_store.load_products(redis_client())))
         if unknown:
-            args.problems["sku"] = f"unknown sku(s): {', '.join(unknown)}"
+            args.problems["sku"] = f"unknown sku(s): {echoed(unknown)}"
     args.finish()
     assert lat is not None and lng is not None and radius is not None  # finish() raised otherwise
     query = NearbyQuery(

@@ -15,7 +15,7 @@ from flask import Blueprint, current_app, jsonify, render_template
 from flask.typing import ResponseReturnValue
 
 from dispatch import fleet, order_store
-from dispatch.orders import FORWARD
+from dispatch.orders import FORWARD, TRANSITIONS
 from web.errors import ApiError
 from web.limits import rate_limited
 from web.services import ATTRIBUTION, catalogue_index, now, redis_client
@@ -73,7 +73,9 @@ def tracking_view(order: dict[str, Any]) -> dict[str, Any]:
     on the way, the estimated arrival, whether it may still be cancelled, the code."""
     client = redis_client()
     store = catalogue_index().get(order["store_id"])
-    plan = fleet.current_plan(client) or {"routes": []}
+    # an ended order has no courier and no arrival, even while the last plan still lists it
+    ended = not TRANSITIONS[order["status"]]
+    plan = (None if ended else fleet.current_plan(client)) or {"routes": []}
     courier_id, eta = None, None
     for route in plan["routes"]:
         for stop in route["stops"]:
@@ -99,8 +101,7 @@ def tracking_view(order: dict[str, Any]) -> dict[str, Any]:
         "destination": {"lat": round(customer["lat"], DESTINATION_DECIMALS),
                         "lng": round(customer["lng"], DESTINATION_DECIMALS)},
         "courier": {"assigned": courier_id is not None, "position": position},
-        "estimated_arrival": eta if order["status"] not in ("delivered", "cancelled", "failed")
-        else None,
+        "estimated_arrival": eta,
         "delivery_code": delivery_code(order["id"]),
     }  # fmt: skip
 

@@ -13,6 +13,10 @@ from web.access_log import RedactingLogger, redact
 def test_tokens_are_masked() -> None:
     line = "GET /api/v1/dispatch/stream?access_token=s3cr3t-t0ken&x=1 HTTP/1.1"
     assert redact(line) == "GET /api/v1/dispatch/stream?access_token=…&x=1 HTTP/1.1"
+    page = "GET /dispatcher?token=s3cr3t-t0ken HTTP/1.1"  # the page's address, as the README
+    assert redact(page) == "GET /dispatcher?token=… HTTP/1.1"  # and the walkthrough give it
+    assert redact("token=s3cr3t") == "token=…"  # the query string atom alone
+    assert redact("GET /x?my_token=1&tokens=2") == "GET /x?my_token=1&tokens=2"
     track = "GET /api/v1/track/ord_1a2b.0f9e8d7c6b5a4f3e HTTP/1.1"
     assert "0f9e8d7c6b5a4f3e" not in redact(track) and "ord_1a2b" in redact(track)
     assert (

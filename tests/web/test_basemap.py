@@ -59,7 +59,16 @@ def test_a_bbox_keeps_one_city(mapped: FlaskClient) -> None:
 
 
 @pytest.mark.parametrize(
-    "query", ["bbox=1,2,3", "bbox=a,b,c,d", "bbox=10,0,5,1", "bbox=0,0,1,nan", "bbox=0,95,1,96"]
+    "query",
+    [
+        "bbox=1,2,3",
+        "bbox=a,b,c,d",
+        "bbox=10,0,5,1",
+        "bbox=0,0,1,nan",
+        "bbox=0,95,1,96",
+        "bbox=1_20.5,24,120.7,24.3",
+        "bbox=%D9%A1%D9%A2%D9%A0,24,120.7,24.3",
+    ],  # ASCII decimals only
 )
 def test_a_bad_bbox_is_a_400_naming_it(mapped: FlaskClient, query: str) -> None:
     """Each malformed box is refused with the parameter named."""

@@ -181,6 +181,17 @@ def test_staff_asking_for_legs_must_say_whose(planned: dict[str, Any]) -> None:
         assert list(response.get_json()["error"]["details"]["fields"]) == ["courier_id"]
 
 
+def test_legs_refuse_a_courier_id_given_twice(planned: dict[str, Any]) -> None:
+    """Two courier ids are a 400 naming it, for staff and for the courier itself (the first
+    was silently taken), like any query parameter given twice."""
+    twice = f"courier_id={planned['courier']}&courier_id={planned['courier']}"
+    for headers in ({}, planned["me"]):
+        response = planned["shop"].get(f"/api/v1/courier/legs?{twice}", headers=headers)
+        assert response.status_code == 400
+        fields = response.get_json()["error"]["details"]["fields"]
+        assert fields == {"courier_id": "given more than once"}
+
+
 def _picked_up(planned: dict[str, Any], event_id: str = "p1") -> tuple[FlaskClient, str]:
     shop, order_id = planned["shop"], planned["orders"][0]
     answer = event(shop, planned["me"], event_id=event_id, order_id=order_id, type="picked_up")

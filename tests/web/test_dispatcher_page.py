@@ -45,6 +45,7 @@ def test_the_page_shows_the_day_and_a_reassignment_reaches_the_plan(
     expect(page.locator("path.order-dot")).to_have_count(len(ids))
     expect(page.locator("[data-kpi='Open orders'] b")).to_have_text(str(len(ids)))
     expect(page.locator("#live")).to_have_text("live")
+    assert page.url == f"{served}/dispatcher"  # the accepted token left the address bar
     for route in busy:
         stops = page.locator(f"[data-courier='{route['courier_id']}'] li")
         expect(stops).to_have_count(len(route["stops"]))

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from playwright.sync_api import Browser
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -54,6 +56,22 @@ def test_docs_page_is_html(client: FlaskClient) -> None:
     assert client.get("/").status_code == 200
 
 
+@pytest.mark.parametrize("path", ["/", "/api/docs"])
+def test_the_home_and_docs_pages_load_without_a_console_error(
+    served: str, browser: Browser, path: str
+) -> None:
+    """No request of theirs fails (a browser asked for /favicon.ico, a 404 in the console)."""
+    context = browser.new_context()  # a fresh one: no icon remembered from another page
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("response", lambda r: errors.append(r.url) if r.status >= 400 else None)
+    page.goto(served + path)
+    page.wait_for_load_state("networkidle")
+    assert errors == []
+    context.close()
+
+
 def exported_names(text: str) -> set[str]:
     """Every name a scrape shows: its families' and their samples' (``_total``, ``_bucket``)."""
     families = list(text_string_to_metric_families(text))
@@ -88,3 +106,15 @@ def test_the_alerts_and_the_dashboard_use_only_exported_figures(client: FlaskCli
     families = {f.name for text in (scrape, worker) for f in text_string_to_metric_families(text)}
     table = {name.removesuffix("_total") for name in in_guide}
     assert families - table == set(), "exported but not in the guide's table"
+
+
+def test_every_setting_the_service_reads_is_in_the_readme() -> None:
+    """The configuration table names each variable the settings and scripts/run read."""
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## Configuration") : readme.index("## API")]
+    settings = (PROJECT_ROOT / "web" / "settings.py").read_text(encoding="utf-8")
+    run = (PROJECT_ROOT / "scripts" / "run").read_text(encoding="utf-8")
+    read = set(re.findall(r'env\.get\("([A-Z_]+)"', settings))
+    read |= set(re.findall(r"\$\{([A-Z_]+)[:-]", run))
+    assert read >= {"REDIS_URL", "DEMO_CATALOGUE"}  # the patterns still find them
+    assert sorted(name for name in read if f"`{name}`" not in table) == []

@@ -184,6 +184,9 @@ def test_metrics_refuse_anonymous_callers(app: Flask, redis_client: redis.Redis)
     assert dispatcher.status_code == 403
     assert client.get("/metrics").status_code == 200  # the test client's admin token
     assert client.get("/metrics?format=json").status_code == 400
+    # as on every route that needs a token: who may ask first, then what was asked
+    stranger = client.get("/metrics?format=json", headers={"Authorization": ""})
+    assert stranger.status_code == 401
 
 
 def test_a_scrapers_own_token_works_while_redis_is_down(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis
@@ -41,6 +42,11 @@ def test_a_pin_no_plan_could_keep_is_refused_with_the_reason(
     assert error["details"]["reason"] == reason and error["details"]["courier_id"] == "x"
     assert "x" in error["message"]
     assert fleet.pins(redis_client) == {}
+    if "earliest_delivery" in error["details"]:  # clock times as the page shows them: Taipei's
+        earliest = datetime.fromisoformat(error["details"]["earliest_delivery"])
+        local = earliest.astimezone(ZoneInfo("Asia/Taipei"))
+        assert f"deliver at {local:%H:%M} Asia/Taipei" in error["message"]
+        assert "UTC" not in error["message"]
 
 
 def test_a_late_pin_is_taken_when_allowed_and_planned_late(

@@ -120,6 +120,25 @@ def test_bad_input_is_a_400_naming_the_field(
     assert field in error["message"]
 
 
+@pytest.mark.parametrize("name", ["brand", "kind", "sku"])
+def test_an_unknown_value_is_echoed_cut_short(client: FlaskClient, name: str) -> None:
+    """An unknown value is named back cut to 40 characters, not the whole query again."""
+    query = {"lat": "24.1", "lng": "120.6", name: "x" * 5000}
+    response = client.get("/api/v1/stores/nearby", query_string=query)
+    assert response.status_code == 400
+    reason = response.get_json()["error"]["details"]["fields"][name]
+    assert "x" * 40 in reason and "x" * 41 not in reason
+
+
+def test_a_zone_whose_plus_became_a_space_is_explained(client: FlaskClient) -> None:
+    """'+08:00' unescaped in a URL arrives as ' 08:00': the 400 says to write %2B."""
+    response = client.get("/api/v1/stores/nearby?lat=24.1&lng=120.6&at=2026-12-03T10:00:00+08:00")
+    assert response.status_code == 400
+    assert "%2B" in response.get_json()["error"]["details"]["fields"]["at"]
+    fine = client.get("/api/v1/stores/nearby?lat=24.1&lng=120.6&at=2026-12-03T10:00:00%2B08:00")
+    assert fine.status_code == 200
+
+
 def test_unknown_parameter_is_named(client: FlaskClient) -> None:
     """A misspelt parameter is not silently ignored."""
     response = client.get("/api/v1/stores/nearby?lat=24.1&lng=120.6&radius=500")

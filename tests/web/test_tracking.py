@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask.testing import FlaskClient
 
+from tests.web.conftest import courier_body
 from tests.web.test_orders_api import order_body
 
 ANONYMOUS = {"Authorization": ""}
@@ -77,3 +78,17 @@ def test_the_link_cancels_until_the_store_starts(shop: FlaskClient) -> None:
     forged = shop.post(f"/api/v1/track/{order_id}.0123456789abcdef0123456789abcdef/cancel",
                        headers=ANONYMOUS)  # fmt: skip
     assert forged.status_code == 404
+
+
+def test_an_ended_order_has_no_courier_or_arrival(shop: FlaskClient) -> None:
+    """Once cancelled (or delivered) the link names no courier and no arrival, even while the
+    last plan, made before, still routes the order."""
+    placed = shop.post("/api/v1/orders", json=order_body("TR-6")).get_json()
+    shop.post("/api/v1/couriers", json=courier_body("k6"))
+    shop.post("/api/v1/dispatch/replan")
+    token = placed["tracking"]["token"]
+    planned = shop.get(f"/api/v1/track/{token}", headers=ANONYMOUS).get_json()
+    assert planned["courier"]["assigned"] is True and planned["estimated_arrival"]
+    cancelled = shop.post(f"/api/v1/track/{token}/cancel", headers=ANONYMOUS).get_json()
+    assert cancelled["courier"] == {"assigned": False, "position": None}
+    assert cancelled["estimated_arrival"] is None

@@ -57,6 +57,7 @@ def test_the_page_shows_the_map_items_and_arrival_and_cancels(
     expect(page.locator("#status")).to_have_text("Cancelled")
     expect(page.locator("#cancel")).to_be_hidden()
     expect(page.locator("#message")).to_have_text("Your order is cancelled.")
+    expect(page.locator("#courier")).to_have_text("—")  # neither "assigned" nor "not yet"
     order = shop.get(f"/api/v1/orders/{placed['order']['id']}").get_json()["order"]
     assert order["status"] == "cancelled"
     assert errors == []

@@ -368,6 +368,8 @@ async function start() {
     return;
   }
   localStorage.setItem("dispatcherToken", token);
+  // kept here now: off the address bar, the history and any bookmark or shared link
+  if (location.search) { history.replaceState(null, "", location.pathname); }
   openFeed();
 }
 // minutes left count down between updates

@@ -87,20 +87,22 @@ function renderSteps(order) {
 function render(data) {
   zone = data.store ? data.store.timezone : null;
   const order = data.order;
+  const ended = order.status === "delivered" || order.status === "cancelled" || order.status === "failed";
   show("status", T.status[order.status] || order.status);
   if (data.estimated_arrival) {
     const minutes = Math.round((Date.parse(data.estimated_arrival) - Date.parse(data.at)) / 60000);
     show("eta", `${clockIn(data.estimated_arrival, zone, LANG)} (${T.inMinutes(minutes)})`);
   } else {
-    show("eta", order.status === "delivered" || order.status === "cancelled" || order.status === "failed"
-      ? "—" : T.noEstimate);
+    show("eta", ended ? "—" : T.noEstimate);
   }
   show("store", data.store ? data.store.name : "—");
   show("store-address", data.store ? data.store.address : "");
   document.getElementById("items").replaceChildren(...order.items.map((item) =>
     element("li", {}, `${item.name} ${T.qty(item.qty)}`)));
   renderSteps(order);
-  show("courier", data.courier.position ? T.onTheWay : (data.courier.assigned ? T.assigned : T.notAssigned));
+  // an ended order has no courier to speak of ("not yet assigned" would promise one)
+  show("courier", ended ? "—" : data.courier.position ? T.onTheWay
+    : (data.courier.assigned ? T.assigned : T.notAssigned));
   show("promised", clockIn(order.promised_by, zone, LANG));
   show("code", data.delivery_code);
   document.getElementById("cancel").hidden = !order.can_cancel;
