@@ -253,8 +253,22 @@ def solve_promises(
     nodes |= {n for c in problem.couriers for n in (c.start, c.end) if n is not None}
     longest = max(int(m[a][b]) for m in {id(m): m for m in costs}.values() for a in nodes
                   for b in nodes)  # fmt: skip
-    keep_penalty = (2 * len(problem.tasks) + 2 * len(problem.couriers)) * max(1, longest) + 1
     first_tasks = tuple(t for t in problem.tasks if t.id in keepable or not _may_be_left(t))
+    # and so does every other term the first search prices: the lateness of orders on board
+    # (delivered before their courier's shift ends), waiting at pick-ups, couriers used;
+    # otherwise it may give up a promise to make an order on board a little less late
+    shift_end = {c.id: c.shift_end for c in problem.couriers}
+    last = max(shift_end.values())
+    priced = sum(
+        options.late_cost * max(0, shift_end.get(t.courier or "", last) - t.due)
+        for t in first_tasks
+        if t.id not in keepable and not t.hard_due
+    )
+    pickups = [t for t in first_tasks if t.pickup is not None]
+    priced += sum(options.wait_cost * max(0, last - t.ready) for t in pickups)
+    priced += options.vehicle_cost * len(problem.couriers)
+    travel_bound = (2 * len(problem.tasks) + 2 * len(problem.couriers)) * max(1, longest)
+    keep_penalty = travel_bound + priced + 1
     first_problem = replace(problem, tasks=first_tasks)
     first_budget = replace(options, time_limit_s=options.time_limit_s * FIRST_SHARE)
     start_from = _on_time_part(first_problem, hint or {}, keepable)

@@ -300,13 +300,16 @@ def test_orders_on_board_are_never_left_out_for_new_promises() -> None:
 def test_a_replan_keeps_at_least_the_promises_of_the_plan_in_force(
     problem: RoutingProblem,
 ) -> None:
-    """Started from the plan in force, the promises it keeps are never fewer, even after a
-    single improving step: the first search starts there and counts promises before travel."""
+    """Started from the plan in force, the promises of new orders it keeps are never fewer,
+    however soon the search stops: the first search starts from them and a promise outweighs
+    everything else it prices, the second keeps them as walls. (An order on board is never
+    left out, so its promise is only priced, as lateness.)"""
     first = solve_promises(problem, FAST)
     again = solve_promises(problem, SolveOptions(time_limit_s=1, solution_limit=1),
                            hint=hint_of(first))  # fmt: skip
     check_plan(problem, again)
-    assert len(kept(again)) >= len(kept(first))
+    new = {t.id for t in problem.tasks if t.pickup is not None or t.courier is None}
+    assert len(kept(again) & new) >= len(kept(first) & new)
 
 
 def test_a_big_snapshot_is_planned_area_by_area_and_keeps_every_rule(
