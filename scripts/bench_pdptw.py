@@ -22,7 +22,6 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from typing import Any
 import vroom
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark_common import ROOT, machine
+from benchmark_common import ROOT, machine, solve_with_vroom
 
 from dispatch.routing import Courier, Plan, RoutingProblem, SolveOptions, Task, solve
 
@@ -165,16 +164,9 @@ def run_vroom(instance: Instance, seconds: float) -> Outcome:
                                time_windows=[vroom.TimeWindow(drop[4] * SCALE, drop[5] * SCALE)]),
             amount=vroom.Amount([row[3]]),
         )  # fmt: skip
-    started = time.perf_counter()
-    solution = problem.solve(exploration_level=5, nb_threads=2, timeout=timedelta(seconds=seconds))
-    elapsed = time.perf_counter() - started
-    routes = solution.routes
-    distance = 0.0
-    for vehicle in routes["vehicle_id"].unique():
-        nodes = [int(n) for n in routes[routes["vehicle_id"] == vehicle]["location_index"]]
-        distance += route_distance(instance, nodes)
-    used = int(routes["vehicle_id"].nunique())
-    return Outcome(used, distance, int(solution.summary.unassigned), elapsed)
+    found = solve_with_vroom(problem, seconds)
+    distance = sum(route_distance(instance, nodes) for nodes in found.routes)
+    return Outcome(len(found.routes), distance, found.unassigned, found.seconds)
 
 
 def gap(outcome: Outcome, best: dict[str, float]) -> float | None:

@@ -33,7 +33,7 @@ import numpy as np
 import vroom
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark_common import ROOT, machine
+from benchmark_common import ROOT, machine, solve_with_vroom
 
 from dispatch.planner import CourierState, DispatchPlan, OpenOrder, plan_dispatch
 from geo.distance import EARTH_RADIUS_M
@@ -189,16 +189,10 @@ def run_vroom(snapshot: Snapshot, seconds: float) -> Result:
                                time_windows=[vroom.TimeWindow(0, at(order.promised_by))]),
             amount=vroom.Amount([1]),
         )  # fmt: skip
-    started = time.perf_counter()
-    solution = problem.solve(exploration_level=5, nb_threads=2, timeout=timedelta(seconds=seconds))
-    elapsed = time.perf_counter() - started
-    routes = solution.routes
-    travel_s = 0
-    for vehicle in routes["vehicle_id"].unique():
-        nodes = [int(n) for n in routes[routes["vehicle_id"] == vehicle]["location_index"]]
-        travel_s += sum(matrix[a][b] for a, b in pairwise(nodes))
-    on_time = len(snapshot.orders) - int(solution.summary.unassigned)
-    return Result(on_time, len(snapshot.orders) - on_time, 0.0, travel_s, elapsed, on_time)
+    found = solve_with_vroom(problem, seconds)
+    travel_s = sum(matrix[a][b] for nodes in found.routes for a, b in pairwise(nodes))
+    on_time = len(snapshot.orders) - found.unassigned
+    return Result(on_time, len(snapshot.orders) - on_time, 0.0, travel_s, found.seconds, on_time)
 
 
 def check_complete(snapshot: Snapshot, plan: DispatchPlan) -> None:

@@ -15,6 +15,8 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,28 @@ def percentile(values: list[float], share: float) -> float:
 def summary_us(seconds: list[float]) -> tuple[float, float]:
     """(median, p99) in microseconds."""
     return statistics.median(seconds) * 1e6, percentile(seconds, 0.99) * 1e6
+
+
+@dataclass(frozen=True)
+class VroomRoutes:
+    """What VROOM found: each used vehicle's location indices in visiting order."""
+
+    routes: list[list[int]]
+    unassigned: int
+    seconds: float
+
+
+def solve_with_vroom(problem: Any, seconds: float) -> VroomRoutes:
+    """The VROOM peer as every routing benchmark runs it: exploration 5, 2 threads, a timeout."""
+    started = time.perf_counter()
+    solution = problem.solve(exploration_level=5, nb_threads=2, timeout=timedelta(seconds=seconds))
+    elapsed = time.perf_counter() - started
+    table = solution.routes
+    routes = [
+        [int(n) for n in table[table["vehicle_id"] == vehicle]["location_index"]]
+        for vehicle in table["vehicle_id"].unique()
+    ]
+    return VroomRoutes(routes, int(solution.summary.unassigned), elapsed)
 
 
 def free_port() -> int:
