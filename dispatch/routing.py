@@ -317,7 +317,7 @@ def _solve_by_area(
     couriers in proportion (nearest first), and plan the areas one after another, each with
     its share of the time. Orders near an area's edge may be planned less well than by one
     search over everything, but one search would not even find a first plan in time."""
-    parts = _areas(problem, max(2, round(len(problem.tasks) / AREA_TASKS)))
+    parts = _areas(problem, max(2, round(len(problem.tasks) / AREA_TASKS)), hint)
     routes: list[Route] = []
     unassigned: dict[str, str] = {}
     for k, part in enumerate(parts):
@@ -334,16 +334,27 @@ def _solve_by_area(
     return Plan(tuple(routes), unassigned, status, time.perf_counter() - started)
 
 
-def _areas(problem: RoutingProblem, count: int) -> list[RoutingProblem]:
+def _areas(
+    problem: RoutingProblem, count: int, hint: RouteHint | None = None
+) -> list[RoutingProblem]:
     """The problem cut into ``count`` areas: seeds spread out over the pick-ups (each the
     farthest from those chosen), every task to its nearest seed, couriers to areas in
-    proportion to their tasks, nearest pairs first; a task owned by a courier goes with it."""
+    proportion to their tasks, nearest pairs first; a task owned by a courier goes with it,
+    and so does a task the plan in force gives a courier (areas are cut afresh each re-plan:
+    otherwise a courier's planned stops would land in another area and the hint be lost)."""
     travel = problem.travel
+    known = {c.id for c in problem.couriers}
+    planned_by = {
+        task_id: courier_id
+        for courier_id, stops in (hint or {}).items()
+        if courier_id in known
+        for task_id, _ in stops
+    }
     points = sorted({t.pickup if t.pickup is not None else t.delivery for t in problem.tasks})
     seeds = [points[0]]
     while len(seeds) < min(count, len(points)):
         seeds.append(max(points, key=lambda n: min(travel[s][n] for s in seeds)))
-    free = [t for t in problem.tasks if t.courier is None]
+    free = [t for t in problem.tasks if t.courier is None and t.id not in planned_by]
     room = [math.ceil(1.2 * len(free) / len(seeds))] * len(seeds)  # areas of similar size
     ranked = {
         t.id: sorted(range(len(seeds)), key=lambda a: travel[seeds[a]][
@@ -375,8 +386,9 @@ def _areas(problem: RoutingProblem, count: int) -> list[RoutingProblem]:
             c.id, min(range(len(seeds)), key=lambda a: travel[c.start][seeds[a]])
         )
     for t in problem.tasks:
-        if t.courier is not None:
-            area_of[t.id] = courier_area[t.courier]
+        owner = t.courier or planned_by.get(t.id)
+        if owner is not None:
+            area_of[t.id] = courier_area[owner]
     return [
         replace(problem, tasks=tuple(t for t in problem.tasks if area_of[t.id] == a),
                 couriers=tuple(c for c in problem.couriers if courier_area[c.id] == a))

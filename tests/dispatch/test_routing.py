@@ -332,3 +332,27 @@ def test_a_big_snapshot_is_planned_area_by_area_and_keeps_every_rule(
     check_plan(problem, plan)
     assert not plan.unassigned
     assert sorted(r.courier_id for r in plan.routes) == sorted(c.id for c in couriers)
+
+
+def test_areas_keep_each_courier_with_the_stops_the_plan_in_force_gives_it() -> None:
+    """Areas are cut afresh at every re-plan; a task the plan in force gives a courier lands in
+    that courier's area, so the hint survives the split (it was lost, and re-plans jumped)."""
+    rng = random.Random(7)
+    points = [(rng.uniform(0, 12000), rng.uniform(0, 3000)) for _ in range(80)]
+    couriers = tuple(Courier(f"c{k}", rng.randrange(80), 0, 14_400, 3) for k in range(8))
+    tasks = tuple(Task(f"t{i}", rng.randrange(80), rng.randrange(80), 0, 3600)
+                  for i in range(36))  # fmt: skip
+    problem = RoutingProblem(grid_travel(points), tasks, couriers)
+    # every courier given tasks far from its own start, which the plain cut would move away
+    hint = {c.id: [(t.id, k) for t in tasks[i::8] for k in ("pickup", "delivery")]
+            for i, c in enumerate(couriers)}  # fmt: skip
+    parts = routing._areas(problem, 3, hint)
+    area_of_task = {t.id: k for k, part in enumerate(parts) for t in part.tasks}
+    area_of_courier = {c.id: k for k, part in enumerate(parts) for c in part.couriers}
+    assert sorted(area_of_task) == sorted(t.id for t in tasks)
+    for courier_id, stops in hint.items():
+        assert {area_of_task[task_id] for task_id, _ in stops} == {area_of_courier[courier_id]}
+    plain = routing._areas(problem, 3)
+    plain_task = {t.id: k for k, part in enumerate(plain) for t in part.tasks}
+    plain_courier = {c.id: k for k, part in enumerate(plain) for c in part.couriers}
+    assert any(plain_task[t] != plain_courier[c] for c, stops in hint.items() for t, _ in stops)
