@@ -87,15 +87,22 @@ def to_metres(hav: float) -> float:
     return TWO_R * math.asin(math.sqrt(min(max(hav, 0.0), 1.0)))
 
 
+@njit(cache=True, inline="always")
+def _hav_at(vectors: np.ndarray, p: int, px: float, py: float, pz: float) -> float:
+    """hav between the point and store ``p``: every pass computes it this one way, in this
+    order, so the numbers stay bit-identical to the brute-force scan's."""
+    dx = vectors[p, 0] - px
+    dy = vectors[p, 1] - py
+    dz = vectors[p, 2] - pz
+    return (dx * dx + dy * dy + dz * dz) * 0.25  # type: ignore[no-any-return]
+
+
 @njit(cache=True)
 def haversines(px: float, py: float, pz: float, vectors: np.ndarray) -> np.ndarray:
     """hav between a point and each row, as the kernel computes it (for the exactness test)."""
     out = np.empty(vectors.shape[0])
     for i in range(vectors.shape[0]):
-        dx = vectors[i, 0] - px
-        dy = vectors[i, 1] - py
-        dz = vectors[i, 2] - pz
-        out[i] = (dx * dx + dy * dy + dz * dz) * 0.25
+        out[i] = _hav_at(vectors, i, px, py, pz)
     return out
 
 
@@ -239,10 +246,7 @@ def walk(
             if bound > radius_m or bound > kth_m:
                 continue  # nothing in it can be a hit
             for p in range(start, stop):
-                dx = vectors[p, 0] - px
-                dy = vectors[p, 1] - py
-                dz = vectors[p, 2] - pz
-                hav = (dx * dx + dy * dy + dz * dz) * 0.25
+                hav = _hav_at(vectors, p, px, py, pz)
                 if hav > hav_cut:
                     continue
                 if not any_kind and not kind_ok[columns[p, 1]]:
@@ -331,10 +335,7 @@ def _settle(
         if bound > radius_m or bound > kth_m or bound >= horizon:
             continue
         for p in range(start, stop):
-            dx = vectors[p, 0] - px
-            dy = vectors[p, 1] - py
-            dz = vectors[p, 2] - pz
-            hav = (dx * dx + dy * dy + dz * dz) * 0.25
+            hav = _hav_at(vectors, p, px, py, pz)
             if hav > cut:
                 continue
             if not any_kind and not kind_ok[columns[p, 1]]:
@@ -451,10 +452,7 @@ def scan(
     any_kind = kind_ok.size == 0
     any_brand = brand_ok.size == 0
     for p in range(n):
-        dx = vectors[p, 0] - px
-        dy = vectors[p, 1] - py
-        dz = vectors[p, 2] - pz
-        hav = (dx * dx + dy * dy + dz * dz) * 0.25
+        hav = _hav_at(vectors, p, px, py, pz)
         if hav > hav_cut:
             continue
         if not any_kind and not kind_ok[columns[p, 1]]:
@@ -490,9 +488,6 @@ def farthest_metres(
     for i in range(starts.size):
         far = 0.0
         for p in range(starts[i], ends[i]):
-            dx = vectors[p, 0] - centres[i, 0]
-            dy = vectors[p, 1] - centres[i, 1]
-            dz = vectors[p, 2] - centres[i, 2]
-            far = max(far, (dx * dx + dy * dy + dz * dz) * 0.25)
+            far = max(far, _hav_at(vectors, p, centres[i, 0], centres[i, 1], centres[i, 2]))
         out[i] = to_metres(far)
     return out
