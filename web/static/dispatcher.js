@@ -127,6 +127,12 @@ function renderMap(current) {
       if (layer.key === openKey && layer.getPopup()) { layer.openPopup(); }
     }));
   }
+  // The replaced marker's popup fades out for 200 ms; drop it now so one popup shows, not two.
+  const shown = Object.values(layers).flatMap((group) => group.getLayers())
+    .map((layer) => layer.getPopup && layer.getPopup()).find((popup) => popup && popup.isOpen());
+  document.querySelectorAll(".leaflet-popup").forEach((element) => {
+    if (!shown || element !== shown.getElement()) { element.remove(); }
+  });
 }
 
 function drawMap(current) {
