@@ -158,14 +158,18 @@ class Intake:
         try:
             return self._place_first(submission, list(snapshot.ranking.feasible), snapshot.ranking)
         except NoStoreCanFulfilError as refused:
-            if submission.request.store_id is None:
-                raise
-            # the store named cannot: say which store could, so the shopper may choose it
-            others = self._snapshot(replace(submission.request, store_id=None)).ranking.feasible
-            instead = next((c for c in others if c.store.id != submission.request.store_id), None)
-            raise NoStoreCanFulfilError(
-                refused.rejections, taken_at=submission.request.store_id, instead=instead
-            ) from None
+            raise self._with_instead(submission.request, refused) from None
+
+    def _with_instead(
+        self, request: OrderRequest, refused: NoStoreCanFulfilError
+    ) -> NoStoreCanFulfilError:
+        """The refusal of an order naming its store, with the nearest other store that could
+        take it now (so the shopper may choose that one); other refusals as they are."""
+        if request.store_id is None:
+            return refused
+        others = self._snapshot(replace(request, store_id=None)).ranking.feasible
+        instead = next((c for c in others if c.store.id != request.store_id), None)
+        return NoStoreCanFulfilError(refused.rejections, taken_at=request.store_id, instead=instead)
 
     def take_batch(self, submissions: Sequence[Submission]) -> list[IntakeResult | IntakeError]:
         """Match a batch at once with the CP-SAT batch matcher, then place each order.
@@ -207,8 +211,9 @@ class Intake:
             ordered = sorted(ranking.feasible, key=lambda c: (c.store.id != chosen, c.ride_s))
             try:  # a claim refused here (a twin request racing us) refuses before any write
                 results[i] = self._place_first(submissions[i], ordered, ranking)
-            except (NoStoreCanFulfilError, IdempotencyConflictError,
-                    IdempotencyInProgressError) as exc:  # fmt: skip
+            except NoStoreCanFulfilError as refused:
+                results[i] = self._with_instead(submissions[i].request, refused)
+            except (IdempotencyConflictError, IdempotencyInProgressError) as exc:
                 results[i] = exc
         for i, first in twins.items():  # the same order sent twice: one order, as for a retry
             done = results[first]

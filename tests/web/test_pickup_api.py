@@ -221,6 +221,10 @@ def test_a_chosen_store_that_cannot_says_why_and_which_could(
     assert instead["store_id"] == matched["store_id"] != FULIN
     assert instead["name"] and instead["distance_m"] > 0
     assert order_store.stock_levels(redis_client, slot(FULIN)) == stock_before
+    batch = shop.post("/api/v1/orders/batch", json={"orders": [
+        order_body("C-5", store_id=FULIN, items=milk)]}).get_json()  # fmt: skip
+    assert batch["results"][0]["status"] == 422
+    assert batch["results"][0]["error"]["details"]["nearest_that_could"] == instead
     unknown = place(shop, order_body("C-3", store_id="osm-node-0"), **alice)
     assert unknown.status_code == 422
     assert unknown.get_json()["error"]["details"]["field"] == "store_id"
