@@ -7,7 +7,7 @@ import json
 import secrets
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -76,12 +76,21 @@ class UnknownStoreError(IntakeError):
 
 
 class NoStoreCanFulfilError(IntakeError):
-    def __init__(self, rejections: list[Rejection], *, taken_at: str | None = None) -> None:
+    """No store can; for an order naming its store (``taken_at``: the store that took it or the
+    one the shopper chose), ``instead`` is the nearest other store that could."""
+
+    def __init__(
+        self, rejections: list[Rejection], *, taken_at: str | None = None,
+        instead: Candidate | None = None,
+    ) -> None:  # fmt: skip
         if taken_at is None:
             super().__init__("no partner store can fulfil this order within the hour")
         else:
-            super().__init__(f"store {taken_at}, which took the order, cannot fulfil it in time")
+            super().__init__(f"store {taken_at}, which the order names (it took the order or "
+                             "was chosen), cannot fulfil it in time")  # fmt: skip
         self.rejections = rejections
+        self.taken_at = taken_at
+        self.instead = instead
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +155,21 @@ class Intake:
         if replay is not None:
             return replay
         snapshot = self._snapshot(submission.request)
-        return self._place_first(submission, list(snapshot.ranking.feasible), snapshot.ranking)
+        try:
+            return self._place_first(submission, list(snapshot.ranking.feasible), snapshot.ranking)
+        except NoStoreCanFulfilError as refused:
+            raise self._with_instead(submission.request, refused) from None
+
+    def _with_instead(
+        self, request: OrderRequest, refused: NoStoreCanFulfilError
+    ) -> NoStoreCanFulfilError:
+        """The refusal of an order naming its store, with the nearest other store that could
+        take it now (so the shopper may choose that one); other refusals as they are."""
+        if request.store_id is None:
+            return refused
+        others = self._snapshot(replace(request, store_id=None)).ranking.feasible
+        instead = next((c for c in others if c.store.id != request.store_id), None)
+        return NoStoreCanFulfilError(refused.rejections, taken_at=request.store_id, instead=instead)
 
     def take_batch(self, submissions: Sequence[Submission]) -> list[IntakeResult | IntakeError]:
         """Match a batch at once with the CP-SAT batch matcher, then place each order.
@@ -188,8 +211,9 @@ class Intake:
             ordered = sorted(ranking.feasible, key=lambda c: (c.store.id != chosen, c.ride_s))
             try:  # a claim refused here (a twin request racing us) refuses before any write
                 results[i] = self._place_first(submissions[i], ordered, ranking)
-            except (NoStoreCanFulfilError, IdempotencyConflictError,
-                    IdempotencyInProgressError) as exc:  # fmt: skip
+            except NoStoreCanFulfilError as refused:
+                results[i] = self._with_instead(submissions[i].request, refused)
+            except (IdempotencyConflictError, IdempotencyInProgressError) as exc:
                 results[i] = exc
         for i, first in twins.items():  # the same order sent twice: one order, as for a retry
             done = results[first]
@@ -444,18 +468,25 @@ class Intake:
             created_at=now,
             promised_by=now + PROMISE,
             total_cents=sum(self._products[ln.sku].price_cents * ln.qty for ln in request.lines),
-            match_reason=(
-                (
-                    "the store that took the order, and it can fulfil it"
-                    if request.store_id
-                    else "nearest partner store that can fulfil the order"
-                )
-                + f": {candidate.ride_s / 60:.0f} min ride ({candidate.distance_m:.0f} m), open, "
-                "every item in stock, capacity left"
-            ),
+            match_reason=_match_reason(request, candidate),
             passed_over=tuple(r.to_dict() for r in passed_over),
             events=(StatusEvent("accepted", now),),
         )
+
+
+def _match_reason(request: OrderRequest, candidate: Candidate) -> str:
+    """Why the order went to ``candidate``, in words for the shopper and the merchant."""
+    if request.store_id is None:
+        which = "nearest partner store that can fulfil the order"
+    elif request.channel in ("store", "phone") and request.shopper is None:
+        which = "the store that took the order, and it can fulfil it"
+    else:
+        which = "the store the shopper chose, and it can fulfil it"
+    if request.fulfilment == "pickup":
+        return (f"{which}, for pick-up in store: {candidate.distance_m:.0f} m away, open, every "
+                "item in stock, capacity left")  # fmt: skip
+    return (f"{which}: {candidate.ride_s / 60:.0f} min ride ({candidate.distance_m:.0f} m), "
+            "open, every item in stock, capacity left")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -476,7 +507,8 @@ def _request_of(record: Mapping[str, Any]) -> OrderRequest:
     return OrderRequest(
         record["channel"], record["external_id"], customer["lat"], customer["lng"],
         customer["address"], lines, record["note"], record.get("shopper_id"),
-        record.get("taken_at_store"),
+        record.get("taken_at_store"), record.get("fulfilment", "delivery"),
+        record.get("campaign"),
     )  # fmt: skip
 
 

@@ -74,7 +74,10 @@ def rank_stores(
     address within its delivery radius, and can keep the one-hour promise: preparation, a courier
     reaching the store (``pickup_allowance_s``) and the ride must all fit before the deadline
     (``now`` plus one hour for a new order; an accepted order keeps its own ``promised_by``).
+    A pick-up order needs no courier: its store must be open, stock every line and have
+    capacity left (the counter's), at any distance the search reached; the nearest comes first.
     """
+    pickup = request.fulfilment == "pickup"
     customer = (request.lat, request.lng)
     deadline = deadline or now + PROMISE
     feasible: list[Candidate] = []
@@ -95,15 +98,18 @@ def rank_stores(
             reasons.append("out_of_stock")
         if situation.orders_last_hour >= store.capacity_per_hour:
             reasons.append("over_capacity")
-        if distance > store.delivery_radius_m:
+        if distance > store.delivery_radius_m and not pickup:
             reasons.append("outside_delivery_radius")
-        arrival = now + timedelta(seconds=store.prep_time_s + pickup_allowance_s + ride_s)
+        # a pick-up's promise is the goods ready at the counter within the hour
+        arrival = now + timedelta(
+            seconds=store.prep_time_s + (0 if pickup else pickup_allowance_s + ride_s)
+        )
         if arrival > deadline:
             reasons.append("too_far_for_promise")
         if reasons:
             rejected.append(Rejection(store.id, ride_s, tuple(reasons), missing))
         else:
             feasible.append(Candidate(store, ride_s, distance))
-    feasible.sort(key=lambda c: (c.ride_s, c.store.id))
+    feasible.sort(key=lambda c: (c.distance_m if pickup else c.ride_s, c.store.id))
     rejected.sort(key=lambda r: (r.ride_s, r.store_id))
     return Ranking(tuple(feasible), tuple(rejected))

@@ -5,8 +5,9 @@ Keys carry their *home* as a Redis Cluster hash tag: the dispatch region of the 
 in one slot. Per home ``H``: ``stock:{H}:<store>`` (hash sku -> on-hand qty),
 ``capacity:{H}:<store>`` (zset of the last hour's order ids by time), ``store-orders:{H}:<store>``
 (zset of order ids by time), ``order:{H}:<id>`` (JSON; the id names its home),
-``orders:{H}:open`` (orders still to deliver: to plan) and ``orders:{H}:accepted`` (not yet being
-prepared: re-balancing may move them). Shared: ``products`` (hash sku -> JSON), ``orders:homes``
+``orders:{H}:open`` (orders still to deliver: to plan), ``orders:{H}:accepted`` (not yet being
+prepared: re-balancing may move them) and ``orders:{H}:pickup`` (pick-up orders not yet collected
+or expired: never planned, never moved). Shared: ``products`` (hash sku -> JSON), ``orders:homes``
 (every home with orders), ``idem:*`` (see :mod:`dispatch.idempotency`) and the stream
 ``orders:stream`` (one entry per new order: it wakes the dispatch worker; the open sets are the
 truth).
@@ -18,17 +19,20 @@ import json
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import redis
 
 from dispatch.orders import (
+    GIVES_STOCK_BACK,
     RELEASES_STOCK_FROM,
     TRANSITIONS,
     AlreadyPastError,
     IllegalTransitionError,
     Order,
+    check_fulfilment,
+    collect_by,
     steps_to,
 )
 from dispatch.products import Product
@@ -143,6 +147,10 @@ def open_key(home: str) -> str:
 
 def accepted_key(home: str) -> str:
     return f"orders:{{{home}}}:accepted"
+
+
+def pickup_key(home: str) -> str:
+    return f"orders:{{{home}}}:pickup"
 
 
 def get_many(client: redis.Redis, keys: Sequence[str]) -> list[Any]:
@@ -260,6 +268,8 @@ def place_order(
     client.sadd(HOMES_KEY, home)  # first: a listed home without orders is harmless
     keys = [stock_key(slot), capacity_key(slot), order_key(order.id), store_orders_key(slot),
             accepted_key(home), open_key(home)]  # fmt: skip
+    if order.request.fulfilment == "pickup":  # the counter's: neither planned nor re-balanced
+        keys[4:6] = [pickup_key(home), pickup_key(home)]
     lines = [value for line in order.request.lines for value in (line.sku, line.qty)]
     args = [
         order.id,
@@ -314,6 +324,7 @@ def change_status(
                 if only_from is not None and previous not in only_from:
                     msg = f"cannot move an order from {previous} to {target} here"
                     raise IllegalTransitionError(msg)
+                check_fulfilment(record.get("fulfilment", "delivery"), target)
                 steps = steps_to(previous, target)
                 if not steps:
                     raise AlreadyPastError(record)
@@ -330,7 +341,8 @@ def change_status(
                     pipe.zrem(accepted_key(home), order_id)
                 if not TRANSITIONS[target]:  # a final status: nothing left to plan
                     pipe.zrem(open_key(home), order_id)
-                if target in ("cancelled", "failed") and previous in RELEASES_STOCK_FROM:
+                    pipe.zrem(pickup_key(home), order_id)
+                if target in GIVES_STOCK_BACK and previous in RELEASES_STOCK_FROM:
                     slot = StoreSlot(record["store_id"], home)
                     for item in record["items"]:
                         pipe.hincrby(stock_key(slot), item["sku"], item["qty"])
@@ -339,6 +351,26 @@ def change_status(
                 return record  # type: ignore[no-any-return]
             except redis.WatchError:
                 continue
+
+
+def expire_uncollected(client: redis.Redis, *, now: datetime, hold: timedelta) -> list[str]:
+    """Let every pick-up order ready for longer than ``hold`` expire, its stock back on the
+    shelf; the ids of those that expired. Safe to run from any number of processes at once:
+    each move is checked against the order's status in its own transaction."""
+    expired = []
+    for home in homes(client):
+        for record in _orders(client, _texts(client.zrange(pickup_key(home), 0, -1))):
+            deadline = collect_by(record, hold=hold)
+            if deadline is None or deadline > now:
+                continue
+            note = f"not collected by {deadline.isoformat()}"
+            try:
+                change_status(client, record["id"], "expired", at=now, note=note,
+                              only_from=("ready",))  # fmt: skip
+            except (IllegalTransitionError, AlreadyPastError):
+                continue  # collected or cancelled meanwhile
+            expired.append(record["id"])
+    return expired
 
 
 def homes(client: redis.Redis) -> list[str]:

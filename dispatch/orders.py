@@ -7,28 +7,40 @@ from datetime import datetime, timedelta
 from typing import Any
 
 CHANNELS = ("app", "web", "wechat", "dianping", "phone", "store")
+FULFILMENTS = ("delivery", "pickup")  # to the door by a courier, or collected at the counter
 PROMISE = timedelta(minutes=60)
 MAX_LINES = 50
 MAX_QTY = 99
+MAX_CAMPAIGN = 64  # a coupon or QR campaign code: a safe id of at most this many characters
 
-STATUSES = ("accepted", "preparing", "ready", "picked_up", "delivered", "cancelled", "failed")
+STATUSES = ("accepted", "preparing", "ready", "picked_up", "delivered", "cancelled", "failed",
+            "collected", "expired")  # fmt: skip
 TRANSITIONS: dict[str, frozenset[str]] = {
     "accepted": frozenset({"preparing", "cancelled", "failed"}),
     "preparing": frozenset({"ready", "cancelled", "failed"}),
-    "ready": frozenset({"picked_up", "cancelled", "failed"}),
+    "ready": frozenset({"picked_up", "collected", "expired", "cancelled", "failed"}),
     "picked_up": frozenset({"delivered", "failed"}),
     "delivered": frozenset(),
     "cancelled": frozenset(),
     "failed": frozenset(),
+    "collected": frozenset(),  # a pick-up order handed over at the counter against its code
+    "expired": frozenset(),  # a pick-up order nobody came for in time: its stock went back
 }
-# Until a courier has the goods, cancelling or failing puts the reserved stock back on the shelf.
+# Until a courier (or the shopper at the counter) has the goods, cancelling, failing or letting
+# a pick-up expire puts the reserved stock back on the shelf.
 RELEASES_STOCK_FROM = frozenset({"accepted", "preparing", "ready"})
+GIVES_STOCK_BACK = frozenset({"cancelled", "failed", "expired"})
 FORWARD = ("accepted", "preparing", "ready", "picked_up", "delivered")  # the happy path
+PICKUP_FORWARD = ("accepted", "preparing", "ready", "collected")  # a pick-up's happy path
+# Statuses that only one way of fulfilment reaches: a pick-up order never sees a courier.
+ONLY_FOR = {"picked_up": "delivery", "delivered": "delivery",
+            "collected": "pickup", "expired": "pickup"}  # fmt: skip
 # A hand-over implies the goods were ready, and ready implies they were prepared: a step the
 # counter never announced is recorded with the one that implies it, so every view tells one story.
 IMPLIED_BEFORE: dict[str, tuple[str, ...]] = {
     "ready": ("preparing",),
     "picked_up": ("preparing", "ready"),
+    "collected": ("preparing", "ready"),
 }
 # The counter's own steps, sent after a courier was quicker: acknowledged, nothing changes.
 LATE_STEPS = frozenset({"preparing", "ready"})
@@ -52,8 +64,9 @@ def steps_to(current: str, target: str) -> tuple[str, ...]:
     if target not in STATUSES:
         msg = f"unknown status {target!r}"
         raise ValueError(msg)
-    late = target in LATE_STEPS and current in FORWARD
-    if late and FORWARD.index(current) >= FORWARD.index(target):
+    path = PICKUP_FORWARD if current == "collected" else FORWARD
+    late = target in LATE_STEPS and current in path
+    if late and path.index(current) >= path.index(target):
         return ()
     chain = (*IMPLIED_BEFORE.get(target, ()), target)  # each step legal after the one before
     for start, step in enumerate(chain):
@@ -62,6 +75,24 @@ def steps_to(current: str, target: str) -> tuple[str, ...]:
     allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (final)"
     msg = f"cannot go from {current} to {target}; allowed: {allowed}"
     raise IllegalTransitionError(msg)
+
+
+def check_fulfilment(fulfilment: str, target: str) -> None:
+    """Refuse a status the order's way of fulfilment never reaches (a courier's pick-up of a
+    pick-up-in-store order, a counter hand-over of a delivery)."""
+    only = ONLY_FOR.get(target)
+    if only is not None and only != fulfilment:
+        msg = f"a {fulfilment} order is never {target} (only {only} orders are)"
+        raise IllegalTransitionError(msg)
+
+
+def collect_by(record: dict[str, Any], *, hold: timedelta) -> datetime | None:
+    """When a pick-up order that is ready expires if nobody collects it: ``hold`` after it was
+    ready (None for a delivery, or a pick-up not ready)."""
+    if record.get("fulfilment") != "pickup" or record["status"] != "ready":
+        return None
+    ready_at = next((e["at"] for e in reversed(record["events"]) if e["status"] == "ready"), None)
+    return None if ready_at is None else datetime.fromisoformat(ready_at) + hold
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +118,20 @@ class OrderRequest:
     lines: tuple[OrderLine, ...]
     note: str = ""
     shopper: str | None = None  # the shopper account that placed it (app and web channels)
-    store_id: str | None = None  # the store that took it (walk-in or call): it fulfils it or none
+    # the store that took it (walk-in or call) or the one the shopper chose: it fulfils it or none
+    store_id: str | None = None
+    fulfilment: str = "delivery"
+    campaign: str | None = None  # the coupon or QR campaign that brought the order
 
     def __post_init__(self) -> None:
         if self.channel not in CHANNELS:
             msg = f"channel must be one of {', '.join(CHANNELS)}"
+            raise ValueError(msg)
+        if self.fulfilment not in FULFILMENTS:
+            msg = f"fulfilment must be one of {', '.join(FULFILMENTS)}"
+            raise ValueError(msg)
+        if self.campaign is not None and not 0 < len(self.campaign) <= MAX_CAMPAIGN:
+            msg = f"a campaign code has 1 to {MAX_CAMPAIGN} characters"
             raise ValueError(msg)
         if not self.lines or len(self.lines) > MAX_LINES:
             msg = f"an order has 1 to {MAX_LINES} lines"
@@ -141,6 +181,8 @@ class Order:
             "note": request.note,
             "shopper_id": request.shopper,
             "taken_at_store": request.store_id,
+            "fulfilment": request.fulfilment,
+            "campaign": request.campaign,
             "total_cents": self.total_cents,
             "created_at": self.created_at.isoformat(),
             "promised_by": self.promised_by.isoformat(),

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
@@ -149,6 +149,19 @@ def replan_once(
     return merged
 
 
+def sweep_pickups(client: redis.Redis, *, now: datetime, hold_s: float) -> list[str]:
+    """Let the pick-up orders nobody collected in time expire (their stock goes back); never
+    raises, like a re-plan: a failed sweep is tried again at the next tick."""
+    try:
+        expired = order_store.expire_uncollected(client, now=now, hold=timedelta(seconds=hold_s))
+    except Exception:
+        log.exception("pick-up sweep failed; tried again at the next tick")
+        return []
+    if expired:
+        log.info("%s pick-up orders expired uncollected: %s", len(expired), ", ".join(expired))
+    return expired
+
+
 def run(
     client: redis.Redis,
     *,
@@ -161,9 +174,11 @@ def run(
     lease_s: float = 15.0,
     stop: threading.Event | None = None,
     metrics: WorkerMetrics | None = None,
+    pickup_hold_s: float = 7200.0,
 ) -> None:
     """Re-plan at every new order (read from the order stream) or every ``interval_s``, the
-    regions whose lease this worker holds or takes (``lease_s`` to live, renewed each plan)."""
+    regions whose lease this worker holds or takes (``lease_s`` to live, renewed each plan);
+    each tick also lets pick-up orders ready for over ``pickup_hold_s`` expire."""
     from web.catalogue_cache import CatalogueCache  # the catalogue edge lives with the web side
 
     catalogue = CatalogueCache(client, poll_s=interval_s)
@@ -174,6 +189,7 @@ def run(
         )
         if replies:
             last_id = replies[0][1][-1][0]
+        sweep_pickups(client, now=datetime.now(UTC), hold_s=pickup_hold_s)
         plan = replan_once(
             client, store_of=catalogue.index().get, travel=travel,
             now=datetime.now(UTC), time_limit_s=time_limit_s, margin_s=margin_s,
@@ -227,6 +243,7 @@ def main() -> None:
                 resolution=settings.region_resolution,
                 lease_s=settings.lease_s,
                 metrics=metrics,
+                pickup_hold_s=settings.pickup_hold_s,
             )
         except redis.RedisError as exc:  # Redis away: wait and carry on with a new connection
             metrics.redis_errors.inc()

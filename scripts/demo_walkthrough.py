@@ -8,6 +8,10 @@ Issues tokens with the CLI (dispatcher, a shopper, store staff, the couriers), p
 shopper orders around Xitun, Taichung, waits for the dispatcher worker's plan and times it, then
 plays the courier of the first order through pick-up and delivery (store marks it ready, pings,
 events with the shopper's delivery code) and reads the shopper's tracking link at each step.
+Then a pick-up in store: the shopper chooses a store from the nearby list and orders for
+pick-up under a QR campaign; the store prepares it and marks it ready, the tracking link says
+"ready for pick-up" with the store's address and code, staff refuse a wrong code and hand it
+over on the right one; the merchant's figures show the campaign and the pick-up.
 Prints the dispatcher page's address (with its token) to watch it all on the map.
 """
 
@@ -28,6 +32,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_PRODUCTS = ROOT / "data" / "demo_products.csv"
+CAMPAIGN = "QR-DEMO-WINTER"
 
 
 def token(role: str, subject: str | None = None) -> str:
@@ -80,6 +85,8 @@ def main() -> None:
                 "lng": round(rng.uniform(120.5935, 120.6125), 5),
                 "address": f"demo door {i}",
                 "items": [{"sku": rng.choice(skus), "qty": 1}]}  # fmt: skip
+        if i % 3 == 0:
+            body["campaign"] = CAMPAIGN  # scanned from the campaign's QR poster
         status, answer = shopper.call("POST", "/api/v1/orders", body)
         if status != 201:
             print(f"order {i}: {status} {answer.get('error', {}).get('message')}")
@@ -158,6 +165,58 @@ def main() -> None:
     track("delivery")
     kpis = dispatcher.call("GET", "/api/v1/dispatch/overview")[1]["kpis"]
     print(f"dispatcher KPIs: {kpis}")
+    # the same shopper, back a little later beside the store that delivered (and under the same
+    # campaign): the merchant's figures then show a delivery and a pick-up, and a repeat
+    shop = public.call("GET", f"/api/v1/stores/{first['order']['store_id']}")[1]["store"]
+    beside = {"lat": round(shop["lat"] + 0.0003, 5), "lng": round(shop["lng"] + 0.0003, 5)}
+    sku = first["order"]["items"][0]["sku"]
+    pick_up_in_store(args.url, shopper, public, dispatcher, sku, stamp, beside)
+
+
+def pick_up_in_store(url: str, shopper: Api, public: Api, dispatcher: Api, sku: str,
+                     stamp: str, where: dict[str, float]) -> None:  # fmt: skip
+    """The shopper picks the nearest open partner store with the goods and collects there."""
+    query = f"lat={where['lat']}&lng={where['lng']}&partner=true&open_now=true&sku={sku}&limit=3"
+    nearby = public.call("GET", f"/api/v1/stores/nearby?{query}")[1]["stores"]
+    chosen = nearby[0]
+    print(f"pick-up in store: the shopper chooses {chosen['name']} ({chosen['id']}, "
+          f"{chosen['distance_m']:.0f} m) from the nearby list")  # fmt: skip
+    body = {"channel": "app", "external_id": f"demo-{stamp}-pickup", **where,
+            "items": [{"sku": sku, "qty": 1}], "fulfilment": "pickup", "store_id": chosen["id"],
+            "campaign": CAMPAIGN}  # fmt: skip
+    status, answer = shopper.call("POST", "/api/v1/orders", body)
+    if status != 201:
+        print(f"  pick-up order refused: {status} {answer.get('error')}")
+        return
+    order, tracking = answer["order"], answer["tracking"]
+    print(f"  order {order['id']}: {status} {order['fulfilment']} at {order['store_id']}: "
+          f"{order['match']['reason']}")  # fmt: skip
+    plan = dispatcher.call("GET", "/api/v1/dispatch/plan")[1]["plan"] or {}
+    planned = {s["order_id"] for r in plan.get("routes", []) for s in r["stops"]}
+    print(f"  in the courier plan: {order['id'] in planned} (no courier for a pick-up)")
+    store = Api(url, token("store", order["store_id"]))
+    for target in ("preparing", "ready"):
+        status, _ = store.call("POST", f"/api/v1/orders/{order['id']}/status", {"status": target})
+        print(f"  store staff: {target} -> {status}")
+    view = public.call("GET", tracking["api"])[1]
+    pickup = view["pickup"]
+    print(f"  shopper's tracking: ready for pick-up={pickup['ready_for_pickup']} at "
+          f"{pickup['store_name']}, {pickup['store_address']}; code {pickup['code']}; kept "
+          f"until {pickup['collect_by']}; page {url}{tracking['page']}")  # fmt: skip
+    wrong = "0000" if pickup["code"] != "0000" else "1111"
+    status, answer = store.call("POST", f"/api/v1/orders/{order['id']}/collect", {"code": wrong})
+    print(f"  staff check a wrong code: {status} {answer['error']['code']} "
+          f"{answer['error']['details']}")  # fmt: skip
+    status, answer = store.call("POST", f"/api/v1/orders/{order['id']}/collect",
+                                {"code": pickup["code"]})  # fmt: skip
+    print(f"  staff check the shopper's code: {status} {answer['order']['status']}")
+    stats = store.call("GET", f"/api/v1/stores/{order['store_id']}/stats")[1]
+    print(f"merchant's figures for {order['store_id']} (last 24 h): {stats['orders']} orders, "
+          f"{stats['revenue_cents']} cents, new shoppers {stats['new_shoppers']}, returning "
+          f"{stats['returning_shoppers']}")  # fmt: skip
+    for group in ("by_campaign", "by_fulfilment", "by_channel"):
+        for name, figures in stats[group].items():
+            print(f"  {group[3:]} {name}: {figures}")
 
 
 if __name__ == "__main__":

@@ -100,10 +100,12 @@ class WebMetrics:
         )  # fmt: skip
 
     def order_accepted(self, order: Mapping[str, Any]) -> None:
-        self.orders_accepted.labels(order["channel"], _fulfilment(order["taken_at_store"])).inc()
+        fulfilment = order.get("fulfilment", "delivery")
+        self.orders_accepted.labels(order["channel"], fulfilment).inc()
 
-    def order_refused(self, channel: str, taken_at_store: str | None, reason: str) -> None:
-        self.orders_refused.labels(channel, _fulfilment(taken_at_store), reason).inc()
+    def order_refused(self, channel: str, fulfilment: str, reason: str) -> None:
+        """``fulfilment``: delivery or pickup, as the refused order asked."""
+        self.orders_refused.labels(channel, fulfilment, reason).inc()
 
     def order_moved(self, order: Mapping[str, Any]) -> None:
         """Count an order's new status (``order`` as recorded after the change)."""
@@ -113,12 +115,6 @@ class WebMetrics:
             at = datetime.fromisoformat(order["events"][-1]["at"])
             on_time = at <= datetime.fromisoformat(order["promised_by"])
             self.deliveries.labels("true" if on_time else "false").inc()
-
-
-def _fulfilment(taken_at_store: str | None) -> str:
-    """``matched``: the platform chose the store; ``taken_at_store``: the store that took it
-    (a walk-in, a call) fulfils it or none does."""
-    return "matched" if taken_at_store is None else "taken_at_store"
 
 
 def refusal_reason(code: str, rejections: Iterable[Mapping[str, Any]] = ()) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dispatch.orders import CHANNELS, MAX_LINES, MAX_QTY, STATUSES
+from dispatch.orders import CHANNELS, FULFILMENTS, MAX_CAMPAIGN, MAX_LINES, MAX_QTY, STATUSES
 from geo.stores import STORE_KINDS
 from geo.streets import STREET_CLASSES
 from web.auth import ROLES
@@ -127,8 +127,24 @@ ORDER_REQUEST_SCHEMA = _closed(
         items=_array(LINE, minItems=1, maxItems=MAX_LINES),
         store_id=ID
         | {
-            "description": "channel store only, and "
-            "required then: the store that took the order (a store token's own store)",
+            "description": "the store that fulfils the order or none does: with channel store "
+            "required, the store that took it (a store token's own store); on any other order "
+            "the store the shopper chose from the nearby list (422 no_store_can_fulfil with its "
+            "reasons and details.nearest_that_could if it cannot)",
+        },
+        fulfilment={
+            "type": "string",
+            "enum": list(FULFILMENTS),
+            "default": "delivery",
+            "description": "delivery: a courier brings it within the hour; pickup: the "
+            "shopper collects it at the store's counter with the pick-up code (no "
+            "courier, no delivery radius)",
+        },
+        campaign=ID
+        | {
+            "maxLength": MAX_CAMPAIGN,
+            "description": "the coupon or QR campaign code that brought the order (merchant "
+            "figures per campaign)",
         },
     )
 )
@@ -140,8 +156,11 @@ ORDER_SCHEMA = _object(
     store_id=STRING,
     taken_at_store={
         "type": ["string", "null"],
-        "description": "the store that took it (walk-in or call): it fulfils it",
+        "description": "the store the order named (taken there, or chosen by the shopper): "
+        "it fulfils it",
     },
+    fulfilment={"type": "string", "enum": list(FULFILMENTS)},
+    campaign={"type": ["string", "null"]},
     customer=_object(lat=NUMBER, lng=NUMBER, address=STRING),
     items=_array(LINE),
     total_cents=INTEGER,
@@ -176,6 +195,20 @@ NEARBY_PARAMETERS = (
            "Only stores with every one of these skus in stock (repeat or comma-separate; up to 20)"),
     _query("at", MOMENT, "The moment open_now is evaluated at (default now; UTC if no offset)"),
 )  # fmt: skip
+
+
+NULLABLE_SHARE: Schema = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
+GROUP_FIGURES: dict[str, Schema] = {
+    "orders": INTEGER, "revenue_cents": INTEGER, "cancelled": INTEGER, "shoppers": INTEGER,
+    "new_shoppers": INTEGER, "returning_shoppers": INTEGER,
+    "repeat_rate_30d": NULLABLE_SHARE, "on_time_share": NULLABLE_SHARE,
+}  # fmt: skip
+
+
+def _groups(what: str) -> Schema:
+    figures = {"type": "object", "properties": GROUP_FIGURES}
+    return {"type": "object", "description": f"{what} -> its figures",
+            "additionalProperties": figures}  # fmt: skip
 
 
 def _store_paths() -> dict[str, Schema]:
@@ -213,11 +246,20 @@ def _store_paths() -> dict[str, Schema]:
             ),
         )},
         "/api/v1/stores/{store_id}/stats": {"get": _op(
-            "A merchant's figures: orders and revenue per channel, on-time share, mean delivery time",
-            _object(orders=INTEGER, revenue_cents=INTEGER, by_channel={"type": "object"},
-                    delivered=INTEGER, on_time_share={"type": ["number", "null"]},
+            "A merchant's figures, overall and per channel, fulfilment and campaign",
+            _object((), **GROUP_FIGURES, by_channel=_groups("channel"),
+                    by_fulfilment=_groups("fulfilment (delivery, pickup)"),
+                    by_campaign=_groups("campaign code (orders that carry one)"),
+                    delivered=INTEGER, collected=INTEGER, expired=INTEGER,
                     mean_delivery_s={"type": ["number", "null"]}),
             errors=(400, 404),
+            description="Orders, revenue (cancelled, failed and expired orders bring none), "
+            "cancellations, shoppers (orders placed with a shopper token) split into new (their "
+            "first purchase at this store in the last 90 days falls in the period) and "
+            "returning, the repeat rate (share of the shoppers who bought again at the store "
+            "within 30 days of their first order of the group in the period) and the on-time "
+            "share (a delivery delivered, a pick-up ready at the counter, by promised_by; over "
+            "those that got there).",
             parameters=(
                 _path("store_id"),
                 _query("from", MOMENT, "Start (default: a day before `to`)"),
@@ -270,8 +312,12 @@ def _order_paths() -> dict[str, Schema]:
             "An order taken at a store (channel store with store_id; a store token's store and "
             "phone orders) goes to that store or is refused with its reasons, never elsewhere; "
             "store tokens may send only these two channels (403), and another store's id is a "
-            "404. 422: unknown_sku, unknown_store, or no_store_can_fulfil "
-            "with each candidate's reasons.",
+            "404. An order naming store_id on another channel goes to the store the shopper "
+            "chose or is refused with its reasons and details.nearest_that_could (the nearest "
+            "store that could serve it, or null). fulfilment pickup: the nearest open partner "
+            "store with every item and capacity left (no delivery radius, no courier), ready "
+            "within the hour; it is never planned. 422: unknown_sku, unknown_store, or "
+            "no_store_can_fulfil with each candidate's reasons.",
         )},
         "/api/v1/orders/batch": {"post": _op(
             "Bulk intake: up to 200 orders matched together by the OR-Tools batch matcher",
@@ -299,18 +345,35 @@ def _order_paths() -> dict[str, Schema]:
             "Track one order", one, errors=(404,), parameters=(_path("order_id"),),
         )},
         "/api/v1/orders/{order_id}/status": {"post": _op(
-            "Move an order: accepted, preparing, ready, picked_up, delivered (or cancelled, failed)",
+            "Move an order: accepted, preparing, ready, picked_up, delivered, collected (or "
+            "cancelled, failed, expired)",
             _object(order=ORDER, changed={"type": "boolean"}), errors=(400, 404, 409),
             parameters=(_path("order_id"),),
             description="A pick-up of an order not yet ready records the preparing and ready it "
             "implies (a ready, the preparing); a preparing or ready sent for an order already "
-            "past it is a 200 with changed false (a cancelled or failed order is still a 409).",
+            "past it is a 200 with changed false (a cancelled or failed order is still a 409). "
+            "picked_up and delivered are for delivery orders only, collected and expired for "
+            "pick-up orders only (409 otherwise); store staff send preparing, ready, cancelled "
+            "or failed, and hand pick-ups over with POST .../collect.",
             body=_object(("status",), status={"type": "string", "enum": list(STATUSES[1:])},
                          note={"type": "string", "maxLength": 500}),
         )},
         "/api/v1/orders/{order_id}/cancel": {"post": _op(
             "Cancel before pick-up; reserved stock is released", one, errors=(404, 409),
             parameters=(_path("order_id"),),
+        )},
+        "/api/v1/orders/{order_id}/collect": {"post": _op(
+            "Store staff: hand a pick-up order over against the shopper's pick-up code", one,
+            errors=(400, 404, 409, 422, 423), parameters=(_path("order_id"),),
+            body=_object(("code",), code={"type": "string", "minLength": 1, "maxLength": 16}),
+            description="The pick-up code is the order's four digits (tracking.delivery_code, "
+            "and pickup.code in the tracking view). The order becomes collected (from ready, or "
+            "recording the preparing and ready it implies). A wrong code is a 422 "
+            "wrong_pickup_code with tries_left; after five the hand-over is locked (423 "
+            "pickup_code_locked) until a dispatcher unlocks it (POST .../unlock-code). A "
+            "delivery order is a 409 not_a_pickup, an ended one a 409 illegal_transition. A "
+            "ready pick-up nobody collects expires PICKUP_HOLD_SECONDS (default 2 h) after "
+            "ready, and its stock goes back.",
         )},
         "/api/v1/orders/{order_id}/unlock-code": {"post": _op(
             "Dispatchers: lift the lock five wrong delivery codes put on an order",
@@ -445,7 +508,15 @@ def _people_paths() -> dict[str, Any]:
         courier=_object(assigned={"type": "boolean"}, position={"type": ["object", "null"]}),
         estimated_arrival={"type": ["string", "null"]},
         delivery_code=STRING,
-    )
+        fulfilment={"type": "string", "enum": list(FULFILMENTS)},
+        pickup={"type": ["object", "null"], "description": "pick-up orders only",
+                "properties": {"ready_for_pickup": {"type": "boolean"},
+                               "store_name": {"type": ["string", "null"]},
+                               "store_address": {"type": ["string", "null"]},
+                               "code": STRING,
+                               "collect_by": {"type": ["string", "null"], "format": "date-time",
+                                              "description": "when a ready order expires"}}},
+    )  # fmt: skip
     return {
         "/api/v1/courier/legs": {"get": _op(
             "Courier: my stops in planned order, with items, deadline and the way there",

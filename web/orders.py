@@ -27,15 +27,18 @@ from dispatch.intake import (
 )
 from dispatch.orders import (
     CHANNELS,
+    FULFILMENTS,
+    MAX_CAMPAIGN,
     MAX_LINES,
     MAX_QTY,
     STATUSES,
+    TRANSITIONS,
     AlreadyPastError,
     IllegalTransitionError,
     OrderLine,
     OrderRequest,
 )
-from dispatch.stats import store_figures
+from dispatch.stats import REPEAT_WITHIN, RETURNING_LOOKBACK, store_figures
 from web.auth import STAFF, Principal, allow, current_principal, require_own
 from web.errors import ApiError, error_body, invalid_parameters
 from web.limits import rate_limited
@@ -50,7 +53,7 @@ from web.params import (
     takes_query,
 )
 from web.services import catalogue_index, now, redis_client, store_slot, web_metrics
-from web.tracking import order_of_token, tracking_links, tracking_view
+from web.tracking import delivery_code, order_of_token, tracking_links, tracking_view
 
 bp = Blueprint("orders", __name__, url_prefix="/api/v1")
 
@@ -75,7 +78,8 @@ def _text(body: dict[str, Any], name: str, problems: dict[str, str], *, limit: i
     return value.strip()
 
 
-ORDER_FIELDS = ("channel", "external_id", "lat", "lng", "address", "items", "note", "store_id")
+ORDER_FIELDS = ("channel", "external_id", "lat", "lng", "address", "items", "note", "store_id",
+                "fulfilment", "campaign")  # fmt: skip
 LINE_FIELDS = ("sku", "qty")
 
 
@@ -100,8 +104,12 @@ def parse_order_request(body: dict[str, Any]) -> OrderRequest:
     store_id = _text(body, "store_id", problems, limit=MAX_ID) or None
     if store_id is not None and not is_safe_id(store_id):
         problems["store_id"] = f"a store id matching {SAFE_ID}"
-    elif store_id is not None and channel != "store":
-        problems["store_id"] = "only with channel store: the store that took the order"
+    fulfilment = body.get("fulfilment", "delivery")
+    if fulfilment not in FULFILMENTS:
+        problems["fulfilment"] = f"must be one of {', '.join(FULFILMENTS)}"
+    campaign = body.get("campaign")
+    if campaign is not None and not is_safe_id(campaign, max_length=MAX_CAMPAIGN):
+        problems["campaign"] = f"a code of 1 to {MAX_CAMPAIGN} characters matching {SAFE_ID}"
     lines: list[OrderLine] = []
     items = body.get("items")
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_LINES:
@@ -126,8 +134,9 @@ def parse_order_request(body: dict[str, Any]) -> OrderRequest:
         raise invalid_parameters(problems)
     assert lat is not None and lng is not None  # problems would have been raised
     return OrderRequest(
-        str(channel), external_id, lat, lng, address, tuple(lines), note, store_id=store_id
-    )
+        str(channel), external_id, lat, lng, address, tuple(lines), note, store_id=store_id,
+        fulfilment=str(fulfilment), campaign=campaign,
+    )  # fmt: skip
 
 
 STORE_CHANNELS = ("store", "phone")  # what a store's staff take: walk-ins and calls to the store
@@ -297,6 +306,14 @@ def _intake_error(exc: IntakeError) -> ApiError:
                         headers={"Retry-After": "2"})  # fmt: skip
     if isinstance(exc, NoStoreCanFulfilError):
         details = {"candidates": [r.to_dict() for r in exc.rejections]}
+        if exc.taken_at is not None:  # the store the order named: who could serve it instead
+            details["field"] = "store_id"
+            instead = exc.instead
+            details["nearest_that_could"] = None if instead is None else {
+                "store_id": instead.store.id, "name": instead.store.name,
+                "address": instead.store.address, "distance_m": round(instead.distance_m),
+                "ride_s": round(instead.ride_s),
+            }  # fmt: skip
         return ApiError(422, "no_store_can_fulfil", str(exc), details)
     raise exc
 
@@ -308,7 +325,7 @@ def _count_refusal(order_request: OrderRequest, error: ApiError) -> None:
     """Count an order refused for what it asks (not a retry's conflict)."""
     if error.code in REFUSALS:
         reason = refusal_reason(error.code, error.details.get("candidates", ()))
-        web_metrics().order_refused(order_request.channel, order_request.store_id, reason)
+        web_metrics().order_refused(order_request.channel, order_request.fulfilment, reason)
 
 
 def _error_json(error: ApiError) -> dict[str, Any]:
@@ -385,6 +402,44 @@ def cancel_by_tracking_link(token: str) -> ResponseReturnValue:
     return jsonify(tracking_view(order_of_token(token)))
 
 
+@bp.post("/orders/<order_id>/collect")
+@allow("store", *STAFF)
+def collect_order(order_id: str) -> ResponseReturnValue:
+    """Store staff hand a pick-up order over against the shopper's pick-up code: ``collected``.
+
+    A wrong code is a 422 and counts towards the lock that wrong delivery codes use (after five,
+    a 423 until a dispatcher unlocks it); a delivery order, or one already ended, is a 409.
+    """
+    body = json_object(max_bytes=MAX_ORDER_BYTES)
+    problems: dict[str, str] = {}
+    refuse_unknown(body, ("code",), problems)
+    code = body.get("code")
+    if not isinstance(code, str) or not 0 < len(code) <= 16:
+        problems["code"] = "required: the shopper's pick-up code, as a string"
+    if problems:
+        raise invalid_parameters(problems)
+    order = _own_order(order_id)
+    if order.get("fulfilment") != "pickup":
+        raise ApiError(409, "not_a_pickup", "this order is delivered by a courier, not collected",
+                       {"field": "fulfilment", "fulfilment": order.get("fulfilment")})  # fmt: skip
+    if not TRANSITIONS[order["status"]]:
+        raise ApiError(409, "illegal_transition", f"the order is already {order['status']}",
+                       {"target": "collected", "status": order["status"]})  # fmt: skip
+    judged = delivery_codes.try_code(redis_client(), order_id, given=str(code),
+                                     expected=delivery_code(order_id),
+                                     courier_id=f"store staff ({current_principal().subject})",
+                                     at=now())  # fmt: skip
+    if judged.outcome == "locked":
+        raise ApiError(423, "pickup_code_locked", f"too many wrong codes: the hand-over of "
+                       f"{order_id} is locked; call the dispatcher to unlock it",
+                       {"order_id": order_id})  # fmt: skip
+    if judged.outcome == "wrong":
+        left = judged.tries_left
+        raise ApiError(422, "wrong_pickup_code", "the code does not match this order",
+                       {"field": "code", "tries_left": left})  # fmt: skip
+    return jsonify(order=transition(order_id, "collected", "collected at the counter, code given"))
+
+
 @bp.post("/orders/<order_id>/unlock-code")
 @allow(*STAFF)
 def unlock_delivery_code(order_id: str) -> ResponseReturnValue:
@@ -453,7 +508,8 @@ def list_store_orders(store_id: str) -> ResponseReturnValue:
 @takes_query("from", "to")
 @allow("store", *STAFF)
 def store_stats(store_id: str) -> ResponseReturnValue:
-    """A merchant's closed loop: orders and revenue per channel, on-time share, delivery time."""
+    """A merchant's closed loop: orders, revenue, new and returning shoppers, repeat rate,
+    cancellations and on-time share, overall and per channel, fulfilment and campaign."""
     slot = _known_store(store_id)
     args = QueryReader(request.args)
     end = args.moment("to") or now()
@@ -461,8 +517,12 @@ def store_stats(store_id: str) -> ResponseReturnValue:
     args.finish()
     if start >= end:
         raise invalid_parameters({"from": "must be before to"})
-    orders = order_store.store_orders_between(redis_client(), slot, start, end)
-    figures = store_figures(orders)
+    client = redis_client()
+    orders = order_store.store_orders_between(client, slot, start, end)
+    # around the period: earlier orders tell returning shoppers, later ones count repeats
+    history = order_store.store_orders_between(client, slot, start - RETURNING_LOOKBACK, start)
+    history += order_store.store_orders_between(client, slot, end, end + REPEAT_WITHIN)
+    figures = store_figures(orders, history=history)
     return jsonify(
         store_id=store_id, **{"from": start.isoformat(), "to": end.isoformat()}, **figures
     )

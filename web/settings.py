@@ -37,6 +37,7 @@ class Settings:
     plan_time_limit_s: float = 2.0  # OR-Tools budget for one dispatch re-plan
     plan_margin_s: int = 900  # plan against promises 15 min early: room for orders to come
     replan_s: float = 5.0  # the dispatcher worker re-plans at least this often
+    pickup_hold_s: float = 7200.0  # a ready pick-up order nobody collects expires this much later
     # OSM extracts, one per city: street travel times inside each; none: straight lines
     road_extracts: tuple[Path, ...] = ()
     secret_key: str | None = None  # signs tracking links; None: kept in var_dir/secret_key
@@ -76,6 +77,7 @@ class Settings:
                 plan_time_limit_s=float(env.get("PLAN_TIME_LIMIT_SECONDS", base.plan_time_limit_s)),
                 plan_margin_s=int(env.get("PLAN_MARGIN_SECONDS", base.plan_margin_s)),
                 replan_s=float(env.get("REPLAN_SECONDS", base.replan_s)),
+                pickup_hold_s=float(env.get("PICKUP_HOLD_SECONDS", base.pickup_hold_s)),
                 road_extracts=_paths(env.get("ROAD_EXTRACT", "")),
                 secret_key=env.get("SECRET_KEY") or None,
                 map_tile_url=env.get("MAP_TILE_URL") or None,

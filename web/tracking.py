@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import timedelta
 from typing import Any, cast
 
 from flask import Blueprint, current_app, jsonify, render_template
 from flask.typing import ResponseReturnValue
 
 from dispatch import fleet, order_store
-from dispatch.orders import FORWARD, TRANSITIONS
+from dispatch.orders import FORWARD, PICKUP_FORWARD, TRANSITIONS, collect_by
 from web.errors import ApiError
 from web.limits import rate_limited
 from web.services import ATTRIBUTION, catalogue_index, now, redis_client
@@ -61,8 +62,9 @@ def _steps(order: dict[str, Any]) -> list[dict[str, Any]]:
     """The lifecycle's steps with when each was done (None: still to come); an order that ended
     early keeps the steps it reached and its end."""
     done = {e["status"]: e["at"] for e in order["events"]}
-    ended = order["status"] in ("cancelled", "failed")
-    steps = [{"status": s, "at": done.get(s)} for s in FORWARD if not ended or s in done]
+    ended = order["status"] in ("cancelled", "failed", "expired")
+    path = PICKUP_FORWARD if order.get("fulfilment") == "pickup" else FORWARD
+    steps = [{"status": s, "at": done.get(s)} for s in path if not ended or s in done]
     if ended:
         steps.append({"status": order["status"], "at": done.get(order["status"])})
     return steps
@@ -103,7 +105,25 @@ def tracking_view(order: dict[str, Any]) -> dict[str, Any]:
         "courier": {"assigned": courier_id is not None, "position": position},
         "estimated_arrival": eta,
         "delivery_code": delivery_code(order["id"]),
+        "fulfilment": order.get("fulfilment", "delivery"),
+        "pickup": _pickup_view(order, store),
     }  # fmt: skip
+
+
+def _pickup_view(order: dict[str, Any], store: Any) -> dict[str, Any] | None:
+    """For a pick-up order: whether it waits at the counter, where, the code staff check, and
+    until when it is kept (None for a delivery)."""
+    if order.get("fulfilment") != "pickup":
+        return None
+    hold = timedelta(seconds=current_app.config["SETTINGS"].pickup_hold_s)
+    deadline = collect_by(order, hold=hold)
+    return {
+        "ready_for_pickup": order["status"] == "ready",
+        "store_name": None if store is None else store.name,
+        "store_address": None if store is None else store.address,
+        "code": delivery_code(order["id"]),
+        "collect_by": None if deadline is None else deadline.isoformat(),
+    }
 
 
 @bp.get("/api/v1/track/<token>")

@@ -59,7 +59,7 @@ def test_placing_an_order_moves_the_figures(shop: FlaskClient) -> None:
     replay = place(shop, order_body("M-1"))  # a retry is the same order: not counted again
     assert replay.headers["Idempotent-Replayed"] == "true"
     after = scrape(shop)
-    accepted = {"channel": "app", "fulfilment": "matched"}
+    accepted = {"channel": "app", "fulfilment": "delivery"}
     assert value(after, "orders_accepted_total", **accepted) == (
         value(before, "orders_accepted_total", **accepted) + 1
     )
@@ -76,15 +76,19 @@ def test_placing_an_order_moves_the_figures(shop: FlaskClient) -> None:
     assert value(after, "redis_up") == 1
 
 
-def test_store_orders_count_as_taken_at_store(shop: FlaskClient) -> None:
-    """A walk-in order a store's staff enter is fulfilled where it was taken."""
+def test_orders_count_by_fulfilment(shop: FlaskClient) -> None:
+    """A walk-in for pick-up counts as pickup, a delivery as delivery, refusals likewise."""
     store = "osm-way-617553270"
-    body = order_body("W-1", channel="store", store_id=store)
+    body = order_body("W-1", channel="store", store_id=store, fulfilment="pickup")
     assert place(shop, body).status_code == 201
+    assert place(shop, order_body("W-2", channel="store", store_id=store)).status_code == 201
+    far = order_body("W-3", lat=25.03, lng=121.56, fulfilment="pickup")  # no store in reach
+    assert place(shop, far).status_code == 422
     figures = scrape(shop)
-    assert (
-        value(figures, "orders_accepted_total", channel="store", fulfilment="taken_at_store") == 1
-    )
+    assert value(figures, "orders_accepted_total", channel="store", fulfilment="pickup") == 1
+    assert value(figures, "orders_accepted_total", channel="store", fulfilment="delivery") == 1
+    refused = {"channel": "app", "fulfilment": "pickup", "reason": "no_store_in_reach"}
+    assert value(figures, "orders_refused_total", **refused) == 1
 
 
 def test_refusals_are_counted_by_reason(
@@ -109,7 +113,7 @@ def test_refusals_are_counted_by_reason(
         if name == f"{P}_orders_refused_total"
     }
     assert by_reason == {"unknown_sku": 1, "no_store_in_reach": 1, "too_far_for_promise": 1}
-    assert value(figures, "orders_accepted_total", channel="app", fulfilment="matched") == 1
+    assert value(figures, "orders_accepted_total", channel="app", fulfilment="delivery") == 1
 
 
 def test_batch_intake_is_counted_per_order(shop: FlaskClient) -> None:
@@ -118,9 +122,9 @@ def test_batch_intake_is_counted_per_order(shop: FlaskClient) -> None:
     answer = shop.post("/api/v1/orders/batch", json={"orders": orders}).get_json()
     assert answer["accepted"] == 1
     figures = scrape(shop)
-    assert value(figures, "orders_accepted_total", channel="app", fulfilment="matched") == 1
+    assert value(figures, "orders_accepted_total", channel="app", fulfilment="delivery") == 1
     assert (
-        value(figures, "orders_refused_total", channel="app", fulfilment="matched",
+        value(figures, "orders_refused_total", channel="app", fulfilment="delivery",
               reason="unknown_sku") == 1
     )  # fmt: skip
 

@@ -135,3 +135,30 @@ def test_names_on_the_tracking_page_are_text(
     assert [url for url in requested if "xss" in url] == []
     assert page.evaluate("window.__xss") is None
     page.close()
+
+
+def test_a_ready_pick_up_shows_the_counter_and_the_code(
+    shop: FlaskClient, served: str, browser: Browser
+) -> None:
+    """A pick-up order once ready: "Ready for pick-up", the store's address, the time it is
+    kept until, the pick-up code, four steps, no courier."""
+    placed = shop.post("/api/v1/orders", json=order_body("TP-P", fulfilment="pickup")).get_json()
+    order_id = placed["order"]["id"]
+    assert (
+        shop.post(f"/api/v1/orders/{order_id}/status", json={"status": "ready"}).status_code == 200
+    )
+    page = browser.new_page(viewport={"width": 400, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(served + placed["tracking"]["page"])
+    expect(page.locator("#status")).to_have_text("Ready for pick-up")
+    expect(page.locator("#eta-label")).to_have_text("Collect by")
+    expect(page.locator("#eta")).to_have_text(re.compile(r"^\d\d:\d\d$"))
+    expect(page.locator("#code-label")).to_have_text("Pick-up code (show it at the counter)")
+    expect(page.locator("#code")).to_have_text(placed["tracking"]["delivery_code"])
+    expect(page.locator("#store-address")).not_to_be_empty()
+    expect(page.locator("#steps li")).to_have_count(4)
+    expect(page.locator("#steps li.done")).to_have_count(3)
+    expect(page.locator("#courier")).to_have_text("—")
+    assert errors == []
+    page.close()

@@ -9,7 +9,9 @@ const TEXTS = {
     courier: "Courier", promised: "Promised by", code: "Delivery code (tell the courier at the door)",
     cancel: "Cancel order", cancelSure: "Cancel this order?", cancelYes: "Yes, cancel", cancelNo: "Keep it",
     status: {accepted: "Order received", preparing: "Being prepared", ready: "Ready at the store",
-             picked_up: "On the way", delivered: "Delivered", cancelled: "Cancelled", failed: "Could not be delivered"},
+             picked_up: "On the way", delivered: "Delivered", cancelled: "Cancelled", failed: "Could not be delivered",
+             collected: "Collected", expired: "Not collected in time: cancelled"},
+    readyForPickup: "Ready for pick-up", pickupCode: "Pick-up code (show it at the counter)", collectBy: "Collect by",
     inMinutes: (n) => n <= 0 ? "any minute now" : `in ${n} min`,
     noEstimate: "not yet known", onTheWay: "on the way (on the map)", assigned: "assigned",
     notAssigned: "not yet assigned", updated: "Updated", offline: "Offline; retrying…",
@@ -24,7 +26,9 @@ const TEXTS = {
     courier: "外送員", promised: "承諾送達", code: "交貨驗證碼（到門口時告訴外送員）",
     cancel: "取消訂單", cancelSure: "確定要取消這筆訂單嗎？", cancelYes: "確定取消", cancelNo: "保留訂單",
     status: {accepted: "已收到訂單", preparing: "店家備貨中", ready: "已備妥，等待取貨",
-             picked_up: "外送中", delivered: "已送達", cancelled: "已取消", failed: "無法送達"},
+             picked_up: "外送中", delivered: "已送達", cancelled: "已取消", failed: "無法送達",
+             collected: "已取貨", expired: "逾時未取，已取消"},
+    readyForPickup: "已備妥，請到店取貨", pickupCode: "取貨碼（在櫃台出示）", collectBy: "取貨期限",
     inMinutes: (n) => n <= 0 ? "即將抵達" : `約 ${n} 分鐘後`,
     noEstimate: "尚未確定", onTheWay: "正在路上（見地圖）", assigned: "已指派",
     notAssigned: "尚未指派", updated: "更新於", offline: "連線中斷，重試中…",
@@ -76,7 +80,7 @@ function moveCourier(position) {
 
 function renderSteps(order) {
   document.getElementById("steps").replaceChildren(...order.steps.map((step, i) => {
-    const ended = step.status === "cancelled" || step.status === "failed";
+    const ended = step.status === "cancelled" || step.status === "failed" || step.status === "expired";
     const current = step.at && !(order.steps[i + 1] && order.steps[i + 1].at);
     const classes = [step.at ? "done" : "", current ? "current" : "", ended ? "ended" : ""].filter(Boolean).join(" ");
     return element("li", {class: classes, "data-step": step.status},
@@ -87,9 +91,14 @@ function renderSteps(order) {
 function render(data) {
   zone = data.store ? data.store.timezone : null;
   const order = data.order;
-  const ended = order.status === "delivered" || order.status === "cancelled" || order.status === "failed";
-  show("status", T.status[order.status] || order.status);
-  if (data.estimated_arrival) {
+  const ended = ["delivered", "cancelled", "failed", "collected", "expired"].includes(order.status);
+  const pickup = data.pickup;
+  show("status", pickup && pickup.ready_for_pickup ? T.readyForPickup : (T.status[order.status] || order.status));
+  if (pickup) {  // no courier: the counter, its address and the code take the delivery's place
+    show("eta-label", T.collectBy);
+    show("eta", pickup.collect_by ? clockIn(pickup.collect_by, zone, LANG) : "—");
+    show("code-label", T.pickupCode);
+  } else if (data.estimated_arrival) {
     const minutes = Math.round((Date.parse(data.estimated_arrival) - Date.parse(data.at)) / 60000);
     show("eta", `${clockIn(data.estimated_arrival, zone, LANG)} (${T.inMinutes(minutes)})`);
   } else {
@@ -101,7 +110,7 @@ function render(data) {
     element("li", {}, `${item.name} ${T.qty(item.qty)}`)));
   renderSteps(order);
   // an ended order has no courier to speak of ("not yet assigned" would promise one)
-  show("courier", ended ? "—" : data.courier.position ? T.onTheWay
+  show("courier", ended || pickup ? "—" : data.courier.position ? T.onTheWay
     : (data.courier.assigned ? T.assigned : T.notAssigned));
   show("promised", clockIn(order.promised_by, zone, LANG));
   show("code", data.delivery_code);
