@@ -476,7 +476,7 @@ def _request_of(record: Mapping[str, Any]) -> OrderRequest:
     return OrderRequest(
         record["channel"], record["external_id"], customer["lat"], customer["lng"],
         customer["address"], lines, record["note"], record.get("shopper_id"),
-        record.get("taken_at_store"),
+        record.get("taken_at_store"), contact=record.get("contact", ""),
     )  # fmt: skip
 
 

@@ -88,6 +88,7 @@ class OrderRequest:
     note: str = ""
     shopper: str | None = None  # the shopper account that placed it (app and web channels)
     store_id: str | None = None  # the store that took it (walk-in or call): it fulfils it or none
+    contact: str = ""  # the shopper's phone for the courier (couriers see it masked)
 
     def __post_init__(self) -> None:
         if self.channel not in CHANNELS:
@@ -141,6 +142,7 @@ class Order:
             "note": request.note,
             "shopper_id": request.shopper,
             "taken_at_store": request.store_id,
+            "contact": request.contact,
             "total_cents": self.total_cents,
             "created_at": self.created_at.isoformat(),
             "promised_by": self.promised_by.isoformat(),
