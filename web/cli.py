@@ -126,8 +126,9 @@ def import_couriers(path: Path) -> None:
         for problem in problems[:50]:
             click.echo(f"  {problem}", err=True)
         raise click.ClickException(f"{len(problems)} problem(s) in {path.name}; nothing changed")
-    for courier in couriers:
-        fleet.save_courier(client, courier)
+    for courier in couriers:  # a deactivated courier stays so, other days' shifts stay
+        previous = fleet.load_courier(client, courier.id)
+        fleet.save_courier(client, fleet.registered(courier, previous))
     click.echo(f"{len(couriers)} couriers from {path.name}")
 
 

@@ -13,8 +13,10 @@ from flask.testing import FlaskClient
 from dispatch import fleet
 from tests.conftest import FIXED_NOW, bearer, token_for
 from tests.web.conftest import courier_body
+from web.settings import PROJECT_ROOT
 
 HOUR = timedelta(hours=1)
+DEMO_COURIERS = PROJECT_ROOT / "data" / "demo_couriers.csv"
 
 
 def courier_routes(plan: dict[str, Any]) -> dict[str, set[str]]:
@@ -203,3 +205,15 @@ def test_fleet_changes_are_staff_only(shop: FlaskClient, redis_client: redis.Red
     bad = shop.post("/api/v1/couriers/c1/deactivate", json={"reason": 7})
     assert bad.status_code == 400 and "reason" in bad.get_json()["error"]["details"]["fields"]
     assert shop.get("/api/v1/couriers/c1").get_json()["courier"]["active"] is True
+
+
+def test_importing_the_demo_fleet_again_keeps_a_deactivated_courier_out(
+    app: Any, shop: FlaskClient, redis_client: redis.Redis
+) -> None:
+    """scripts/run imports the demo couriers at every start: that must not bring one back."""
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["couriers", "import", str(DEMO_COURIERS)]).exit_code == 0
+    first = fleet.load_couriers(redis_client)[0].id
+    assert shop.post(f"/api/v1/couriers/{first}/deactivate", json={}).status_code == 200
+    assert runner.invoke(args=["couriers", "import", str(DEMO_COURIERS)]).exit_code == 0
+    assert fleet.load_courier(redis_client, first).active is False  # type: ignore[union-attr]
