@@ -11,10 +11,11 @@ status: ``carried:{home}`` (order id -> the courier that picked it up, from its 
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
@@ -33,6 +34,10 @@ PLAN_VERSION_KEY = "plan:version"
 PLAN_REGIONS_KEY = "plan:regions"
 SHIFT_LOOKAHEAD = timedelta(minutes=30)  # a courier starting this soon is planned already
 MAX_SPEED_MPS = 50.0  # 180 km/h: a ping implying more is a bad fix, not a courier
+MAX_SHIFT = timedelta(hours=16)  # a shift added for another day; longer is a typing slip
+SHIFT_HORIZON = timedelta(days=14)  # how far ahead shifts may be added
+MAX_SHIFTS = 30  # shifts a courier may have ahead, besides the registered one
+KEEP_PAST_SHIFTS = timedelta(days=7)  # shifts ended longer ago are dropped when shifts change
 
 
 def courier_events_key(courier_id: str, order_id: str) -> str:
@@ -64,8 +69,34 @@ def courier_orders(client: redis.Redis, courier_id: str) -> set[str]:
 
 
 @dataclass(frozen=True, slots=True)
+class Shift:
+    """A stretch of work; its id is its start in UTC (``20261122T0100Z``), unique per courier
+    since a courier's shifts never overlap."""
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if self.end <= self.start:
+            msg = "a shift must end after it starts"
+            raise ValueError(msg)
+
+    @property
+    def id(self) -> str:
+        return self.start.astimezone(UTC).strftime("%Y%m%dT%H%MZ")
+
+    def overlaps(self, other: Shift) -> bool:
+        return self.start < other.end and other.start < self.end
+
+    def to_record(self) -> dict[str, str]:
+        return {"id": self.id, "start": self.start.isoformat(), "end": self.end.isoformat()}
+
+
+@dataclass(frozen=True, slots=True)
 class CourierProfile:
-    """A registered courier: vehicle, capacity, shift and where the shift starts."""
+    """A registered courier: vehicle, capacity, shift and where the shift starts; shifts added
+    for other days; whether it is active (a deactivated courier is kept for history and never
+    planned)."""
 
     id: str
     name: str
@@ -75,6 +106,10 @@ class CourierProfile:
     shift_end: datetime
     home_lat: float
     home_lng: float
+    extra_shifts: tuple[Shift, ...] = ()  # other days' shifts, never overlapping any other
+    active: bool = True
+    deactivated_at: datetime | None = None
+    deactivation_reason: str = ""
 
     def __post_init__(self) -> None:
         if self.vehicle not in VEHICLE_SPEEDS_MPS:
@@ -86,21 +121,54 @@ class CourierProfile:
         if self.shift_end <= self.shift_start:
             msg = "shift_end must be after shift_start"
             raise ValueError(msg)
+        shifts = self.shifts
+        if any(a.overlaps(b) for a, b in itertools.pairwise(shifts)):
+            msg = "a courier's shifts must not overlap"
+            raise ValueError(msg)
+
+    @property
+    def shifts(self) -> tuple[Shift, ...]:
+        """Every shift, the registered one too, in time order."""
+        registered = Shift(self.shift_start, self.shift_end)
+        return tuple(sorted((registered, *self.extra_shifts), key=lambda s: s.start))
+
+    def shift_around(self, now: datetime, *, carrying: bool = False) -> Shift | None:
+        """The shift the planner takes this courier in now: the one in progress or starting
+        within ``SHIFT_LOOKAHEAD``; with goods on board, else the last one begun (overtime)."""
+        soon = now + SHIFT_LOOKAHEAD
+        for shift in self.shifts:
+            if shift.start <= soon and now < shift.end:
+                return shift
+        begun = [shift for shift in self.shifts if shift.start <= soon]
+        return begun[-1] if carrying and begun else None
 
     def to_record(self) -> dict[str, Any]:
+        deactivated = None if self.deactivated_at is None else self.deactivated_at.isoformat()
         return {
             "id": self.id, "name": self.name, "vehicle": self.vehicle, "capacity": self.capacity,
             "shift_start": self.shift_start.isoformat(), "shift_end": self.shift_end.isoformat(),
             "home": {"lat": self.home_lat, "lng": self.home_lng},
+            "shifts": [shift.to_record() for shift in self.shifts],
+            "active": self.active, "deactivated_at": deactivated,
+            "deactivation_reason": self.deactivation_reason,
         }  # fmt: skip
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> CourierProfile:
+        start, end = record["shift_start"], record["shift_end"]
+        extra = tuple(
+            Shift(datetime.fromisoformat(s["start"]), datetime.fromisoformat(s["end"]))
+            for s in record.get("shifts", ())
+            if (s["start"], s["end"]) != (start, end)
+        )
+        deactivated = record.get("deactivated_at")
         return cls(
             record["id"], record["name"], record["vehicle"], record["capacity"],
-            datetime.fromisoformat(record["shift_start"]),
-            datetime.fromisoformat(record["shift_end"]),
+            datetime.fromisoformat(start), datetime.fromisoformat(end),
             record["home"]["lat"], record["home"]["lng"],
+            extra_shifts=extra, active=record.get("active", True),
+            deactivated_at=None if deactivated is None else datetime.fromisoformat(deactivated),
+            deactivation_reason=record.get("deactivation_reason", ""),
         )  # fmt: skip
 
 
@@ -113,6 +181,92 @@ def load_couriers(client: redis.Redis) -> list[CourierProfile]:
     return sorted(
         (CourierProfile.from_record(json.loads(v)) for v in raw.values()), key=lambda c: c.id
     )
+
+
+def load_courier(client: redis.Redis, courier_id: str) -> CourierProfile | None:
+    raw: Any = client.hget(COURIERS_KEY, courier_id)
+    return None if raw is None else CourierProfile.from_record(json.loads(raw))
+
+
+def registered(courier: CourierProfile, previous: CourierProfile | None) -> CourierProfile:
+    """A courier registered again keeps what registration does not set: whether it is active
+    and its other days' shifts (those the new registered shift overlaps give way to it)."""
+    if previous is None:
+        return courier
+    shift = Shift(courier.shift_start, courier.shift_end)
+    kept = tuple(s for s in previous.shifts if not s.overlaps(shift)
+                 and (s.start, s.end) != (previous.shift_start, previous.shift_end))  # fmt: skip
+    return replace(courier, extra_shifts=kept, active=previous.active,
+                   deactivated_at=previous.deactivated_at,
+                   deactivation_reason=previous.deactivation_reason)  # fmt: skip
+
+
+class ShiftOverlapError(ValueError):
+    def __init__(self, shift: Shift) -> None:
+        super().__init__(f"overlaps shift {shift.id} ({shift.start.isoformat()} to "
+                         f"{shift.end.isoformat()})")  # fmt: skip
+        self.shift = shift
+
+
+def with_shift(courier: CourierProfile, shift: Shift, *, now: datetime) -> CourierProfile:
+    """The courier with one more shift; shifts that ended a week ago are dropped. Raises
+    :class:`ShiftOverlapError` for a shift overlapping one it has."""
+    clash = next((s for s in courier.shifts if s.overlaps(shift)), None)
+    if clash is not None:
+        raise ShiftOverlapError(clash)
+    kept = tuple(s for s in courier.extra_shifts if s.end > now - KEEP_PAST_SHIFTS)
+    return replace(courier, extra_shifts=(*kept, shift))
+
+
+def change_courier(
+    client: redis.Redis, courier_id: str, change: Callable[[CourierProfile], CourierProfile]
+) -> CourierProfile | None:
+    """Apply ``change`` to the stored courier atomically (retried if another write came first);
+    None if there is no such courier. ``change`` may raise to refuse: nothing is written."""
+    with client.pipeline(transaction=True) as pipe:
+        while True:
+            try:
+                pipe.watch(COURIERS_KEY)  # type: ignore[no-untyped-call]
+                raw: Any = pipe.hget(COURIERS_KEY, courier_id)
+                if raw is None:
+                    return None
+                courier = change(CourierProfile.from_record(json.loads(raw)))
+                pipe.multi()
+                pipe.hset(COURIERS_KEY, courier_id,
+                          json.dumps(courier.to_record(), ensure_ascii=False))  # fmt: skip
+                pipe.execute()
+                return courier
+            except redis.WatchError:
+                continue
+
+
+def carried_by(client: redis.Redis, courier_id: str) -> list[str]:
+    """The open orders this courier has picked up and not yet delivered."""
+    on_board = {o for o, c in carriers(client).items() if c == courier_id}
+    return sorted(r["id"] for r in order_store.open_orders(client)
+                  if r["id"] in on_board and r["status"] == "picked_up")  # fmt: skip
+
+
+def release_courier(client: redis.Redis, courier_id: str, *, reason: str) -> list[str]:
+    """Take a courier out of the plan in force at once: its pins are dropped and its planned
+    orders become unassigned with ``reason`` until the next plan gives them to others; the
+    orders released, in id order."""
+    released = {o for o, c in pins(client).items() if c == courier_id}
+    for order_id in released:
+        set_pin(client, order_id, None)
+    for region, record in region_plans(client).items():
+        route = next((r for r in record["routes"] if r["courier_id"] == courier_id), None)
+        if route is None:
+            continue
+        orders = {s["order_id"] for s in route["stops"]}
+        released |= orders
+        record["routes"] = [r for r in record["routes"] if r["courier_id"] != courier_id]
+        record["unassigned"] = record["unassigned"] | dict.fromkeys(sorted(orders), reason)
+        record["late_orders"] = {k: v for k, v in record["late_orders"].items()
+                                 if k not in orders}  # fmt: skip
+        record["version"] = int(client.incr(PLAN_VERSION_KEY))  # type: ignore[arg-type]
+        client.set(plan_key(region), json.dumps(record, ensure_ascii=False))
+    return sorted(released)
 
 
 def record_position(
@@ -253,7 +407,7 @@ def snapshot(
     pings = positions(client)
     carrying = {o.picked_up_by for o in orders if o.picked_up_by is not None}
     couriers = [
-        courier_state(c, pings, now=now)
+        courier_state(c, pings, now=now, carrying=c.id in carrying)
         for c in load_couriers(client)
         if is_planned(c, now=now, carrying=c.id in carrying)
     ]
@@ -289,19 +443,20 @@ def open_order(
 
 
 def is_planned(courier: CourierProfile, *, now: datetime, carrying: bool) -> bool:
-    """Whether the planner takes this courier now: on shift or starting within
-    ``SHIFT_LOOKAHEAD``, or past its shift with goods still on board."""
-    if carrying:
-        return courier.shift_start <= now + SHIFT_LOOKAHEAD
-    return courier.shift_start <= now + SHIFT_LOOKAHEAD and now < courier.shift_end
+    """Whether the planner takes this courier now: active, and in a shift or starting one
+    within ``SHIFT_LOOKAHEAD``, or past its shift with goods still on board."""
+    return courier.active and courier.shift_around(now, carrying=carrying) is not None
 
 
 def courier_state(
-    courier: CourierProfile, pings: Mapping[str, Mapping[str, Any]], *, now: datetime
-) -> CourierState:
+    courier: CourierProfile, pings: Mapping[str, Mapping[str, Any]], *, now: datetime,
+    carrying: bool = False,
+) -> CourierState:  # fmt: skip
+    shift = courier.shift_around(now, carrying=carrying) or Shift(
+        courier.shift_start, courier.shift_end)  # fmt: skip
     return CourierState(
         courier.id, _where(courier, pings), courier.vehicle, courier.capacity,
-        shift_end=courier.shift_end, available_at=max(now, courier.shift_start),
+        shift_end=shift.end, available_at=max(now, shift.start),
     )  # fmt: skip
 
 

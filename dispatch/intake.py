@@ -508,7 +508,7 @@ def _request_of(record: Mapping[str, Any]) -> OrderRequest:
         record["channel"], record["external_id"], customer["lat"], customer["lng"],
         customer["address"], lines, record["note"], record.get("shopper_id"),
         record.get("taken_at_store"), record.get("fulfilment", "delivery"),
-        record.get("campaign"),
+        record.get("campaign"), contact=record.get("contact", ""),
     )  # fmt: skip
 
 

@@ -299,6 +299,7 @@ def change_status(
     note: str = "",
     also_hset: Mapping[str, Mapping[str, str]] | None = None,
     only_from: Collection[str] | None = None,
+    restock: bool = False,
 ) -> dict[str, Any]:
     """Move an order to ``target`` if the lifecycle allows it, recording the steps the move
     implies (see :func:`dispatch.orders.steps_to`); give stock back on an early end. A late
@@ -310,6 +311,8 @@ def change_status(
     Optimistic: the order is watched, so a concurrent change makes this retry on fresh data.
     ``also_hset`` (hash key -> fields, keys in the order's home) is written in the same
     transaction (e.g. which courier carries the order, and the courier event that moved it).
+    ``restock``: a failure after the pick-up gives the stock back too (the goods come back
+    unopened, as when the buyer's ID check fails).
     """
     key, home = order_key(order_id), home_of(order_id)
     with client.pipeline(transaction=True) as pipe:
@@ -342,7 +345,9 @@ def change_status(
                 if not TRANSITIONS[target]:  # a final status: nothing left to plan
                     pipe.zrem(open_key(home), order_id)
                     pipe.zrem(pickup_key(home), order_id)
-                if target in GIVES_STOCK_BACK and previous in RELEASES_STOCK_FROM:
+                if target in GIVES_STOCK_BACK and (
+                    previous in RELEASES_STOCK_FROM or (restock and previous == "picked_up")
+                ):
                     slot = StoreSlot(record["store_id"], home)
                     for item in record["items"]:
                         pipe.hincrby(stock_key(slot), item["sku"], item["qty"])

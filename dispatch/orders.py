@@ -122,6 +122,7 @@ class OrderRequest:
     store_id: str | None = None
     fulfilment: str = "delivery"
     campaign: str | None = None  # the coupon or QR campaign that brought the order
+    contact: str = ""  # the shopper's phone for the courier (couriers see it masked)
 
     def __post_init__(self) -> None:
         if self.channel not in CHANNELS:
@@ -183,6 +184,7 @@ class Order:
             "taken_at_store": request.store_id,
             "fulfilment": request.fulfilment,
             "campaign": request.campaign,
+            "contact": request.contact,
             "total_cents": self.total_cents,
             "created_at": self.created_at.isoformat(),
             "promised_by": self.promised_by.isoformat(),

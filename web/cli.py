@@ -73,14 +73,22 @@ tokens_cli = AppGroup("tokens", help="Issue and revoke access tokens.")
 @click.option("--role", required=True, type=click.Choice(ROLES))
 @click.option("--subject", help="The shopper, store or courier id the token acts for.")
 @click.option("--label", default="", help="A note on who holds it.")
-def issue_command(role: str, subject: str | None, label: str) -> None:
+@click.option(
+    "--ttl-s",
+    type=click.IntRange(60, 366 * 86_400),
+    default=None,
+    help="Expire this many seconds from now (default: until revoked).",
+)
+def issue_command(role: str, subject: str | None, label: str, ttl_s: int | None) -> None:
     """Issue a token and print it (this is the only time it is shown)."""
     problem = subject_problem(role, subject) or unknown_subject(role, subject)
     if problem is not None:
         raise click.ClickException(f"--subject: {problem}")
+    at = current_app.extensions["clock"]()
+    expires_at = None if ttl_s is None else at + timedelta(seconds=ttl_s)
     try:
         principal, token = issue_token(
-            redis_client(), role, subject, label=label, at=current_app.extensions["clock"]()
+            redis_client(), role, subject, label=label, at=at, expires_at=expires_at
         )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -118,8 +126,9 @@ def import_couriers(path: Path) -> None:
         for problem in problems[:50]:
             click.echo(f"  {problem}", err=True)
         raise click.ClickException(f"{len(problems)} problem(s) in {path.name}; nothing changed")
-    for courier in couriers:
-        fleet.save_courier(client, courier)
+    for courier in couriers:  # a deactivated courier stays so, other days' shifts stay
+        previous = fleet.load_courier(client, courier.id)
+        fleet.save_courier(client, fleet.registered(courier, previous))
     click.echo(f"{len(couriers)} couriers from {path.name}")
 
 

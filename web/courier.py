@@ -6,11 +6,18 @@ it buffered and each event is applied once (the answer to a resend is the first 
 id with another body is a 409, as for orders). Events drive the order's status and tell the
 planner who carries what. A few wrong delivery codes lock the order's delivery until a dispatcher
 unlocks it.
+
+A leg carries what the courier needs at the door: the order's note, its items (by name), the
+shopper's phone masked (``09xx-xxx-678``: enough to recognise the call, not to keep the number)
+and whether the buyer's ID must be checked (age-restricted items). Such an order is delivered
+only with ``id_checked: true``; a failed check is a ``failed`` event with ``id_checked: false``
+and the goods go back to the store's stock. A deactivated courier's phone gets a 403.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +27,7 @@ from flask.typing import ResponseReturnValue
 from dispatch import delivery_codes, fleet, order_store
 from dispatch.intake import body_hash
 from dispatch.orders import IllegalTransitionError
+from dispatch.products import restricted_skus
 from geo.distance import haversine_m
 from web.auth import STAFF, allow, current_principal
 from web.errors import ApiError, invalid_parameters
@@ -43,6 +51,26 @@ MAX_PINGS = 500
 MAX_ID = 128
 
 
+def _active_courier(client: Any, courier_id: str) -> None:
+    """A deactivated courier's phone may do nothing more (its token stays for the record)."""
+    profile = fleet.load_courier(client, courier_id)
+    if profile is not None and not profile.active:
+        raise ApiError(403, "courier_inactive", f"courier {courier_id} is deactivated",
+                       {"courier_id": courier_id})  # fmt: skip
+
+
+def masked_contact(contact: str) -> str:
+    """A phone number with all but its first two and last three digits hidden, grouped from
+    the end in threes (``0912345678`` -> ``09xx-xxx-678``); "" for none."""
+    digits = re.sub(r"\D", "", contact)
+    if len(digits) < 6:
+        return "x" * len(digits)
+    shown = digits[:2] + "x" * (len(digits) - 5) + digits[-3:]
+    groups = [shown[-3:], shown[-6:-3], shown[:-6]]
+    plus = "+" if contact.strip().startswith("+") else ""
+    return plus + "-".join(g for g in reversed(groups) if g)
+
+
 def _courier_id() -> str:
     """The courier a call is about: the token's own, or ``courier_id`` for dispatchers."""
     principal = current_principal()
@@ -53,6 +81,7 @@ def _courier_id() -> str:
         assert principal.subject is not None  # courier tokens are always bound
         if courier_id not in ("", principal.subject):  # another courier's legs do not exist here
             raise ApiError(404, "courier_not_found", f"no courier with id {courier_id!r}")
+        _active_courier(redis_client(), principal.subject)
         return principal.subject
     if not courier_id:
         raise invalid_parameters({"courier_id": "required for staff: whose legs"})
@@ -79,6 +108,7 @@ def legs() -> ResponseReturnValue:
         (profile.home_lat, profile.home_lng) if profile else None)  # fmt: skip
     vehicle = profile.vehicle if profile else "e-bike"
     travel = current_app.extensions["travel"]
+    products = order_store.load_products(client)
     answer = []
     for stop in route["stops"]:
         order = order_store.get_order(client, stop["order_id"])
@@ -86,26 +116,46 @@ def legs() -> ResponseReturnValue:
             continue
         there = (stop["lat"], stop["lng"])
         path = travel.path(here, there, vehicle=vehicle) if here else [there]
-        answer.append(_leg(stop, order, path))
+        answer.append(_leg(stop, order, path, products))
         here = there
     return jsonify(courier_id=courier_id, plan_version=plan.get("version"), legs=answer)
 
 
 def _leg(
-    stop: dict[str, Any], order: dict[str, Any], path: list[tuple[float, float]]
-) -> dict[str, Any]:
+    stop: dict[str, Any], order: dict[str, Any], path: list[tuple[float, float]],
+    products: dict[str, Any],
+) -> dict[str, Any]:  # fmt: skip
     pickup = stop["kind"] == "pickup"
     store = catalogue_index().get(order["store_id"]) if pickup else None
     place = ({"name": store.name, "address": store.address} if store else
              {"name": "customer", "address": order["customer"]["address"]})  # fmt: skip
+    items = []
+    for item in order["items"]:
+        product = products.get(item["sku"])
+        items.append(
+            item
+            | {
+                "name": product.name if product else item["sku"],
+                "age_restricted": bool(product and product.age_restricted),
+            }
+        )
     return {
         "order_id": order["id"], "kind": stop["kind"], "status": order["status"],
         "place": place | {"lat": stop["lat"], "lng": stop["lng"]},
-        "items": order["items"] if pickup else None,
+        "items": items,
+        "note": order.get("note", ""),
+        "contact": masked_contact(order.get("contact", "")) or None,
+        "id_check_required": any(item["age_restricted"] for item in items),
         "planned_arrival": stop["arrive_at"],
         "deadline": order["promised_by"],
         "route": [[lat, lng] for lat, lng in path],
     }  # fmt: skip
+
+
+def needs_id_check(client: Any, order: dict[str, Any]) -> bool:
+    """Whether the order holds age-restricted items (the buyer's ID is checked at the door)."""
+    restricted = restricted_skus(order_store.load_products(client))
+    return any(item["sku"] in restricted for item in order.get("items", ()))
 
 
 @bp.post("/events")
@@ -118,7 +168,10 @@ def report_event() -> ResponseReturnValue:
     body = json_object(max_bytes=8_000)
     event_id, order_id, kind = body.get("event_id"), body.get("order_id"), body.get("type")
     problems: dict[str, str] = {}
-    refuse_unknown(body, ("event_id", "order_id", "type", "proof", "reason"), problems)
+    refuse_unknown(body, ("event_id", "order_id", "type", "proof", "reason", "id_checked"),
+                   problems)  # fmt: skip
+    if "id_checked" in body and not isinstance(body["id_checked"], bool):
+        problems["id_checked"] = "true or false: whether the buyer's ID was checked and valid"
     if isinstance(body.get("proof"), dict):
         refuse_unknown(body["proof"], ("code", "photo_ref"), problems, path="proof")
     if not isinstance(event_id, str) or not 0 < len(event_id) <= MAX_ID:
@@ -130,6 +183,7 @@ def report_event() -> ResponseReturnValue:
     if problems:
         raise invalid_parameters(problems)
     client = redis_client()
+    _active_courier(client, courier_id)
     fingerprint = body_hash(body)
     replay = _recorded(client, courier_id, str(order_id), str(event_id), fingerprint)
     if replay is not None:
@@ -187,14 +241,21 @@ def _apply(client: Any, courier_id: str, event_id: str, order_id: str, kind: str
         client.hset(events_key, field, json.dumps(answer | {"body_hash": fingerprint}))
         return answer
     target, note, also = _transition_for(client, kind, order_id, courier_id, body)
-    record = {"event_id": event_id, "order_id": order_id, "type": kind, "at": at.isoformat(),
-              "status": target}  # fmt: skip
+    id_failed = kind == "failed" and body.get("id_checked") is False
+    record: dict[str, Any] = {"event_id": event_id, "order_id": order_id, "type": kind,
+                              "at": at.isoformat(), "status": target}  # fmt: skip
+    if id_failed:  # the goods go back to the store: say where
+        store = catalogue_index().get((order_store.get_order(client, order_id) or {}).get(
+            "store_id", ""))  # fmt: skip
+        record["return_to"] = None if store is None else {
+            "store_id": store.id, "name": store.name, "address": store.address,
+            "lat": store.lat, "lng": store.lng}  # fmt: skip
     also[events_key] = {
         _event_field(order_id, event_id): json.dumps(record | {"body_hash": fingerprint})
     }
     try:  # a pick-up of an order the counter never marked ready records the steps it implies
         order = order_store.change_status(client, order_id, target, at=at, note=note,
-                                          also_hset=also)  # fmt: skip
+                                          also_hset=also, restock=id_failed)  # fmt: skip
     except IllegalTransitionError as exc:
         replay = _recorded(client, courier_id, order_id, event_id, fingerprint)
         if replay is not None:  # a twin resend got there first
@@ -219,9 +280,24 @@ def _transition_for(
         )
     if kind == "failed":
         reason = body.get("reason")
+        if body.get("id_checked") is False:  # a refused ID is reason enough
+            said = reason.strip() if isinstance(reason, str) and reason.strip() else ""
+            if not isinstance(reason, str | None) or len(said) > 500:
+                raise invalid_parameters({"reason": "a string of at most 500 characters"})
+            why = "ID check failed; goods returned to the store" + (f": {said}" if said else "")
+            return "failed", f"failed ({courier_id}): {why}", {}
         if not isinstance(reason, str) or not 0 < len(reason.strip()) <= 500:
             raise invalid_parameters({"reason": "required: why the delivery failed"})
         return "failed", f"failed ({courier_id}): {reason.strip()}", {}
+    checked = ""
+    order = order_store.get_order(client, order_id) or {}
+    if needs_id_check(client, order):
+        if body.get("id_checked") is not True:
+            raise ApiError(422, "id_check_required",
+                           "this order holds age-restricted items: check the buyer's ID and "
+                           "send id_checked true, or a failed event with id_checked false",
+                           {"field": "id_checked"})  # fmt: skip
+        checked = ", ID checked"
     proof = body.get("proof")
     code = proof.get("code") if isinstance(proof, dict) else None
     photo = proof.get("photo_ref") if isinstance(proof, dict) else None
@@ -229,11 +305,11 @@ def _transition_for(
         if not isinstance(code, str) or not 0 < len(code) <= 16:
             raise invalid_parameters({"proof.code": "the shopper's four digits, as a string"})
         _check_code(client, order_id, courier_id, code)
-        return "delivered", f"delivered by {courier_id}, code given", {}
+        return "delivered", f"delivered by {courier_id}, code given{checked}", {}
     if isinstance(photo, str) and 0 < len(photo) <= 500:
         if delivery_codes.is_locked(client, order_id):  # no way round the lock
             raise _locked(order_id)
-        return "delivered", f"delivered by {courier_id}, photo {photo}", {}
+        return "delivered", f"delivered by {courier_id}, photo {photo}{checked}", {}
     raise invalid_parameters({"proof": "required: {code} from the shopper or {photo_ref}"})
 
 
@@ -264,6 +340,7 @@ def pings() -> ResponseReturnValue:
     """Buffered location fixes, oldest first; fixes that jump faster than any courier are
     refused (with the reason) and the newest good one becomes the courier's position."""
     courier_id = str(current_principal().subject)
+    _active_courier(redis_client(), courier_id)
     body = json_object(max_bytes=100_000)
     items = body.get("pings")
     problems: dict[str, str] = {}

@@ -1,13 +1,15 @@
-"""The dispatchers' API: couriers, the current plan (JSON and GeoJSON), re-plan, pins."""
+"""The dispatchers' API: couriers (register, list, fetch, deactivate, reactivate, shifts for
+other days), the current plan (JSON and GeoJSON), re-plan, pins."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import redis
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from dispatch import fleet, order_store
@@ -20,11 +22,13 @@ from web.errors import ApiError, invalid_parameters
 from web.params import (
     MOMENT_RULE,
     SAFE_ID,
+    QueryReader,
     is_safe_id,
     json_number,
     json_object,
     parse_moment,
     refuse_unknown,
+    takes_query,
 )
 from web.services import catalogue_index, now, redis_client
 
@@ -71,17 +75,163 @@ def register_courier() -> ResponseReturnValue:
         str(courier_id), str(name), str(vehicle), int(capacity),  # type: ignore[arg-type]
         start, end, lat, lng,  # type: ignore[arg-type]
     )  # fmt: skip
-    fleet.save_courier(redis_client(), courier)
+    client = redis_client()
+    courier = fleet.registered(courier, fleet.load_courier(client, courier.id))
+    fleet.save_courier(client, courier)
     return jsonify(courier=courier.to_record()), 201
 
 
 @bp.get("/couriers")
+@takes_query("active")
 @allow(*STAFF)
 def list_couriers() -> ResponseReturnValue:
+    """Every registered courier, deactivated ones too (``active=true`` or ``false`` to filter),
+    with its last position."""
+    args = QueryReader(request.args)
+    active = args.boolean("active")
+    args.finish()
     client = redis_client()
     pings = fleet.positions(client)
-    couriers = [c.to_record() | {"position": pings.get(c.id)} for c in fleet.load_couriers(client)]
+    couriers = [c.to_record() | {"position": pings.get(c.id)} for c in fleet.load_couriers(client)
+                if active is None or c.active == active]  # fmt: skip
     return jsonify(couriers=couriers, count=len(couriers))
+
+
+def _courier_or_404(client: redis.Redis, courier_id: str) -> fleet.CourierProfile:
+    courier = fleet.load_courier(client, courier_id)
+    if courier is None:
+        raise ApiError(404, "courier_not_found", f"no courier with id {courier_id!r}")
+    return courier
+
+
+@bp.get("/couriers/<courier_id>")
+@allow("courier", *STAFF)
+def get_courier(courier_id: str) -> ResponseReturnValue:
+    """One courier: profile, shifts, whether active, last position (a courier: its own only)."""
+    if current_principal().role == "courier":
+        require_own("courier", courier_id)
+    client = redis_client()
+    courier = _courier_or_404(client, courier_id)
+    return jsonify(courier=courier.to_record() | {"position": fleet.positions(client).get(
+        courier.id)})  # fmt: skip
+
+
+@bp.post("/couriers/<courier_id>/deactivate")
+@allow(*STAFF)
+def deactivate_courier(courier_id: str) -> ResponseReturnValue:
+    """Take a courier off the fleet, kept for history: never planned again (until reactivated);
+    its pinned and planned orders go back to unassigned for the next plan. A courier with goods
+    on board is a 409 ``courier_carrying``: deliver or fail them first."""
+    body = json_object(max_bytes=MAX_BODY_BYTES) if request.get_data(cache=True) else {}
+    problems: dict[str, str] = {}
+    refuse_unknown(body, ("reason",), problems)
+    reason = body.get("reason", "")
+    if not isinstance(reason, str) or len(reason) > 500:
+        problems["reason"] = "a string of at most 500 characters"
+    if problems:
+        raise invalid_parameters(problems)
+    client = redis_client()
+    courier = _courier_or_404(client, courier_id)
+    if not courier.active:
+        return jsonify(courier=courier.to_record(), changed=False, released=[])
+    on_board = fleet.carried_by(client, courier_id)
+    if on_board:
+        raise ApiError(409, "courier_carrying",
+                       f"courier {courier_id} has {len(on_board)} order(s) on board: deliver or "
+                       "fail them first", {"order_ids": on_board})  # fmt: skip
+    at = now()
+
+    def deactivate(c: fleet.CourierProfile) -> fleet.CourierProfile:
+        return replace(c, active=False, deactivated_at=at, deactivation_reason=reason.strip())
+
+    changed = fleet.change_courier(client, courier_id, deactivate)
+    assert changed is not None  # couriers are never deleted
+    released = fleet.release_courier(
+        client, courier_id, reason=f"courier {courier_id} deactivated: waiting for the next plan"
+    )
+    return jsonify(courier=changed.to_record(), changed=True, released=released)
+
+
+@bp.post("/couriers/<courier_id>/reactivate")
+@allow(*STAFF)
+def reactivate_courier(courier_id: str) -> ResponseReturnValue:
+    """Bring a deactivated courier back: planned again in its shifts from the next plan."""
+    client = redis_client()
+    courier = _courier_or_404(client, courier_id)
+    if courier.active:
+        return jsonify(courier=courier.to_record(), changed=False)
+
+    def reactivate(c: fleet.CourierProfile) -> fleet.CourierProfile:
+        return replace(c, active=True, deactivated_at=None, deactivation_reason="")
+
+    changed = fleet.change_courier(client, courier_id, reactivate)
+    assert changed is not None
+    return jsonify(courier=changed.to_record(), changed=True)
+
+
+@bp.post("/couriers/<courier_id>/shifts")
+@allow(*STAFF)
+def add_shift(courier_id: str) -> ResponseReturnValue:
+    """A shift on another day (or later today), beside the registered one; one overlapping a
+    shift the courier has is a 409 ``shift_overlap`` naming it."""
+    body = json_object(max_bytes=MAX_BODY_BYTES)
+    problems: dict[str, str] = {}
+    refuse_unknown(body, ("start", "end"), problems)
+    start, end = parse_moment(body.get("start")), parse_moment(body.get("end"))
+    at = now()
+    hours = fleet.MAX_SHIFT.total_seconds() / 3600
+    if start is None or start > at + fleet.SHIFT_HORIZON:
+        days = fleet.SHIFT_HORIZON.days
+        problems["start"] = f"required: {MOMENT_RULE}, at most {days} days ahead"
+    if end is None or (start is not None and not start < end <= start + fleet.MAX_SHIFT):
+        problems["end"] = f"required: {MOMENT_RULE}, after start and at most {hours:g} h later"
+    elif end <= at:
+        problems["end"] = "this shift is over already: give one still to come"
+    if problems:
+        raise invalid_parameters(problems)
+    assert start is not None and end is not None
+    shift = fleet.Shift(start, end)
+    client = redis_client()
+    _courier_or_404(client, courier_id)
+
+    def add(c: fleet.CourierProfile) -> fleet.CourierProfile:
+        ahead = [s for s in c.extra_shifts if s.end > at]
+        if len(ahead) >= fleet.MAX_SHIFTS:
+            raise ApiError(409, "too_many_shifts", f"at most {fleet.MAX_SHIFTS} shifts ahead",
+                           {"field": "start"})  # fmt: skip
+        return fleet.with_shift(c, shift, now=at)
+
+    try:
+        courier = fleet.change_courier(client, courier_id, add)
+    except fleet.ShiftOverlapError as exc:
+        raise ApiError(409, "shift_overlap", str(exc), {"field": "start", "shift_id": exc.shift.id,
+                       "shift": exc.shift.to_record()}) from exc  # fmt: skip
+    assert courier is not None
+    return jsonify(courier_id=courier_id, shift=shift.to_record(),
+                   shifts=[s.to_record() for s in courier.shifts]), 201  # fmt: skip
+
+
+@bp.delete("/couriers/<courier_id>/shifts/<shift_id>")
+@allow(*STAFF)
+def remove_shift(courier_id: str, shift_id: str) -> ResponseReturnValue:
+    """Drop a shift added for another day (the registered shift changes by registering again)."""
+    client = redis_client()
+    courier = _courier_or_404(client, courier_id)
+    if fleet.Shift(courier.shift_start, courier.shift_end).id == shift_id:
+        raise ApiError(409, "registered_shift", "this is the registered shift: change it with "
+                       "POST /api/v1/couriers", {"shift_id": shift_id})  # fmt: skip
+
+    def remove(c: fleet.CourierProfile) -> fleet.CourierProfile:
+        kept = tuple(s for s in c.extra_shifts if s.id != shift_id)
+        if len(kept) == len(c.extra_shifts):
+            message = f"courier {courier_id} has no shift {shift_id!r}"
+            raise ApiError(404, "shift_not_found", message, {"shift_id": shift_id})
+        return replace(c, extra_shifts=kept)
+
+    changed = fleet.change_courier(client, courier_id, remove)
+    assert changed is not None
+    return jsonify(courier_id=courier_id, removed=shift_id,
+                   shifts=[s.to_record() for s in changed.shifts])  # fmt: skip
 
 
 @bp.post("/couriers/<courier_id>/position")
@@ -196,6 +346,8 @@ def _check_pin(
     if order.picked_up_by not in (None, courier.id):
         message = f"order {order_id} is already on board courier {order.picked_up_by}"
         raise refuse("on_board_other", message, carried_by=order.picked_up_by)
+    if not courier.active:
+        raise refuse("inactive", f"courier {courier.id} is deactivated")
     state = next((c for c in couriers if c.id == courier.id), None)
     if state is None:
         message = (

@@ -56,7 +56,9 @@ def overview() -> dict[str, Any]:
     stops = {r["courier_id"]: r["stops"] for r in plan["routes"]}
     couriers = []
     for c in fleet.load_couriers(client):
-        on_shift = c.shift_start <= at < c.shift_end
+        if not c.active and not stops.get(c.id):  # deactivated: kept for history, off the map
+            continue
+        on_shift = c.active and any(s.start <= at < s.end for s in c.shifts)
         state = "busy" if stops.get(c.id) else "idle" if on_shift else "off"
         position = pings.get(c.id) or {"lat": c.home_lat, "lng": c.home_lng, "at": None}
         route = stops.get(c.id, [])

@@ -146,6 +146,12 @@ ORDER_REQUEST_SCHEMA = _closed(
             "description": "the coupon or QR campaign code that brought the order (merchant "
             "figures per campaign)",
         },
+        contact={
+            "type": "string",
+            "maxLength": 40,
+            "description": "the shopper's phone for the courier: 6 to 15 digits, optionally +, "
+            "spaces, dashes; couriers see it masked (09xx-xxx-678)",
+        },
     )
 )
 ORDER_SCHEMA = _object(
@@ -162,6 +168,7 @@ ORDER_SCHEMA = _object(
     fulfilment={"type": "string", "enum": list(FULFILMENTS)},
     campaign={"type": ["string", "null"]},
     customer=_object(lat=NUMBER, lng=NUMBER, address=STRING),
+    contact={"type": "string", "description": "the shopper's phone as given (empty if none)"},
     items=_array(LINE),
     total_cents=INTEGER,
     created_at=MOMENT,
@@ -384,7 +391,9 @@ def _order_paths() -> dict[str, Schema]:
         "/api/v1/products": {"get": _op(
             "The product catalogue (prices in cents)",
             _object(products=_array(_object(sku=STRING, name=STRING, price_cents=INTEGER,
-                                            category=STRING))),
+                                            category=STRING, age_restricted={
+                                                "type": "boolean", "description": "adults "
+                                                "only: the courier checks the buyer's ID"}))),
         )},
     }  # fmt: skip
 
@@ -424,13 +433,54 @@ def _dispatch_paths() -> dict[str, Schema]:
         shift_end=MOMENT,
         home=_object(("lat", "lng"), lat=NUMBER, lng=NUMBER),
     )
+    shift = _object(("id", "start", "end"), id=STRING | {"description": "the start in UTC, "
+                    "e.g. 20261122T0100Z"}, start=MOMENT, end=MOMENT)  # fmt: skip
+    shown = {**courier, "properties": courier["properties"] | {
+        "shifts": _array(shift) | {"description": "every shift, the registered one too"},
+        "active": {"type": "boolean", "description": "false: deactivated, never planned"},
+        "deactivated_at": {"type": ["string", "null"], "format": "date-time"},
+        "deactivation_reason": STRING,
+        "position": {"type": ["object", "null"], "description": "the last ping"},
+    }}  # fmt: skip
+    courier_path = _path("courier_id")
     return {
         "/api/v1/couriers": {
-            "get": _op("Registered couriers with their last position",
-                       _object(couriers=_array(courier), count=INTEGER)),
-            "post": _op("Register or update a courier", _object(courier=courier), ok_status=201,
-                        errors=(400, 413), body=courier),
+            "get": _op("Registered couriers (deactivated ones too) with their last position",
+                       _object(couriers=_array(shown), count=INTEGER), errors=(400,),
+                       parameters=(_query("active", {"type": "boolean"},
+                                          "Only active (true) or deactivated (false) couriers"),)),
+            "post": _op("Register or update a courier", _object(courier=shown), ok_status=201,
+                        errors=(400, 413), body=courier,
+                        description="Registering again keeps whether the courier is active and "
+                        "its other days' shifts (those the new shift overlaps give way)."),
         },
+        "/api/v1/couriers/{courier_id}": {"get": _op(
+            "One courier: profile, shifts, active, last position (a courier token: its own)",
+            _object(courier=shown), errors=(404,), parameters=(courier_path,),
+        )},
+        "/api/v1/couriers/{courier_id}/deactivate": {"post": _deactivate_op(shown, courier_path)},
+        "/api/v1/couriers/{courier_id}/reactivate": {"post": _op(
+            "Reactivate a courier: planned again in its shifts from the next plan",
+            _object(courier=shown, changed={"type": "boolean"}), errors=(404,),
+            parameters=(courier_path,),
+        )},
+        "/api/v1/couriers/{courier_id}/shifts": {"post": _op(
+            "Add a shift on another day (or later today) beside the registered one",
+            _object(courier_id=STRING, shift=shift, shifts=_array(shift)), ok_status=201,
+            errors=(400, 404, 409, 413), parameters=(courier_path,),
+            body=_object(("start", "end"), start=MOMENT, end=MOMENT),
+            description="At most 14 days ahead, 16 h long, and not over yet (400 naming start "
+            "or end); one overlapping a shift the courier has is a 409 shift_overlap with "
+            "details.shift_id; 30 shifts ahead at most (409 too_many_shifts). Shifts that ended "
+            "a week ago are dropped when shifts change.",
+        )},
+        "/api/v1/couriers/{courier_id}/shifts/{shift_id}": {"delete": _op(
+            "Remove a shift added for another day",
+            _object(courier_id=STRING, removed=STRING, shifts=_array(shift)),
+            errors=(404, 409), parameters=(courier_path, _path("shift_id")),
+            description="404 shift_not_found; the registered shift is a 409 registered_shift "
+            "(register the courier again to change it).",
+        )},
         "/api/v1/couriers/{courier_id}/position": {"post": _op(
             "A location ping", _object(courier_id=STRING, position=_object(lat=NUMBER, lng=NUMBER)),
             errors=(400, 404), parameters=(_path("courier_id"),),
@@ -467,13 +517,38 @@ def _dispatch_paths() -> dict[str, Schema]:
     }  # fmt: skip
 
 
+def _deactivate_op(shown: Schema, courier_path: Schema) -> Schema:
+    operation = _op(
+        "Deactivate a courier: kept for history, never planned again until reactivated",
+        _object(courier=shown, changed={"type": "boolean"}, released=_array(STRING)),
+        errors=(400, 404, 409, 413),
+        parameters=(courier_path,),
+        body=_object(reason={"type": "string", "maxLength": 500}),
+        description="Its pins are dropped and its planned orders (released) go back to "
+        "unassigned in the plan in force at once, for the next plan to give to others; its "
+        "phone gets 403 courier_inactive. A courier with goods on board is a 409 "
+        "courier_carrying (details.order_ids): deliver or fail them first. Deactivating an "
+        "inactive courier changes nothing (changed false). The body may be left out.",
+    )
+    operation["requestBody"]["required"] = False
+    return operation
+
+
 def _people_paths() -> dict[str, Any]:
     leg = _object(
         order_id=STRING,
         kind={"type": "string", "enum": ["pickup", "delivery"]},
         status=STRING,
         place=_object(name=STRING, address=STRING, lat=NUMBER, lng=NUMBER),
-        items={"type": ["array", "null"]},
+        items=_array(
+            _object(sku=STRING, qty=INTEGER, name=STRING, age_restricted={"type": "boolean"})
+        ),
+        note=STRING,
+        contact={"type": ["string", "null"], "description": "the shopper's phone, masked"},
+        id_check_required={
+            "type": "boolean",
+            "description": "age-restricted items: check the buyer's ID",
+        },
         planned_arrival=MOMENT,
         deadline=MOMENT,
         route=_array(_array(NUMBER, minItems=2, maxItems=2)),
@@ -485,9 +560,22 @@ def _people_paths() -> dict[str, Any]:
         type={"type": "string", "enum": ["arrived", "picked_up", "delivered", "failed"]},
         proof=_object(code=STRING, photo_ref=STRING),
         reason=STRING,
+        id_checked={
+            "type": "boolean",
+            "description": "delivered: true is required for age-restricted items; failed with "
+            "false: the ID check failed (no reason needed), the goods go back to the store's "
+            "stock",
+        },
     )
     ping = _object(("lat", "lng", "at"), lat=NUMBER, lng=NUMBER, at=MOMENT)
-    token = _object(id=STRING, role=STRING, subject={"type": ["string", "null"]}, label=STRING)
+    token = _object(id=STRING, role=STRING, subject={"type": ["string", "null"]}, label=STRING,
+                    expires_at={"type": ["string", "null"], "format": "date-time"},
+                    expired={"type": "boolean"},
+                    previous_valid_until={"type": ["string", "null"], "format": "date-time",
+                                          "description": "an old secret in its grace"})  # fmt: skip
+    ttl = {"type": "integer", "minimum": 60, "maximum": 366 * 86_400,
+           "description": "expire this many seconds from now"}  # fmt: skip
+    expires = MOMENT | {"description": "expire at this moment (not with ttl_s)"}
     place = _object(("lat", "lng"), lat=NUMBER, lng=NUMBER)
     tracking = _object(
         at=MOMENT,
@@ -528,12 +616,19 @@ def _people_paths() -> dict[str, Any]:
         "/api/v1/courier/events": {"post": _op(
             "Courier: arrived, picked up, delivered (with proof) or failed (with a reason); "
             "a resent event_id gets the first answer",
-            _object(event_id=STRING, order_id=STRING, type=STRING, status=STRING, replayed={"type": "boolean"}),
+            _object(event_id=STRING, order_id=STRING, type=STRING, status=STRING,
+                    replayed={"type": "boolean"},
+                    return_to={"type": ["object", "null"],
+                               "description": "a failed ID check: the store the goods go back "
+                               "to"}),
             errors=(400, 401, 403, 404, 409, 422, 423), body=event,
             description="The same event_id with another body is a 409 idempotency_conflict "
             "(event ids are unique within their order). A wrong code is a 422 "
             "wrong_delivery_code with tries_left; after five the delivery is locked (423 "
-            "delivery_code_locked, a photo too) until a dispatcher unlocks it.",
+            "delivery_code_locked, a photo too) until a dispatcher unlocks it. An order with "
+            "age-restricted items is delivered only with id_checked true (else a 422 "
+            "id_check_required naming id_checked). A deactivated courier gets 403 "
+            "courier_inactive (legs and pings too).",
         )},
         "/api/v1/courier/pings": {"post": _op(
             "Courier: buffered location fixes, oldest first; impossible jumps are refused",
@@ -573,19 +668,41 @@ def _people_paths() -> dict[str, Any]:
             "back), narrowed to an order still accepted; later a 409 too_late_to_cancel.",
         )},
         "/api/v1/admin/tokens": {
-            "get": _op("Admin: every token (never the secrets)",
-                       _object(tokens=_array(token), count=INTEGER), errors=(401, 403)),
+            "get": _op("Admin: every token, or one role's (never the secrets nor their hashes)",
+                       _object(tokens=_array(token), count=INTEGER), errors=(400, 401, 403),
+                       parameters=(_query("role", {"type": "string", "enum": list(ROLES)},
+                                          "Only tokens of these roles (repeat or "
+                                          "comma-separate)"),)),
             "post": _op("Admin: issue a token; the secret is shown in this answer only",
-                        _object(token=STRING, id=STRING, role=STRING), ok_status=201,
+                        _object(token=STRING, id=STRING, role=STRING,
+                                expires_at={"type": ["string", "null"], "format": "date-time"}),
+                        ok_status=201,
                         errors=(400, 401, 403, 422),
                         body=_object(("role",), role={"type": "string", "enum": list(ROLES)},
                                      subject=ID | {"description": "shopper, store or courier "
                                                    "roles only: the id it acts for"},
-                                     label={"type": "string", "maxLength": 200})
+                                     label={"type": "string", "maxLength": 200},
+                                     ttl_s=ttl, expires_at=expires)
                         | {"additionalProperties": False},
                         description="A store token's subject must be a store of the catalogue, "
-                        "a courier token's a registered courier (422 unknown_subject)."),
+                        "a courier token's a registered courier (422 unknown_subject). Without "
+                        "ttl_s or expires_at a token lasts until revoked; after its expiry it "
+                        "is a 401 token_expired."),
         },
+        "/api/v1/admin/tokens/{token_id}/rotate": {"post": _op(
+            "Admin: a new secret for a token (shown in this answer only)",
+            _object(token=STRING, id=STRING, role=STRING, expires_at={"type": ["string", "null"]},
+                    rotated_at=MOMENT, previous_valid_until={"type": ["string", "null"]}),
+            errors=(400, 401, 403, 404, 409, 413), parameters=(_path("token_id"),),
+            body=_object(grace_s={"type": "integer", "minimum": 0, "maximum": 7 * 86_400,
+                                  "default": 0,
+                                  "description": "the old secret works this much longer"},
+                         ttl_s=ttl, expires_at=expires),
+            description="Same id, role, subject and label. The old secret stops at once, or "
+            "after grace_s (never past its own expiry); a second rotation ends the first one's "
+            "grace. The expiry stays unless ttl_s or expires_at is given; an expired token "
+            "rotated without one is a 409 token_expired.",
+        )},
         "/api/v1/admin/tokens/{token_id}": {"delete": _op(
             "Admin: revoke a token", _object(id=STRING, revoked={"type": "boolean"}),
             errors=(401, 403, 404), parameters=(_path("token_id"),),

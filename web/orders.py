@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import replace
 from datetime import timedelta
@@ -79,7 +80,20 @@ def _text(body: dict[str, Any], name: str, problems: dict[str, str], *, limit: i
 
 
 ORDER_FIELDS = ("channel", "external_id", "lat", "lng", "address", "items", "note", "store_id",
-                "fulfilment", "campaign")  # fmt: skip
+                "fulfilment", "campaign", "contact")  # fmt: skip
+CONTACT = re.compile(r"\+?[0-9][0-9 ().-]{4,30}")  # a phone number as people write one
+
+
+def _contact(body: dict[str, Any], problems: dict[str, str]) -> str:
+    """The shopper's phone for the courier: 6 to 15 digits, with spaces, dashes, dots or
+    brackets as written, and a leading + (optional; "" when not given)."""
+    value = _text(body, "contact", problems, limit=40)
+    digits = sum(ch.isdigit() for ch in value)
+    if value and (not CONTACT.fullmatch(value) or not 6 <= digits <= 15):
+        problems["contact"] = "a phone number: 6 to 15 digits, optionally +, spaces and dashes"
+    return value
+
+
 LINE_FIELDS = ("sku", "qty")
 
 
@@ -101,6 +115,7 @@ def parse_order_request(body: dict[str, Any]) -> OrderRequest:
         problems["lng"] = "required: a number in [-180, 180]"
     address = _text(body, "address", problems, limit=MAX_TEXT)
     note = _text(body, "note", problems, limit=MAX_TEXT)
+    contact = _contact(body, problems)
     store_id = _text(body, "store_id", problems, limit=MAX_ID) or None
     if store_id is not None and not is_safe_id(store_id):
         problems["store_id"] = f"a store id matching {SAFE_ID}"
@@ -135,7 +150,7 @@ def parse_order_request(body: dict[str, Any]) -> OrderRequest:
     assert lat is not None and lng is not None  # problems would have been raised
     return OrderRequest(
         str(channel), external_id, lat, lng, address, tuple(lines), note, store_id=store_id,
-        fulfilment=str(fulfilment), campaign=campaign,
+        fulfilment=str(fulfilment), campaign=campaign, contact=contact,
     )  # fmt: skip
 
 

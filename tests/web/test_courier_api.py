@@ -46,7 +46,11 @@ def test_legs_follow_the_plan_and_show_the_way(planned: dict[str, Any]) -> None:
     for leg, stop in zip(answer["legs"], route["stops"], strict=True):
         assert leg["route"][-1] == [stop["lat"], stop["lng"]]
         assert leg["planned_arrival"] == stop["arrive_at"]
-        assert (leg["items"] is not None) == (leg["kind"] == "pickup")
+        order = shop.get(f"/api/v1/orders/{leg['order_id']}").get_json()["order"]
+        assert [(i["sku"], i["qty"]) for i in leg["items"]] == [
+            (i["sku"], i["qty"]) for i in order["items"]
+        ]  # at the door too: the courier hands over what the order lists
+        assert leg["note"] == order["note"] and leg["id_check_required"] is False
     theirs = shop.get("/api/v1/courier/legs", headers=planned["them"]).get_json()["legs"]
     assert not {leg["order_id"] for leg in theirs} & set(planned["orders"])
     peek = shop.get("/api/v1/courier/legs", headers=planned["them"],
