@@ -571,6 +571,8 @@ def _people_paths() -> dict[str, Any]:
     token = _object(id=STRING, role=STRING, subject={"type": ["string", "null"]}, label=STRING,
                     expires_at={"type": ["string", "null"], "format": "date-time"},
                     expired={"type": "boolean"},
+                    issued_at=MOMENT,
+                    rotated_at=MOMENT,
                     previous_valid_until={"type": ["string", "null"], "format": "date-time",
                                           "description": "an old secret in its grace"})  # fmt: skip
     ttl = {"type": "integer", "minimum": 60, "maximum": 366 * 86_400,
