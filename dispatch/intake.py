@@ -18,6 +18,7 @@ from dispatch.batch_matching import BatchOrder, BatchStore, batch_match, current
 from dispatch.matching import Candidate, Ranking, Rejection, StoreSituation, rank_stores
 from dispatch.orders import PROMISE, Order, OrderLine, OrderRequest, StatusEvent
 from dispatch.products import Product
+from dispatch.schedule import hour_slot, schedule_for
 from geo.index import NearbyQuery, StoreIndex
 from geo.stores import Store
 from geo.travel import TravelModel
@@ -282,6 +283,7 @@ class Intake:
             for record in order_store.accepted_orders(self._client, home, limit=limit)
             if datetime.fromisoformat(record["created_at"]) > since
             and self._index.get(record["store_id"]) is not None
+            and record.get("deliver_at") is None  # booked for later: its slot stays its own
         ]
 
     def _rebalance_once(self, home: str, limit: int) -> Rebalance | None:
@@ -372,7 +374,12 @@ class Intake:
             stores.append(held_by)  # far, or no longer a partner: still where the order is
         skus = [line.sku for line in request.lines]
         slots = [self._slot(store) for store in stores]
-        states = order_store.situations_for(self._client, slots, skus, now=self._now)
+        counted = None
+        if request.deliver_at is not None:  # a scheduled order counts in its own hour slot
+            counted = [hour_slot(request.deliver_at, store.zone) for store in stores]
+        states = order_store.situations_for(
+            self._client, slots, skus, now=self._now, counted=counted
+        )
         situations = {}
         for store, (stock, count) in zip(stores, states, strict=True):
             back = freed_stock.get(store.id, {})
@@ -409,9 +416,11 @@ class Intake:
             slot = self._slot(candidate.store)
             order_id = order_store.order_id_for(slot.home, ticket)
             order = self._order_at(order_id, submission.request, candidate, rejections + skipped)
+            deliver_at = submission.request.deliver_at
             placed = order_store.place_order(
-                self._client, order, slot, capacity_per_hour=candidate.store.capacity_per_hour
-            )
+                self._client, order, slot, capacity_per_hour=candidate.store.capacity_per_hour,
+                counted=None if deliver_at is None else hour_slot(deliver_at, candidate.store.zone),
+            )  # fmt: skip
             if placed.outcome == "ok":
                 return IntakeResult(order.to_record(), replayed=False)
             if placed.outcome == "exists":  # 64 random bits met an earlier ticket
@@ -436,13 +445,20 @@ class Intake:
     ) -> Order:  # fmt: skip
         passed_over = sorted((r for r in rejections if r.ride_s <= candidate.ride_s), key=_by_ride)
         now = self._now
+        store = candidate.store
+        schedule = None
+        if request.deliver_at is not None:
+            schedule = schedule_for(
+                request.deliver_at, prep_time_s=store.prep_time_s, ride_s=candidate.ride_s
+            )
         return Order(
             id=order_id,
             request=request,
             store_id=candidate.store.id,
             status="accepted",
             created_at=now,
-            promised_by=now + PROMISE,
+            promised_by=now + PROMISE if schedule is None else schedule.window_to,
+            schedule=schedule,
             total_cents=sum(self._products[ln.sku].price_cents * ln.qty for ln in request.lines),
             match_reason=(
                 (
@@ -450,8 +466,10 @@ class Intake:
                     if request.store_id
                     else "nearest partner store that can fulfil the order"
                 )
-                + f": {candidate.ride_s / 60:.0f} min ride ({candidate.distance_m:.0f} m), open, "
-                "every item in stock, capacity left"
+                + f": {candidate.ride_s / 60:.0f} min ride ({candidate.distance_m:.0f} m), "
+                + ("open" if schedule is None else "open while it prepares the order")
+                + ", every item in stock, capacity left"
+                + ("" if schedule is None else " in the hour of the delivery")
             ),
             passed_over=tuple(r.to_dict() for r in passed_over),
             events=(StatusEvent("accepted", now),),
@@ -477,6 +495,8 @@ def _request_of(record: Mapping[str, Any]) -> OrderRequest:
         record["channel"], record["external_id"], customer["lat"], customer["lng"],
         customer["address"], lines, record["note"], record.get("shopper_id"),
         record.get("taken_at_store"),
+        deliver_at=datetime.fromisoformat(record["deliver_at"]) if record.get("deliver_at")
+        else None,
     )  # fmt: skip
 
 
