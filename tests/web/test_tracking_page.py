@@ -135,3 +135,21 @@ def test_names_on_the_tracking_page_are_text(
     assert [url for url in requested if "xss" in url] == []
     assert page.evaluate("window.__xss") is None
     page.close()
+
+
+def test_the_page_shows_a_scheduled_orders_window(
+    shop: FlaskClient, served: str, browser: Browser
+) -> None:
+    """An order for tomorrow 10:00 in Taipei: "tomorrow 09:45–10:15" on the store's clock; an
+    order for now shows no such row."""
+    body = order_body("TP-S", deliver_at="2026-11-23T10:00:00+08:00")
+    scheduled = shop.post("/api/v1/orders", json=body).get_json()
+    asap = shop.post("/api/v1/orders", json=order_body("TP-N")).get_json()
+    page = browser.new_page(timezone_id="Europe/Paris", locale="en-GB")
+    page.goto(served + scheduled["tracking"]["page"])
+    expect(page.locator("#scheduled")).to_have_text("tomorrow 09:45–10:15")
+    expect(page.locator("#promised")).to_have_text("10:15")
+    page.goto(served + asap["tracking"]["page"])
+    expect(page.locator("#status")).to_have_text("Order received")
+    expect(page.locator("#scheduled-row")).to_be_hidden()
+    page.close()
