@@ -181,3 +181,21 @@ def test_a_scheduled_order_is_not_rebalanced(shop: FlaskClient) -> None:
     place(shop, order_body("B-1", deliver_at=at_taipei(22, 10)))
     report = shop.post("/api/v1/orders/rebalance").get_json()
     assert report["considered"] == 0
+
+
+def test_the_dispatcher_sees_a_booked_order_as_scheduled(shop: FlaskClient) -> None:
+    """Before the planner takes it, a scheduled order is not an unassigned alarm but
+    "scheduled"; an order for now that no plan has yet is still unassigned."""
+    booked = place(shop, order_body("O-1", deliver_at=at_taipei(22, 10))).get_json()["order"]
+    asap = place(shop, order_body("O-2")).get_json()["order"]
+    overview = shop.get("/api/v1/dispatch/overview").get_json()
+    risks = {o["id"]: o["risk"] for o in overview["orders"]}
+    assert risks == {booked["id"]: "scheduled", asap["id"]: "unassigned"}
+
+
+def test_a_batch_takes_scheduled_orders_beside_orders_for_now(shop: FlaskClient) -> None:
+    """Bulk intake: each order keeps its own deliver_at (or none)."""
+    orders = [order_body("K-1", deliver_at=at_taipei(22, 11)), order_body("K-2")]
+    results = shop.post("/api/v1/orders/batch", json={"orders": orders}).get_json()["results"]
+    assert [r["status"] for r in results] == [201, 201]
+    assert [r["order"]["deliver_at"] is not None for r in results] == [True, False]
