@@ -7,7 +7,8 @@
 Issues tokens with the CLI (dispatcher, a shopper, store staff, the couriers), places a dozen
 shopper orders around Xitun, Taichung, waits for the dispatcher worker's plan and times it, then
 plays the courier of the first order through pick-up and delivery (store marks it ready, pings,
-events with the shopper's delivery code) and reads the shopper's tracking link at each step.
+events with the shopper's delivery code) and reads the shopper's tracking link at each step;
+then the shopper books an order for later, lists their own, orders again and cancels that.
 Prints the dispatcher page's address (with its token) to watch it all on the map.
 """
 
@@ -22,7 +23,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +159,29 @@ def main() -> None:
     track("delivery")
     kpis = dispatcher.call("GET", "/api/v1/dispatch/overview")[1]["kpis"]
     print(f"dispatcher KPIs: {kpis}")
+    shoppers_own_orders(shopper, first, stamp)
+
+
+def shoppers_own_orders(shopper: Api, first: dict[str, Any], stamp: str) -> None:
+    """The shopper books one for later, lists their orders, orders the first again and
+    cancels that with a reason."""
+    later = (datetime.now(UTC) + timedelta(hours=3)).replace(second=0, microsecond=0)
+    body = {**{k: first["order"]["customer"][k] for k in ("lat", "lng", "address")},
+            "channel": "app", "external_id": f"demo-{stamp}-later", "deliver_at": later.isoformat(),
+            "items": first["order"]["items"]}  # fmt: skip
+    status, answer = shopper.call("POST", "/api/v1/orders", body)
+    window = answer.get("order", {}).get("delivery_window")
+    print(f"scheduled for {later:%H:%M} UTC: {status}, window {window}")
+    status, page = shopper.call("GET", "/api/v1/orders?limit=5")
+    print(f"my orders: {status}, {page.get('count')} on the first page, "
+          f"next cursor {'yes' if page.get('next_cursor') else 'none'}")  # fmt: skip
+    status, again = shopper.call("POST", f"/api/v1/orders/{first['order']['id']}/reorder")
+    print(f"order again: {status} {again.get('order', {}).get('id')}")
+    if status == 201:
+        status, cancelled = shopper.call("POST", f"/api/v1/orders/{again['order']['id']}/cancel",
+                                         {"reason": "ordered twice by mistake"})  # fmt: skip
+        kept = cancelled.get("order", {}).get("cancellation")
+        print(f"  cancelled with a reason: {status} {kept}")
 
 
 if __name__ == "__main__":

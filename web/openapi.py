@@ -177,7 +177,8 @@ ORDER_SCHEMA = _object(
     },
     cancellation={
         "type": "object",
-        "description": "a cancelled order: by (shopper, staff), reason (may be empty) and at",
+        "description": "a cancelled order: by (shopper, tracking_link, staff), reason (may be "
+        "empty) and at",
     },
     match={"type": "object", "description": "why this store; why nearer ones were passed over"},
     events=_array(_object(status=STRING, at=MOMENT, note=STRING)),

@@ -484,10 +484,14 @@ def _cancellation(by: str, reason: str) -> dict[str, Any]:
     return {"cancellation": {"by": by, "reason": reason, "at": now().isoformat()}}
 
 
+SHOPPER_CANCELS = {"shopper": "the shopper", "tracking_link": "the shopper (tracking link)"}
+
+
 def cancel_early(order_id: str, *, by: str, reason: str = "") -> dict[str, Any]:
-    """A shopper's cancellation: only while the order is accepted (the store has not started
-    on it), else a 409 too_late_to_cancel naming its status."""
-    note = f"cancelled by the {by.replace('_', ' ')}" + (f": {reason}" if reason else "")
+    """A shopper's cancellation (``by``: one of SHOPPER_CANCELS): only while the order is
+    accepted (the store has not started on it), else a 409 too_late_to_cancel naming its
+    status."""
+    note = f"cancelled by {SHOPPER_CANCELS[by]}" + (f": {reason}" if reason else "")
     try:
         return transition(order_id, "cancelled", note, only_from=("accepted",),
                            set_fields=_cancellation(by, reason))  # fmt: skip
@@ -505,7 +509,7 @@ def cancel_early(order_id: str, *, by: str, reason: str = "") -> dict[str, Any]:
 def cancel_by_tracking_link(token: str) -> ResponseReturnValue:
     """The shopper's own link may cancel until the store starts preparing (after that the goods
     are being picked: the shopper calls the store); answers the link's fresh view."""
-    cancel_early(order_of_token(token)["id"], by="shopper (tracking link)")
+    cancel_early(order_of_token(token)["id"], by="tracking_link")
     return jsonify(tracking_view(order_of_token(token)))
 
 
