@@ -497,6 +497,11 @@ def _people_paths() -> dict[str, Any]:
         items={"type": ["array", "null"]},
         planned_arrival=MOMENT,
         deadline=MOMENT,
+        not_before={
+            "type": ["string", "null"],
+            "format": "date-time",
+            "description": "a scheduled order's delivery: its window opens then",
+        },
         route=_array(_array(NUMBER, minItems=2, maxItems=2)),
     )
     event = _object(

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from dispatch import fleet, order_store
 from dispatch.schedule import PLANNING_LEAD, WINDOW
 from tests.conftest import FIXED_NOW, make_app, slot
+from tests.web.conftest import courier_body
 from tests.web.test_orders_api import FULIN, order_body, place
 from web.services import catalogue_index
 from web.settings import Settings
@@ -199,3 +200,26 @@ def test_a_batch_takes_scheduled_orders_beside_orders_for_now(shop: FlaskClient)
     results = shop.post("/api/v1/orders/batch", json={"orders": orders}).get_json()["results"]
     assert [r["status"] for r in results] == [201, 201]
     assert [r["order"]["deliver_at"] is not None for r in results] == [True, False]
+
+
+def test_a_courier_is_planned_at_the_door_inside_the_window(
+    shop: FlaskClient, redis_client: redis.Redis, settings: Settings
+) -> None:
+    """Twenty minutes on, an order for 70 minutes after placing is in the plan: its drop-off
+    starts inside the window, and the courier's leg says not before it opens."""
+    order = place(shop, order_body("L-1", deliver_at=(FIXED_NOW + timedelta(minutes=70))
+                                   .isoformat())).get_json()["order"]  # fmt: skip
+    assert shop.post("/api/v1/couriers", json=courier_body("c0")).status_code == 201
+    later = make_app(settings, redis_client, clock=lambda: FIXED_NOW + timedelta(minutes=20))
+    client = later.test_client()
+    plan = client.post("/api/v1/dispatch/replan").get_json()["plan"]
+    drop = next(s for r in plan["routes"] for s in r["stops"]
+                if s["order_id"] == order["id"] and s["kind"] == "delivery")  # fmt: skip
+    window = order["delivery_window"]
+    start = datetime.fromisoformat(drop["start_at"])
+    assert datetime.fromisoformat(window["from"]) <= start <= datetime.fromisoformat(window["to"])
+    assert drop["late_s"] == 0
+    legs = client.get("/api/v1/courier/legs?courier_id=c0").get_json()["legs"]
+    kinds = {leg["kind"]: leg for leg in legs if leg["order_id"] == order["id"]}
+    assert kinds["delivery"]["not_before"] == window["from"]
+    assert kinds["pickup"]["not_before"] is None
