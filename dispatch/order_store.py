@@ -275,10 +275,12 @@ def place_order(
     """Reserve stock, take capacity and store the order at once, or change nothing; a
     scheduled order takes it in its hour slot ``counted`` (see :func:`capacity_range`)."""
     home = slot.home
-    client.sadd(HOMES_KEY, home)  # first: a listed home without orders is harmless
     shopper = order.request.shopper
-    if shopper is not None:  # first too: a listed id without an order is skipped when read
-        client.zadd(shopper_orders_key(shopper), {order.id: order.created_at.timestamp()})
+    with client.pipeline(transaction=False) as first:  # one round trip, keys in any slot
+        first.sadd(HOMES_KEY, home)  # first: a listed home without orders is harmless
+        if shopper is not None:  # first too: a listed id without an order is skipped when read
+            first.zadd(shopper_orders_key(shopper), {order.id: order.created_at.timestamp()})
+        first.execute()
     keys = [stock_key(slot), capacity_key(slot), order_key(order.id), store_orders_key(slot),
             accepted_key(home), open_key(home)]  # fmt: skip
     lines = [value for line in order.request.lines for value in (line.sku, line.qty)]
