@@ -18,7 +18,7 @@ from dispatch.batch_matching import BatchOrder, BatchStore, batch_match, current
 from dispatch.matching import Candidate, Ranking, Rejection, StoreSituation, rank_stores
 from dispatch.orders import PROMISE, Order, OrderLine, OrderRequest, StatusEvent
 from dispatch.products import Product
-from dispatch.schedule import hour_slot, schedule_for
+from dispatch.schedule import hour_slot, lead_problem, schedule_for
 from geo.index import NearbyQuery, StoreIndex
 from geo.stores import Store
 from geo.travel import TravelModel
@@ -74,6 +74,11 @@ class UnknownStoreError(IntakeError):
     def __init__(self, store_id: str) -> None:
         super().__init__(f"no store with id {store_id!r} in the catalogue")
         self.store_id = store_id
+
+
+class DeliverAtError(IntakeError):
+    """A ``deliver_at`` that cannot be booked now (too soon, past, too far): checked after
+    the retry check, so that a retry of an order booked earlier still gets its order."""
 
 
 class NoStoreCanFulfilError(IntakeError):
@@ -165,7 +170,7 @@ class Intake:
             try:
                 results[i] = self._check(submission)
             except (UnknownSkuError, UnknownStoreError, IdempotencyConflictError,
-                    IdempotencyInProgressError) as exc:  # fmt: skip
+                    IdempotencyInProgressError, DeliverAtError) as exc:  # fmt: skip
                 results[i] = exc
                 continue
             if results[i] is None:
@@ -211,7 +216,12 @@ class Intake:
         if request.store_id is not None and self._index.get(request.store_id) is None:
             raise UnknownStoreError(request.store_id)
         held = idempotency.find_claim(self._client, submission.keys)
-        return None if held is None else self._settle(submission, held)
+        replay = None if held is None else self._settle(submission, held)
+        if replay is None and request.deliver_at is not None:
+            problem = lead_problem(request.deliver_at, self._now)
+            if problem is not None:
+                raise DeliverAtError(problem)
+        return replay
 
     def _settle(self, submission: Submission, held: idempotency.Claim) -> IntakeResult | None:
         """The order an earlier request with the same keys placed; None once its claim is gone

@@ -14,6 +14,7 @@ from werkzeug.routing import BaseConverter
 
 from dispatch import delivery_codes, order_store
 from dispatch.intake import (
+    DeliverAtError,
     IdempotencyConflictError,
     IdempotencyInProgressError,
     Intake,
@@ -36,7 +37,6 @@ from dispatch.orders import (
     OrderLine,
     OrderRequest,
 )
-from dispatch.schedule import lead_problem
 from dispatch.stats import store_figures
 from web.auth import STAFF, Principal, allow, current_principal, require_own
 from web.errors import ApiError, error_body, invalid_parameters
@@ -138,18 +138,15 @@ def parse_order_request(body: dict[str, Any]) -> OrderRequest:
 
 
 def _deliver_at(body: dict[str, Any], problems: dict[str, str]) -> datetime | None:
-    """A scheduled order's ``deliver_at`` (null or absent: as soon as possible), an hour or
-    more ahead and at most tomorrow (the store's calendar and hours are matching's to check)."""
+    """A scheduled order's ``deliver_at`` (null or absent: as soon as possible). Whether it can
+    be booked now is the intake's to say, after the retry check (see DeliverAtError); the
+    store's calendar and hours are matching's."""
     raw = body.get("deliver_at")
     if raw is None:
         return None
     moment = parse_moment(raw)
     if moment is None:
         problems["deliver_at"] = f"must be {MOMENT_RULE}"
-        return None
-    problem = lead_problem(moment, now())
-    if problem is not None:
-        problems["deliver_at"] = problem
         return None
     return moment.astimezone(UTC)
 
@@ -385,6 +382,8 @@ def _intake_error(exc: IntakeError) -> ApiError:
     """The 4xx a refused intake answers with."""
     if isinstance(exc, UnknownSkuError):
         return ApiError(422, "unknown_sku", str(exc), {"skus": exc.skus})
+    if isinstance(exc, DeliverAtError):
+        return invalid_parameters({"deliver_at": str(exc)})
     if isinstance(exc, UnknownStoreError):
         return ApiError(422, "unknown_store", str(exc), {"field": "store_id", "id": exc.store_id})
     if isinstance(exc, IdempotencyConflictError):

@@ -223,3 +223,20 @@ def test_a_courier_is_planned_at_the_door_inside_the_window(
     kinds = {leg["kind"]: leg for leg in legs if leg["order_id"] == order["id"]}
     assert kinds["delivery"]["not_before"] == window["from"]
     assert kinds["pickup"]["not_before"] is None
+
+
+def test_a_retry_gets_its_booked_order_even_once_the_time_is_near(
+    shop: FlaskClient, redis_client: redis.Redis, settings: Settings
+) -> None:
+    """Booked 65 minutes ahead; retried ten minutes later, when a new booking for that time
+    would be too soon: the retry still gets its order, the new booking a 400."""
+    body = order_body("Q-1", deliver_at=(FIXED_NOW + timedelta(minutes=65)).isoformat())
+    first = place(shop, body, **{"Idempotency-Key": "q-1"})
+    assert first.status_code == 201
+    later = make_app(settings, redis_client, clock=lambda: FIXED_NOW + timedelta(minutes=10))
+    retry = place(later.test_client(), body, **{"Idempotency-Key": "q-1"})
+    assert retry.status_code == 201 and retry.headers["Idempotent-Replayed"] == "true"
+    assert retry.get_json()["order"]["id"] == first.get_json()["order"]["id"]
+    fresh = place(later.test_client(), body | {"external_id": "Q-2"})
+    assert fresh.status_code == 400
+    assert list(fresh.get_json()["error"]["details"]["fields"]) == ["deliver_at"]
