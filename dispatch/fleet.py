@@ -24,6 +24,7 @@ from dispatch import order_store
 from dispatch.planner import CourierState, DispatchPlan, OpenOrder
 from dispatch.regions import ALL, region_of
 from dispatch.replies import decoded, text_hash
+from dispatch.schedule import due_for_planning
 from geo.stores import Store
 from geo.travel import VEHICLE_SPEEDS_MPS
 
@@ -396,6 +397,8 @@ def snapshot(
     orders: list[OpenOrder] = []
     problems: dict[str, str] = {}
     for record in order_store.open_orders(client):
+        if not due_for_planning(record, now):  # booked for later: planned nearer the time
+            continue
         store = store_of(record["store_id"])
         if store is None:
             problems[record["id"]] = f"store {record['store_id']} is not in the catalogue"
@@ -428,9 +431,15 @@ def open_order(
     record: Mapping[str, Any], store: Store, *, now: datetime, carried_by: Mapping[str, str],
     pinned_to: str | None,
 ) -> OpenOrder:  # fmt: skip
-    """An open order's record as the planner takes it."""
+    """An open order's record as the planner takes it: ready a preparation time after it was
+    placed, or a scheduled one when its record says (``ready_by``), delivered no sooner than its
+    window opens (see :mod:`dispatch.schedule`)."""
     created = datetime.fromisoformat(record["created_at"])
     ready_at = created + timedelta(seconds=store.prep_time_s)
+    deliver_from = None
+    if record.get("ready_by"):
+        ready_at = max(ready_at, datetime.fromisoformat(record["ready_by"]))
+        deliver_from = datetime.fromisoformat(record["delivery_window"]["from"])
     if record["status"] in ("ready", "picked_up"):
         ready_at = min(ready_at, now)
     picked_by = carried_by.get(record["id"]) if record["status"] == "picked_up" else None
@@ -438,7 +447,7 @@ def open_order(
     return OpenOrder(
         record["id"], (store.lat, store.lng), (customer["lat"], customer["lng"]),
         ready_at=ready_at, promised_by=datetime.fromisoformat(record["promised_by"]),
-        size=1, picked_up_by=picked_by, pinned_to=pinned_to,
+        size=1, picked_up_by=picked_by, pinned_to=pinned_to, deliver_from=deliver_from,
     )  # fmt: skip
 
 

@@ -18,6 +18,7 @@ from dispatch.batch_matching import BatchOrder, BatchStore, batch_match, current
 from dispatch.matching import Candidate, Ranking, Rejection, StoreSituation, rank_stores
 from dispatch.orders import PROMISE, Order, OrderLine, OrderRequest, StatusEvent
 from dispatch.products import Product
+from dispatch.schedule import hour_slot, lead_problem, schedule_for
 from geo.index import NearbyQuery, StoreIndex
 from geo.stores import Store
 from geo.travel import TravelModel
@@ -73,6 +74,11 @@ class UnknownStoreError(IntakeError):
     def __init__(self, store_id: str) -> None:
         super().__init__(f"no store with id {store_id!r} in the catalogue")
         self.store_id = store_id
+
+
+class DeliverAtError(IntakeError):
+    """A ``deliver_at`` that cannot be booked now (too soon, past, too far): checked after
+    the retry check, so that a retry of an order booked earlier still gets its order."""
 
 
 class NoStoreCanFulfilError(IntakeError):
@@ -187,7 +193,7 @@ class Intake:
             try:
                 results[i] = self._check(submission)
             except (UnknownSkuError, UnknownStoreError, IdempotencyConflictError,
-                    IdempotencyInProgressError) as exc:  # fmt: skip
+                    IdempotencyInProgressError, DeliverAtError) as exc:  # fmt: skip
                 results[i] = exc
                 continue
             if results[i] is None:
@@ -234,7 +240,12 @@ class Intake:
         if request.store_id is not None and self._index.get(request.store_id) is None:
             raise UnknownStoreError(request.store_id)
         held = idempotency.find_claim(self._client, submission.keys)
-        return None if held is None else self._settle(submission, held)
+        replay = None if held is None else self._settle(submission, held)
+        if replay is None and request.deliver_at is not None:
+            problem = lead_problem(request.deliver_at, self._now)
+            if problem is not None:
+                raise DeliverAtError(problem)
+        return replay
 
     def _settle(self, submission: Submission, held: idempotency.Claim) -> IntakeResult | None:
         """The order an earlier request with the same keys placed; None once its claim is gone
@@ -306,6 +317,7 @@ class Intake:
             for record in order_store.accepted_orders(self._client, home, limit=limit)
             if datetime.fromisoformat(record["created_at"]) > since
             and self._index.get(record["store_id"]) is not None
+            and record.get("deliver_at") is None  # booked for later: its slot stays its own
         ]
 
     def _rebalance_once(self, home: str, limit: int) -> Rebalance | None:
@@ -396,7 +408,12 @@ class Intake:
             stores.append(held_by)  # far, or no longer a partner: still where the order is
         skus = [line.sku for line in request.lines]
         slots = [self._slot(store) for store in stores]
-        states = order_store.situations_for(self._client, slots, skus, now=self._now)
+        counted = None
+        if request.deliver_at is not None:  # a scheduled order counts in its own hour slot
+            counted = [hour_slot(request.deliver_at, store.zone) for store in stores]
+        states = order_store.situations_for(
+            self._client, slots, skus, now=self._now, counted=counted
+        )
         situations = {}
         for store, (stock, count) in zip(stores, states, strict=True):
             back = freed_stock.get(store.id, {})
@@ -433,9 +450,11 @@ class Intake:
             slot = self._slot(candidate.store)
             order_id = order_store.order_id_for(slot.home, ticket)
             order = self._order_at(order_id, submission.request, candidate, rejections + skipped)
+            deliver_at = submission.request.deliver_at
             placed = order_store.place_order(
-                self._client, order, slot, capacity_per_hour=candidate.store.capacity_per_hour
-            )
+                self._client, order, slot, capacity_per_hour=candidate.store.capacity_per_hour,
+                counted=None if deliver_at is None else hour_slot(deliver_at, candidate.store.zone),
+            )  # fmt: skip
             if placed.outcome == "ok":
                 return IntakeResult(order.to_record(), replayed=False)
             if placed.outcome == "exists":  # 64 random bits met an earlier ticket
@@ -460,21 +479,28 @@ class Intake:
     ) -> Order:  # fmt: skip
         passed_over = sorted((r for r in rejections if r.ride_s <= candidate.ride_s), key=_by_ride)
         now = self._now
+        store = candidate.store
+        schedule = None
+        if request.deliver_at is not None:
+            schedule = schedule_for(
+                request.deliver_at, prep_time_s=store.prep_time_s, ride_s=candidate.ride_s
+            )
         return Order(
             id=order_id,
             request=request,
             store_id=candidate.store.id,
             status="accepted",
             created_at=now,
-            promised_by=now + PROMISE,
+            promised_by=now + PROMISE if schedule is None else schedule.window_to,
+            schedule=schedule,
             total_cents=sum(self._products[ln.sku].price_cents * ln.qty for ln in request.lines),
-            match_reason=_match_reason(request, candidate),
+            match_reason=_match_reason(request, candidate, scheduled=schedule is not None),
             passed_over=tuple(r.to_dict() for r in passed_over),
             events=(StatusEvent("accepted", now),),
         )
 
 
-def _match_reason(request: OrderRequest, candidate: Candidate) -> str:
+def _match_reason(request: OrderRequest, candidate: Candidate, *, scheduled: bool) -> str:
     """Why the order went to ``candidate``, in words for the shopper and the merchant."""
     if request.store_id is None:
         which = "nearest partner store that can fulfil the order"
@@ -485,6 +511,10 @@ def _match_reason(request: OrderRequest, candidate: Candidate) -> str:
     if request.fulfilment == "pickup":
         return (f"{which}, for pick-up in store: {candidate.distance_m:.0f} m away, open, every "
                 "item in stock, capacity left")  # fmt: skip
+    if scheduled:
+        return (f"{which}: {candidate.ride_s / 60:.0f} min ride ({candidate.distance_m:.0f} m), "
+                "open while it prepares the order, every item in stock, capacity left in the "
+                "hour of the delivery")  # fmt: skip
     return (f"{which}: {candidate.ride_s / 60:.0f} min ride ({candidate.distance_m:.0f} m), "
             "open, every item in stock, capacity left")  # fmt: skip
 
@@ -509,6 +539,8 @@ def _request_of(record: Mapping[str, Any]) -> OrderRequest:
         customer["address"], lines, record["note"], record.get("shopper_id"),
         record.get("taken_at_store"), record.get("fulfilment", "delivery"),
         record.get("campaign"), contact=record.get("contact", ""),
+        deliver_at=datetime.fromisoformat(record["deliver_at"]) if record.get("deliver_at")
+        else None,
     )  # fmt: skip
 
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dispatch.orders import PROMISE, OrderRequest
+from dispatch.schedule import WINDOW, is_today_or_tomorrow, schedule_for
 from geo.distance import haversine_m
 from geo.index import is_open
 from geo.stores import Store
@@ -76,10 +77,16 @@ def rank_stores(
     (``now`` plus one hour for a new order; an accepted order keeps its own ``promised_by``).
     A pick-up order needs no courier: its store must be open, stock every line and have
     capacity left (the counter's), at any distance the search reached; the nearest comes first.
+
+    A scheduled order (``request.deliver_at``) need not find the store open now: it must be open
+    from when it starts preparing to when the goods are ready (see :mod:`dispatch.schedule`),
+    on its today or tomorrow, and ``orders_last_hour`` counts the slot ``deliver_at`` is in.
     """
     pickup = request.fulfilment == "pickup"
     customer = (request.lat, request.lng)
-    deadline = deadline or now + PROMISE
+    scheduled = request.deliver_at
+    if deadline is None:
+        deadline = now + PROMISE if scheduled is None else scheduled + WINDOW
     feasible: list[Candidate] = []
     rejected: list[Rejection] = []
     for situation in situations:
@@ -89,8 +96,14 @@ def rank_stores(
         reasons: list[str] = []
         if not store.partner:
             reasons.append("not_partner")
-        if is_open(store, now) is not True:
+        if scheduled is None and is_open(store, now) is not True:
             reasons.append("closed")
+        if scheduled is not None:
+            plan = schedule_for(scheduled, prep_time_s=store.prep_time_s, ride_s=ride_s)
+            if not is_today_or_tomorrow(scheduled, now, store.zone):
+                reasons.append("beyond_tomorrow")
+            elif not all(is_open(store, max(t, now)) for t in (plan.prepare_from, plan.ready_by)):
+                reasons.append("closed_at_scheduled_time")
         missing = tuple(
             sku for sku, qty in request.quantities.items() if situation.stock.get(sku, 0) < qty
         )

@@ -15,9 +15,11 @@ truth).
 
 from __future__ import annotations
 
+import base64
 import json
+import math
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -51,10 +53,12 @@ _ORDER_ID = re.compile(r"ord_([0-9a-z]+)_([0-9a-f]+)")
 # script alone, so two shoppers racing for the last unit cannot both pass the stock check.
 _PLACE_ORDER = """
 local now = tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 3600)
-if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then return {'over_capacity'} end
-if redis.call('EXISTS', KEYS[3]) == 1 then return {'exists'} end
 local lines = tonumber(ARGV[5])
+local counted = 6 + 2 * lines  -- the score range whose orders count, and this order's score
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 3600)
+local busy = redis.call('ZCOUNT', KEYS[2], ARGV[counted], ARGV[counted + 1])
+if busy >= tonumber(ARGV[4]) then return {'over_capacity'} end
+if redis.call('EXISTS', KEYS[3]) == 1 then return {'exists'} end
 local missing = {}
 for i = 0, lines - 1 do
   local have = tonumber(redis.call('HGET', KEYS[1], ARGV[6 + 2 * i]) or '0')
@@ -65,7 +69,7 @@ for i = 0, lines - 1 do
   redis.call('HINCRBY', KEYS[1], ARGV[6 + 2 * i], -tonumber(ARGV[7 + 2 * i]))
 end
 redis.call('SET', KEYS[3], ARGV[2])
-redis.call('ZADD', KEYS[2], now, ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[counted + 2], ARGV[1])
 redis.call('ZADD', KEYS[4], now, ARGV[1])
 redis.call('ZADD', KEYS[5], now, ARGV[1])
 redis.call('ZADD', KEYS[6], now, ARGV[1])
@@ -239,15 +243,27 @@ def stock_levels(client: redis.Redis, slot: StoreSlot) -> dict[str, int]:
     return {decoded(k): int(v) for k, v in raw.items()}  # type: ignore[union-attr]
 
 
+def capacity_range(
+    now: datetime, counted: tuple[datetime, datetime] | None = None
+) -> tuple[str, str]:
+    """The ``capacity`` scores whose orders fill a store's hour, as ZCOUNT bounds: for an
+    order for now, those of the last hour and the scheduled ones due within the next; for a
+    scheduled order, those in the hour slot it falls in (``counted``, [start, end))."""
+    if counted is not None:
+        return repr(counted[0].timestamp()), f"({counted[1].timestamp()!r}"
+    return f"({now.timestamp() - 3600!r}", repr(now.timestamp() + 3600)
+
+
 def situations_for(
-    client: redis.Redis, slots: Sequence[StoreSlot], skus: Sequence[str], *, now: datetime
-) -> list[tuple[dict[str, int], int]]:
-    """(stock of ``skus``, orders in the last hour) for each store, in one round trip."""
+    client: redis.Redis, slots: Sequence[StoreSlot], skus: Sequence[str], *, now: datetime,
+    counted: Sequence[tuple[datetime, datetime]] | None = None,
+) -> list[tuple[dict[str, int], int]]:  # fmt: skip
+    """(stock of ``skus``, orders filling its hour) for each store, in one round trip; with
+    ``counted``, each store's hour slot of a scheduled order (see :func:`capacity_range`)."""
     pipe = client.pipeline(transaction=False)
-    since = now.timestamp() - 3600
-    for slot in slots:
+    for i, slot in enumerate(slots):
         pipe.hmget(stock_key(slot), list(skus))
-        pipe.zcount(capacity_key(slot), since, "+inf")
+        pipe.zcount(capacity_key(slot), *capacity_range(now, counted[i] if counted else None))
     replies = pipe.execute()
     result = []
     for i in range(len(slots)):
@@ -261,11 +277,18 @@ def situations_for(
 
 
 def place_order(
-    client: redis.Redis, order: Order, slot: StoreSlot, *, capacity_per_hour: int
-) -> Placement:
-    """Reserve stock, take capacity and store the order at once, or change nothing."""
+    client: redis.Redis, order: Order, slot: StoreSlot, *, capacity_per_hour: int,
+    counted: tuple[datetime, datetime] | None = None,
+) -> Placement:  # fmt: skip
+    """Reserve stock, take capacity and store the order at once, or change nothing; a
+    scheduled order takes it in its hour slot ``counted`` (see :func:`capacity_range`)."""
     home = slot.home
-    client.sadd(HOMES_KEY, home)  # first: a listed home without orders is harmless
+    shopper = order.request.shopper
+    with client.pipeline(transaction=False) as first:  # one round trip, keys in any slot
+        first.sadd(HOMES_KEY, home)  # first: a listed home without orders is harmless
+        if shopper is not None:  # first too: a listed id without an order is skipped when read
+            first.zadd(shopper_orders_key(shopper), {order.id: order.created_at.timestamp()})
+        first.execute()
     keys = [stock_key(slot), capacity_key(slot), order_key(order.id), store_orders_key(slot),
             accepted_key(home), open_key(home)]  # fmt: skip
     if order.request.fulfilment == "pickup":  # the counter's: neither planned nor re-balanced
@@ -278,10 +301,14 @@ def place_order(
         capacity_per_hour,
         len(order.request.lines),
         *lines,
+        *capacity_range(order.created_at, counted),
+        (order.schedule.deliver_at if order.schedule else order.created_at).timestamp(),
     ]
     reply = [decoded(part) for part in client.eval(_PLACE_ORDER, len(keys), *keys, *args)]  # type: ignore[no-untyped-call]
     if reply[0] == "ok":  # after the order is safe: the stream only wakes the planner
         client.xadd(ORDER_STREAM, {"order_id": order.id, "store_id": slot.store_id})
+    elif shopper is not None:
+        client.zrem(shopper_orders_key(shopper), order.id)
     return Placement(reply[0], missing_skus=tuple(reply[1:]))
 
 
@@ -300,6 +327,7 @@ def change_status(
     also_hset: Mapping[str, Mapping[str, str]] | None = None,
     only_from: Collection[str] | None = None,
     restock: bool = False,
+    set_fields: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Move an order to ``target`` if the lifecycle allows it, recording the steps the move
     implies (see :func:`dispatch.orders.steps_to`); give stock back on an early end. A late
@@ -310,7 +338,8 @@ def change_status(
 
     Optimistic: the order is watched, so a concurrent change makes this retry on fresh data.
     ``also_hset`` (hash key -> fields, keys in the order's home) is written in the same
-    transaction (e.g. which courier carries the order, and the courier event that moved it).
+    transaction (e.g. which courier carries the order, and the courier event that moved it);
+    ``set_fields`` are set on the order's record with the move (e.g. why it was cancelled).
     ``restock``: a failure after the pick-up gives the stock back too (the goods come back
     unopened, as when the buyer's ID check fails).
     """
@@ -335,6 +364,7 @@ def change_status(
                     said = note if step == target else f"implied by {target}"
                     record["events"].append({"status": step, "at": at.isoformat(), "note": said})
                 record["status"] = target
+                record.update(set_fields or {})
                 pipe.multi()
                 pipe.set(key, json.dumps(record, ensure_ascii=False))
                 for hash_key, fields in (also_hset or {}).items():
@@ -466,7 +496,7 @@ def move_orders(
                     if int(level or 0) + delta < 0:
                         return False
                 for store in {m.to_store for m in moves}:
-                    busy: Any = pipe.zcount(capacity_key(slots[store]), since, "+inf")
+                    busy: Any = pipe.zcount(capacity_key(slots[store]), *capacity_range(at))
                     if int(busy) + slots_net.get(store, 0) > capacity_per_hour[store]:
                         return False
                 pipe.multi()
@@ -491,14 +521,100 @@ def move_orders(
                 continue
 
 
-def store_orders(
-    client: redis.Redis, slot: StoreSlot, *, status: str | None, limit: int
-) -> list[dict[str, Any]]:
-    """The store's most recent orders, newest first, optionally of one status."""
-    records = _orders(client, _texts(client.zrevrange(store_orders_key(slot), 0, 999)))
-    if status is not None:
-        records = [r for r in records if r["status"] == status]
-    return records[:limit]
+class BadCursorError(ValueError):
+    """A page cursor this service did not hand out (or one altered since)."""
+
+
+PAGE_SCAN = 1_000  # ids one page request reads at most, however few of them it keeps
+_PAGE_BATCH = 100
+
+
+def page_cursor(score: float, member: str) -> str:
+    """An opaque cursor naming one entry of a time index: the next page starts after it."""
+    return base64.urlsafe_b64encode(f"{score!r}|{member}".encode()).decode().rstrip("=")
+
+
+def parse_page_cursor(cursor: str) -> tuple[float, str]:
+    """(score, member) of a :func:`page_cursor`; :class:`BadCursorError` for anything else."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        score, sep, member = text.partition("|")
+        value = float(score)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadCursorError(cursor) from exc
+    if not sep or not member or not math.isfinite(value):
+        raise BadCursorError(cursor)
+    return value, member
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPage:
+    """One page of orders, newest first; ``next_cursor`` None when nothing older is left."""
+
+    orders: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def orders_newest_first(
+    client: redis.Redis, key: str, *, cursor: str | None, limit: int,
+    keep: Callable[[dict[str, Any]], bool] | None = None,
+) -> OrderPage:  # fmt: skip
+    """Up to ``limit`` orders of the time index ``key`` (a zset of order ids by time), newest
+    first, after ``cursor``, of those ``keep`` accepts. Equal times go by id, so a cursor names
+    one place exactly, and an order placed meanwhile never shifts a page. A page reads at most
+    :data:`PAGE_SCAN` ids: past that it ends early, with a cursor to read on from."""
+    after = None if cursor is None else parse_page_cursor(cursor)
+    top = "+inf" if after is None else repr(after[0])
+    kept: list[tuple[dict[str, Any], str]] = []
+    offset = scanned = 0
+    last_read = cursor
+    while True:
+        batch: Any = client.zrevrangebyscore(
+            key, top, "-inf", start=offset, num=_PAGE_BATCH, withscores=True
+        )
+        if not batch:
+            return OrderPage([record for record, _ in kept], None)
+        offset += len(batch)
+        entries = [(decoded(member), float(score)) for member, score in batch]
+        if after is not None:  # the cursor's own time: only the ids after it (lower, in Redis)
+            entries = [(m, t) for m, t in entries if t != after[0] or m < after[1]]
+        raws = get_many(client, [order_key(member) for member, _ in entries])
+        for (member, score), raw in zip(entries, raws, strict=True):
+            scanned += 1
+            last_read = page_cursor(score, member)
+            if raw is None:  # gone, or a placement that never landed
+                continue
+            record = json.loads(raw)
+            if keep is None or keep(record):
+                kept.append((record, last_read))
+            if len(kept) > limit:
+                return OrderPage([record for record, _ in kept[:limit]], kept[limit - 1][1])
+        if scanned >= PAGE_SCAN:
+            return OrderPage([record for record, _ in kept], last_read)
+
+
+def shopper_orders_key(shopper: str) -> str:
+    return f"shopper-orders:{{{shopper}}}"
+
+
+def shopper_orders(
+    client: redis.Redis, shopper: str, *, cursor: str | None, limit: int
+) -> OrderPage:
+    """The shopper's own orders, newest first, a page at a time."""
+    return orders_newest_first(
+        client, shopper_orders_key(shopper), cursor=cursor, limit=limit,
+        keep=lambda record: record.get("shopper_id") == shopper,  # theirs, whatever the index says
+    )  # fmt: skip
+
+
+def store_orders_page(
+    client: redis.Redis, slot: StoreSlot, *, status: str | None, cursor: str | None, limit: int
+) -> OrderPage:
+    """The store's orders, newest first, optionally of one status, a page at a time."""
+    keep = None if status is None else (lambda record: record["status"] == status)
+    return orders_newest_first(
+        client, store_orders_key(slot), cursor=cursor, limit=limit, keep=keep
+    )
 
 
 def store_orders_between(

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from dispatch.schedule import Schedule
+
 CHANNELS = ("app", "web", "wechat", "dianping", "phone", "store")
 FULFILMENTS = ("delivery", "pickup")  # to the door by a courier, or collected at the counter
 PROMISE = timedelta(minutes=60)
@@ -44,6 +46,8 @@ IMPLIED_BEFORE: dict[str, tuple[str, ...]] = {
 }
 # The counter's own steps, sent after a courier was quicker: acknowledged, nothing changes.
 LATE_STEPS = frozenset({"preparing", "ready"})
+# A record's scheduled-order fields (see dispatch.schedule), null for an order for "now".
+SCHEDULE_FIELDS = ("deliver_at", "delivery_window", "ready_by", "prepare_from")
 
 
 class IllegalTransitionError(ValueError):
@@ -123,6 +127,7 @@ class OrderRequest:
     fulfilment: str = "delivery"
     campaign: str | None = None  # the coupon or QR campaign that brought the order
     contact: str = ""  # the shopper's phone for the courier (couriers see it masked)
+    deliver_at: datetime | None = None  # a scheduled order (see dispatch.schedule); None: now
 
     def __post_init__(self) -> None:
         if self.channel not in CHANNELS:
@@ -155,7 +160,8 @@ class StatusEvent:
 
 @dataclass(frozen=True, slots=True)
 class Order:
-    """An accepted order and its history; ``promised_by`` is ``created_at`` plus one hour."""
+    """An accepted order and its history; ``promised_by`` is ``created_at`` plus one hour, or
+    for a scheduled order the end of its delivery window (``schedule``)."""
 
     id: str
     request: OrderRequest
@@ -167,6 +173,7 @@ class Order:
     match_reason: str
     passed_over: tuple[dict[str, Any], ...] = ()
     events: tuple[StatusEvent, ...] = field(default=())
+    schedule: Schedule | None = None
 
     def to_record(self) -> dict[str, Any]:
         """The JSON shape kept in Redis and returned by the API."""
@@ -192,4 +199,4 @@ class Order:
             "events": [
                 {"status": e.status, "at": e.at.isoformat(), "note": e.note} for e in self.events
             ],
-        }
+        } | (self.schedule.to_record() if self.schedule else dict.fromkeys(SCHEDULE_FIELDS))

@@ -17,7 +17,7 @@ def order_risks(
     orders: Iterable[Mapping[str, Any]], plan: Mapping[str, Any]
 ) -> dict[str, dict[str, Any]]:
     """Per open order: its courier, planned delivery and risk (on_track, at_risk, late,
-    unassigned)."""
+    unassigned, or scheduled: booked for later, not yet taken by the planner)."""
     planned: dict[str, tuple[str, Mapping[str, Any]]] = {
         s["order_id"]: (r["courier_id"], s)
         for r in plan.get("routes", [])
@@ -28,7 +28,9 @@ def order_risks(
     for order in orders:
         courier, stop = planned.get(order["id"], (None, None))
         if stop is None:
-            risk, arrival = "unassigned", None
+            booked = order.get("deliver_at") and order["status"] == "accepted"
+            unplanned = order["id"] in plan.get("unassigned", {})
+            risk, arrival = "scheduled" if booked and not unplanned else "unassigned", None
         else:
             arrival = stop["start_at"]
             slack = (datetime.fromisoformat(order["promised_by"])

@@ -53,6 +53,7 @@ class OpenOrder:
     pinned_to: str | None = None  # a dispatcher's choice, kept by every re-plan
     pickup_service_s: int = 60
     delivery_service_s: int = 120
+    deliver_from: datetime | None = None  # a scheduled order's window opens: not at the door before
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +143,7 @@ def _routing_task(
         due=seconds(order.promised_by - timedelta(seconds=margin_s)), size=order.size,
         pickup_service=order.pickup_service_s, delivery_service=order.delivery_service_s,
         courier=order.picked_up_by or order.pinned_to,
+        delivery_ready=0 if order.deliver_from is None else seconds(order.deliver_from),
     )  # fmt: skip
 
 

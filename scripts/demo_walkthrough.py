@@ -11,7 +11,8 @@ events with the shopper's delivery code) and reads the shopper's tracking link a
 Then a pick-up in store: the shopper chooses a store from the nearby list and orders for
 pick-up under a QR campaign; the store prepares it and marks it ready, the tracking link says
 "ready for pick-up" with the store's address and code, staff refuse a wrong code and hand it
-over on the right one; the merchant's figures show the campaign and the pick-up.
+over on the right one; the merchant's figures show the campaign and the pick-up;
+then the shopper books an order for later, lists their own, orders again and cancels that.
 Prints the dispatcher page's address (with its token) to watch it all on the map.
 """
 
@@ -26,7 +27,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +172,7 @@ def main() -> None:
     beside = {"lat": round(shop["lat"] + 0.0003, 5), "lng": round(shop["lng"] + 0.0003, 5)}
     sku = first["order"]["items"][0]["sku"]
     pick_up_in_store(args.url, shopper, public, dispatcher, sku, stamp, beside)
+    shoppers_own_orders(shopper, first, stamp)
 
 
 def pick_up_in_store(url: str, shopper: Api, public: Api, dispatcher: Api, sku: str,
@@ -217,6 +219,28 @@ def pick_up_in_store(url: str, shopper: Api, public: Api, dispatcher: Api, sku: 
     for group in ("by_campaign", "by_fulfilment", "by_channel"):
         for name, figures in stats[group].items():
             print(f"  {group[3:]} {name}: {figures}")
+
+
+def shoppers_own_orders(shopper: Api, first: dict[str, Any], stamp: str) -> None:
+    """The shopper books one for later, lists their orders, orders the first again and
+    cancels that with a reason."""
+    later = (datetime.now(UTC) + timedelta(hours=3)).replace(second=0, microsecond=0)
+    body = {**{k: first["order"]["customer"][k] for k in ("lat", "lng", "address")},
+            "channel": "app", "external_id": f"demo-{stamp}-later", "deliver_at": later.isoformat(),
+            "items": first["order"]["items"]}  # fmt: skip
+    status, answer = shopper.call("POST", "/api/v1/orders", body)
+    window = answer.get("order", {}).get("delivery_window")
+    print(f"scheduled for {later:%H:%M} UTC: {status}, window {window}")
+    status, page = shopper.call("GET", "/api/v1/orders?limit=5")
+    print(f"my orders: {status}, {page.get('count')} on the first page, "
+          f"next cursor {'yes' if page.get('next_cursor') else 'none'}")  # fmt: skip
+    status, again = shopper.call("POST", f"/api/v1/orders/{first['order']['id']}/reorder")
+    print(f"order again: {status} {again.get('order', {}).get('id')}")
+    if status == 201:
+        status, cancelled = shopper.call("POST", f"/api/v1/orders/{again['order']['id']}/cancel",
+                                         {"reason": "ordered twice by mistake"})  # fmt: skip
+        kept = cancelled.get("order", {}).get("cancellation")
+        print(f"  cancelled with a reason: {status} {kept}")
 
 
 if __name__ == "__main__":

@@ -148,6 +148,8 @@ def _leg(
         "id_check_required": any(item["age_restricted"] for item in items),
         "planned_arrival": stop["arrive_at"],
         "deadline": order["promised_by"],
+        # a scheduled order: not at the door before its window opens (null: any time)
+        "not_before": None if pickup else (order.get("delivery_window") or {}).get("from"),
         "route": [[lat, lng] for lat, lng in path],
     }  # fmt: skip
 

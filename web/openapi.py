@@ -112,6 +112,16 @@ STORE_SCHEMA = _object(
 META_SCHEMA = _object(
     catalogue_version={"type": ["integer", "null"]}, at=MOMENT, attribution=STRING
 )
+DELIVER_AT: Schema = {
+    "type": ["string", "null"], "format": "date-time",
+    "description": "a scheduled order: deliver around this moment (zone required), at least "
+    "60 min ahead, later today or tomorrow in the store's calendar, the store open while it "
+    "prepares; null or absent: within the hour",
+}  # fmt: skip
+WINDOW: Schema = {
+    "type": ["object", "null"], "properties": {"from": MOMENT, "to": MOMENT},
+    "description": "a scheduled order's delivery window: deliver_at ± 15 min",
+}  # fmt: skip
 LINE = _object(
     ("sku", "qty"), sku=STRING, qty={"type": "integer", "minimum": 1, "maximum": MAX_QTY}
 )
@@ -152,6 +162,7 @@ ORDER_REQUEST_SCHEMA = _closed(
             "description": "the shopper's phone for the courier: 6 to 15 digits, optionally +, "
             "spaces, dashes; couriers see it masked (09xx-xxx-678)",
         },
+        deliver_at=DELIVER_AT,
     )
 )
 ORDER_SCHEMA = _object(
@@ -172,7 +183,29 @@ ORDER_SCHEMA = _object(
     items=_array(LINE),
     total_cents=INTEGER,
     created_at=MOMENT,
-    promised_by=MOMENT | {"description": "created_at + 60 min"},
+    promised_by=MOMENT
+    | {"description": "created_at + 60 min; a scheduled order: the end of its window"},
+    deliver_at={
+        "type": ["string", "null"],
+        "format": "date-time",
+        "description": "a scheduled order's time (null: within the hour)",
+    },
+    delivery_window=WINDOW,
+    ready_by={
+        "type": ["string", "null"],
+        "format": "date-time",
+        "description": "scheduled: when the store must have it packed",
+    },
+    prepare_from={
+        "type": ["string", "null"],
+        "format": "date-time",
+        "description": "scheduled: when the store starts preparing it",
+    },
+    cancellation={
+        "type": "object",
+        "description": "a cancelled order: by (shopper, tracking_link, staff), reason (may be "
+        "empty) and at",
+    },
     match={"type": "object", "description": "why this store; why nearer ones were passed over"},
     events=_array(_object(status=STRING, at=MOMENT, note=STRING)),
 )
@@ -218,6 +251,14 @@ def _groups(what: str) -> Schema:
             "additionalProperties": figures}  # fmt: skip
 
 
+NEXT_CURSOR: Schema = {
+    "type": ["string", "null"],
+    "description": "the cursor of the next page; null on the last",
+}
+CURSOR = _query("cursor", {"type": "string", "maxLength": 256},
+                "Continue after this page (next_cursor of the page before)")  # fmt: skip
+
+
 def _store_paths() -> dict[str, Schema]:
     page = _object(stores=_array(STORE), count=INTEGER, total=INTEGER,
                    next_after={"type": ["string", "null"]}, meta=META)  # fmt: skip
@@ -242,15 +283,20 @@ def _store_paths() -> dict[str, Schema]:
             ),
         )},
         "/api/v1/stores/{store_id}/orders": {"get": _op(
-            "Store staff: the store's orders, newest first",
-            _object(orders=_array(ORDER), count=INTEGER), errors=(400, 404),
+            "Store staff: the store's orders, newest first, page by page",
+            _object(orders=_array(ORDER), count=INTEGER, next_cursor=NEXT_CURSOR),
+            errors=(400, 404),
             parameters=(
                 _path("store_id"),
                 _query("status", {"type": "string", "enum": list(STATUSES)},
                        "Only orders in this status"),
                 _query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
                        "At most this many"),
+                CURSOR,
             ),
+            description="A scheduled order carries deliver_at, its window, ready_by and "
+            "prepare_from (when to start on it). A page reads at most 1,000 orders: filtered "
+            "by status it may come back short, with a next_cursor to read on.",
         )},
         "/api/v1/stores/{store_id}/stats": {"get": _op(
             "A merchant's figures, overall and per channel, fulfilment and campaign",
@@ -303,8 +349,48 @@ def _store_paths() -> dict[str, Schema]:
 def _order_paths() -> dict[str, Schema]:
     one = _object(order=ORDER)
     result = _object(index=INTEGER, status=INTEGER, order=ORDER, error={"type": "object"})
+    cancel = _op(
+        "Cancel, with a reason kept on the order; reserved stock is released",
+        one,
+        errors=(400, 404, 409, 413),
+        parameters=(_path("order_id"),),
+        body=_object(reason={"type": "string", "maxLength": 500}),
+        description="A shopper cancels their own order until the store starts preparing it "
+        "(then 409 too_late_to_cancel with details.status); staff until pick-up. The body is "
+        "optional. The order keeps cancellation: {by, reason, at}.",
+    )
+    cancel["requestBody"]["required"] = False
+    reorder = _op(
+        "Shopper: order again: a new order with the same items and address",
+        _object(order=ORDER, tracking={"type": "object"}),
+        ok_status=201,
+        errors=(400, 404, 409, 413, 422),
+        parameters=(
+            _path("order_id"),
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "maxLength": 128},
+            },
+        ),
+        body=_object(deliver_at=DELIVER_AT),
+        description="Matched afresh, as POST /api/v1/orders (422 as there); for now, or for "
+        "deliver_at. With an Idempotency-Key a retry gets the same new order "
+        "(Idempotent-Replayed: true); without one each call orders again. Another shopper's "
+        "order is a 404.",
+    )
+    reorder["requestBody"]["required"] = False
     return {
-        "/api/v1/orders": {"post": _op(
+        "/api/v1/orders": {"get": _op(
+            "Shopper: my own orders, newest first, page by page",
+            _object(("orders", "count", "next_cursor"), orders=_array(ORDER), count=INTEGER,
+                    next_cursor=NEXT_CURSOR),
+            errors=(400,),
+            parameters=(_query("limit", {"type": "integer", "minimum": 1, "maximum": 100,
+                                         "default": 20}, "At most this many"), CURSOR),
+            description="Shopper tokens only (403 for any other): each sees their own orders.",
+        ), "post": _op(
             "Place an order from any channel", one, ok_status=201,
             errors=(400, 404, 409, 413, 422),
             body={"$ref": "#/components/schemas/OrderRequest"},
@@ -365,10 +451,8 @@ def _order_paths() -> dict[str, Schema]:
             body=_object(("status",), status={"type": "string", "enum": list(STATUSES[1:])},
                          note={"type": "string", "maxLength": 500}),
         )},
-        "/api/v1/orders/{order_id}/cancel": {"post": _op(
-            "Cancel before pick-up; reserved stock is released", one, errors=(404, 409),
-            parameters=(_path("order_id"),),
-        )},
+        "/api/v1/orders/{order_id}/cancel": {"post": cancel},
+        "/api/v1/orders/{order_id}/reorder": {"post": reorder},
         "/api/v1/orders/{order_id}/collect": {"post": _op(
             "Store staff: hand a pick-up order over against the shopper's pick-up code", one,
             errors=(400, 404, 409, 422, 423), parameters=(_path("order_id"),),
@@ -551,6 +635,11 @@ def _people_paths() -> dict[str, Any]:
         },
         planned_arrival=MOMENT,
         deadline=MOMENT,
+        not_before={
+            "type": ["string", "null"],
+            "format": "date-time",
+            "description": "a scheduled order's delivery: its window opens then",
+        },
         route=_array(_array(NUMBER, minItems=2, maxItems=2)),
     )
     event = _object(
@@ -590,6 +679,12 @@ def _people_paths() -> dict[str, Any]:
             steps=_array(_object(status=STRING, at={"type": ["string", "null"]})),
             can_cancel={"type": "boolean"},
             events=_array(_object()),
+            deliver_at={
+                "type": ["string", "null"],
+                "format": "date-time",
+                "description": "a scheduled order's time",
+            },
+            delivery_window=WINDOW,
         ),
         store=_object(
             id=STRING, name=STRING, address=STRING, lat=NUMBER, lng=NUMBER, timezone=STRING

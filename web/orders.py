@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+import secrets
+from collections.abc import Callable, Collection
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
@@ -14,6 +15,7 @@ from werkzeug.routing import BaseConverter
 
 from dispatch import delivery_codes, order_store
 from dispatch.intake import (
+    DeliverAtError,
     IdempotencyConflictError,
     IdempotencyInProgressError,
     Intake,
@@ -45,11 +47,13 @@ from web.errors import ApiError, error_body, invalid_parameters
 from web.limits import rate_limited
 from web.metrics import refusal_reason
 from web.params import (
+    MOMENT_RULE,
     SAFE_ID,
     QueryReader,
     is_safe_id,
     json_number,
     json_object,
+    parse_moment,
     refuse_unknown,
     takes_query,
 )
@@ -80,7 +84,7 @@ def _text(body: dict[str, Any], name: str, problems: dict[str, str], *, limit: i
 
 
 ORDER_FIELDS = ("channel", "external_id", "lat", "lng", "address", "items", "note", "store_id",
-                "fulfilment", "campaign", "contact")  # fmt: skip
+                "fulfilment", "campaign", "contact", "deliver_at")  # fmt: skip
 CONTACT = re.compile(r"\+?[0-9][0-9 ().-]{4,30}")  # a phone number as people write one
 
 
@@ -125,6 +129,9 @@ def parse_order_request(body: dict[str, Any]) -> OrderRequest:
     campaign = body.get("campaign")
     if campaign is not None and not is_safe_id(campaign, max_length=MAX_CAMPAIGN):
         problems["campaign"] = f"a code of 1 to {MAX_CAMPAIGN} characters matching {SAFE_ID}"
+    deliver_at = _deliver_at(body, problems)
+    if deliver_at is not None and fulfilment == "pickup":  # a pick-up time is not taken yet
+        problems["deliver_at"] = "for deliveries only: a pick-up is ready within the hour"
     lines: list[OrderLine] = []
     items = body.get("items")
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_LINES:
@@ -151,7 +158,22 @@ def parse_order_request(body: dict[str, Any]) -> OrderRequest:
     return OrderRequest(
         str(channel), external_id, lat, lng, address, tuple(lines), note, store_id=store_id,
         fulfilment=str(fulfilment), campaign=campaign, contact=contact,
+        deliver_at=deliver_at,
     )  # fmt: skip
+
+
+def _deliver_at(body: dict[str, Any], problems: dict[str, str]) -> datetime | None:
+    """A scheduled order's ``deliver_at`` (null or absent: as soon as possible). Whether it can
+    be booked now is the intake's to say, after the retry check (see DeliverAtError); the
+    store's calendar and hours are matching's."""
+    raw = body.get("deliver_at")
+    if raw is None:
+        return None
+    moment = parse_moment(raw)
+    if moment is None:
+        problems["deliver_at"] = f"must be {MOMENT_RULE}"
+        return None
+    return moment.astimezone(UTC)
 
 
 STORE_CHANNELS = ("store", "phone")  # what a store's staff take: walk-ins and calls to the store
@@ -193,11 +215,7 @@ def create_order() -> ResponseReturnValue:
     body = json_object(max_bytes=MAX_ORDER_BYTES)
     principal = current_principal()
     order_request = _taken_where(parse_order_request(body), principal)
-    header_key = request.headers.get("Idempotency-Key")
-    if header_key is not None and (
-        not 0 < len(header_key) <= MAX_ID or not header_key.isprintable()
-    ):
-        raise invalid_parameters({"Idempotency-Key": f"must be 1 to {MAX_ID} printable characters"})
+    header_key = _idempotency_key()
     fingerprint = body_hash(body)
     if principal.role == "shopper":
         order_request = replace(order_request, shopper=principal.subject)
@@ -205,11 +223,16 @@ def create_order() -> ResponseReturnValue:
     elif principal.role == "store":
         fingerprint = body_hash({"body": body, "store": principal.subject})
     submission = Submission(order_request, fingerprint, header_key, _idempotency_scope())
+    return _placed(submission)
+
+
+def _placed(submission: Submission) -> ResponseReturnValue:
+    """Take one order and answer as POST /orders does: a 201 with the order and its links."""
     try:
         result = _intake().take(submission)
     except IntakeError as exc:
         refused = _intake_error(exc)
-        _count_refusal(order_request, refused)
+        _count_refusal(submission.request, refused)
         raise refused from exc
     if not result.replayed:
         web_metrics().order_accepted(result.order)
@@ -217,6 +240,81 @@ def create_order() -> ResponseReturnValue:
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
     return jsonify(order=result.order, tracking=tracking_links(result.order["id"])), 201, headers
+
+
+def _idempotency_key() -> str | None:
+    """The request's Idempotency-Key header, if any (a 400 when it is not a usable key)."""
+    header_key = request.headers.get("Idempotency-Key")
+    if header_key is not None and (
+        not 0 < len(header_key) <= MAX_ID or not header_key.isprintable()
+    ):
+        raise invalid_parameters({"Idempotency-Key": f"must be 1 to {MAX_ID} printable characters"})
+    return header_key
+
+
+MAX_PAGE = 100
+
+
+@bp.get("/orders")
+@takes_query("cursor", "limit")
+@allow("shopper")
+def list_my_orders() -> ResponseReturnValue:
+    """A shopper's own orders, newest first, a page at a time (``next_cursor`` reads on)."""
+    args = QueryReader(request.args)
+    limit = args.integer("limit", default=20, low=1, high=MAX_PAGE)
+    cursor = args.text("cursor")
+    args.finish()
+    subject = current_principal().subject
+    assert subject is not None  # a shopper token is bound to its shopper
+    page = _page(lambda: order_store.shopper_orders(redis_client(), subject, cursor=cursor,
+                                                    limit=limit))  # fmt: skip
+    return jsonify(orders=page.orders, count=len(page.orders), next_cursor=page.next_cursor)
+
+
+def _page(read: Callable[[], order_store.OrderPage]) -> order_store.OrderPage:
+    try:
+        return read()
+    except order_store.BadCursorError as exc:
+        raise invalid_parameters(
+            {"cursor": "not a cursor this list handed out (next_cursor of an earlier page)"}
+        ) from exc
+
+
+REORDER_FIELDS = ("deliver_at",)
+
+
+@bp.post("/orders/<order_id>/reorder")
+@allow("shopper")
+def reorder(order_id: str) -> ResponseReturnValue:
+    """Order again: a new order with the same items and address as one of the shopper's own,
+    matched afresh (for now, or for ``deliver_at``). With an Idempotency-Key, a retry gets the
+    same new order; without, each call orders again."""
+    body = _optional_body()
+    problems: dict[str, str] = {}
+    refuse_unknown(body, REORDER_FIELDS, problems)
+    deliver_at = _deliver_at(body, problems)
+    header_key = _idempotency_key()
+    if problems:
+        raise invalid_parameters(problems)
+    earlier = _own_order(order_id)
+    subject = current_principal().subject
+    customer = earlier["customer"]
+    # the channel's id of the new order: fixed by the key, so that a retry is the same order
+    tag = secrets.token_hex(8) if header_key is None else body_hash({"key": header_key})[:16]
+    order_request = OrderRequest(
+        earlier["channel"], f"reorder-{tag}", customer["lat"], customer["lng"],
+        customer["address"], tuple(OrderLine(i["sku"], i["qty"]) for i in earlier["items"]),
+        earlier.get("note", ""), shopper=subject, deliver_at=deliver_at,
+    )  # fmt: skip
+    fingerprint = body_hash({"reorder_of": order_id, "body": body, "shopper": subject})
+    return _placed(Submission(order_request, fingerprint, header_key, _idempotency_scope()))
+
+
+def _optional_body() -> dict[str, Any]:
+    """The JSON object a request may send (none at all: an empty one)."""
+    if not request.get_data(cache=True):
+        return {}
+    return json_object(max_bytes=MAX_ORDER_BYTES)
 
 
 MAX_BATCH = 200
@@ -309,6 +407,8 @@ def _intake_error(exc: IntakeError) -> ApiError:
     """The 4xx a refused intake answers with."""
     if isinstance(exc, UnknownSkuError):
         return ApiError(422, "unknown_sku", str(exc), {"skus": exc.skus})
+    if isinstance(exc, DeliverAtError):
+        return invalid_parameters({"deliver_at": str(exc)})
     if isinstance(exc, UnknownStoreError):
         return ApiError(422, "unknown_store", str(exc), {"field": "store_id", "id": exc.store_id})
     if isinstance(exc, IdempotencyConflictError):
@@ -393,9 +493,47 @@ def change_order_status(order_id: str) -> ResponseReturnValue:
 @bp.post("/orders/<order_id>/cancel")
 @allow("shopper", *STAFF)
 def cancel_order(order_id: str) -> ResponseReturnValue:
-    """Cancel before pick-up; the reserved stock goes back on the shelf."""
+    """Cancel, with an optional ``reason`` kept on the order; the reserved stock goes back on
+    the shelf. A shopper may cancel their own order until the store starts preparing it (then a
+    409 too_late_to_cancel: the goods are being picked); staff, until pick-up."""
+    body = _optional_body()
+    problems: dict[str, str] = {}
+    refuse_unknown(body, ("reason",), problems)
+    reason = _text(body, "reason", problems, limit=MAX_TEXT)
+    if problems:
+        raise invalid_parameters(problems)
     _own_order(order_id)
-    return jsonify(order=transition(order_id, "cancelled", "cancelled by request"))
+    if current_principal().role == "shopper":
+        order = cancel_early(order_id, by="shopper", reason=reason)
+    else:
+        order = transition(order_id, "cancelled", reason or "cancelled by request",
+                           set_fields=_cancellation("staff", reason))  # fmt: skip
+    return jsonify(order=order)
+
+
+def _cancellation(by: str, reason: str) -> dict[str, Any]:
+    """What an order keeps of its cancellation: who, why (possibly nothing said) and when."""
+    return {"cancellation": {"by": by, "reason": reason, "at": now().isoformat()}}
+
+
+SHOPPER_CANCELS = {"shopper": "the shopper", "tracking_link": "the shopper (tracking link)"}
+
+
+def cancel_early(order_id: str, *, by: str, reason: str = "") -> dict[str, Any]:
+    """A shopper's cancellation (``by``: one of SHOPPER_CANCELS): only while the order is
+    accepted (the store has not started on it), else a 409 too_late_to_cancel naming its
+    status."""
+    note = f"cancelled by {SHOPPER_CANCELS[by]}" + (f": {reason}" if reason else "")
+    try:
+        return transition(order_id, "cancelled", note, only_from=("accepted",),
+                           set_fields=_cancellation(by, reason))  # fmt: skip
+    except ApiError as refused:
+        if refused.code != "illegal_transition":
+            raise
+        current = _order_or_404(order_id)["status"]
+        raise ApiError(409, "too_late_to_cancel",
+                       f"the order is {current.replace('_', ' ')}: it can no longer be cancelled "
+                       "here", {"status": current}) from refused  # fmt: skip
 
 
 @bp.post("/track/<token>/cancel")
@@ -403,17 +541,7 @@ def cancel_order(order_id: str) -> ResponseReturnValue:
 def cancel_by_tracking_link(token: str) -> ResponseReturnValue:
     """The shopper's own link may cancel until the store starts preparing (after that the goods
     are being picked: the shopper calls the store); answers the link's fresh view."""
-    order = order_of_token(token)
-    try:
-        transition(order["id"], "cancelled", "cancelled by the shopper (tracking link)",
-                   only_from=("accepted",))  # fmt: skip
-    except ApiError as refused:
-        if refused.code != "illegal_transition":
-            raise
-        current = order_of_token(token)["status"]
-        raise ApiError(409, "too_late_to_cancel",
-                       f"the order is {current.replace('_', ' ')}: it can no longer be cancelled "
-                       "here", {"status": current}) from refused  # fmt: skip
+    cancel_early(order_of_token(token)["id"], by="tracking_link")
     return jsonify(tracking_view(order_of_token(token)))
 
 
@@ -477,13 +605,15 @@ def _own_order(order_id: str) -> dict[str, Any]:
 
 
 def transition(
-    order_id: str, target: str, note: str, *, only_from: Collection[str] | None = None
-) -> dict[str, Any]:
+    order_id: str, target: str, note: str, *, only_from: Collection[str] | None = None,
+    set_fields: dict[str, Any] | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """The one way the API moves an order (a 404 or a 409 for what cannot move)."""
     try:
         order = order_store.change_status(
-            redis_client(), order_id, target, at=now(), note=note, only_from=only_from
-        )
+            redis_client(), order_id, target, at=now(), note=note, only_from=only_from,
+            set_fields=set_fields,
+        )  # fmt: skip
     except order_store.OrderNotFoundError as exc:
         raise ApiError(404, "order_not_found", f"no order with id {order_id!r}") from exc
     except IllegalTransitionError as exc:
@@ -503,20 +633,23 @@ def _known_store(store_id: str) -> order_store.StoreSlot:
 
 
 @bp.get("/stores/<store_id>/orders")
-@takes_query("status", "limit")
+@takes_query("status", "limit", "cursor")
 @allow("store", *STAFF)
 def list_store_orders(store_id: str) -> ResponseReturnValue:
-    """Store staff: this store's orders, newest first, optionally of one status."""
+    """Store staff: this store's orders, newest first, optionally of one status, a page at a
+    time (``next_cursor`` reads on)."""
     slot = _known_store(store_id)
     args = QueryReader(request.args)
     status = args.choices("status", allowed=STATUSES)
     limit = args.integer("limit", default=50, low=1, high=200)
+    cursor = args.text("cursor")
     args.finish()
     chosen = next(iter(status)) if status and len(status) == 1 else None
     if status and len(status) > 1:
         raise invalid_parameters({"status": "give one status"})
-    orders = order_store.store_orders(redis_client(), slot, status=chosen, limit=limit)
-    return jsonify(orders=orders, count=len(orders))
+    page = _page(lambda: order_store.store_orders_page(redis_client(), slot, status=chosen,
+                                                       cursor=cursor, limit=limit))  # fmt: skip
+    return jsonify(orders=page.orders, count=len(page.orders), next_cursor=page.next_cursor)
 
 
 @bp.get("/stores/<store_id>/stats")

@@ -95,7 +95,10 @@ def tracking_view(order: dict[str, Any]) -> dict[str, Any]:
         "at": now().isoformat(),
         "order": {"id": order["id"], "status": order["status"], "promised_by": order["promised_by"],
                   "created_at": order["created_at"], "items": items, "events": order["events"],
-                  "steps": _steps(order), "can_cancel": order["status"] == "accepted"},
+                  "steps": _steps(order), "can_cancel": order["status"] == "accepted",
+                  # a scheduled order's time (null for one within the hour)
+                  "deliver_at": order.get("deliver_at"),
+                  "delivery_window": order.get("delivery_window")},
         "store": None if store is None else {"id": store.id, "name": store.name,
                                              "address": store.address, "lat": store.lat,
                                              "lng": store.lng, "timezone": store.timezone},

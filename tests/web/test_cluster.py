@@ -21,7 +21,7 @@ from dispatch import delivery_codes, fleet, order_store
 from dispatch.regions import hold, holder, region_of
 from dispatch.worker import replan_once
 from geo.stores import Store
-from tests.conftest import DEMO_PRODUCTS, DEMO_STOCK, FIXED_NOW, bearer, make_app
+from tests.conftest import DEMO_PRODUCTS, DEMO_STOCK, FIXED_NOW, bearer, make_app, token_for
 from tests.web.conftest import SPOTS, courier_body
 from tests.web.test_orders_api import order_body, place
 from web.catalogue_store import save_catalogue
@@ -182,3 +182,25 @@ def test_plans_leases_and_courier_events_work_on_the_cluster(
     assert order_id not in order_store.open_order_ids(cluster)
     overview = shop.get("/api/v1/dispatch/overview")
     assert overview.status_code == 200 and overview.get_json()["kpis"]
+
+
+def test_a_shoppers_own_orders_on_redis_cluster(
+    cluster_shop: tuple[Flask, FlaskClient], cluster: Any
+) -> None:
+    """A shopper's index lives in a slot of its own; listing, paging, cancelling with a reason
+    and ordering again work across the regions' slots."""
+    _, shop = cluster_shop
+    alice = bearer(token_for(cluster, "shopper", "alice"))
+    placed = [shop.post("/api/v1/orders", json=order_body(f"CS-{i}"), headers=alice)
+              for i in range(3)]  # fmt: skip
+    assert [answer.status_code for answer in placed] == [201, 201, 201]
+    ids = {answer.get_json()["order"]["id"] for answer in placed}
+    first = shop.get("/api/v1/orders?limit=2", headers=alice).get_json()
+    rest = shop.get(f"/api/v1/orders?limit=2&cursor={first['next_cursor']}", headers=alice)
+    listed = [o["id"] for o in first["orders"] + rest.get_json()["orders"]]
+    assert sorted(listed) == sorted(ids) and rest.get_json()["next_cursor"] is None
+    one = listed[0]
+    cancelled = shop.post(f"/api/v1/orders/{one}/cancel", json={"reason": "x"}, headers=alice)
+    assert cancelled.get_json()["order"]["cancellation"]["reason"] == "x"
+    again = shop.post(f"/api/v1/orders/{one}/reorder", headers=alice)
+    assert again.status_code == 201, again.get_json()

@@ -161,4 +161,21 @@ def test_a_ready_pick_up_shows_the_counter_and_the_code(
     expect(page.locator("#steps li.done")).to_have_count(3)
     expect(page.locator("#courier")).to_have_text("—")
     assert errors == []
+
+
+def test_the_page_shows_a_scheduled_orders_window(
+    shop: FlaskClient, served: str, browser: Browser
+) -> None:
+    """An order for tomorrow 10:00 in Taipei: "tomorrow 09:45–10:15" on the store's clock; an
+    order for now shows no such row."""
+    body = order_body("TP-S", deliver_at="2026-11-23T10:00:00+08:00")
+    scheduled = shop.post("/api/v1/orders", json=body).get_json()
+    asap = shop.post("/api/v1/orders", json=order_body("TP-N")).get_json()
+    page = browser.new_page(timezone_id="Europe/Paris", locale="en-GB")
+    page.goto(served + scheduled["tracking"]["page"])
+    expect(page.locator("#scheduled")).to_have_text("tomorrow 09:45–10:15")
+    expect(page.locator("#promised")).to_have_text("10:15")
+    page.goto(served + asap["tracking"]["page"])
+    expect(page.locator("#status")).to_have_text("Order received")
+    expect(page.locator("#scheduled-row")).to_be_hidden()
     page.close()

@@ -4,8 +4,8 @@
 "use strict";
 
 // fill: the risk of missing the promise; outline: where the order is in its lifecycle
-const RISK_COLOURS = {late: "#b03a2e", at_risk: "#d68910", unassigned: "#7f8c8d", on_track: "#1b9e77"};
-const RISK_ORDER = {late: 0, at_risk: 1, unassigned: 2, on_track: 3};
+const RISK_COLOURS = {late: "#b03a2e", at_risk: "#d68910", unassigned: "#7f8c8d", on_track: "#1b9e77", scheduled: "#5b7db1"};
+const RISK_ORDER = {late: 0, at_risk: 1, unassigned: 2, on_track: 3, scheduled: 4};
 const STATUS_COLOURS = {accepted: "#bbbbbb", preparing: "#3498db", ready: "#8e44ad", picked_up: "#111111"};
 const ROUTE_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
                        "#e377c2", "#17becf", "#bcbd22", "#393b79", "#637939", "#843c39"];
