@@ -71,8 +71,9 @@ def rank_stores(
     """Rank partner stores by ride time to the customer and sort out which can fulfil the order.
 
     A store qualifies when it is open, stocks every line, has capacity left this hour, covers the
-    address within its delivery radius, and can keep the one-hour promise: preparation, a courier
-    reaching the store (``pickup_allowance_s``) and the ride must all fit before the deadline
+    address (inside its delivery zone where it has one, else within its delivery radius), and
+    can keep the one-hour promise: preparation, a courier reaching the store
+    (``pickup_allowance_s``) and the ride must all fit before the deadline
     (``now`` plus one hour for a new order; an accepted order keeps its own ``promised_by``).
     """
     customer = (request.lat, request.lng)
@@ -95,8 +96,9 @@ def rank_stores(
             reasons.append("out_of_stock")
         if situation.orders_last_hour >= store.capacity_per_hour:
             reasons.append("over_capacity")
-        if distance > store.delivery_radius_m:
-            reasons.append("outside_delivery_radius")
+        if not store.delivers_to(request.lat, request.lng, distance_m=distance):
+            zoned = store.zone_area is not None
+            reasons.append("outside_delivery_zone" if zoned else "outside_delivery_radius")
         arrival = now + timedelta(seconds=store.prep_time_s + pickup_allowance_s + ride_s)
         if arrival > deadline:
             reasons.append("too_far_for_promise")
