@@ -176,7 +176,7 @@ class AddressBook:
         self, query: str, *, limit: int = 5, near: tuple[float, float] | None = None
     ) -> list[AddressHit]:
         """The best ``limit`` hits for ``query``, best first (ties: nearer ``near``, then the
-        address); nothing when the query has no letter or digit."""
+        address, then the data's order); nothing when the query has no letter or digit."""
         folded = fold(query)
         if not folded:
             return []
@@ -201,8 +201,8 @@ class AddressBook:
         hits = list(found.values())
         if near is not None:
             hits = [_with_distance(hit, near) for hit in hits]
-        hits.sort(key=lambda h: (-_rank_score(h), h.distance_m or 0.0, h.entry.address,
-                                 h.entry.id))  # fmt: skip
+        # stable: equal hits at one address keep the data's order
+        hits.sort(key=lambda h: (-_rank_score(h), h.distance_m or 0.0, h.entry.address))
         return hits[:limit]
 
     def _chinese_street_hits(self, folded: str) -> list[AddressHit]:
@@ -217,7 +217,7 @@ class AddressBook:
         for key, street in longest:
             after = folded[folded.index(key[1]) + len(key[1]) :]
             number = _HOUSE_NUMBER.match(after)
-            hits.append(self._house_or_street(key, street, number.group(1) if number else None))
+            hits += self._house_or_street(key, street, number.group(1) if number else None)
         return hits
 
     def _latin_street_hits(self, words: list[str]) -> list[AddressHit]:
@@ -232,22 +232,24 @@ class AddressBook:
                     rest.remove(word)
             numbers = [w for w in rest if _HOUSE_NUMBER.fullmatch(w)]
             share = sum(w in words for w in name_words) / len(name_words)
-            hit = self._house_or_street(
+            found = self._house_or_street(
                 (street.city, fold(street.street)), street, numbers[0] if numbers else None
             )
-            hits.append(AddressHit(hit.entry, hit.match, round(hit.score * share, 4)))
+            hits += [AddressHit(h.entry, h.match, round(h.score * share, 4)) for h in found]
         return hits
 
     def _house_or_street(
         self, key: tuple[str, str], street: AddressEntry, number: str | None
-    ) -> AddressHit:
+    ) -> list[AddressHit]:
+        """Every element mapped at that number (a hospital's shops: each with its name, in the
+        data's order), else the nearest number, else the street."""
         if number is None:
-            return AddressHit(street, "street", 0.9)
+            return [AddressHit(street, "street", 0.9)]
         houses = self._houses.get(key, [])
         wanted_value, wanted = _number_key(number)
-        for house in houses:
-            if _number_key(house.housenumber)[1] == wanted:
-                return AddressHit(house, "house", 1.0)
+        exact = [h for h in houses if _number_key(h.housenumber)[1] == wanted]
+        if exact:
+            return [AddressHit(house, "house", 1.0) for house in exact]
         numbered = [(h, _number_key(h.housenumber)[0]) for h in houses]
         numbered = [(h, value) for h, value in numbered if value >= 0]
         if numbered:
@@ -256,8 +258,8 @@ class AddressBook:
                 key=lambda pair: ((pair[1] - wanted_value) % 2 != 0,
                                   abs(pair[1] - wanted_value), pair[0].housenumber),
             )  # fmt: skip
-            return AddressHit(nearest, "nearest_house", 0.7)
-        return AddressHit(street, "street", 0.5)
+            return [AddressHit(nearest, "nearest_house", 0.7)]
+        return [AddressHit(street, "street", 0.5)]
 
     def _place_hits(self, folded: str) -> list[AddressHit]:
         hits = []

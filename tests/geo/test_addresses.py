@@ -125,3 +125,14 @@ def test_folding_ignores_width_case_and_spacing(text: str) -> None:
 def test_an_empty_book_finds_nothing() -> None:
     """With no address data (ADDRESS_DATA empty) every search is empty, not an error."""
     assert AddressBook(()).search("福聯街23號") == []
+
+
+def test_every_element_at_one_address_is_a_hit_and_near_orders_them() -> None:
+    """Tunghai University's number: its 7-Elevens, dormitories and chapel are each a house hit
+    with its own name; with `near`, the nearest of them comes first."""
+    hits = BOOK.search("臺灣大道四段1727號", limit=20)
+    assert len(hits) > 2 and {h.match for h in hits} == {"house"}
+    assert len({h.entry.id for h in hits}) == len(hits)
+    chapel = next(h.entry for h in hits if h.entry.name == "路思義教堂")
+    first = BOOK.search("臺灣大道四段1727號", near=(chapel.lat, chapel.lng), limit=1)[0]
+    assert first.entry.id == chapel.id and first.distance_m == 0.0
