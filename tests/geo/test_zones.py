@@ -182,3 +182,25 @@ def test_the_demo_catalogue_has_zoned_stores_that_cover_their_own_door() -> None
     zoned = [s for s in load_catalogue(demo) if s.delivery_zone is not None]
     assert {s.id for s in zoned} == {"osm-node-3559052343", "osm-node-3302499876"}
     assert all(s.delivers_to(s.lat, s.lng) for s in zoned)
+
+
+def test_a_multipolygon_zone_covers_each_part_and_not_the_gap() -> None:
+    """Two blocks either side of a street: both delivered to, the street between them not."""
+    west = rectangle(LNG - 0.004, LAT - 0.002, LNG - 0.001, LAT + 0.002)["coordinates"]
+    east = rectangle(LNG + 0.001, LAT - 0.002, LNG + 0.004, LAT + 0.002)["coordinates"]
+    zone = json.dumps({"type": "MultiPolygon", "coordinates": [west, east]})
+    store = replace(BASE, delivery_zone=zone)
+    assert store.delivers_to(LAT, LNG - 0.002) and store.delivers_to(LAT, LNG + 0.002)
+    assert not store.delivers_to(LAT, LNG)  # the gap (the store's own door, here)
+
+
+def test_a_saved_index_keeps_the_zones(tmp_path: Path) -> None:
+    """Stores made from a mapped index folder carry the same zone and answer the same."""
+    zoned = replace(BASE, delivery_zone=json.dumps(BOX))
+    plain = replace(BASE, id="p", lat=LAT + 0.001)
+    StoreIndex([zoned, plain]).save(tmp_path / "index")
+    loaded = StoreIndex.load(tmp_path / "index")
+    again = loaded.get("z")
+    assert again is not None and again.delivery_zone == zoned.delivery_zone
+    query = NearbyQuery(LAT, LNG, 1000.0, 5, delivers_to=(LAT + 0.0025, LNG))
+    assert [h.store.id for h in loaded.nearby(query)] == ["p"]
