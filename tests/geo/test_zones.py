@@ -124,13 +124,13 @@ def test_nearby_delivers_to_matches_a_brute_force_scan(
     ]  # fmt: skip
     target = (LAT + at[1], LNG + at[0])
     query = NearbyQuery(LAT, LNG, 3000.0, limit, delivers_to=target)
-    got = [(hit.store.id, round(hit.distance_m, 6)) for hit in StoreIndex(stores).nearby(query)]
+    got = [(hit.store.id, hit.distance_m) for hit in StoreIndex(stores).nearby(query)]
     expected = sorted(
-        (round(haversine_m(LAT, LNG, s.lat, s.lng), 6), s.id)
+        (haversine_m(LAT, LNG, s.lat, s.lng), s.id)
         for s in stores
         if s.delivers_to(*target) and haversine_m(LAT, LNG, s.lat, s.lng) <= 3000.0
     )[:limit]
-    assert [store_id for store_id, _ in got] == [store_id for _, store_id in expected]
+    assert got == [(store_id, metres) for metres, store_id in expected]
 
 
 def _write_csv(path: Path, zones: list[str]) -> Path:
