@@ -72,8 +72,9 @@ def rank_stores(
     """Rank partner stores by ride time to the customer and sort out which can fulfil the order.
 
     A store qualifies when it is open, stocks every line, has capacity left this hour, covers the
-    address within its delivery radius, and can keep the one-hour promise: preparation, a courier
-    reaching the store (``pickup_allowance_s``) and the ride must all fit before the deadline
+    address (inside its delivery zone where it has one, else within its delivery radius), and
+    can keep the one-hour promise: preparation, a courier reaching the store
+    (``pickup_allowance_s``) and the ride must all fit before the deadline
     (``now`` plus one hour for a new order; an accepted order keeps its own ``promised_by``).
     A pick-up order needs no courier: its store must be open, stock every line and have
     capacity left (the counter's), at any distance the search reached; the nearest comes first.
@@ -111,8 +112,9 @@ def rank_stores(
             reasons.append("out_of_stock")
         if situation.orders_last_hour >= store.capacity_per_hour:
             reasons.append("over_capacity")
-        if distance > store.delivery_radius_m and not pickup:
-            reasons.append("outside_delivery_radius")
+        if not pickup and not store.delivers_to(request.lat, request.lng, distance_m=distance):
+            zoned = store.zone_area is not None
+            reasons.append("outside_delivery_zone" if zoned else "outside_delivery_radius")
         # a pick-up's promise is the goods ready at the counter within the hour
         arrival = now + timedelta(
             seconds=store.prep_time_s + (0 if pickup else pickup_allowance_s + ride_s)

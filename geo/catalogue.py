@@ -26,6 +26,7 @@ from geo.stores import (
     Store,
     is_known_timezone,
 )
+from geo.zones import ZoneError, zone_from_geojson
 
 SUPPORTED_SUFFIXES = (".geojson", ".json", ".csv", ".parquet", ".geoparquet")
 LAT_COLUMNS = ("lat", "latitude")
@@ -167,6 +168,7 @@ def _store_from_record(row: int, record: dict[Any, Any]) -> tuple[Store | None, 
     for field, value in numbers.items():
         if value is None:
             bad(field, "not a number")
+    zone = _zone(record.get("delivery_zone"), lat, lng, bad)
     if problems:
         return None, problems
     try:
@@ -184,12 +186,33 @@ def _store_from_record(row: int, record: dict[Any, Any]) -> tuple[Store | None, 
             prep_time_s=int(numbers["prep_time_s"]),  # type: ignore[arg-type]
             capacity_per_hour=int(numbers["capacity_per_hour"]),  # type: ignore[arg-type]
             delivery_radius_m=float(numbers["delivery_radius_m"]),  # type: ignore[arg-type]
+            delivery_zone=zone,
         )
     except ValueError as exc:  # the remaining range checks (prep time, capacity, radius)
         reason = str(exc)
         field = reason.split(" ", 1)[0]
         return None, [RowProblem(row, field if field in record else "row", reason)]
     return store, []
+
+
+def _zone(
+    value: Any, lat: float | None, lng: float | None, bad: Callable[[str, str], None]
+) -> str | None:
+    """A row's delivery zone as canonical GeoJSON text, None when it has none (then its radius
+    applies); a bad zone is reported as the row's ``delivery_zone`` problem."""
+    if isinstance(value, str):
+        value = value.strip() or None
+    elif value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        value = None  # a row without a zone in a file where other rows have one
+    if value is None:
+        return None
+    if lat is None or lng is None:
+        return None  # the position is reported already; the zone is checked against it
+    try:
+        return zone_from_geojson(value, store_lat=lat, store_lng=lng)
+    except ZoneError as exc:
+        bad("delivery_zone", str(exc))
+        return None
 
 
 def _text(value: Any) -> str:

@@ -67,9 +67,12 @@ class NearbyQuery:
     brands: frozenset[str] | None = None
     partner: bool | None = None
     open_at: datetime | None = None
+    delivers_to: tuple[float, float] | None = None  # (lat, lng) the store must deliver to
 
     def __post_init__(self) -> None:
         check_latlng(self.lat, self.lng)
+        if self.delivers_to is not None:
+            check_latlng(*self.delivers_to)
         if not (math.isfinite(self.radius_m) and self.radius_m >= 0):
             msg = "radius_m must be a non-negative number"
             raise ValueError(msg)
@@ -85,7 +88,7 @@ class NearbyQuery:
             return False
         if self.partner is not None and store.partner != self.partner:
             return False
-        return self.open_at is None or is_open(store, self.open_at) is True
+        return _passes_late_filters(store, self)
 
 
 class StoreHit(NamedTuple):
@@ -100,6 +103,14 @@ def is_open(store: Store, moment: datetime) -> bool | None:
     if store.hours is None:
         return None
     return store.hours.is_open_at(moment, store.zone)
+
+
+def _passes_late_filters(store: Store, query: NearbyQuery) -> bool:
+    """The filters checked in Python on the kernel's nearest-first prefix: opening hours and
+    delivery coverage (a zone's polygon or the radius, :meth:`Store.delivers_to`)."""
+    if query.open_at is not None and is_open(store, query.open_at) is not True:
+        return False
+    return query.delivers_to is None or store.delivers_to(*query.delivers_to)
 
 
 class StoreIndex:
@@ -242,19 +253,18 @@ class StoreIndex:
 
         The walk starts at the finest level whose first disk likely holds the answer; when its
         rings do not settle the answer (a sparse area, a rare filter, a wide radius) it starts
-        again one resolution coarser. Opening hours are checked in Python on a growing prefix of
-        the nearest stores passing the other filters: the first ``limit`` open stores of an exact
-        nearest-first prefix are the first ``limit`` open stores overall.
+        again one resolution coarser. Opening hours and ``delivers_to`` are checked in Python on a
+        growing prefix of the nearest stores passing the other filters: the first ``limit`` open
+        stores of an exact nearest-first prefix are the first ``limit`` open stores overall.
         """
         if not len(self):
             return []
-        moment = query.open_at
-        if moment is None:
+        if query.open_at is None and query.delivers_to is None:
             return self._ranked(query, query.limit)
         fetch = query.limit * 4
         while True:
             hits = self._ranked(query, min(fetch, len(self)))
-            open_hits = [hit for hit in hits if is_open(hit.store, moment) is True]
+            open_hits = [hit for hit in hits if _passes_late_filters(hit.store, query)]
             if len(open_hits) >= query.limit or len(hits) < fetch or fetch >= len(self):
                 return open_hits[: query.limit]
             fetch *= 4

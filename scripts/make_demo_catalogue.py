@@ -4,7 +4,8 @@
 OSM gives location, name, brand, address and sometimes opening hours. What OSM does not say is
 filled with stated assumptions: hours (convenience chains 24/7, supermarkets 08:00-22:00),
 partner status (every chain store; parcel lockers such as Shopee Xpress are not partners) and the
-operating figures dispatch needs (preparation time, orders per hour, delivery radius).
+operating figures dispatch needs (preparation time, orders per hour, delivery radius; two stores
+get a delivery zone along real streets instead, ``DEMO_ZONES``).
 
 OSM sometimes maps one store twice (its building and a point inside it): two records of one brand
 within ``MERGE_RADIUS_M`` are one store unless their OSM tags tell them apart (a different branch
@@ -51,6 +52,30 @@ PROFILE = {  # prep time s, orders per hour, delivery radius m, default hours
     "supermarket": (600, 60, 5000.0, "Mo-Su 08:00-22:00"),
 }
 
+# Delivery zones drawn along real streets (the crossings, [lng, lat], read from the OSM extracts in
+# data/osm/): these stores deliver inside the polygon instead of within their radius.
+DEMO_ZONES = {
+    # FamilyMart on Fulian Street, Taichung: the Fu quarter south of Fuke Road, bounded by Fuke
+    # Road (north), Lixing Road (east), Taiwan Boulevard Sec. 4 (south) and Dongda Road Sec. 1
+    # (west); no deliveries across Fuke Road, although it is well inside 3 km.
+    "osm-node-3559052343": [
+        [120.6048203, 24.1875815],  # 東大路一段 x 福科路
+        [120.6127506, 24.1869141],  # 福科路 x 福科路620巷
+        [120.6128172, 24.1840812],  # 力行路 x 臺灣大道四段
+        [120.6067258, 24.1836166],  # 東海南路 x 臺灣大道四段
+        [120.6038903, 24.1860440],  # 東大路一段 x 福順路
+    ],
+    # PX Mart, Zhubei: the old centre between Zhongshan Road, Xianzheng 2nd Road, Guangming 1st
+    # Road and Renyi Road, instead of 5 km around.
+    "osm-node-3302499876": [
+        [121.0158493, 24.8377705],  # 中山路 x 仁義路
+        [121.0202010, 24.8356230],  # 中山路 x 縣政二路
+        [121.0174573, 24.8299901],  # 縣政二路 x 光明一路
+        [121.0136265, 24.8306933],  # 光明一路 x 吳濁流路
+        [121.0144401, 24.8329739],  # 三民路 x 仁義路
+    ],
+}
+
 
 def brand_of(row: dict[str, str]) -> str:
     for text in (row["brand:en"], row["brand"], row["name"]):
@@ -79,6 +104,9 @@ def feature(row: dict[str, str], city: str) -> dict[str, object]:
         "capacity_per_hour": capacity,
         "delivery_radius_m": radius,
     }
+    zone = DEMO_ZONES.get(str(properties["id"]))
+    if zone is not None:
+        properties["delivery_zone"] = {"type": "Polygon", "coordinates": [[*zone, zone[0]]]}
     point = [float(row["lon"]), float(row["lat"])]
     return {
         "type": "Feature",

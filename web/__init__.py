@@ -40,6 +40,7 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     from web import (
+        addresses,
         admin,
         basemap,
         cli,
@@ -88,6 +89,7 @@ def create_app(
     app.register_blueprint(admin.bp)
     app.register_blueprint(dispatcher.bp)
     app.register_blueprint(basemap.bp)
+    app.register_blueprint(addresses.bp)
     app.register_blueprint(ops.bp)
     cli.register(app)
     return app

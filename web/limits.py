@@ -58,7 +58,8 @@ def rate_limited(bucket: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     return decorate
 
 
-PUBLIC_PATHS = ("/api/v1/stores", "/api/v1/products", "/api/v1/track/", "/api/v1/map/")
+PUBLIC_PATHS = ("/api/v1/stores", "/api/v1/products", "/api/v1/track/", "/api/v1/map/",
+                "/api/v1/addresses")  # fmt: skip
 
 
 def secure_headers(response: Any) -> ResponseReturnValue:

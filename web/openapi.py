@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from dispatch.orders import CHANNELS, FULFILMENTS, MAX_CAMPAIGN, MAX_LINES, MAX_QTY, STATUSES
+from geo.addresses import MAX_QUERY_LENGTH
 from geo.stores import STORE_KINDS
 from geo.streets import STREET_CLASSES
+from web import addresses
 from web.auth import ROLES
 from web.limits import PUBLIC_PATHS
 from web.params import SAFE_ID
@@ -107,8 +109,27 @@ STORE_SCHEMA = _object(
     prep_time_s=INTEGER,
     capacity_per_hour=INTEGER,
     delivery_radius_m=NUMBER,
+    delivery_zone={
+        "type": ["object", "null"],
+        "description": "GeoJSON Polygon or MultiPolygon ([lng, lat]); where set the store "
+        "delivers inside it (its edge included) instead of within delivery_radius_m",
+    },
     distance_m={"type": "number", "description": "nearby search only"},
 )
+ADDRESS_HIT = _object(
+    ("address", "lat", "lng", "match", "score", "kind", "city", "source"),
+    address={**STRING, "description": "normalised, as written in Taiwan: city, district, "
+             "street, number 號"},
+    address_en={"type": ["string", "null"], "description": "where the street has an English name"},
+    lat=NUMBER, lng=NUMBER,
+    match={"type": "string", "enum": ["house", "nearest_house", "street", "place"]},
+    score={"type": "number", "minimum": 0, "maximum": 1},
+    kind={"type": "string", "enum": ["house", "street", "place"]},
+    city=STRING, district={"type": ["string", "null"]}, street={"type": ["string", "null"]},
+    housenumber={"type": ["string", "null"]}, name={"type": ["string", "null"]},
+    source={**STRING, "description": "the OSM element (or street-<city>-<name>)"},
+    distance_m={**NUMBER, "description": "from near, when given"},
+)  # fmt: skip
 META_SCHEMA = _object(
     catalogue_version={"type": ["integer", "null"]}, at=MOMENT, attribution=STRING
 )
@@ -234,6 +255,9 @@ NEARBY_PARAMETERS = (
     _query("sku", STRING,
            "Only stores with every one of these skus in stock (repeat or comma-separate; up to 20)"),
     _query("at", MOMENT, "The moment open_now is evaluated at (default now; UTC if no offset)"),
+    _query("delivers_to", {"type": "string", "pattern": r"^-?[0-9.]+,-?[0-9.]+$"},
+           "lat,lng: only stores that deliver there (inside the store's delivery_zone, or "
+           "within its delivery_radius_m where it has none)"),
 )  # fmt: skip
 
 
@@ -342,6 +366,26 @@ def _store_paths() -> dict[str, Schema]:
             "Cached by ETag (If-None-Match gives a 304).",
             parameters=(_query("bbox", STRING, "west,south,east,north: only streets touching "
                                                "this box (default: all)"),),
+        )},
+        "/api/v1/addresses": {"get": _op(
+            "Address search: a street, house number or place name to positions, best first",
+            _object(("query", "count", "results"), query=STRING, count=INTEGER,
+                    attribution=STRING, results=_array(ADDRESS_HIT)),
+            errors=(400,),
+            description="From the OpenStreetMap address data of the demo cities "
+            "(data/demo_addresses.csv). Chinese or Latin spellings (福聯街23號, No. 23, Fulian "
+            "St), spacing and full-width digits forgiven (NFKC). match: house (that number), "
+            "nearest_house (the data lacks the number: the nearest on that street, same side "
+            "first), street, place (by name). A city named in q keeps hits to it.",
+            parameters=(
+                _query("q", {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_LENGTH},
+                       "The text to look up", required=True),
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": addresses.MAX_LIMIT,
+                                 "default": addresses.DEFAULT_LIMIT}, "At most this many"),
+                _query("near", {"type": "string", "pattern": r"^-?[0-9.]+,-?[0-9.]+$"},
+                       "lat,lng: among hits that match alike, nearer first (up to 0.1 off the "
+                       "score at 10 km); each hit then has distance_m"),
+            ),
         )},
     }  # fmt: skip
 

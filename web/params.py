@@ -380,6 +380,21 @@ class QueryReader:
             return west, south, east, north
         return None
 
+    def point(self, name: str) -> tuple[float, float] | None:
+        """``lat,lng`` in degrees (JSON's order, as the lat and lng parameters)."""
+        raw = self._raw(name)
+        if raw is None or raw == "":
+            return None
+        parts = [part.strip() for part in raw.split(",")]
+        if len(parts) != 2 or not all(_DECIMAL.fullmatch(p) for p in parts):
+            self.problems[name] = "must be two numbers: lat,lng"
+            return None
+        lat, lng = (float(part) for part in parts)
+        if not (-90 <= lat <= 90 and -180 <= lng <= 180):
+            self.problems[name] = "must be lat within ±90 and lng within ±180"
+            return None
+        return lat, lng
+
     def finish(self) -> None:
         if self.problems:
             raise invalid_parameters(self.problems)

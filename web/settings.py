@@ -31,6 +31,8 @@ class Settings:
     var_dir: Path = PROJECT_ROOT / "var"
     local_redis_port: int = 6380
     demo_catalogue: Path = PROJECT_ROOT / "data" / "demo_stores.geojson"
+    # what GET /api/v1/addresses searches (scripts/make_demo_addresses.py); None: nothing
+    address_data: Path | None = PROJECT_ROOT / "data" / "demo_addresses.csv"
     catalogue_poll_s: float = 1.0
     h3_resolution: int | None = None  # None: chosen from the catalogue's density
     max_content_length: int = 1_000_000
@@ -72,6 +74,9 @@ class Settings:
                 var_dir=Path(env.get("VAR_DIR", str(base.var_dir))),
                 local_redis_port=int(env.get("LOCAL_REDIS_PORT", base.local_redis_port)),
                 demo_catalogue=Path(env.get("DEMO_CATALOGUE", str(base.demo_catalogue))),
+                address_data=Path(env["ADDRESS_DATA"])
+                if env.get("ADDRESS_DATA")
+                else (None if "ADDRESS_DATA" in env else base.address_data),
                 catalogue_poll_s=float(env.get("CATALOGUE_POLL_SECONDS", base.catalogue_poll_s)),
                 h3_resolution=int(env["H3_RESOLUTION"]) if env.get("H3_RESOLUTION") else None,
                 plan_time_limit_s=float(env.get("PLAN_TIME_LIMIT_SECONDS", base.plan_time_limit_s)),

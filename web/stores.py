@@ -15,6 +15,7 @@ from flask.typing import ResponseReturnValue
 from dispatch import order_store
 from geo.index import NearbyQuery, StoreHit, StoreIndex, is_open
 from geo.stores import STORE_KINDS, Store
+from geo.zones import zone_to_geojson
 from web.errors import ApiError
 from web.limits import rate_limited
 from web.params import QueryReader, echoed, takes_query
@@ -35,7 +36,8 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 200
 MAX_PAGE = 500
 NEARBY_PARAMS = (
-    "lat", "lng", "radius_m", "limit", "kind", "brand", "partner", "open_now", "at", "sku"
+    "lat", "lng", "radius_m", "limit", "kind", "brand", "partner", "open_now", "at", "sku",
+    "delivers_to",
 )  # fmt: skip
 MAX_SKUS = 20
 
@@ -56,7 +58,12 @@ def store_json(store: Store, *, moment: datetime) -> dict[str, Any]:
         "prep_time_s": store.prep_time_s,
         "capacity_per_hour": store.capacity_per_hour,
         "delivery_radius_m": store.delivery_radius_m,
+        "delivery_zone": _zone_json(store),
     }
+
+
+def _zone_json(store: Store) -> dict[str, Any] | None:
+    return None if store.delivery_zone is None else zone_to_geojson(store.delivery_zone)
 
 
 _FRAGMENT_CACHE_LIMIT = 200_000
@@ -74,6 +81,7 @@ def _store_fragments(store: Store) -> tuple[str, str, str]:
         f'{{"address":{_dump(store.address)},"brand":{_dump(store.brand)},'
         f'"capacity_per_hour":{_dump(store.capacity_per_hour)},'
         f'"delivery_radius_m":{_dump(store.delivery_radius_m)},'
+        f'"delivery_zone":{_dump(_zone_json(store))},'
     )
     middle = (
         f'"id":{_dump(store.id)},"kind":{_dump(store.kind)},"lat":{_dump(store.lat)},'
@@ -123,6 +131,7 @@ def nearby() -> ResponseReturnValue:
     open_now = args.boolean("open_now")
     moment = args.moment("at") or now()
     skus = args.values("sku", max_items=MAX_SKUS)
+    delivers_to = args.point("delivers_to")
     if skus:
         unknown = sorted(set(skus) - set(order_store.load_products(redis_client())))
         if unknown:
@@ -138,6 +147,7 @@ def nearby() -> ResponseReturnValue:
         brands=brands,
         partner=partner,
         open_at=moment if open_now else None,
+        delivers_to=delivers_to,
     )
     started = time.perf_counter()
     hits = _with_stock(index, query, skus) if skus else index.nearby(query)

@@ -43,6 +43,7 @@ def test_documented_nearby_parameters_are_accepted(shop: FlaskClient) -> None:
         "open_now": "true",
         "at": "2026-11-18T12:00:00Z",
         "sku": "water-600ml",
+        "delivers_to": "24.18,120.6",
     }
     assert set(names) == set(sample)
     assert shop.get("/api/v1/stores/nearby", query_string=sample).status_code == 200
