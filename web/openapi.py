@@ -500,7 +500,9 @@ def _order_paths() -> dict[str, Schema]:
         "/api/v1/orders/{order_id}/collect": {"post": _op(
             "Store staff: hand a pick-up order over against the shopper's pick-up code", one,
             errors=(400, 404, 409, 422, 423), parameters=(_path("order_id"),),
-            body=_object(("code",), code={"type": "string", "minLength": 1, "maxLength": 16}),
+            body=_object(("code",), code={"type": "string", "minLength": 1, "maxLength": 16},
+                         id_checked={"type": "boolean", "description": "the buyer's ID was "
+                                     "checked and valid: required for age-restricted items"}),
             description="The pick-up code is the order's four digits (tracking.delivery_code, "
             "and pickup.code in the tracking view). The order becomes collected (from ready, or "
             "recording the preparing and ready it implies). A wrong code is a 422 "

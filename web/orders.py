@@ -43,6 +43,7 @@ from dispatch.orders import (
 )
 from dispatch.stats import REPEAT_WITHIN, RETURNING_LOOKBACK, store_figures
 from web.auth import STAFF, Principal, allow, current_principal, require_own
+from web.courier import needs_id_check
 from web.errors import ApiError, error_body, invalid_parameters
 from web.limits import rate_limited
 from web.metrics import refusal_reason
@@ -551,14 +552,18 @@ def collect_order(order_id: str) -> ResponseReturnValue:
     """Store staff hand a pick-up order over against the shopper's pick-up code: ``collected``.
 
     A wrong code is a 422 and counts towards the lock that wrong delivery codes use (after five,
-    a 423 until a dispatcher unlocks it); a delivery order, or one already ended, is a 409.
+    a 423 until a dispatcher unlocks it); a delivery order, or one already ended, is a 409. An
+    order with age-restricted items is handed over only with ``id_checked: true`` (else a 422
+    naming it, before the code is tried); a buyer without a valid ID is a cancellation.
     """
     body = json_object(max_bytes=MAX_ORDER_BYTES)
     problems: dict[str, str] = {}
-    refuse_unknown(body, ("code",), problems)
+    refuse_unknown(body, ("code", "id_checked"), problems)
     code = body.get("code")
     if not isinstance(code, str) or not 0 < len(code) <= 16:
         problems["code"] = "required: the shopper's pick-up code, as a string"
+    if "id_checked" in body and not isinstance(body["id_checked"], bool):
+        problems["id_checked"] = "true or false: whether the buyer's ID was checked and valid"
     if problems:
         raise invalid_parameters(problems)
     order = _own_order(order_id)
@@ -568,6 +573,10 @@ def collect_order(order_id: str) -> ResponseReturnValue:
     if not TRANSITIONS[order["status"]]:
         raise ApiError(409, "illegal_transition", f"the order is already {order['status']}",
                        {"target": "collected", "status": order["status"]})  # fmt: skip
+    if body.get("id_checked") is not True and needs_id_check(redis_client(), order):
+        raise ApiError(422, "id_check_required", "the order holds age-restricted items: check "
+                       "the buyer's ID and send id_checked true, or cancel the order",
+                       {"field": "id_checked"})  # fmt: skip
     judged = delivery_codes.try_code(redis_client(), order_id, given=str(code),
                                      expected=delivery_code(order_id),
                                      courier_id=f"store staff ({current_principal().subject})",

@@ -303,3 +303,36 @@ def test_merchant_figures_per_campaign_channel_and_fulfilment(
     assert pickup["orders"] == 1 and pickup["on_time_share"] == 1.0
     assert stats["by_fulfilment"]["delivery"]["orders"] == 2
     assert stats["by_fulfilment"]["delivery"]["on_time_share"] is None  # none delivered yet
+
+
+def test_age_restricted_goods_leave_the_counter_only_after_an_id_check(
+    shop: FlaskClient, redis_client: redis.Redis
+) -> None:
+    """Beer for pick-up: without id_checked true the hand-over is a 422 naming it and costs no
+    code try; with it the order is collected. Water needs no check."""
+    beer = place(shop, pickup_body("P-ID", items=[{"sku": "beer-330ml", "qty": 1}])).get_json()
+    order_id, code = beer["order"]["id"], beer["tracking"]["delivery_code"]
+    staff = bearer(token_for(redis_client, "store", beer["order"]["store_id"]))
+    for body in ({"code": code}, {"code": code, "id_checked": False}):
+        refused = shop.post(f"/api/v1/orders/{order_id}/collect", json=body, headers=staff)
+        assert refused.status_code == 422, refused.get_json()
+        assert refused.get_json()["error"]["code"] == "id_check_required"
+        assert refused.get_json()["error"]["details"] == {"field": "id_checked"}
+    wrong_type = shop.post(f"/api/v1/orders/{order_id}/collect",
+                           json={"code": code, "id_checked": "yes"}, headers=staff)  # fmt: skip
+    assert wrong_type.status_code == 400
+    assert "id_checked" in wrong_type.get_json()["error"]["details"]["fields"]
+    wrong = "0000" if code != "0000" else "1111"
+    tries = shop.post(f"/api/v1/orders/{order_id}/collect",
+                      json={"code": wrong, "id_checked": True}, headers=staff)  # fmt: skip
+    assert tries.get_json()["error"]["details"]["tries_left"] == 4  # the refusals cost none
+    done = shop.post(f"/api/v1/orders/{order_id}/collect",
+                     json={"code": code, "id_checked": True}, headers=staff)  # fmt: skip
+    assert done.status_code == 200 and done.get_json()["order"]["status"] == "collected"
+    water = place(shop, pickup_body("P-W")).get_json()
+    plain = shop.post(
+        f"/api/v1/orders/{water['order']['id']}/collect",
+        json={"code": water["tracking"]["delivery_code"]},
+        headers=bearer(token_for(redis_client, "store", water["order"]["store_id"])),
+    )
+    assert plain.status_code == 200, plain.get_json()
