@@ -46,10 +46,10 @@ from geo.stores import STORE_KINDS, Store
 
 # Guards the pruning bound against rounding in cell vertices and centres (metres).
 _REACH_SLACK_M = 0.05
-_EDGE_ARRAY = np.array([h3.average_hexagon_edge_length(r, "m") for r in range(16)])
 _ANY = np.zeros(0, dtype=np.bool_)  # a kind or brand mask that lets everything through
 _FORMAT = 1  # of a saved index folder; bump when its files change
 _STORE_CACHE_LIMIT = 200_000  # stores made from a mapped file kept at once
+DEFAULT_BUFFER = 256  # hits a thread's kernel buffers hold before they grow
 
 IntArray = npt.NDArray[np.int64]
 CellGeometry = tuple[float, float, float, float]  # centre x, y, z and reach in metres
@@ -86,6 +86,21 @@ class NearbyQuery:
         if self.partner is not None and store.partner != self.partner:
             return False
         return self.open_at is None or is_open(store, self.open_at) is True
+
+
+class Ranked(NamedTuple):
+    """A query's answer as index positions (:meth:`StoreIndex.store_at`) and metres."""
+
+    positions: list[int]
+    metres: list[float]
+
+
+class _Buffers:
+    """A thread's arrays for the kernel's answer: positions (or missing cells) and metres."""
+
+    def __init__(self) -> None:
+        self.positions = np.empty(max(DEFAULT_BUFFER, cell_kernel.MAX_MISSING), dtype=np.int64)
+        self.metres = np.empty(self.positions.size)
 
 
 class StoreHit(NamedTuple):
@@ -147,8 +162,10 @@ class StoreIndex:
         self._store_at = (
             rows.stores.__getitem__ if isinstance(rows, _StoreList) else rows.__getitem__
         )
-        self._vectors = vectors
-        self._columns = columns
+        # plain arrays, not np.memmap: numba reads a subclass's type the slow way on every call
+        self._vectors = np.asarray(vectors)
+        self._columns = np.asarray(columns)
+        self._local = threading.local()
         self.brands: frozenset[str] = frozenset(brands)
         self._brand_codes = {brand: code for code, brand in enumerate(brands)}
         self._table = table
@@ -246,48 +263,72 @@ class StoreIndex:
         the nearest stores passing the other filters: the first ``limit`` open stores of an exact
         nearest-first prefix are the first ``limit`` open stores overall.
         """
+        positions, metres = self.ranked(query)
+        return list(map(_new_hit, zip(map(self._store_at, positions), metres, strict=True)))
+
+    def ranked(self, query: NearbyQuery) -> Ranked:
+        """:meth:`nearby` as positions in the index (:meth:`store_at`) and metres, making no
+        store object unless opening hours must be read: what a caller that only needs a few
+        fields of each hit (or its cached JSON) asks for."""
         if not len(self):
-            return []
+            return Ranked([], [])
         moment = query.open_at
         if moment is None:
             return self._ranked(query, query.limit)
         fetch = query.limit * 4
+        store_at = self._store_at
         while True:
-            hits = self._ranked(query, min(fetch, len(self)))
-            open_hits = [hit for hit in hits if is_open(hit.store, moment) is True]
-            if len(open_hits) >= query.limit or len(hits) < fetch or fetch >= len(self):
-                return open_hits[: query.limit]
+            positions, metres = self._ranked(query, min(fetch, len(self)))
+            open_hits = [
+                (p, d)
+                for p, d in zip(positions, metres, strict=True)
+                if is_open(store_at(p), moment) is True
+            ][: query.limit]
+            if len(open_hits) >= query.limit or len(positions) < fetch or fetch >= len(self):
+                return Ranked([p for p, _ in open_hits], [d for _, d in open_hits])
             fetch *= 4
 
-    def _ranked(self, query: NearbyQuery, limit: int) -> list[StoreHit]:
+    def store_at(self, position: int) -> Store:
+        """The store at a position :meth:`ranked` returned."""
+        return self._store_at(position)
+
+    def _ranked(self, query: NearbyQuery, limit: int) -> Ranked:
         """The ``limit`` nearest stores passing the filters other than opening hours."""
-        finest = np.uint64(h3.latlng_to_cell(query.lat, query.lng, self.resolution))
-        px, py, pz = latlng_to_unit_vector(query.lat, query.lng)
         kind_ok, brand_ok, partner = self._static_masks(query)
+        buffers = self._buffers
         # positions of the hits, or the cells whose geometry is missing
-        positions = np.empty(max(limit, cell_kernel.MAX_MISSING), dtype=np.int64)
-        metres = np.empty(limit)
+        positions = buffers.positions
+        if positions.size < limit:
+            positions = buffers.positions = np.empty(limit, dtype=np.int64)
+            buffers.metres = np.empty(limit)
+        metres = buffers.metres
+        nearest = cell_kernel.nearest
         while True:
             table = self._table
-            status, n = cell_kernel.nearby(
-                table.keys, table.rows, table.geometry, table.spans, _EDGE_ARRAY, self._vectors,
-                self._columns, kind_ok, brand_ok, partner, finest, self.resolution,
-                px, py, pz, query.radius_m, limit, positions, metres,
+            n = nearest(
+                table.keys, table.rows, table.geometry, table.spans, self._vectors,
+                self._columns, kind_ok, brand_ok, partner, self.resolution, query.lat,
+                query.lng, query.radius_m, limit, positions, metres,
             )  # fmt: skip
-            if status != cell_kernel.MISSING:
+            if n >= -1:
                 break
-            self._add_geometry(positions[:n].tolist())
-        if status != cell_kernel.SETTLED:
+            self._add_geometry(positions[: -1 - n].tolist())
+        if n == cell_kernel.UNSETTLED_CODE:
+            px, py, pz = latlng_to_unit_vector(query.lat, query.lng)
             n = cell_kernel.scan(
                 self._vectors, self._columns, kind_ok, brand_ok, partner, px, py, pz,
                 query.radius_m, limit, positions, metres,
             )  # fmt: skip
-        return list(
-            map(
-                _new_hit,
-                zip(map(self._store_at, positions[:n].tolist()), metres[:n].tolist(), strict=True),
-            )
-        )
+        return Ranked(positions[:n].tolist(), metres[:n].tolist())
+
+    @property
+    def _buffers(self) -> _Buffers:
+        """This thread's output arrays for the kernel (reused: a query copies its answer out)."""
+        try:
+            return self._local.buffers  # type: ignore[no-any-return]
+        except AttributeError:
+            buffers = self._local.buffers = _Buffers()
+            return buffers
 
     def _static_masks(
         self, query: NearbyQuery
