@@ -7,13 +7,15 @@ import json
 import time
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from dispatch import order_store
-from geo.index import NearbyQuery, StoreHit, StoreIndex, is_open
+from geo.hours import OpeningHours
+from geo.index import NearbyQuery, Ranked, StoreIndex, is_open
 from geo.stores import STORE_KINDS, Store
 from web.errors import ApiError
 from web.limits import rate_limited
@@ -86,22 +88,41 @@ def _store_fragments(store: Store) -> tuple[str, str, str]:
     return head, middle, tail
 
 
-def _hits_json(hits: list[StoreHit], *, moment: datetime) -> str:
-    """The hits as a JSON array, each store's unchanging text made once and kept (per worker,
-    bounded, checked against the very store object so a new catalogue makes new text)."""
-    cache: dict[str, tuple[Store, tuple[str, str, str]]]
-    cache = current_app.extensions.setdefault("store_json_fragments", {})
+_OPEN_TEXT = {True: "true", False: "false", None: "null"}
+
+
+class _Pieces(NamedTuple):
+    """What a worker keeps per store for its JSON: the text around the two per-request fields,
+    and what ``open_now`` is computed from."""
+
+    head: str
+    middle: str
+    tail: str
+    hours: OpeningHours | None
+    zone: ZoneInfo
+
+
+def _hits_json(index: StoreIndex, ranked: Ranked, *, moment: datetime) -> str:
+    """The hits as a JSON array, each store's unchanging text made once and kept by its position
+    in the index (per worker, bounded, dropped with the index it came from)."""
+    kept = current_app.extensions.get("store_json_pieces")
+    if kept is None or kept[0] is not index:
+        kept = current_app.extensions["store_json_pieces"] = (index, {})
+    cache: dict[int, _Pieces] = kept[1]
     parts = []
-    for store, distance in hits:
-        entry = cache.get(store.id)
-        if entry is None or entry[0] is not store:
+    for position, distance in zip(ranked.positions, ranked.metres, strict=True):
+        pieces = cache.get(position)
+        if pieces is None:
             if len(cache) >= _FRAGMENT_CACHE_LIMIT:
                 cache.clear()
-            entry = cache[store.id] = (store, _store_fragments(store))
-        head, middle, tail = entry[1]
-        open_now = _dump(is_open(store, moment))
+            store = index.store_at(position)
+            pieces = cache[position] = _Pieces(*_store_fragments(store), store.hours, store.zone)
+        hours = pieces.hours
+        open_now = "null" if hours is None else _OPEN_TEXT[hours.is_open_at(moment, pieces.zone)]
+        # repr of a finite float is the text json writes for it
         parts.append(
-            f'{head}"distance_m":{_dump(round(distance, 2))},{middle}"open_now":{open_now},{tail}'
+            f'{pieces.head}"distance_m":{round(distance, 2)!r},{pieces.middle}'
+            f'"open_now":{open_now},{pieces.tail}'
         )
     return "[" + ",".join(parts) + "]"
 
@@ -140,15 +161,16 @@ def nearby() -> ResponseReturnValue:
         open_at=moment if open_now else None,
     )
     started = time.perf_counter()
-    hits = _with_stock(index, query, skus) if skus else index.nearby(query)
+    ranked = _with_stock(index, query, skus) if skus else index.ranked(query)
     web_metrics().nearby_seconds.observe(time.perf_counter() - started)
     # jsonify's text, written by hand: encoding twenty store dicts was most of the request
     meta = _dump(catalogue_meta(at=moment))
-    body = f'{{"count":{len(hits)},"meta":{meta},"stores":{_hits_json(hits, moment=moment)}}}\n'
+    stores = _hits_json(index, ranked, moment=moment)
+    body = f'{{"count":{len(ranked.positions)},"meta":{meta},"stores":{stores}}}\n'
     return current_app.response_class(body, mimetype="application/json")
 
 
-def _with_stock(index: StoreIndex, query: NearbyQuery, skus: list[str]) -> list[StoreHit]:
+def _with_stock(index: StoreIndex, query: NearbyQuery, skus: list[str]) -> Ranked:
     """The nearest ``limit`` stores that have every sku in stock, still exact.
 
     Stock lives in Redis, so the index is asked for a growing prefix of the nearest stores and
@@ -158,13 +180,18 @@ def _with_stock(index: StoreIndex, query: NearbyQuery, skus: list[str]) -> list[
     wanted = query.limit
     fetch = wanted * 4
     while True:
-        hits = index.nearby(replace(query, limit=min(fetch, len(index) or 1)))
+        positions, metres = index.ranked(replace(query, limit=min(fetch, len(index) or 1)))
+        stores = [index.store_at(p) for p in positions]
         stocked = order_store.stores_stocking(
-            redis_client(), [store_slot(h.store) for h in hits], skus
+            redis_client(), [store_slot(store) for store in stores], skus
         )
-        found = [hit for hit in hits if hit.store.id in stocked]
-        if len(found) >= wanted or len(hits) < fetch or fetch >= len(index):
-            return found[:wanted]
+        found = [
+            (p, d)
+            for p, d, store in zip(positions, metres, stores, strict=True)
+            if store.id in stocked
+        ][:wanted]
+        if len(found) >= wanted or len(positions) < fetch or fetch >= len(index):
+            return Ranked([p for p, _ in found], [d for _, d in found])
         fetch *= 4
 
 

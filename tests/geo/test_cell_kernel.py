@@ -90,3 +90,39 @@ def test_far_queries_grow_the_cell_table() -> None:
         assert answer(index, query) == brute_force(stores, query)
     assert len(index._table.cells) > before
     assert not math.isnan(index._table.geometry[: index._table.used].sum())
+
+
+def test_point_cell_is_h3s() -> None:
+    """The kernel's latlng_to_cell is h3-py's, near pentagons, poles and the antimeridian too."""
+    rng = np.random.default_rng(7)
+    lats, lngs = random_latlngs(rng, 5000)
+    points = list(zip(lats.tolist(), lngs.tolist(), strict=True))
+    points += [h3.cell_to_latlng(p) for p in h3.get_pentagons(9)]
+    points += [(90.0, 0.0), (-90.0, 180.0), (0.0, -180.0), (0.0, 180.0), (24.18, 120.6)]
+    for lat, lng in points:
+        for resolution in (0, 7, 9, 15):
+            ours = int(cell_kernel.latlng_to_cell(lat, lng, resolution))
+            assert ours == h3.latlng_to_cell(lat, lng, resolution)
+
+
+def test_point_vector_is_geo_distances_bit_for_bit() -> None:
+    """The query point's unit vector, made in the kernel, is latlng_to_unit_vector's to the bit."""
+    rng = np.random.default_rng(8)
+    lats, lngs = random_latlngs(rng, 20_000)
+    for lat, lng in zip(lats.tolist(), lngs.tolist(), strict=True):
+        assert cell_kernel.unit_vector(lat, lng) == latlng_to_unit_vector(lat, lng)
+
+
+def test_ranked_is_nearby_as_positions() -> None:
+    """ranked() names by position exactly the stores and metres nearby() returns."""
+    stores = make_stores(CENTRES["taichung"], 0.01, 2000, 9)
+    index = StoreIndex(stores)
+    rng = np.random.default_rng(9)
+    for lat, lng in zip(rng.normal(24.18, 0.01, 50), rng.normal(120.60, 0.01, 50), strict=True):
+        for limit in (1, 20, 150):  # 150: past the insertion sort's few hits
+            query = NearbyQuery(float(lat), float(lng), 3000.0, limit)
+            positions, metres = index.ranked(query)
+            hits = index.nearby(query)
+            assert [index.store_at(p) for p in positions] == [h.store for h in hits]
+            assert metres == [h.distance_m for h in hits]
+            assert [(h.store.id, h.distance_m) for h in hits] == brute_force(stores, query)
