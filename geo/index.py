@@ -19,6 +19,7 @@ lookup returns it.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
 import os
@@ -387,7 +388,8 @@ class _StoreList:
 class _StoreFile:
     """The stores of a saved index: JSON records in a mapped file, made into stores on demand.
 
-    A bounded cache keeps the stores recently returned (a dict: safe to share between threads).
+    A bounded cache keeps the stores recently made (a dict: safe to share between threads; when
+    full, the older half goes).
     """
 
     def __init__(
@@ -397,8 +399,9 @@ class _StoreFile:
         ids: npt.NDArray[np.generic],
         id_positions: npt.NDArray[np.generic],
     ) -> None:
-        self._records = records
-        self._offsets = offsets
+        # plain views of the maps: slicing an np.memmap runs Python code for every new view
+        self._records = np.asarray(records)
+        self._offsets = np.asarray(offsets)
         self._ids = ids
         self._id_positions = id_positions
         self._cache: dict[int, Store] = {}
@@ -410,11 +413,12 @@ class _StoreFile:
     def __getitem__(self, position: int) -> Store:
         store = self._cache.get(position)
         if store is None:
-            start, end = int(self._offsets[position]), int(self._offsets[position + 1])
+            start, end = self._offsets[position : position + 2].tolist()
             store = Store.from_checked_record(json.loads(self._records[start:end].tobytes()))
-            if len(self._cache) >= _STORE_CACHE_LIMIT:
-                self._cache = {}
-            self._cache[position] = store
+            cache = self._cache
+            if len(cache) >= _STORE_CACHE_LIMIT:
+                self._cache = cache = dict(itertools.islice(cache.items(), len(cache) // 2, None))
+            cache[position] = store
         return store
 
     def position(self, store_id: str) -> int | None:

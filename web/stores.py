@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 import time
 from dataclasses import replace
@@ -113,8 +114,9 @@ def _hits_json(index: StoreIndex, ranked: Ranked, *, moment: datetime) -> str:
     for position, distance in zip(ranked.positions, ranked.metres, strict=True):
         pieces = cache.get(position)
         if pieces is None:
-            if len(cache) >= _FRAGMENT_CACHE_LIMIT:
-                cache.clear()
+            if len(cache) >= _FRAGMENT_CACHE_LIMIT:  # the older half goes (dicts keep order)
+                for old in list(itertools.islice(cache, len(cache) // 2)):
+                    cache.pop(old, None)  # another thread may have taken it
             store = index.store_at(position)
             pieces = cache[position] = _Pieces(*_store_fragments(store), store.hours, store.zone)
         hours = pieces.hours

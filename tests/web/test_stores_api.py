@@ -221,3 +221,17 @@ def test_nearby_text_is_what_jsonify_writes(client: FlaskClient) -> None:
             assert plain == store_json(index.get(hit["id"]), moment=moment)
     assert body["count"] == 0 and body["stores"] == []
     assert len(json.loads(client.get("/api/v1/stores/nearby?lat=24.1835&lng=120.6010").data)) == 3
+
+
+def test_a_full_json_cache_drops_its_older_half(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With room for a few stores' JSON, answers stay what they were and the cache stays small."""
+    at = "2026-11-18T10:00:00+08:00"
+    points = [(24.1835, 120.6010), (24.18518, 120.61262), (24.15, 120.65)]
+    before = [nearby(client, lat=a, lng=b, limit=10, at=at)["stores"] for a, b in points]
+    monkeypatch.setattr("web.stores._FRAGMENT_CACHE_LIMIT", 6)
+    client.application.extensions.pop("store_json_pieces", None)
+    after = [nearby(client, lat=a, lng=b, limit=10, at=at)["stores"] for a, b in points]
+    assert after == before and any(len(stores) > 6 for stores in after)
+    assert len(client.application.extensions["store_json_pieces"][1]) <= 6
