@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 from h3.api import basic_int as h3
+from numba import njit
 
 from geo import cell_kernel
 from geo.distance import (
@@ -126,3 +127,29 @@ def test_ranked_is_nearby_as_positions() -> None:
             assert [index.store_at(p) for p in positions] == [h.store for h in hits]
             assert metres == [h.distance_m for h in hits]
             assert [(h.store.id, h.distance_m) for h in hits] == brute_force(stores, query)
+
+
+@njit
+def _h3_disk(origin: np.uint64) -> tuple[np.ndarray, np.ndarray]:
+    """H3's own gridDiskDistances (fast walk, else its slow fallback), as the reference."""
+    disk = np.zeros(cell_kernel.DISK_SIZE, dtype=np.uint64)
+    rings = np.zeros(cell_kernel.DISK_SIZE, dtype=np.intc)
+    cell_kernel._grid_disk_distances(origin, cell_kernel.RINGS, disk.ctypes.data, rings.ctypes.data)
+    return disk, rings
+
+
+def test_grid_disk_is_h3s_near_pentagons_too() -> None:
+    """Same cells at the same grid distances as H3's gridDiskDistances: random cells, and
+    pentagons and the cells round them, where H3's fast walk fails."""
+    rng = np.random.default_rng(10)
+    lats, lngs = random_latlngs(rng, 300)
+    origins = [h3.latlng_to_cell(a, b, 9) for a, b in zip(lats, lngs, strict=True)]
+    origins += [c for r in (6, 8, 9) for p in h3.get_pentagons(r) for c in h3.grid_disk(p, 2)]
+    disk = np.zeros(cell_kernel.DISK_SIZE, dtype=np.uint64)
+    rings = np.zeros(cell_kernel.DISK_SIZE, dtype=np.intc)
+    for origin in origins:
+        assert cell_kernel.grid_disk(np.uint64(origin), disk, rings) == 0
+        expected_disk, expected_rings = _h3_disk(np.uint64(origin))
+        ours = {(int(c), int(r)) for c, r in zip(disk, rings, strict=True) if c}
+        theirs = {(int(c), int(r)) for c, r in zip(expected_disk, expected_rings, strict=True) if c}
+        assert ours == theirs
