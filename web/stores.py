@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import json
 import time
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, NamedTuple
-from zoneinfo import ZoneInfo
+from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from dispatch import order_store
-from geo.hours import OpeningHours
 from geo.index import NearbyQuery, Ranked, StoreIndex, is_open
 from geo.stores import STORE_KINDS, Store
 from web.errors import ApiError
 from web.limits import rate_limited
 from web.params import QueryReader, echoed, takes_query
 from web.services import (
+    catalogue_cache,
     catalogue_index,
     catalogue_meta,
     now,
@@ -29,6 +27,7 @@ from web.services import (
     store_slot,
     web_metrics,
 )
+from web.store_pieces import MappedPieces, StorePieces, dump, store_fields, store_pieces
 
 bp = Blueprint("stores", __name__, url_prefix="/api/v1/stores")
 
@@ -44,72 +43,23 @@ MAX_SKUS = 20
 
 
 def store_json(store: Store, *, moment: datetime) -> dict[str, Any]:
-    return {
-        "id": store.id,
-        "name": store.name,
-        "brand": store.brand,
-        "kind": store.kind,
-        "partner": store.partner,
-        "lat": store.lat,
-        "lng": store.lng,
-        "address": store.address,
-        "opening_hours": store.opening_hours,
-        "timezone": store.timezone,
-        "open_now": is_open(store, moment),
-        "prep_time_s": store.prep_time_s,
-        "capacity_per_hour": store.capacity_per_hour,
-        "delivery_radius_m": store.delivery_radius_m,
-    }
+    return store_fields(store, open_now=is_open(store, moment))
 
 
 _FRAGMENT_CACHE_LIMIT = 200_000
-
-
-def _dump(value: Any) -> str:
-    """JSON as Flask's jsonify writes it (compact, ASCII, keys sorted)."""
-    return json.dumps(value, ensure_ascii=True, sort_keys=True, separators=(",", ":"))
-
-
-def _store_fragments(store: Store) -> tuple[str, str, str]:
-    """A store's JSON in three pieces around its two per-request fields, ``distance_m`` and
-    ``open_now``, which sort between them: the same text jsonify writes for :func:`store_json`."""
-    head = (
-        f'{{"address":{_dump(store.address)},"brand":{_dump(store.brand)},'
-        f'"capacity_per_hour":{_dump(store.capacity_per_hour)},'
-        f'"delivery_radius_m":{_dump(store.delivery_radius_m)},'
-    )
-    middle = (
-        f'"id":{_dump(store.id)},"kind":{_dump(store.kind)},"lat":{_dump(store.lat)},'
-        f'"lng":{_dump(store.lng)},"name":{_dump(store.name)},'
-    )
-    tail = (
-        f'"opening_hours":{_dump(store.opening_hours)},"partner":{_dump(store.partner)},'
-        f'"prep_time_s":{_dump(store.prep_time_s)},"timezone":{_dump(store.timezone)}}}'
-    )
-    return head, middle, tail
-
-
 _OPEN_TEXT = {True: "true", False: "false", None: "null"}
 
 
-class _Pieces(NamedTuple):
-    """What a worker keeps per store for its JSON: the text around the two per-request fields,
-    and what ``open_now`` is computed from."""
-
-    head: str
-    middle: str
-    tail: str
-    hours: OpeningHours | None
-    zone: ZoneInfo
-
-
-def _hits_json(index: StoreIndex, ranked: Ranked, *, moment: datetime) -> str:
-    """The hits as a JSON array, each store's unchanging text made once and kept by its position
-    in the index (per worker, bounded, dropped with the index it came from)."""
+def _hits_json(
+    index: StoreIndex, mapped: MappedPieces | None, ranked: Ranked, *, moment: datetime
+) -> str:
+    """The hits as a JSON array: each store's unchanging text (:mod:`web.store_pieces`) kept by
+    its position in the index (per worker, bounded, dropped with the index it came from), taken
+    on first sight from the saved pieces of a large catalogue, else made from the store."""
     kept = current_app.extensions.get("store_json_pieces")
     if kept is None or kept[0] is not index:
         kept = current_app.extensions["store_json_pieces"] = (index, {})
-    cache: dict[int, _Pieces] = kept[1]
+    cache: dict[int, StorePieces] = kept[1]
     parts = []
     for position, distance in zip(ranked.positions, ranked.metres, strict=True):
         pieces = cache.get(position)
@@ -117,8 +67,8 @@ def _hits_json(index: StoreIndex, ranked: Ranked, *, moment: datetime) -> str:
             if len(cache) >= _FRAGMENT_CACHE_LIMIT:  # the older half goes (dicts keep order)
                 for old in list(itertools.islice(cache, len(cache) // 2)):
                     cache.pop(old, None)  # another thread may have taken it
-            store = index.store_at(position)
-            pieces = cache[position] = _Pieces(*_store_fragments(store), store.hours, store.zone)
+            made = store_pieces(index.store_at(position)) if mapped is None else mapped[position]
+            pieces = cache[position] = made
         hours = pieces.hours
         open_now = "null" if hours is None else _OPEN_TEXT[hours.is_open_at(moment, pieces.zone)]
         # repr of a finite float is the text json writes for it
@@ -134,7 +84,7 @@ def _hits_json(index: StoreIndex, ranked: Ranked, *, moment: datetime) -> str:
 @rate_limited("public")
 def nearby() -> ResponseReturnValue:
     """Stores near a point, nearest first (ties by id), exactly as a full scan would rank them."""
-    index = catalogue_index()
+    index, mapped = catalogue_cache().served()
     args = QueryReader(request.args)
     lat = args.number("lat", low=-90, high=90)
     lng = args.number("lng", low=-180, high=180)
@@ -166,8 +116,8 @@ def nearby() -> ResponseReturnValue:
     ranked = _with_stock(index, query, skus) if skus else index.ranked(query)
     web_metrics().nearby_seconds.observe(time.perf_counter() - started)
     # jsonify's text, written by hand: encoding twenty store dicts was most of the request
-    meta = _dump(catalogue_meta(at=moment))
-    stores = _hits_json(index, ranked, moment=moment)
+    meta = dump(catalogue_meta(at=moment))
+    stores = _hits_json(index, mapped, ranked, moment=moment)
     body = f'{{"count":{len(ranked.positions)},"meta":{meta},"stores":{stores}}}\n'
     return current_app.response_class(body, mimetype="application/json")
 
