@@ -23,6 +23,7 @@ import math
 import h3._cy.cells
 import llvmlite.binding
 import numpy as np
+from h3.api import basic_int as h3_api
 from numba import njit, types
 
 from geo.distance import EARTH_RADIUS_M
@@ -30,7 +31,8 @@ from geo.distance import EARTH_RADIUS_M
 SETTLED = 0  # the answer is final
 COARSER = 1  # the rings of this level did not settle it: try a coarser level
 MISSING = 2  # geometry of some cells is unknown: compute them, insert, call again
-UNSETTLED = 3  # not even level 0 settled it in a few rings: take the walk in Python
+UNSETTLED = 3  # not even level 0 settled it in a few rings: take the full scan
+UNSETTLED_CODE = -1  # what nearest() returns for UNSETTLED (and when H3 refuses the point)
 
 RINGS = 5  # a level's disk; its outer ring bounds what its inner rings did not see
 DISK_SIZE = 3 * RINGS * (RINGS + 1) + 1
@@ -40,15 +42,31 @@ MAX_MISSING = 6 * RINGS  # cells of the outer ring
 # module under a name of ours (a symbol, not an address, so numba can cache the compiled code).
 # It gives every cell's grid distance, pentagons included; calling it from Python instead
 # would cost more than the rest of the query.
+# latLngToCell and degsToRads come the same way, so that the query point's cell is the one
+# h3-py's latlng_to_cell gives (it converts degrees with degsToRads too).
 _library = ctypes.CDLL(h3._cy.cells.__file__)
-llvmlite.binding.add_symbol(
-    "nearby_h3_grid_disk_distances",
-    ctypes.cast(_library.gridDiskDistances, ctypes.c_void_p).value,  # type: ignore[arg-type]
-)
+for _ours, _theirs in (
+    ("nearby_h3_grid_disk_distances", "gridDiskDistances"),
+    ("nearby_h3_grid_disk_unsafe", "gridDiskDistancesUnsafe"),
+    ("nearby_h3_latlng_to_cell", "latLngToCell"),
+    ("nearby_h3_degs_to_rads", "degsToRads"),
+):
+    _address = ctypes.cast(getattr(_library, _theirs), ctypes.c_void_p).value
+    llvmlite.binding.add_symbol(_ours, _address)  # type: ignore[arg-type]
 _grid_disk_distances = types.ExternalFunction(
     "nearby_h3_grid_disk_distances",
     types.uint32(types.uint64, types.intc, types.voidptr, types.voidptr),
 )
+_grid_disk_unsafe = types.ExternalFunction(
+    "nearby_h3_grid_disk_unsafe",
+    types.uint32(types.uint64, types.intc, types.voidptr, types.voidptr),
+)
+_latlng_to_cell = types.ExternalFunction(
+    "nearby_h3_latlng_to_cell", types.uint32(types.voidptr, types.intc, types.voidptr)
+)
+_degs_to_rads = types.ExternalFunction("nearby_h3_degs_to_rads", types.double(types.double))
+# average hexagon edge in metres per resolution: a constant compiled into the kernel
+_EDGES = np.array([h3_api.average_hexagon_edge_length(r, "m") for r in range(16)])
 
 TWO_R = 2.0 * EARTH_RADIUS_M
 _MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -224,25 +242,47 @@ def walk(
     (H3 cell numbers fit an int64).
     ``columns`` holds each store's id rank, kind code, brand code and partner flag; ``kind_ok``
     and ``brand_ok`` are empty when any passes; ``partner`` is -1 for any.
+
+    Each cell is looked up and bounded once (a ring's cells are met again as the next ring's
+    horizon and in the settling), and each store's haversine is computed once: the stores that
+    pass the filters and the loose cut are kept as candidates for the settling.
     """
+    # the disk's cells grouped by ring (H3 gives them in ring order only away from pentagons)
+    first = np.zeros(RINGS + 2, dtype=np.int64)
+    for c in range(disk.size):
+        if disk[c] != 0:
+            first[rings[c] + 1] += 1
+    for k in range(RINGS + 1):
+        first[k + 1] += first[k]
+    order = np.empty(disk.size, dtype=np.int64)
+    fill = first.copy()
+    for c in range(disk.size):
+        if disk[c] != 0:
+            order[fill[rings[c]]] = c
+            fill[rings[c]] += 1
+    cell_row = np.empty(disk.size, dtype=np.int64)  # row in the table, -1 for not in it
+    cell_bound = np.empty(disk.size)
+    for i in range(first[1]):  # the origin; later rings are looked up as a horizon first
+        _look_up(keys, rows, geometry, disk, order[i], px, py, pz, cell_row, cell_bound)
     heap = np.empty(limit)
     size = 0
+    capacity = 256
+    cand_hav = np.empty(capacity)
+    cand_pos = np.empty(capacity, dtype=np.int64)
     count = 0
     any_kind = kind_ok.size == 0
     any_brand = brand_ok.size == 0
     for k in range(RINGS):
         kth_m = to_metres(heap[0]) if size == limit else math.inf
-        for c in range(disk.size):
-            if rings[c] != k or disk[c] == 0:
-                continue
-            slot = find_slot(keys, disk[c])
-            if keys[slot] != disk[c]:
+        for i in range(first[k], first[k + 1]):
+            c = order[i]
+            row = cell_row[c]
+            if row < 0:
                 continue  # not in the table: no stores
-            row = rows[slot]
             start, stop = spans[row, 0], spans[row, 1]
             if stop == start:
                 continue
-            bound = _cell_bound(geometry, row, px, py, pz)
+            bound = cell_bound[c]
             if bound > radius_m or bound > kth_m:
                 continue  # nothing in it can be a hit
             for p in range(start, stop):
@@ -255,6 +295,12 @@ def walk(
                     continue
                 if partner >= 0 and columns[p, 3] != partner:
                     continue
+                if count == capacity:
+                    capacity *= 2
+                    cand_hav = np.concatenate((cand_hav, np.empty(capacity - count)))
+                    cand_pos = np.concatenate((cand_pos, np.empty(capacity - count, np.int64)))
+                cand_hav[count] = hav
+                cand_pos[count] = p
                 count += 1
                 size = _heap_push(heap, size, hav)
             if size == limit:
@@ -262,46 +308,56 @@ def walk(
         # the bound from ring k + 1
         horizon = math.inf
         n_missing = 0
-        for c in range(disk.size):
-            if rings[c] != k + 1 or disk[c] == 0:
-                continue
-            slot = find_slot(keys, disk[c])
-            if keys[slot] != disk[c]:
+        for i in range(first[k + 1], first[k + 2]):
+            c = order[i]
+            _look_up(keys, rows, geometry, disk, c, px, py, pz, cell_row, cell_bound)
+            if cell_row[c] < 0:
                 out_positions[n_missing] = np.int64(disk[c])
                 n_missing += 1
                 continue
-            horizon = min(horizon, _cell_bound(geometry, rows[slot], px, py, pz))
+            horizon = min(horizon, cell_bound[c])
         if n_missing:
             return MISSING, n_missing
         if horizon <= radius_m and count < limit:
             continue  # too few candidates yet, and more may lie outside
         n = _settle(
-            keys, rows, geometry, spans, vectors, columns, kind_ok, brand_ok, partner, disk,
-            rings, k, px, py, pz, radius_m, hav_cut, limit, heap[0] if size == limit else math.inf,
-            horizon, out_positions, out_metres,
+            columns, cand_hav, cand_pos, count, radius_m, hav_cut, limit,
+            heap[0] if size == limit else math.inf, horizon, out_positions, out_metres,
         )  # fmt: skip
         if horizon > radius_m or n >= limit:
             return SETTLED, min(n, limit)
     return COARSER, 0
 
 
-@njit(cache=True)
-def _settle(
+@njit(cache=True, inline="always")
+def _look_up(
     keys: np.ndarray,
     rows: np.ndarray,
     geometry: np.ndarray,
-    spans: np.ndarray,
-    vectors: np.ndarray,
-    columns: np.ndarray,
-    kind_ok: np.ndarray,
-    brand_ok: np.ndarray,
-    partner: int,
     disk: np.ndarray,
-    rings: np.ndarray,
-    last_ring: int,
+    c: int,
     px: float,
     py: float,
     pz: float,
+    cell_row: np.ndarray,
+    cell_bound: np.ndarray,
+) -> None:
+    """Disk cell ``c``'s row in the table (-1: not in it) and its lower bound in metres."""
+    slot = find_slot(keys, disk[c])
+    if keys[slot] != disk[c]:
+        cell_row[c] = -1
+        return
+    row = rows[slot]
+    cell_row[c] = row
+    cell_bound[c] = _cell_bound(geometry, row, px, py, pz)
+
+
+@njit(cache=True)
+def _settle(
+    columns: np.ndarray,
+    cand_hav: np.ndarray,
+    cand_pos: np.ndarray,
+    count: int,
     radius_m: float,
     hav_cut: float,
     limit: int,
@@ -310,55 +366,28 @@ def _settle(
     out_positions: np.ndarray,
     out_metres: np.ndarray,
 ) -> int:
-    """The hits known to be final in the rings up to ``last_ring``: within the radius, nearer
-    than ``horizon``, nearest first with ties by id; more than ``limit`` only in a final tie."""
+    """The hits known to be final among the candidates (every store of the rings walked that
+    passes the filters, bar cells no nearer than the radius or the ``limit``-th hit): within the
+    radius, nearer than ``horizon``, nearest first with ties by id; more than ``limit`` only in
+    a final tie."""
     cut = min(hav_cut, kth_hav * _TIE)
-    kth_m = to_metres(kth_hav) if kth_hav < math.inf else math.inf
-    any_kind = kind_ok.size == 0
-    any_brand = brand_ok.size == 0
-    capacity = 64
-    metres = np.empty(capacity)
-    ranks = np.empty(capacity, dtype=np.int64)
-    positions = np.empty(capacity, dtype=np.int64)
+    metres = np.empty(count)
+    ranks = np.empty(count, dtype=np.int64)
+    positions = np.empty(count, dtype=np.int64)
     n = 0
-    for c in range(disk.size):
-        if rings[c] > last_ring or disk[c] == 0:
+    for j in range(count):
+        hav = cand_hav[j]
+        if hav > cut:
             continue
-        slot = find_slot(keys, disk[c])
-        if keys[slot] != disk[c]:
+        d = to_metres(hav)
+        if d > radius_m or d >= horizon:
             continue
-        row = rows[slot]
-        start, stop = spans[row, 0], spans[row, 1]
-        if stop == start:
-            continue
-        bound = _cell_bound(geometry, row, px, py, pz)
-        if bound > radius_m or bound > kth_m or bound >= horizon:
-            continue
-        for p in range(start, stop):
-            hav = _hav_at(vectors, p, px, py, pz)
-            if hav > cut:
-                continue
-            if not any_kind and not kind_ok[columns[p, 1]]:
-                continue
-            if not any_brand and not brand_ok[columns[p, 2]]:
-                continue
-            if partner >= 0 and columns[p, 3] != partner:
-                continue
-            d = to_metres(hav)
-            if d > radius_m or d >= horizon:
-                continue
-            if n == capacity:
-                capacity *= 2
-                metres = np.concatenate((metres, np.empty(capacity - n)))
-                ranks = np.concatenate((ranks, np.empty(capacity - n, dtype=np.int64)))
-                positions = np.concatenate((positions, np.empty(capacity - n, dtype=np.int64)))
-            metres[n] = d
-            ranks[n] = columns[p, 0]
-            positions[n] = p
-            n += 1
-    # (metres, id rank) order: by rank first, then a stable sort by metres
-    by_rank = np.argsort(ranks[:n], kind="mergesort")
-    order = by_rank[np.argsort(metres[:n][by_rank], kind="mergesort")]
+        p = cand_pos[j]
+        metres[n] = d
+        ranks[n] = columns[p, 0]
+        positions[n] = p
+        n += 1
+    order = _by_metres_then_rank(metres, ranks, n)
     taken = 0
     last = -1.0
     for i in order:
@@ -371,6 +400,26 @@ def _settle(
         taken += 1
         last = d
     return taken
+
+
+@njit(cache=True)
+def _by_metres_then_rank(metres: np.ndarray, ranks: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the first ``n`` entries in (metres, rank) order: an insertion sort for the
+    few hits of a typical query, two stable sorts for many."""
+    if n > 48:
+        by_rank = np.argsort(ranks[:n], kind="mergesort")
+        return by_rank[np.argsort(metres[:n][by_rank], kind="mergesort")]
+    order = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        j = i
+        while j > 0:
+            o = order[j - 1]
+            if metres[o] < metres[i] or (metres[o] == metres[i] and ranks[o] < ranks[i]):
+                break
+            order[j] = o
+            j -= 1
+        order[j] = i
+    return order
 
 
 @njit(cache=True)
@@ -405,11 +454,7 @@ def nearby(
     disk = np.empty(DISK_SIZE, dtype=np.uint64)
     rings = np.empty(DISK_SIZE, dtype=np.intc)
     while level >= 0:
-        disk[:] = 0
-        origin = cell_to_parent(finest, level)
-        failed = _grid_disk_distances(  # type: ignore[call-overload]
-            origin, RINGS, disk.ctypes.data, rings.ctypes.data
-        )
+        failed = grid_disk(cell_to_parent(finest, level), disk, rings)
         if failed:
             return UNSETTLED, 0
         status, n = walk(
@@ -420,6 +465,115 @@ def nearby(
             return status, n
         level -= 1
     return UNSETTLED, 0
+
+
+@njit(cache=True)
+def grid_disk(origin: np.uint64, disk: np.ndarray, rings: np.ndarray) -> int:
+    """The cells within ``RINGS`` of ``origin`` and their grid distances, 0s after the last;
+    non-zero when H3 fails.
+
+    H3's fast walk round the rings fails when it meets a pentagon, and H3's own fallback then
+    recurses through every path, hundreds of microseconds at five rings. Here the fallback is a
+    breadth-first search by H3's one-ring disks: the same cells at the same (graph) distances,
+    in tens of microseconds.
+    """
+    disk[:] = 0
+    if not _grid_disk_unsafe(origin, RINGS, disk.ctypes.data, rings.ctypes.data):  # type: ignore[call-overload]
+        return 0
+    disk[:] = 0
+    around = np.zeros(7, dtype=np.uint64)
+    steps = np.zeros(7, dtype=np.intc)
+    disk[0] = origin
+    rings[0] = 0
+    n = 1
+    head = 0
+    while head < n:
+        cell = disk[head]
+        ring = rings[head]
+        head += 1
+        if ring == RINGS:
+            continue
+        around[:] = 0
+        if _grid_disk_distances(cell, 1, around.ctypes.data, steps.ctypes.data):  # type: ignore[call-overload]
+            return 1
+        for j in range(7):
+            neighbour = around[j]
+            if neighbour == 0:
+                continue
+            seen = False
+            for i in range(n):
+                if disk[i] == neighbour:
+                    seen = True
+                    break
+            if not seen:
+                if n == disk.size:
+                    return 1  # more cells than a disk holds: not a grid H3 makes
+                disk[n] = neighbour
+                rings[n] = ring + 1
+                n += 1
+    return 0
+
+
+@njit(cache=True)
+def unit_vector(lat: float, lng: float) -> tuple[float, float, float]:
+    """:func:`geo.distance.latlng_to_unit_vector`, the same operations in the same order."""
+    phi = math.radians(lat)
+    lam = math.radians(lng)
+    cos_phi = math.cos(phi)
+    return cos_phi * math.cos(lam), cos_phi * math.sin(lam), math.sin(phi)
+
+
+@njit(cache=True)
+def latlng_to_cell(lat: float, lng: float, resolution: int) -> np.uint64:
+    """H3's own latLngToCell, degrees made radians by H3's degsToRads as h3-py does; 0 when H3
+    refuses the point."""
+    point = np.empty(2)
+    point[0] = _degs_to_rads(lat)  # type: ignore[call-overload]
+    point[1] = _degs_to_rads(lng)  # type: ignore[call-overload]
+    cell = np.zeros(1, dtype=np.uint64)
+    failed = _latlng_to_cell(  # type: ignore[call-overload]
+        point.ctypes.data, resolution, cell.ctypes.data
+    )
+    return np.uint64(0) if failed else cell[0]
+
+
+@njit(cache=True)
+def nearest(
+    keys: np.ndarray,
+    rows: np.ndarray,
+    geometry: np.ndarray,
+    spans: np.ndarray,
+    vectors: np.ndarray,
+    columns: np.ndarray,
+    kind_ok: np.ndarray,
+    brand_ok: np.ndarray,
+    partner: int,
+    resolution: int,
+    lat: float,
+    lng: float,
+    radius_m: float,
+    limit: int,
+    out_positions: np.ndarray,
+    out_metres: np.ndarray,
+) -> int:
+    """A whole query from the point in degrees, in one call (the Python around it costs more
+    per argument and per object than the walk): its H3 cell and unit vector, then
+    :func:`nearby`. Returns n >= 0 for n settled hits in ``out_positions``/``out_metres``,
+    -1 - m for m cells whose geometry is missing (in ``out_positions``: compute them, insert,
+    call again), or :data:`UNSETTLED_CODE` (take the full scan)."""
+    finest = latlng_to_cell(lat, lng, resolution)
+    if finest == 0:
+        return UNSETTLED_CODE
+    px, py, pz = unit_vector(lat, lng)
+    status, n = nearby(
+        keys, rows, geometry, spans, _EDGES, vectors, columns, kind_ok, brand_ok, partner,
+        finest, resolution, px, py, pz, radius_m, limit, out_positions, out_metres,
+    )  # fmt: skip
+    if status == SETTLED:
+        return n
+    if status == MISSING:
+        return -1 - n
+    return UNSETTLED_CODE
 
 
 @njit(cache=True)
@@ -438,20 +592,16 @@ def scan(
     out_metres: np.ndarray,
 ) -> int:
     """Every store, for the rare query that no level's rings settle: the brute-force answer."""
-    n = vectors.shape[0]
     hav_cut = loose_haversine(radius_m)
-    spans = np.array([[0, n]], dtype=np.int64)
-    disk = np.array([1], dtype=np.uint64)  # one pseudo-cell holding every store
-    keys = np.zeros(2, dtype=np.uint64)
-    rows = np.zeros(2, dtype=np.int64)
-    insert_cells(keys, rows, disk, 0)
-    geometry = np.array([[px, py, pz, 0.0]])  # a bound of 0 m: nothing is skipped
-    rings = np.zeros(1, dtype=np.intc)
     heap = np.empty(limit)
     size = 0
+    capacity = 256
+    cand_hav = np.empty(capacity)
+    cand_pos = np.empty(capacity, dtype=np.int64)
+    count = 0
     any_kind = kind_ok.size == 0
     any_brand = brand_ok.size == 0
-    for p in range(n):
+    for p in range(vectors.shape[0]):
         hav = _hav_at(vectors, p, px, py, pz)
         if hav > hav_cut:
             continue
@@ -461,11 +611,17 @@ def scan(
             continue
         if partner >= 0 and columns[p, 3] != partner:
             continue
+        if count == capacity:
+            capacity *= 2
+            cand_hav = np.concatenate((cand_hav, np.empty(capacity - count)))
+            cand_pos = np.concatenate((cand_pos, np.empty(capacity - count, np.int64)))
+        cand_hav[count] = hav
+        cand_pos[count] = p
+        count += 1
         size = _heap_push(heap, size, hav)
     found = _settle(
-        keys, rows, geometry, spans, vectors, columns, kind_ok, brand_ok, partner, disk, rings,
-        0, px, py, pz, radius_m, hav_cut, limit, heap[0] if size == limit else math.inf,
-        math.inf, out_positions, out_metres,
+        columns, cand_hav, cand_pos, count, radius_m, hav_cut, limit,
+        heap[0] if size == limit else math.inf, math.inf, out_positions, out_metres,
     )  # fmt: skip
     return min(found, limit)
 

@@ -19,6 +19,7 @@ lookup returns it.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
 import os
@@ -46,10 +47,10 @@ from geo.stores import STORE_KINDS, Store
 
 # Guards the pruning bound against rounding in cell vertices and centres (metres).
 _REACH_SLACK_M = 0.05
-_EDGE_ARRAY = np.array([h3.average_hexagon_edge_length(r, "m") for r in range(16)])
 _ANY = np.zeros(0, dtype=np.bool_)  # a kind or brand mask that lets everything through
 _FORMAT = 1  # of a saved index folder; bump when its files change
 _STORE_CACHE_LIMIT = 200_000  # stores made from a mapped file kept at once
+DEFAULT_BUFFER = 256  # hits a thread's kernel buffers hold before they grow
 
 IntArray = npt.NDArray[np.int64]
 CellGeometry = tuple[float, float, float, float]  # centre x, y, z and reach in metres
@@ -89,6 +90,21 @@ class NearbyQuery:
         if self.partner is not None and store.partner != self.partner:
             return False
         return _passes_late_filters(store, self)
+
+
+class Ranked(NamedTuple):
+    """A query's answer as index positions (:meth:`StoreIndex.store_at`) and metres."""
+
+    positions: list[int]
+    metres: list[float]
+
+
+class _Buffers:
+    """A thread's arrays for the kernel's answer: positions (or missing cells) and metres."""
+
+    def __init__(self) -> None:
+        self.positions = np.empty(max(DEFAULT_BUFFER, cell_kernel.MAX_MISSING), dtype=np.int64)
+        self.metres = np.empty(self.positions.size)
 
 
 class StoreHit(NamedTuple):
@@ -158,8 +174,10 @@ class StoreIndex:
         self._store_at = (
             rows.stores.__getitem__ if isinstance(rows, _StoreList) else rows.__getitem__
         )
-        self._vectors = vectors
-        self._columns = columns
+        # plain arrays, not np.memmap: numba reads a subclass's type the slow way on every call
+        self._vectors = np.asarray(vectors)
+        self._columns = np.asarray(columns)
+        self._local = threading.local()
         self.brands: frozenset[str] = frozenset(brands)
         self._brand_codes = {brand: code for code, brand in enumerate(brands)}
         self._table = table
@@ -257,47 +275,71 @@ class StoreIndex:
         growing prefix of the nearest stores passing the other filters: the first ``limit`` open
         stores of an exact nearest-first prefix are the first ``limit`` open stores overall.
         """
+        positions, metres = self.ranked(query)
+        return list(map(_new_hit, zip(map(self._store_at, positions), metres, strict=True)))
+
+    def ranked(self, query: NearbyQuery) -> Ranked:
+        """:meth:`nearby` as positions in the index (:meth:`store_at`) and metres, making no
+        store object unless opening hours must be read: what a caller that only needs a few
+        fields of each hit (or its cached JSON) asks for."""
         if not len(self):
-            return []
+            return Ranked([], [])
         if query.open_at is None and query.delivers_to is None:
             return self._ranked(query, query.limit)
         fetch = query.limit * 4
+        store_at = self._store_at
         while True:
-            hits = self._ranked(query, min(fetch, len(self)))
-            open_hits = [hit for hit in hits if _passes_late_filters(hit.store, query)]
-            if len(open_hits) >= query.limit or len(hits) < fetch or fetch >= len(self):
-                return open_hits[: query.limit]
+            positions, metres = self._ranked(query, min(fetch, len(self)))
+            open_hits = [
+                (p, d)
+                for p, d in zip(positions, metres, strict=True)
+                if _passes_late_filters(store_at(p), query)
+            ][: query.limit]
+            if len(open_hits) >= query.limit or len(positions) < fetch or fetch >= len(self):
+                return Ranked([p for p, _ in open_hits], [d for _, d in open_hits])
             fetch *= 4
 
-    def _ranked(self, query: NearbyQuery, limit: int) -> list[StoreHit]:
+    def store_at(self, position: int) -> Store:
+        """The store at a position :meth:`ranked` returned."""
+        return self._store_at(position)
+
+    def _ranked(self, query: NearbyQuery, limit: int) -> Ranked:
         """The ``limit`` nearest stores passing the filters other than opening hours."""
-        finest = np.uint64(h3.latlng_to_cell(query.lat, query.lng, self.resolution))
-        px, py, pz = latlng_to_unit_vector(query.lat, query.lng)
         kind_ok, brand_ok, partner = self._static_masks(query)
+        buffers = self._buffers
         # positions of the hits, or the cells whose geometry is missing
-        positions = np.empty(max(limit, cell_kernel.MAX_MISSING), dtype=np.int64)
-        metres = np.empty(limit)
+        positions = buffers.positions
+        if positions.size < limit:
+            positions = buffers.positions = np.empty(limit, dtype=np.int64)
+            buffers.metres = np.empty(limit)
+        metres = buffers.metres
+        nearest = cell_kernel.nearest
         while True:
             table = self._table
-            status, n = cell_kernel.nearby(
-                table.keys, table.rows, table.geometry, table.spans, _EDGE_ARRAY, self._vectors,
-                self._columns, kind_ok, brand_ok, partner, finest, self.resolution,
-                px, py, pz, query.radius_m, limit, positions, metres,
+            n = nearest(
+                table.keys, table.rows, table.geometry, table.spans, self._vectors,
+                self._columns, kind_ok, brand_ok, partner, self.resolution, query.lat,
+                query.lng, query.radius_m, limit, positions, metres,
             )  # fmt: skip
-            if status != cell_kernel.MISSING:
+            if n >= -1:
                 break
-            self._add_geometry(positions[:n].tolist())
-        if status != cell_kernel.SETTLED:
+            self._add_geometry(positions[: -1 - n].tolist())
+        if n == cell_kernel.UNSETTLED_CODE:
+            px, py, pz = latlng_to_unit_vector(query.lat, query.lng)
             n = cell_kernel.scan(
                 self._vectors, self._columns, kind_ok, brand_ok, partner, px, py, pz,
                 query.radius_m, limit, positions, metres,
             )  # fmt: skip
-        return list(
-            map(
-                _new_hit,
-                zip(map(self._store_at, positions[:n].tolist()), metres[:n].tolist(), strict=True),
-            )
-        )
+        return Ranked(positions[:n].tolist(), metres[:n].tolist())
+
+    @property
+    def _buffers(self) -> _Buffers:
+        """This thread's output arrays for the kernel (reused: a query copies its answer out)."""
+        try:
+            return self._local.buffers  # type: ignore[no-any-return]
+        except AttributeError:
+            buffers = self._local.buffers = _Buffers()
+            return buffers
 
     def _static_masks(
         self, query: NearbyQuery
@@ -356,7 +398,8 @@ class _StoreList:
 class _StoreFile:
     """The stores of a saved index: JSON records in a mapped file, made into stores on demand.
 
-    A bounded cache keeps the stores recently returned (a dict: safe to share between threads).
+    A bounded cache keeps the stores recently made (a dict: safe to share between threads; when
+    full, the older half goes).
     """
 
     def __init__(
@@ -366,8 +409,9 @@ class _StoreFile:
         ids: npt.NDArray[np.generic],
         id_positions: npt.NDArray[np.generic],
     ) -> None:
-        self._records = records
-        self._offsets = offsets
+        # plain views of the maps: slicing an np.memmap runs Python code for every new view
+        self._records = np.asarray(records)
+        self._offsets = np.asarray(offsets)
         self._ids = ids
         self._id_positions = id_positions
         self._cache: dict[int, Store] = {}
@@ -379,11 +423,12 @@ class _StoreFile:
     def __getitem__(self, position: int) -> Store:
         store = self._cache.get(position)
         if store is None:
-            start, end = int(self._offsets[position]), int(self._offsets[position + 1])
+            start, end = self._offsets[position : position + 2].tolist()
             store = Store.from_checked_record(json.loads(self._records[start:end].tobytes()))
-            if len(self._cache) >= _STORE_CACHE_LIMIT:
-                self._cache = {}
-            self._cache[position] = store
+            cache = self._cache
+            if len(cache) >= _STORE_CACHE_LIMIT:
+                self._cache = cache = dict(itertools.islice(cache.items(), len(cache) // 2, None))
+            cache[position] = store
         return store
 
     def position(self, store_id: str) -> int | None:

@@ -9,6 +9,11 @@ same catalogue in the same run, interleaved query by query so machine noise hits
 prints median and p99 latency per query and checks the answers: ours must equal brute force
 exactly (same stores, same order); GEOSEARCH is compared allowing for its own geometry (52-bit
 geohash coordinates, Earth radius 6372797.56 m), and every disagreement beyond that is counted.
+
+"Ours" is ``StoreIndex.ranked``: the hits as index positions and metres, what the HTTP endpoint
+takes (like GEOSEARCH's reply of member names, it makes no store object); "as StoreHit" is
+``StoreIndex.nearby`` on the same points, the (store, metres) tuples the dispatch code reads.
+Both must equal brute force.
 """
 
 from __future__ import annotations
@@ -87,17 +92,25 @@ def measure(
     limit: int,
 ) -> tuple[float, dict[str, tuple[float, float]], int, int, int, int, list[int]]:
     """Time the three methods block by block on the same points, then compare their answers."""
-    times: dict[str, list[float]] = {"ours": [], "redis": [], "brute": []}
+    times: dict[str, list[float]] = {"ours": [], "hits": [], "redis": [], "brute": []}
     ours_all: list[list[tuple[str, float]]] = []
     theirs_all: list[list[str]] = []
     brute_all: list[list[tuple[str, float]]] = []
+    hits_all: list[list[tuple[str, float]]] = []
     for start in tqdm(range(0, len(points), BLOCK), desc=f"{radius:g} m", disable=None):
         block = points[start : start + BLOCK]
         for lat, lng in block:
             t0 = time.perf_counter()
-            hits = index.nearby(NearbyQuery(lat, lng, radius, limit))
+            positions, metres = index.ranked(NearbyQuery(lat, lng, radius, limit))
             times["ours"].append(time.perf_counter() - t0)
-            ours_all.append([(h.store.id, h.distance_m) for h in hits])
+            ours_all.append(
+                [(index.store_at(p).id, d) for p, d in zip(positions, metres, strict=True)]
+            )
+        for lat, lng in block:  # the same answer as StoreHit tuples (what dispatch code reads)
+            t0 = time.perf_counter()
+            hits = index.nearby(NearbyQuery(lat, lng, radius, limit))
+            times["hits"].append(time.perf_counter() - t0)
+            hits_all.append([(h.store.id, h.distance_m) for h in hits])
         for lat, lng in block:
             t0 = time.perf_counter()
             theirs_all.append(geosearch(client, lat, lng, radius, limit))
@@ -106,7 +119,7 @@ def measure(
             t0 = time.perf_counter()
             brute_all.append(brute.query(lat, lng, radius, limit))
             times["brute"].append(time.perf_counter() - t0)
-    exact = sum(o == b for o, b in zip(ours_all, brute_all, strict=True))
+    exact = sum(o == b == h for o, b, h in zip(ours_all, brute_all, hits_all, strict=True))
     same = explained = wrong = 0
     for (lat, lng), ours, theirs in zip(points, ours_all, theirs_all, strict=True):
         if [store_id for store_id, _ in ours] == theirs:
@@ -172,7 +185,7 @@ def main() -> None:
         for i in range(args.warmup):  # warm caches on both sides with queries not timed
             for radius in args.radii:
                 lat, lng = float(q_lats[i]), float(q_lngs[i])
-                index.nearby(NearbyQuery(lat, lng, radius, args.limit))
+                index.ranked(NearbyQuery(lat, lng, radius, args.limit))
                 geosearch(client, lat, lng, radius, args.limit)
         rows = []
         for radius in args.radii:
@@ -183,16 +196,19 @@ def main() -> None:
     print()
     print(f"catalogue {len(stores):,} stores ({catalogue.name}), {n:,} queries, limit {args.limit}")
     print(
-        "| radius | ours median / p99 µs | GEOSEARCH median / p99 µs | brute force median / p99 µs "
-        "| GEOSEARCH ÷ ours (median) | ours = brute force"
+        "| radius | ours median / p99 µs | as StoreHit median / p99 µs | GEOSEARCH median / p99 µs "
+        "| brute force median / p99 µs | GEOSEARCH ÷ ours (median) | ÷ as StoreHit"
+        " | ours = brute force"
         " | GEOSEARCH same / within its rounding / differs | mean stores found |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for radius, m, exact, same, explained, wrong, found in rows:
         ratio = m["redis"][0] / m["ours"][0]
         print(
-            f"| {radius:g} m | {m['ours'][0]:.0f} / {m['ours'][1]:.0f} | {m['redis'][0]:.0f} / "
-            f"{m['redis'][1]:.0f} | {m['brute'][0]:.0f} / {m['brute'][1]:.0f} | {ratio:.1f}x | "
+            f"| {radius:g} m | {m['ours'][0]:.1f} / {m['ours'][1]:.0f} | {m['hits'][0]:.1f} / "
+            f"{m['hits'][1]:.0f} | {m['redis'][0]:.0f} / {m['redis'][1]:.0f} | "
+            f"{m['brute'][0]:.0f} / {m['brute'][1]:.0f} | {ratio:.1f}x | "
+            f"{m['redis'][0] / m['hits'][0]:.1f}x | "
             f"{exact}/{n} | {same} / {explained} / {wrong} | {sum(found) / len(found):.1f} |"
         )
     if any(exact != n for _, _, exact, *_ in rows):

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import redis
-from flask import Flask
+from flask import Flask, Request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from web.catalogue_cache import CatalogueCache
@@ -21,6 +22,16 @@ from web.settings import Settings, redis_client, secret_key, street_map, travel_
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+class LazyCookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, minus building the signer for a request that brings no
+    session cookie (every API call): the same empty session, without the per-request cost."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def create_app(
@@ -36,6 +47,7 @@ def create_app(
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
     app.config["SECRET_KEY"] = secret_key(settings)
+    app.session_interface = LazyCookieSessions()
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
 

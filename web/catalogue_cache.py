@@ -1,7 +1,8 @@
 """Each web worker's index, rebuilt when the catalogue version in Redis changes.
 
 A large catalogue's index is built once per version and machine, saved to a folder that every
-worker of the machine maps (:meth:`StoreIndex.load`): one worker reads the catalogue from Redis
+worker of the machine maps (:meth:`StoreIndex.load`), with the stores' JSON pieces for the
+nearby answer (:mod:`web.store_pieces`): one worker reads the catalogue from Redis
 and builds, under a file lock, while the others wait for it and then map the result, so a
 restarted or added worker is ready in about a second and the stores' arrays sit once in memory.
 The folder's name comes from a random token that the first builder records in Redis next to the
@@ -31,6 +32,7 @@ from web.catalogue_store import (
     current_version,
     read_catalogue,
 )
+from web.store_pieces import MappedPieces, save_store_pieces
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,8 @@ class CatalogueCache:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._index = StoreIndex([], resolution=resolution or 8)
+        # the index and, for a saved one, its stores' JSON pieces: swapped together
+        self._served: tuple[StoreIndex, MappedPieces | None] = (self._index, None)
         self._version: int | None = None
         self._checked_at = -float("inf")
         self._builder: threading.Thread | None = None
@@ -77,11 +81,16 @@ class CatalogueCache:
         return self._version
 
     def index(self) -> StoreIndex:
+        return self.served()[0]
+
+    def served(self) -> tuple[StoreIndex, MappedPieces | None]:
+        """The current index and, when it was saved, its stores' JSON pieces (one pair: an
+        index and pieces of two versions never go together)."""
         # Until the first catalogue is in, every call goes through refresh(), whose lock makes
         # a thread wait for another's first build instead of answering from the empty index.
         if self._version is None or self._monotonic() - self._checked_at >= self._poll_s:
             self.refresh()
-        return self._index
+        return self._served
 
     def refresh(self) -> None:
         """Start rebuilding if Redis holds a newer version than this worker serves."""
@@ -116,13 +125,14 @@ class CatalogueCache:
         for _ in range(3):  # a version can vanish mid-read when two imports land in a row
             try:
                 if latest.count >= self._share_from:
-                    index = self._shared_index(latest.version)
+                    index, pieces = self._shared_index(latest.version)
                 else:
-                    index = self._built_index(latest.version)
+                    index, pieces = self._built_index(latest.version), None
             except CatalogueVanishedError:
                 latest = current_version(self._client) or latest
                 continue
-            self._index, self._version = index, latest.version  # one swap: readers see either
+            self._index, self._version = index, latest.version
+            self._served = (index, pieces)  # one swap: readers see either
             log.info("catalogue v%s indexed: %s stores", latest.version, len(index))
             return
         log.warning("catalogue kept changing while being read; keeping v%s", self._version)
@@ -130,7 +140,7 @@ class CatalogueCache:
     def _built_index(self, version: int) -> StoreIndex:
         return StoreIndex(read_catalogue(self._client, version), resolution=self._resolution)
 
-    def _shared_index(self, version: int) -> StoreIndex:
+    def _shared_index(self, version: int) -> tuple[StoreIndex, MappedPieces | None]:
         """Map this machine's saved index of ``version``, building and saving it first if no
         worker has; in memory only if the folder cannot be written."""
         token = f"catalogue-index:v{version}:{self._resolution}"
@@ -146,12 +156,13 @@ class CatalogueCache:
                     partial = folder.with_name(f"{folder.name}.{os.getpid()}.partial")
                     shutil.rmtree(partial, ignore_errors=True)
                     index.save(partial)
+                    save_store_pieces(index, partial)
                     partial.rename(folder)  # whole or not at all, for the next worker
                     del index  # the mapped copy below is the one to keep
-            loaded = StoreIndex.load(folder)
+            loaded = StoreIndex.load(folder), MappedPieces.load(folder)
         except OSError as error:
             log.warning("index folder %s unusable (%s); indexing in memory", folder, error)
-            return self._built_index(version)
+            return self._built_index(version), None
         self._forget_folders(keep=folder)
         return loaded
 

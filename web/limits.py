@@ -58,6 +58,11 @@ def rate_limited(bucket: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     return decorate
 
 
+_ALWAYS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+)
 PUBLIC_PATHS = ("/api/v1/stores", "/api/v1/products", "/api/v1/track/", "/api/v1/map/",
                 "/api/v1/addresses")  # fmt: skip
 
@@ -66,9 +71,10 @@ def secure_headers(response: Any) -> ResponseReturnValue:
     """Headers every answer carries: no sniffing, no framing, no referrer; a content policy on
     pages; any origin may read the public API (search, products, tracking) from a browser."""
     headers = response.headers
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "no-referrer")
+    present = set(headers.keys(lower=True))  # one look instead of a scan per header
+    for name, value in _ALWAYS:
+        if name.lower() not in present:
+            headers.add(name, value)
     if response.mimetype == "text/html":
         tiles = current_app.config.get("TILE_ORIGIN", "")
         headers.setdefault(
@@ -77,6 +83,7 @@ def secure_headers(response: Any) -> ResponseReturnValue:
             f"img-src 'self' data: {tiles}".strip()
             + "; connect-src 'self'; frame-ancestors 'none'",
         )
-    if request.method == "GET" and request.path.startswith(PUBLIC_PATHS):
-        headers.setdefault("Access-Control-Allow-Origin", "*")
+    public = request.method == "GET" and request.path.startswith(PUBLIC_PATHS)
+    if public and "access-control-allow-origin" not in present:
+        headers.add("Access-Control-Allow-Origin", "*")
     return response  # type: ignore[no-any-return]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import bisect
-import json
+import itertools
 import time
 from dataclasses import replace
 from datetime import datetime
@@ -13,13 +13,13 @@ from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from dispatch import order_store
-from geo.index import NearbyQuery, StoreHit, StoreIndex, is_open
+from geo.index import NearbyQuery, Ranked, StoreIndex, is_open
 from geo.stores import STORE_KINDS, Store
-from geo.zones import zone_to_geojson
 from web.errors import ApiError
 from web.limits import rate_limited
 from web.params import QueryReader, echoed, takes_query
 from web.services import (
+    catalogue_cache,
     catalogue_index,
     catalogue_meta,
     now,
@@ -27,6 +27,7 @@ from web.services import (
     store_slot,
     web_metrics,
 )
+from web.store_pieces import MappedPieces, StorePieces, dump, store_fields, store_pieces
 
 bp = Blueprint("stores", __name__, url_prefix="/api/v1/stores")
 
@@ -43,73 +44,38 @@ MAX_SKUS = 20
 
 
 def store_json(store: Store, *, moment: datetime) -> dict[str, Any]:
-    return {
-        "id": store.id,
-        "name": store.name,
-        "brand": store.brand,
-        "kind": store.kind,
-        "partner": store.partner,
-        "lat": store.lat,
-        "lng": store.lng,
-        "address": store.address,
-        "opening_hours": store.opening_hours,
-        "timezone": store.timezone,
-        "open_now": is_open(store, moment),
-        "prep_time_s": store.prep_time_s,
-        "capacity_per_hour": store.capacity_per_hour,
-        "delivery_radius_m": store.delivery_radius_m,
-        "delivery_zone": _zone_json(store),
-    }
-
-
-def _zone_json(store: Store) -> dict[str, Any] | None:
-    return None if store.delivery_zone is None else zone_to_geojson(store.delivery_zone)
+    return store_fields(store, open_now=is_open(store, moment))
 
 
 _FRAGMENT_CACHE_LIMIT = 200_000
+_OPEN_TEXT = {True: "true", False: "false", None: "null"}
 
 
-def _dump(value: Any) -> str:
-    """JSON as Flask's jsonify writes it (compact, ASCII, keys sorted)."""
-    return json.dumps(value, ensure_ascii=True, sort_keys=True, separators=(",", ":"))
-
-
-def _store_fragments(store: Store) -> tuple[str, str, str]:
-    """A store's JSON in three pieces around its two per-request fields, ``distance_m`` and
-    ``open_now``, which sort between them: the same text jsonify writes for :func:`store_json`."""
-    head = (
-        f'{{"address":{_dump(store.address)},"brand":{_dump(store.brand)},'
-        f'"capacity_per_hour":{_dump(store.capacity_per_hour)},'
-        f'"delivery_radius_m":{_dump(store.delivery_radius_m)},'
-        f'"delivery_zone":{_dump(_zone_json(store))},'
-    )
-    middle = (
-        f'"id":{_dump(store.id)},"kind":{_dump(store.kind)},"lat":{_dump(store.lat)},'
-        f'"lng":{_dump(store.lng)},"name":{_dump(store.name)},'
-    )
-    tail = (
-        f'"opening_hours":{_dump(store.opening_hours)},"partner":{_dump(store.partner)},'
-        f'"prep_time_s":{_dump(store.prep_time_s)},"timezone":{_dump(store.timezone)}}}'
-    )
-    return head, middle, tail
-
-
-def _hits_json(hits: list[StoreHit], *, moment: datetime) -> str:
-    """The hits as a JSON array, each store's unchanging text made once and kept (per worker,
-    bounded, checked against the very store object so a new catalogue makes new text)."""
-    cache: dict[str, tuple[Store, tuple[str, str, str]]]
-    cache = current_app.extensions.setdefault("store_json_fragments", {})
+def _hits_json(
+    index: StoreIndex, mapped: MappedPieces | None, ranked: Ranked, *, moment: datetime
+) -> str:
+    """The hits as a JSON array: each store's unchanging text (:mod:`web.store_pieces`) kept by
+    its position in the index (per worker, bounded, dropped with the index it came from), taken
+    on first sight from the saved pieces of a large catalogue, else made from the store."""
+    kept = current_app.extensions.get("store_json_pieces")
+    if kept is None or kept[0] is not index:
+        kept = current_app.extensions["store_json_pieces"] = (index, {})
+    cache: dict[int, StorePieces] = kept[1]
     parts = []
-    for store, distance in hits:
-        entry = cache.get(store.id)
-        if entry is None or entry[0] is not store:
-            if len(cache) >= _FRAGMENT_CACHE_LIMIT:
-                cache.clear()
-            entry = cache[store.id] = (store, _store_fragments(store))
-        head, middle, tail = entry[1]
-        open_now = _dump(is_open(store, moment))
+    for position, distance in zip(ranked.positions, ranked.metres, strict=True):
+        pieces = cache.get(position)
+        if pieces is None:
+            if len(cache) >= _FRAGMENT_CACHE_LIMIT:  # the older half goes (dicts keep order)
+                for old in list(itertools.islice(cache, len(cache) // 2)):
+                    cache.pop(old, None)  # another thread may have taken it
+            made = store_pieces(index.store_at(position)) if mapped is None else mapped[position]
+            pieces = cache[position] = made
+        hours = pieces.hours
+        open_now = "null" if hours is None else _OPEN_TEXT[hours.is_open_at(moment, pieces.zone)]
+        # repr of a finite float is the text json writes for it
         parts.append(
-            f'{head}"distance_m":{_dump(round(distance, 2))},{middle}"open_now":{open_now},{tail}'
+            f'{pieces.head}"distance_m":{round(distance, 2)!r},{pieces.middle}'
+            f'"open_now":{open_now},{pieces.tail}'
         )
     return "[" + ",".join(parts) + "]"
 
@@ -119,7 +85,7 @@ def _hits_json(hits: list[StoreHit], *, moment: datetime) -> str:
 @rate_limited("public")
 def nearby() -> ResponseReturnValue:
     """Stores near a point, nearest first (ties by id), exactly as a full scan would rank them."""
-    index = catalogue_index()
+    index, mapped = catalogue_cache().served()
     args = QueryReader(request.args)
     lat = args.number("lat", low=-90, high=90)
     lng = args.number("lng", low=-180, high=180)
@@ -150,15 +116,16 @@ def nearby() -> ResponseReturnValue:
         delivers_to=delivers_to,
     )
     started = time.perf_counter()
-    hits = _with_stock(index, query, skus) if skus else index.nearby(query)
+    ranked = _with_stock(index, query, skus) if skus else index.ranked(query)
     web_metrics().nearby_seconds.observe(time.perf_counter() - started)
     # jsonify's text, written by hand: encoding twenty store dicts was most of the request
-    meta = _dump(catalogue_meta(at=moment))
-    body = f'{{"count":{len(hits)},"meta":{meta},"stores":{_hits_json(hits, moment=moment)}}}\n'
+    meta = dump(catalogue_meta(at=moment))
+    stores = _hits_json(index, mapped, ranked, moment=moment)
+    body = f'{{"count":{len(ranked.positions)},"meta":{meta},"stores":{stores}}}\n'
     return current_app.response_class(body, mimetype="application/json")
 
 
-def _with_stock(index: StoreIndex, query: NearbyQuery, skus: list[str]) -> list[StoreHit]:
+def _with_stock(index: StoreIndex, query: NearbyQuery, skus: list[str]) -> Ranked:
     """The nearest ``limit`` stores that have every sku in stock, still exact.
 
     Stock lives in Redis, so the index is asked for a growing prefix of the nearest stores and
@@ -168,13 +135,18 @@ def _with_stock(index: StoreIndex, query: NearbyQuery, skus: list[str]) -> list[
     wanted = query.limit
     fetch = wanted * 4
     while True:
-        hits = index.nearby(replace(query, limit=min(fetch, len(index) or 1)))
+        positions, metres = index.ranked(replace(query, limit=min(fetch, len(index) or 1)))
+        stores = [index.store_at(p) for p in positions]
         stocked = order_store.stores_stocking(
-            redis_client(), [store_slot(h.store) for h in hits], skus
+            redis_client(), [store_slot(store) for store in stores], skus
         )
-        found = [hit for hit in hits if hit.store.id in stocked]
-        if len(found) >= wanted or len(hits) < fetch or fetch >= len(index):
-            return found[:wanted]
+        found = [
+            (p, d)
+            for p, d, store in zip(positions, metres, stores, strict=True)
+            if store.id in stocked
+        ][:wanted]
+        if len(found) >= wanted or len(positions) < fetch or fetch >= len(index):
+            return Ranked([p for p, _ in found], [d for _, d in found])
         fetch *= 4
 
 

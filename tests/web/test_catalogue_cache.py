@@ -75,3 +75,19 @@ def test_old_folders_are_deleted(
         save_catalogue(redis_client, demo_stores[:size], source="demo")
         assert len(cache.index()) == size
     assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 2
+
+
+def test_saved_json_pieces_are_the_stores_own(
+    redis_client: redis.Redis, demo_stores: list[Store], tmp_path: Path
+) -> None:
+    """The pieces a saved index carries are, position by position, those made from its stores;
+    an index kept in memory has none."""
+    from web.store_pieces import store_pieces
+
+    save_catalogue(redis_client, demo_stores, source="demo")
+    index, mapped = shared_cache(redis_client, tmp_path).served()
+    assert mapped is not None
+    for position in range(len(index)):
+        assert mapped[position] == store_pieces(index.store_at(position))
+    in_memory = CatalogueCache(redis_client, poll_s=60.0, share_from=10_000, index_dir=tmp_path)
+    assert in_memory.served()[1] is None and len(in_memory.served()[0]) == len(demo_stores)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -221,3 +222,36 @@ def test_nearby_text_is_what_jsonify_writes(client: FlaskClient) -> None:
             assert plain == store_json(index.get(hit["id"]), moment=moment)
     assert body["count"] == 0 and body["stores"] == []
     assert len(json.loads(client.get("/api/v1/stores/nearby?lat=24.1835&lng=120.6010").data)) == 3
+
+
+def test_a_full_json_cache_drops_its_older_half(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With room for a few stores' JSON, answers stay what they were and the cache stays small."""
+    at = "2026-11-18T10:00:00+08:00"
+    points = [(24.1835, 120.6010), (24.18518, 120.61262), (24.15, 120.65)]
+    before = [nearby(client, lat=a, lng=b, limit=10, at=at)["stores"] for a, b in points]
+    monkeypatch.setattr("web.stores._FRAGMENT_CACHE_LIMIT", 6)
+    client.application.extensions.pop("store_json_pieces", None)
+    after = [nearby(client, lat=a, lng=b, limit=10, at=at)["stores"] for a, b in points]
+    assert after == before and any(len(stores) > 6 for stores in after)
+    assert len(client.application.extensions["store_json_pieces"][1]) <= 6
+
+
+def test_nearby_from_a_saved_index_writes_the_same_text(
+    client: FlaskClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker mapping a saved index (and its stores' JSON pieces) answers byte for byte what
+    a worker holding the index in memory answers."""
+    from web.catalogue_cache import CatalogueCache
+
+    url = "/api/v1/stores/nearby?lat=24.1835&lng=120.6010&limit=50&at=2026-11-18T21:30:00%2B08:00"
+    in_memory = client.get(url).data
+    assert client.get(url).get_json()["count"] > 3
+    app = client.application
+    shared = CatalogueCache(app.extensions["redis"], poll_s=60.0, share_from=1, index_dir=tmp_path)
+    assert shared.served()[1] is not None
+    monkeypatch.setitem(app.extensions, "catalogue", shared)
+    app.extensions.pop("store_json_pieces", None)
+    assert client.get(url).data == in_memory
+    assert client.get(url).data == in_memory  # from the worker's cache this time
