@@ -489,9 +489,9 @@ def _told_kept(
     for task in problem.tasks:
         told = anchors.get(task.id)
         promise = task.due if task.promise is None else max(task.due, task.promise)
-        if told is not None and told + within > promise and _may_be_left(task):
+        if told is not None and told > promise and _may_be_left(task):
             told_late.add(task.id)
-            task = replace(task, due=max(told + within, min(told, promise) + late_within))
+            task = replace(task, due=max(told + within, promise + late_within))
         tasks.append(task)
     if not told_late:
         return problem, frozenset()

@@ -449,15 +449,16 @@ def test_orders_told_past_their_promise_keep_their_told_time_as_a_wall() -> None
         Task("late", 0, 1, 0, due=1000, promise=1900),  # told past its promise
         Task("later", 0, 1, 0, due=1000, promise=1900),  # told past promise + late_within
         Task("plain", 0, 1, 0, due=1000),  # no margin: the due is the promise
+        Task("just", 0, 1, 0, due=1000),  # told just by its promise: a promise still
         Task("new", 0, 1, 0, due=1000, promise=1900),  # not in the plan in force
         Task("aboard", None, 1, 0, due=1000, courier="c"),  # on board: priced anyway
     )
     problem = RoutingProblem([[0, 60], [60, 0]], tasks, (Courier("c", 0, 0, 9000, 3),))
     told = {"early": 500, "margin": 1500, "late": 2500, "later": 3000, "plain": 1200,
-            "aboard": 2000}  # fmt: skip
+            "just": 1000, "aboard": 2000}  # fmt: skip
     searched, told_late = routing._told_kept(problem, told, 60, 900)
     due = {t.id: t.due for t in searched.tasks}
     assert due == {"early": 1000, "margin": 1000, "late": 2800, "later": 3060, "plain": 1900,
-                   "new": 1000, "aboard": 1000}  # fmt: skip
+                   "just": 1000, "new": 1000, "aboard": 1000}  # fmt: skip
     assert told_late == {"late", "later", "plain"}
     assert routing._told_kept(problem, {}, 60, 900) == (problem, frozenset())
