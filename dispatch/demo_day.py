@@ -18,6 +18,10 @@ from geo.travel import LatLng, TravelModel
 
 HOUR = 3600
 SHIFTS = ((10 * HOUR, 16 * HOUR), (16 * HOUR, 22 * HOUR), (11 * HOUR, 20 * HOUR))
+# The default fleet is sized for the lunch peak: 300 orders put about 60 into its busiest
+# hour, and a courier carries 3-4 an hour there; 12 couriers (8 on shift at each peak) kept
+# 82-84 % within the hour, 16 (11 on shift) 99.7 % (docs/benchmarks.md, issue 14).
+COURIERS = 16
 # (share of the day's orders, mean hour, spread in hours): lunch, dinner and a steady trickle
 PEAKS = ((0.4, 12.25, 0.75), (0.4, 18.5, 0.9), (0.2, 16.0, 3.5))
 
@@ -27,7 +31,7 @@ def generated_day(
     travel: TravelModel,
     *,
     orders: int = 300,
-    couriers: int = 12,
+    couriers: int = COURIERS,
     vehicle: str = "e-bike",
     capacity: int = 3,
     radius_m: float = 2000.0,
