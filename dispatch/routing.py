@@ -340,10 +340,16 @@ def _solve_promises(
                         hard=kept, optional={}, anchors=anchors, stay=stay)  # fmt: skip
         if any(task_id in second.unassigned for task_id in stay):  # no room: let them go
             second = None
+    told = _timed(problem, start_from, kept) if stay else None
+    out_of_time = time.perf_counter() - started > options.time_limit_s
+    if second is None and told is not None and out_of_time:
+        second = told  # (a loaded machine) what was told, as it stands, rather than afresh
     if second is None:
         remaining = max(0.1, options.time_limit_s - (time.perf_counter() - started))
         second = _solve(problem, replace(options, time_limit_s=remaining), start_from,
                         hard=kept, optional={}, fallback=fallbacks, anchors=anchors)  # fmt: skip
+    if second.status == "no solution" and told is not None:
+        second = told
     if second.status == "no solution":  # the walls kept nothing feasible: price every delay
         second = solve(problem, replace(options, time_limit_s=0.5), hint=_hint_of(first))
     if _rank(first) > _rank(second):  # the second search should never do worse; if it does
@@ -351,6 +357,39 @@ def _solve_promises(
         reasons = {k: v for k, v in second.unassigned.items() if k not in planned}
         second = replace(first, unassigned=reasons | dict(first.unassigned))
     return replace(second, solve_s=time.perf_counter() - started)
+
+
+def _timed(
+    problem: RoutingProblem, routes: Mapping[str, Sequence[tuple[str, str]]],
+    walls: frozenset[str],
+) -> Plan | None:  # fmt: skip
+    """The routes as a plan, timed by the solver's rules, if they plan every task and keep
+    every rule (capacity, shift, the promises in ``walls``); None otherwise."""
+    tasks = {t.id: t for t in problem.tasks}
+    planned = [task_id for stops in routes.values() for task_id, kind in stops
+               if kind == "delivery"]  # fmt: skip
+    if sorted(planned) != sorted(tasks) or any(c.end is not None for c in problem.couriers):
+        return None
+    built = []
+    for courier in problem.couriers:
+        stops = list(routes.get(courier.id, ()))
+        travel = problem.travel_for(courier)
+        owned = {t for t, _ in stops if tasks[t].courier not in (None, courier.id)}
+        pairs = all((t, "pickup") in stops for t, k in stops if k == "delivery"
+                    and tasks[t].pickup is not None)  # fmt: skip
+        if owned or not pairs or not _fits(stops, tasks, courier, travel, walls):
+            return None
+        visits, position, clock, cost = [], courier.start, courier.available_at, 0
+        times = _timeline(stops, tasks, courier.start, courier.available_at, travel)
+        for task_id, kind, begin, departure, node in times:
+            task = tasks[task_id]
+            late = max(0, begin - task.due) if kind == "delivery" else 0
+            visits.append(Visit(task_id, kind, node, clock + int(travel[position][node]),
+                                begin, departure, late))  # fmt: skip
+            cost += int((problem.cost or travel)[position][node])
+            position, clock = node, departure
+        built.append(Route(courier.id, tuple(visits), cost, clock))
+    return Plan(tuple(built), {}, "solved", 0.0)
 
 
 def _rank(plan: Plan) -> tuple[int, int, int, int]:

@@ -462,3 +462,22 @@ def test_orders_told_past_their_promise_keep_their_told_time_as_a_wall() -> None
                    "just": 1000, "new": 1000, "aboard": 1000}  # fmt: skip
     assert told_late == {"late", "later", "plain"}
     assert routing._told_kept(problem, {}, 60, 900) == (problem, frozenset())
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems())
+def test_routes_timed_without_a_search_keep_every_rule(problem: RoutingProblem) -> None:
+    """What was told, timed by the solver's rules (the fallback when a re-plan runs out of
+    time): a solved plan's own routes come back as a plan that keeps every rule; routes that
+    leave a task out are refused."""
+    plan = solve_promises(problem, FAST)
+    routes = hint_of(plan)
+    timed = routing._timed(problem, routes, frozenset())
+    depot = any(t.pickup is None and t.courier is None for t in problem.tasks)
+    if plan.unassigned or depot:
+        return
+    assert timed is not None
+    check_plan(problem, timed)
+    assert timed.total_lateness <= plan.total_lateness
+    first = next(c for c, stops in routes.items() if stops)
+    assert routing._timed(problem, {**routes, first: routes[first][:-1]}, frozenset()) is None
