@@ -49,8 +49,8 @@ class Task:
     hard_due: bool = False
     pickup_due: int | None = None  # latest pickup start, hard (benchmark windows)
     delivery_ready: int = 0  # earliest delivery start (benchmark windows)
-    # the promise itself when ``due`` is planned earlier (a margin): a re-plan may keep the
-    # time the plan in force tells, up to this, rather than pull the order back to ``due``
+    # the promise itself when ``due`` is planned earlier (a margin): a steady re-plan holds
+    # an order the plan in force delivers past this (not merely past ``due``) where it is told
     promise: int | None = None
 
     def __post_init__(self) -> None:
