@@ -18,6 +18,11 @@ from geo.travel import LatLng, TravelModel
 
 HOUR = 3600
 SHIFTS = ((10 * HOUR, 16 * HOUR), (16 * HOUR, 22 * HOUR), (11 * HOUR, 20 * HOUR))
+# The default fleet is sized for the peaks: 300 orders put 55-75 into the busiest hour, and a
+# courier carries 3-4 an hour there. 12 couriers (8 on shift at each peak) kept 77-84 % within
+# the hour, 16 (11 at lunch) 96.7-100 % depending on how loaded the machine was, 18 (12 on
+# shift) 100 % (docs/benchmarks.md, issue 14).
+COURIERS = 18
 # (share of the day's orders, mean hour, spread in hours): lunch, dinner and a steady trickle
 PEAKS = ((0.4, 12.25, 0.75), (0.4, 18.5, 0.9), (0.2, 16.0, 3.5))
 
@@ -27,7 +32,7 @@ def generated_day(
     travel: TravelModel,
     *,
     orders: int = 300,
-    couriers: int = 12,
+    couriers: int = COURIERS,
     vehicle: str = "e-bike",
     capacity: int = 3,
     radius_m: float = 2000.0,

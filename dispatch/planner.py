@@ -25,6 +25,11 @@ from geo.travel import LatLng, TravelModel
 
 # A courier whose shift is over still finishes the orders on board: give it this long to do so.
 OVERTIME = timedelta(hours=1)
+# An estimated arrival moved more than a minute from the plan in force costs this a second
+# (travel costs 1, lateness 1,000; a promise kept outweighs all): the arrivals a shopper is
+# shown and a courier's next stop stay put unless the gain is clear.
+STEADY_COST = 20
+STEADY_WITHIN_S = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +149,7 @@ def _routing_task(
         pickup_service=order.pickup_service_s, delivery_service=order.delivery_service_s,
         courier=order.picked_up_by or order.pinned_to,
         delivery_ready=0 if order.deliver_from is None else seconds(order.deliver_from),
+        promise=seconds(order.promised_by) if margin_s else None,
     )  # fmt: skip
 
 
@@ -223,7 +229,9 @@ def plan_dispatch(
     the orders still to come; lateness is still reported against the real promise.
     ``wait_cost`` (per second an order waits at the store once ready) makes prompt pick-ups
     worth travel. ``previous`` (each courier's stops in the plan in force, as order id and
-    kind) is where the search starts: the promises it keeps are not given up lightly.
+    kind) is where the search starts: the promises it keeps are not given up lightly, and
+    the arrivals it tells move (``STEADY_COST``) and its orders change courier only for a
+    promise kept or a clear gain.
     """
     points: dict[LatLng, int] = {}
 
@@ -254,7 +262,8 @@ def plan_dispatch(
     profiles = {v: travel.matrix_seconds(positions, vehicle=v) for v in vehicles}
     default = next(iter(profiles.values()), [[0] * len(positions) for _ in positions])
     problem = RoutingProblem(default, tuple(tasks), tuple(fleet), profiles=profiles)
-    options = SolveOptions(time_limit_s=time_limit_s, wait_cost=wait_cost)
+    options = SolveOptions(time_limit_s=time_limit_s, wait_cost=wait_cost,
+                           steady_cost=STEADY_COST, steady_within=STEADY_WITHIN_S)  # fmt: skip
     plan = solve_promises(problem, options, hint=previous)
     promised = {o.id: o.promised_by for o in orders}
 

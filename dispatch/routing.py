@@ -49,6 +49,9 @@ class Task:
     hard_due: bool = False
     pickup_due: int | None = None  # latest pickup start, hard (benchmark windows)
     delivery_ready: int = 0  # earliest delivery start (benchmark windows)
+    # the promise itself when ``due`` is planned earlier (a margin): a steady re-plan holds
+    # an order the plan in force delivers past this (not merely past ``due``) where it is told
+    promise: int | None = None
 
     def __post_init__(self) -> None:
         if self.size < 0 or self.ready < 0:
@@ -90,6 +93,12 @@ class SolveOptions:
     # also re-insert a neighbourhood of visits at once: under tight time windows, where single
     # moves are nearly all infeasible, this is what still finds improvements (Li & Lim)
     close_nodes_lns: bool = False
+    # per unit an order's delivery moves more than ``steady_within`` from where the hint (the
+    # plan in force) has it: what has been told stays unless the gain is clear. In the promise
+    # search a promise kept outweighs it; late orders move only for a clear cut in lateness.
+    steady_cost: int = 0
+    steady_within: int = 60
+    late_within: int = 900  # a late order may move until this past its promise (steady)
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +247,12 @@ def solve_promises(
     the orders it left out, late, at ``late_cost`` per unit, while the promises it kept stay
     walls; so nothing is dropped unless no courier can carry it at all. ``hint`` (the plan in
     force) is where the first search starts, less the orders it would deliver late.
+
+    With ``steady_cost`` the time the hint tells for each order is kept too: priced past
+    ``steady_within``; an order told past its promise may move until ``late_within`` past it
+    (a wall worth less than a promise); the late orders the first search leaves out go back
+    where the hint has them, on its courier. So a re-plan moves what was told only for a
+    promise or a clear gain.
     """
     options = options or SolveOptions()
     started = time.perf_counter()
@@ -245,6 +260,17 @@ def solve_promises(
         return solve(problem, options)
     if len(problem.tasks) > SPLIT_ABOVE and len(problem.couriers) > 1:
         return _solve_by_area(problem, options, hint, started)
+    anchors = _anchors(problem, hint or {}) if options.steady_cost else {}
+    searched, told_late = _told_kept(problem, anchors, options.steady_within,
+                                     options.late_within)  # fmt: skip
+    plan = _solve_promises(searched, options, hint, anchors, told_late, started)
+    return plan if searched is problem else _late_against(problem, plan)
+
+
+def _solve_promises(
+    problem: RoutingProblem, options: SolveOptions, hint: RouteHint | None,
+    anchors: Mapping[str, int], told_late: frozenset[str], started: float,
+) -> Plan:  # fmt: skip
     keepable = frozenset(t.id for t in problem.tasks if _promise_can_be_kept(problem, t))
     # each arc is used at most once, so this bounds any plan's cost: one more promise kept
     # outweighs whatever it costs
@@ -255,7 +281,8 @@ def solve_promises(
                   for b in nodes)  # fmt: skip
     first_tasks = tuple(t for t in problem.tasks if t.id in keepable or not _may_be_left(t))
     # and so does every other term the first search prices: the lateness of orders on board
-    # (delivered before their courier's shift ends), waiting at pick-ups, couriers used;
+    # (delivered before their courier's shift ends), waiting at pick-ups,
+    # couriers used, told arrivals moved;
     # otherwise it may give up a promise to make an order on board a little less late
     shift_end = {c.id: c.shift_end for c in problem.couriers}
     last = max(shift_end.values())
@@ -267,13 +294,22 @@ def solve_promises(
     pickups = [t for t in first_tasks if t.pickup is not None]
     priced += sum(options.wait_cost * max(0, last - t.ready) for t in pickups)
     priced += options.vehicle_cost * len(problem.couriers)
+    # moving told arrivals: later, up to a wall; earlier, down to the start
+    priced += sum(
+        options.steady_cost * max(t.due - anchors[t.id] - options.steady_within, anchors[t.id])
+        for t in first_tasks
+        if t.id in anchors
+    )
     travel_bound = (2 * len(problem.tasks) + 2 * len(problem.couriers)) * max(1, longest)
-    keep_penalty = travel_bound + priced + 1
+    # a told time kept outweighs all that; a promise kept outweighs all told times together
+    told_penalty = travel_bound + priced + 1
+    keep_penalty = told_penalty * (len(told_late & keepable) + 1)
+    penalties = {t: told_penalty if t in told_late else keep_penalty for t in keepable}
     first_problem = replace(problem, tasks=first_tasks)
     first_budget = replace(options, time_limit_s=options.time_limit_s * FIRST_SHARE)
     start_from = _on_time_part(first_problem, hint or {}, keepable)
     first = _solve(first_problem, first_budget, start_from, hard=keepable,
-                   optional=dict.fromkeys(keepable, keep_penalty))  # fmt: skip
+                   optional=penalties, anchors=anchors)  # fmt: skip
     kept = (
         frozenset(v.task_id for r in first.routes for v in r.visits if v.kind == "delivery")
         & keepable
@@ -286,9 +322,34 @@ def solve_promises(
     if not left:
         return replace(first, solve_s=time.perf_counter() - started)
     remaining = max(0.1, options.time_limit_s - (time.perf_counter() - started))
-    start_from = _appended(problem, _hint_of(first), left)
-    second = _solve(problem, replace(options, time_limit_s=remaining), start_from,
-                    hard=kept, optional={}, fallback=_hint_of(first))  # fmt: skip
+    # the late orders start where the plan in force has them, the new ones at a route's end;
+    # from fresh places the search would shuffle them every re-plan
+    restored = _restored(problem, _hint_of(first), hint or {}, {t.id for t in left}, kept)
+    placed = {task_id for stops in restored.values() for task_id, _ in stops}
+    start_from = _appended(problem, restored, [t for t in left if t.id not in placed])
+    fallbacks = (_appended(problem, _hint_of(first), left), _hint_of(first))
+    # and stay with the courier the plan in force gives them: the first search has had its
+    # chance to keep their promises elsewhere; moving them on now would only trade minutes
+    # late between orders (and turn what was told upside down every re-plan)
+    lefts = {t.id for t in left}
+    stay = {task_id: courier_id for courier_id, stops in restored.items()
+            for task_id, _ in stops if task_id in lefts}  # fmt: skip
+    second = None
+    if stay:
+        second = _solve(problem, replace(options, time_limit_s=remaining), start_from,
+                        hard=kept, optional={}, anchors=anchors, stay=stay)  # fmt: skip
+        if any(task_id in second.unassigned for task_id in stay):  # no room: let them go
+            second = None
+    told = _timed(problem, start_from, kept) if stay else None
+    out_of_time = time.perf_counter() - started > options.time_limit_s
+    if second is None and told is not None and out_of_time:
+        second = told  # (a loaded machine) what was told, as it stands, rather than afresh
+    if second is None:
+        remaining = max(0.1, options.time_limit_s - (time.perf_counter() - started))
+        second = _solve(problem, replace(options, time_limit_s=remaining), start_from,
+                        hard=kept, optional={}, fallback=fallbacks, anchors=anchors)  # fmt: skip
+    if second.status == "no solution" and told is not None:
+        second = told
     if second.status == "no solution":  # the walls kept nothing feasible: price every delay
         second = solve(problem, replace(options, time_limit_s=0.5), hint=_hint_of(first))
     if _rank(first) > _rank(second):  # the second search should never do worse; if it does
@@ -296,6 +357,39 @@ def solve_promises(
         reasons = {k: v for k, v in second.unassigned.items() if k not in planned}
         second = replace(first, unassigned=reasons | dict(first.unassigned))
     return replace(second, solve_s=time.perf_counter() - started)
+
+
+def _timed(
+    problem: RoutingProblem, routes: Mapping[str, Sequence[tuple[str, str]]],
+    walls: frozenset[str],
+) -> Plan | None:  # fmt: skip
+    """The routes as a plan, timed by the solver's rules, if they plan every task and keep
+    every rule (capacity, shift, the promises in ``walls``); None otherwise."""
+    tasks = {t.id: t for t in problem.tasks}
+    planned = [task_id for stops in routes.values() for task_id, kind in stops
+               if kind == "delivery"]  # fmt: skip
+    if sorted(planned) != sorted(tasks) or any(c.end is not None for c in problem.couriers):
+        return None
+    built = []
+    for courier in problem.couriers:
+        stops = list(routes.get(courier.id, ()))
+        travel = problem.travel_for(courier)
+        owned = {t for t, _ in stops if tasks[t].courier not in (None, courier.id)}
+        pairs = all((t, "pickup") in stops for t, k in stops if k == "delivery"
+                    and tasks[t].pickup is not None)  # fmt: skip
+        if owned or not pairs or not _fits(stops, tasks, courier, travel, walls):
+            return None
+        visits, position, clock, cost = [], courier.start, courier.available_at, 0
+        times = _timeline(stops, tasks, courier.start, courier.available_at, travel)
+        for task_id, kind, begin, departure, node in times:
+            task = tasks[task_id]
+            late = max(0, begin - task.due) if kind == "delivery" else 0
+            visits.append(Visit(task_id, kind, node, clock + int(travel[position][node]),
+                                begin, departure, late))  # fmt: skip
+            cost += int((problem.cost or travel)[position][node])
+            position, clock = node, departure
+        built.append(Route(courier.id, tuple(visits), cost, clock))
+    return Plan(tuple(built), {}, "solved", 0.0)
 
 
 def _rank(plan: Plan) -> tuple[int, int, int, int]:
@@ -421,6 +515,109 @@ def _hint_of(plan: Plan) -> dict[str, list[tuple[str, str]]]:
     return {r.courier_id: [(v.task_id, v.kind) for v in r.visits] for r in plan.routes}
 
 
+def _told_kept(
+    problem: RoutingProblem, anchors: Mapping[str, int], within: int, late_within: int
+) -> tuple[RoutingProblem, frozenset[str]]:
+    """The problem with the ``due`` of each task the plan in force tells past its promise
+    moved to ``late_within`` past the promise (or to the told time and ``within`` more, if
+    later still), and those tasks: a told time kept, a wall in the promise search worth less
+    than a promise. Otherwise that search would take a late order out of its place, to plan
+    it afresh every re-plan, or let it slide later at every re-plan without end."""
+    tasks = []
+    told_late = set()
+    for task in problem.tasks:
+        told = anchors.get(task.id)
+        promise = task.due if task.promise is None else max(task.due, task.promise)
+        if told is not None and told > promise and _may_be_left(task):
+            told_late.add(task.id)
+            task = replace(task, due=max(told + within, promise + late_within))
+        tasks.append(task)
+    if not told_late:
+        return problem, frozenset()
+    return replace(problem, tasks=tuple(tasks)), frozenset(told_late)
+
+
+def _late_against(problem: RoutingProblem, plan: Plan) -> Plan:
+    """The plan with each delivery's lateness counted against the problem's own ``due``."""
+    due = {t.id: t.due for t in problem.tasks}
+    routes = tuple(
+        replace(route, visits=tuple(
+            replace(v, late_by=max(0, v.start - due[v.task_id])) if v.kind == "delivery" else v
+            for v in route.visits))
+        for route in plan.routes
+    )  # fmt: skip
+    return replace(plan, routes=routes)
+
+
+def _anchors(problem: RoutingProblem, hint: RouteHint) -> dict[str, int]:
+    """Task id -> when the hint, followed from each courier's position now, delivers it:
+    the arrival the plan in force has told."""
+    tasks = {t.id: t for t in problem.tasks}
+    anchors: dict[str, int] = {}
+    for courier in problem.couriers:
+        stops = [s for s in dict.fromkeys(hint.get(courier.id, ())) if s[0] in tasks]
+        times = _timeline(stops, tasks, courier.start, courier.available_at,
+                          problem.travel_for(courier))  # fmt: skip
+        anchors |= {task_id: begin for task_id, kind, begin, _, _ in times if kind == "delivery"}
+    return anchors
+
+
+def _restored(
+    problem: RoutingProblem, routes: Mapping[str, Sequence[tuple[str, str]]], hint: RouteHint,
+    left: set[str], walls: frozenset[str],
+) -> dict[str, list[tuple[str, str]]]:  # fmt: skip
+    """The routes with each ``left`` task put back where the hint has it: on the hint's
+    courier, after the stop that precedes it there (never before an earlier one), unless that
+    breaks a promise in ``walls``, the courier's capacity or shift, or the courier may not
+    take it (then it stays out)."""
+    tasks = {t.id: t for t in problem.tasks}
+    restored = {courier_id: list(stops) for courier_id, stops in routes.items()}
+    for courier in problem.couriers:
+        route = restored.setdefault(courier.id, [])
+        told = [s for s in dict.fromkeys(hint.get(courier.id, ())) if s[0] in tasks]
+        for task_id in dict.fromkeys(t for t, _ in told if t in left):
+            task = tasks[task_id]
+            if task.courier not in (None, courier.id) or (
+                task.courier is None and not courier.takes_new
+            ):
+                continue
+            trial = _put_back(route, told, task_id)
+            if _fits(trial, tasks, courier, problem.travel_for(courier), walls):
+                route[:] = trial
+    return restored
+
+
+def _put_back(
+    route: Sequence[tuple[str, str]], told: Sequence[tuple[str, str]], task_id: str
+) -> list[tuple[str, str]]:
+    """The route with the task's stops inserted after the stops that precede them in ``told``."""
+    trial = list(route)
+    position = 0
+    for stop in told:
+        if stop in trial:
+            position = max(position, trial.index(stop) + 1)
+        elif stop[0] == task_id:
+            trial.insert(position, stop)
+            position += 1
+    return trial
+
+
+def _fits(
+    stops: Sequence[tuple[str, str]], tasks: Mapping[str, Task], courier: Courier,
+    travel: Matrix, walls: frozenset[str],
+) -> bool:  # fmt: skip
+    """Whether the courier can make these stops in order: capacity, shift and walls."""
+    load = sum(t.size for t in tasks.values() if t.pickup is None and t.courier == courier.id)
+    for task_id, kind in stops:
+        load += tasks[task_id].size if kind == "pickup" else -tasks[task_id].size
+        if load > courier.capacity:
+            return False
+    times = _timeline(stops, tasks, courier.start, courier.available_at, travel)
+    if times and times[-1][3] > courier.shift_end:
+        return False
+    return _first_late(stops, tasks, courier, travel, walls) is None
+
+
 def _on_time_part(problem: RoutingProblem, hint: RouteHint, walls: frozenset[str]) -> RouteHint:
     """The hint less every task it would deliver after a wall-promise (and that task's
     pick-up), by the solver's timing rules; a task dropped only makes the rest earlier."""
@@ -511,12 +708,16 @@ def _solve(
     *,
     hard: frozenset[str],
     optional: Mapping[str, int],
-    fallback: RouteHint | None = None,
+    fallback: Sequence[RouteHint] = (),
+    anchors: Mapping[str, int] | None = None,
+    stay: Mapping[str, str] | None = None,
 ) -> Plan:
     """One OR-Tools search. ``hard``: tasks whose promise is a wall in this search (besides
     those with ``hard_due``); ``optional``: tasks that may be left out, at that penalty each
-    (the others only when no courier can carry them at all); ``fallback``: the hint to start
-    from when ``hint`` breaks a rule."""
+    (the others only when no courier can carry them at all); ``fallback``: the hints to start
+    from, in turn, when ``hint`` breaks a rule; ``anchors``: task id -> the delivery time to
+    keep near (``SolveOptions.steady_cost``); ``stay``: task id -> the only courier that may
+    take it in this search."""
     started = time.perf_counter()
     if not problem.couriers:
         reasons = dict.fromkeys((t.id for t in problem.tasks), "no courier on shift")
@@ -591,11 +792,24 @@ def _solve(
     for task in problem.tasks:
         delivery = manager.NodeToIndex(layout.delivery_of[task.id])
         allowed = [vehicle_of[task.courier]] if task.courier is not None else open_to_new
+        if stay and task.id in stay:
+            allowed = [vehicle_of[stay[task.id]]]
         clock.CumulVar(delivery).SetMin(task.delivery_ready)
+        anchor = (anchors or {}).get(task.id)
         if task.hard_due or task.id in hard:
             clock.CumulVar(delivery).SetMax(task.due)
+            if anchor is not None and options.steady_cost:
+                # one soft upper bound per node: free here, since the promise is a wall
+                clock.SetCumulVarSoftUpperBound(delivery, anchor + options.steady_within,
+                                                options.steady_cost)  # fmt: skip
         else:
             clock.SetCumulVarSoftUpperBound(delivery, task.due, options.late_cost)
+            if anchor is not None and options.steady_cost and anchor > task.due:
+                # a late order: later is priced as lateness, earlier by this, so that late
+                # orders swap places only for a clear cut in lateness (and waiting to keep
+                # the time would cost more lateness than it saves)
+                clock.SetCumulVarSoftLowerBound(delivery, anchor - options.steady_within,
+                                                options.steady_cost)  # fmt: skip
         if task.id in layout.pickup_of:
             pickup = manager.NodeToIndex(layout.pickup_of[task.id])
             # same courier, pickup first: the routing model's own filters know this rule
@@ -630,8 +844,9 @@ def _solve(
     start_from = None
     if hint and any(hint.values()):  # an empty hint would stand in for the construction
         start_from = _hinted_assignment(problem, layout, manager, model, hint, parameters)
-    if start_from is None and fallback and any(fallback.values()):
-        start_from = _hinted_assignment(problem, layout, manager, model, fallback, parameters)
+    for other in fallback:
+        if start_from is None and any(other.values()):
+            start_from = _hinted_assignment(problem, layout, manager, model, other, parameters)
     if start_from is not None:
         assignment = model.SolveFromAssignmentWithParameters(start_from, parameters)
     else:
@@ -651,12 +866,20 @@ def _hinted_assignment(
     hint: RouteHint,
     parameters: object,
 ) -> pywrapcp.Assignment | None:
-    """The hint as a routing assignment, or None when it breaks a rule of this problem."""
+    """The hint as a routing assignment, or None when it breaks a rule of this problem.
+
+    Stops the courier may no longer make (an order on board or pinned elsewhere, a new order
+    for a courier in overtime) are left out rather than losing the whole hint to them."""
     routes: list[list[int]] = []
     used: set[int] = set()
+    owner = {t.id: t.courier for t in problem.tasks}
     for courier in problem.couriers:
         route = []
         for task_id, kind in hint.get(courier.id, ()):
+            if owner.get(task_id, courier.id) not in (courier.id, None) or (
+                owner.get(task_id) is None and not courier.takes_new
+            ):
+                continue
             node = (layout.pickup_of if kind == "pickup" else layout.delivery_of).get(task_id)
             if node is not None and node not in used:
                 used.add(node)

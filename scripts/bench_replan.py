@@ -14,8 +14,9 @@ there), and new orders arrive at the snapshot's rate (its orders span 15 min). T
 from the same first plan and the same arrivals: one passes the plan in force as ``previous``
 (the worker), the other plans from scratch (its peer). Per chain: wall time of a re-plan
 (matrix and all), promises kept (orders planned to arrive by their promise, share of the open
-ones), and how far each order's planned drop-off (arrival at the door) moves between
-consecutive plans.
+ones), how far each order's planned drop-off (arrival at the door) moves between
+consecutive plans, how often an order changes courier (reassignments, per order carried over)
+and how often a courier's next stop is not the one the plan in force had it heading to.
 """
 
 from __future__ import annotations
@@ -49,6 +50,24 @@ class Chain:
     walls: tuple[float, ...] = ()
     kept: tuple[float, ...] = ()  # share of open orders planned on time, per re-plan
     moves_min: tuple[float, ...] = ()
+    carried: int = 0  # orders in two consecutive plans
+    reassigned: int = 0  # of those, planned onto another courier
+    next_stops: int = 0  # couriers with a next stop in two consecutive plans
+    next_changed: int = 0  # of those, heading somewhere else
+
+
+def couriers_of(plan: DispatchPlan) -> dict[str, str]:
+    return {s.order_id: r.courier_id for r in plan.routes for s in r.stops}
+
+
+def next_stops(plan: DispatchPlan, now: datetime) -> dict[str, tuple[str, str]]:
+    """Courier id -> the first stop of its plan not started by ``now``."""
+    ahead = {}
+    for route in plan.routes:
+        stop = next((s for s in route.stops if s.start_at > now), None)
+        if stop is not None:
+            ahead[route.courier_id] = (stop.order_id, stop.kind)
+    return ahead
 
 
 def drop_offs(plan: DispatchPlan) -> dict[str, datetime]:
@@ -107,6 +126,10 @@ def replan(chain: Chain, now: datetime, new: list[OpenOrder], *, warm: bool,
     wall = time.perf_counter() - started
     before, after = drop_offs(chain.plan), drop_offs(plan)
     moves = [abs((after[k] - before[k]).total_seconds()) / 60 for k in after.keys() & before]
+    was_with, now_with = couriers_of(chain.plan), couriers_of(plan)
+    common = was_with.keys() & now_with.keys()
+    heading, headed = next_stops(chain.plan, now), next_stops(plan, now)
+    both = heading.keys() & headed.keys()
     return Chain(
         orders,
         couriers,
@@ -114,6 +137,10 @@ def replan(chain: Chain, now: datetime, new: list[OpenOrder], *, warm: bool,
         (*chain.walls, wall),
         (*chain.kept, plan.on_time / len(orders) if orders else 1.0),
         (*chain.moves_min, *moves),
+        chain.carried + len(common),
+        chain.reassigned + sum(1 for k in common if was_with[k] != now_with[k]),
+        chain.next_stops + len(both),
+        chain.next_changed + sum(1 for k in both if heading[k] != headed[k]),
     )
 
 
@@ -154,8 +181,8 @@ def main() -> None:
           f"time limit {settings.plan_time_limit_s:g} s, margin "
           f"{settings.plan_margin_s} s (the worker's defaults)")  # fmt: skip
     print("| orders / couriers | re-plan | median s | max s | promises kept % | "
-          "drop-off move p50 min | p90 min |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|")
+          "drop-off move p50 min | p90 min | reassigned % | next stop changed % |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|")
     for size in args.sizes:
         n_orders, n_couriers = (int(v) for v in size.split("/"))
         chains = run(n_orders, n_couriers, ticks=args.ticks, tick_s=args.tick, seed=args.seed,
@@ -165,7 +192,8 @@ def main() -> None:
             print(
                 f"| {size} | {name} | {statistics.median(c.walls):.1f} | {max(c.walls):.1f} | "
                 f"{100 * statistics.median(c.kept):.1f} | {percentile(moves, 0.5):.1f} | "
-                f"{percentile(moves, 0.9):.1f} |",
+                f"{percentile(moves, 0.9):.1f} | {100 * c.reassigned / max(1, c.carried):.1f} | "
+                f"{100 * c.next_changed / max(1, c.next_stops):.1f} |",
                 flush=True,
             )
 

@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmark_common import ROOT, machine
 from sim_plots import click_to_door_histogram, on_time_by_hour, route_map
 
-from dispatch.demo_day import generated_day
+from dispatch.demo_day import COURIERS, generated_day
 from dispatch.mdrp import (
     DayResult,
     Figures,
@@ -227,7 +227,7 @@ def main() -> None:
     demo = parser.add_argument_group("generated demo-city days (--demo-city)")
     demo.add_argument("--demo-city", action="store_true", help="simulate generated Taichung days")
     demo.add_argument("--orders", type=int, default=300, help="orders in a generated day")
-    demo.add_argument("--couriers", type=int, default=12, help="couriers in a generated day")
+    demo.add_argument("--couriers", type=int, default=COURIERS, help="couriers in a generated day")
     demo.add_argument("--catalogue", type=Path, default=ROOT / "data" / "demo_stores.geojson")
     demo.add_argument(
         "--road-extract", type=Path, default=ROOT / "data" / "osm" / "taichung_xitun.osm.bz2"

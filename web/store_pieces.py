@@ -48,6 +48,7 @@ def dump(value: Any) -> str:
 
 def store_fields(store: Store, *, open_now: bool | None) -> dict[str, Any]:
     """A store as the API shows it (``open_now`` at the moment of the request)."""
+    zone = store.delivery_zone
     return {
         "id": store.id,
         "name": store.name,
@@ -63,7 +64,7 @@ def store_fields(store: Store, *, open_now: bool | None) -> dict[str, Any]:
         "prep_time_s": store.prep_time_s,
         "capacity_per_hour": store.capacity_per_hour,
         "delivery_radius_m": store.delivery_radius_m,
-        "delivery_zone": None if store.delivery_zone is None else zone_to_geojson(store.delivery_zone),
+        "delivery_zone": None if zone is None else zone_to_geojson(zone),
     }
 
 

@@ -356,3 +356,128 @@ def test_areas_keep_each_courier_with_the_stops_the_plan_in_force_gives_it() -> 
     plain_task = {t.id: k for k, part in enumerate(plain) for t in part.tasks}
     plain_courier = {c.id: k for k, part in enumerate(plain) for c in part.couriers}
     assert any(plain_task[t] != plain_courier[c] for c, stops in hint.items() for t, _ in stops)
+
+
+STEADY = SolveOptions(time_limit_s=1, steady_cost=20, steady_within=60)
+
+
+def test_a_told_arrival_stays_unless_the_gain_is_clear() -> None:
+    """The plan in force delivers a (far door) before b: going to b first saves 100 s of
+    travel, all promises kept either way, but tells a 120 s later. Steady, the plan in force
+    stays; without a price on moving arrivals, the search takes the shorter route."""
+    travel = grid_travel([(0, 0), (1500, 0), (1000, 0)])  # store, a's door, b's door
+    tasks = (
+        Task("a", pickup=0, delivery=1, ready=0, due=3600, delivery_service=120),
+        Task("b", pickup=0, delivery=2, ready=0, due=3600, delivery_service=120),
+    )
+    problem = RoutingProblem(travel, tasks, (Courier("k", 0, 0, 10_000, capacity=2),))
+    told = {"k": [("a", "pickup"), ("b", "pickup"), ("a", "delivery"), ("b", "delivery")]}
+
+    def doors(plan: Plan) -> list[str]:
+        return [v.task_id for r in plan.routes for v in r.visits if v.kind == "delivery"]
+
+    steady = solve_promises(problem, STEADY, hint=told)
+    check_plan(problem, steady)
+    assert doors(steady) == ["a", "b"]
+    loose = solve_promises(problem, replace(STEADY, steady_cost=0), hint=told)
+    check_plan(problem, loose)
+    assert doors(loose) == ["b", "a"] and loose.total_cost == steady.total_cost - 100
+
+
+def test_late_orders_go_back_where_the_plan_in_force_has_them() -> None:
+    """The second search starts from the first's routes with each late order put back on its
+    courier after the stop that preceded it, pick-up before drop-off; not where that would
+    break a promise the first search kept, nor on a courier who may not take it."""
+    travel = grid_travel([(0, 0), (1000, 0), (2000, 0)])  # 200 s apart
+    tasks = (
+        Task("a", 0, 1, 0, due=3600),
+        Task("late", 0, 2, 0, due=100),
+        Task("tight", 0, 1, 0, due=250),
+        Task("c", 0, 1, 0, due=3600),
+    )
+    couriers = (Courier("k", 0, 0, 9000, 3), Courier("m", 0, 0, 9000, 3),
+                Courier("o", 0, 0, 9000, 3, takes_new=False))  # fmt: skip
+    problem = RoutingProblem(travel, tasks, couriers)
+    first = {"k": [("a", "pickup"), ("a", "delivery")], "m": [("tight", "pickup"),
+             ("tight", "delivery")], "o": []}  # fmt: skip
+    told = [("late", "pickup"), ("late", "delivery")]
+    hint = {"k": [("late", "pickup"), ("a", "pickup"), ("late", "delivery"), ("a", "delivery")],
+            "m": [*told, ("tight", "pickup"), ("tight", "delivery"), ("gone", "delivery")],
+            "o": told}  # fmt: skip
+    walls = frozenset({"a", "tight"})
+    for left in ({"late"}, {"late", "c"}):
+        restored = routing._restored(problem, first, hint, left, walls)
+        assert restored["k"] == hint["k"]
+        assert restored["m"] == first["m"]  # late first would make tight late
+        assert restored["o"] == []  # o finishes its own work only
+    # the first search reordered the route: the drop-off still follows the pick-up
+    swapped = [("a", "delivery"), ("a", "pickup")]
+    assert routing._put_back(swapped, hint["k"], "late") == [
+        ("late", "pickup"), ("a", "delivery"), ("a", "pickup"), ("late", "delivery")]  # fmt: skip
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems(), st.randoms(use_true_random=False))
+def test_steady_replans_keep_every_rule_and_the_promises_of_the_plan_in_force(
+    problem: RoutingProblem, rng: random.Random
+) -> None:
+    """Priced to stay near the plan in force (which may also be stale: unknown ids, stops on
+    another courier), a re-plan still keeps every rule, and from the plan in force it keeps
+    at least its promises of new orders: a promise outweighs any move."""
+    first = solve_promises(problem, FAST)
+    quick = replace(STEADY, solution_limit=1)
+    again = solve_promises(problem, quick, hint=hint_of(first))
+    check_plan(problem, again)
+    new = {t.id for t in problem.tasks if t.pickup is not None or t.courier is None}
+    assert len(kept(again) & new) >= len(kept(first) & new)
+    stale = {c: list(stops) for c, stops in hint_of(first).items()}
+    stale.setdefault(rng.choice(problem.couriers).id, []).append(("gone", "delivery"))
+    moved = rng.choice(problem.tasks).id
+    for stops in stale.values():
+        stops[:] = [s for s in stops if s[0] != moved]
+    stale[rng.choice(problem.couriers).id] += [(moved, "pickup"), (moved, "delivery")]
+    check_plan(problem, solve_promises(problem, quick, hint=stale))
+
+
+def test_orders_told_past_their_promise_keep_their_told_time_as_a_wall() -> None:
+    """One told past its promise may move until ``late_within`` past the promise (or stay by
+    its told time, if that is later still) and is named (that wall is worth less than a
+    promise); the others, told in time or not told, keep their own due."""
+    tasks = (
+        Task("early", 0, 1, 0, due=1000, promise=1900),  # told before due
+        Task("margin", 0, 1, 0, due=1000, promise=1900),  # told between due and promise
+        Task("late", 0, 1, 0, due=1000, promise=1900),  # told past its promise
+        Task("later", 0, 1, 0, due=1000, promise=1900),  # told past promise + late_within
+        Task("plain", 0, 1, 0, due=1000),  # no margin: the due is the promise
+        Task("just", 0, 1, 0, due=1000),  # told just by its promise: a promise still
+        Task("new", 0, 1, 0, due=1000, promise=1900),  # not in the plan in force
+        Task("aboard", None, 1, 0, due=1000, courier="c"),  # on board: priced anyway
+    )
+    problem = RoutingProblem([[0, 60], [60, 0]], tasks, (Courier("c", 0, 0, 9000, 3),))
+    told = {"early": 500, "margin": 1500, "late": 2500, "later": 3000, "plain": 1200,
+            "just": 1000, "aboard": 2000}  # fmt: skip
+    searched, told_late = routing._told_kept(problem, told, 60, 900)
+    due = {t.id: t.due for t in searched.tasks}
+    assert due == {"early": 1000, "margin": 1000, "late": 2800, "later": 3060, "plain": 1900,
+                   "just": 1000, "new": 1000, "aboard": 1000}  # fmt: skip
+    assert told_late == {"late", "later", "plain"}
+    assert routing._told_kept(problem, {}, 60, 900) == (problem, frozenset())
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems())
+def test_routes_timed_without_a_search_keep_every_rule(problem: RoutingProblem) -> None:
+    """What was told, timed by the solver's rules (the fallback when a re-plan runs out of
+    time): a solved plan's own routes come back as a plan that keeps every rule; routes that
+    leave a task out are refused."""
+    plan = solve_promises(problem, FAST)
+    routes = hint_of(plan)
+    timed = routing._timed(problem, routes, frozenset())
+    depot = any(t.pickup is None and t.courier is None for t in problem.tasks)
+    if plan.unassigned or depot:
+        return
+    assert timed is not None
+    check_plan(problem, timed)
+    assert timed.total_lateness <= plan.total_lateness
+    first = next(c for c, stops in routes.items() if stops)
+    assert routing._timed(problem, {**routes, first: routes[first][:-1]}, frozenset()) is None

@@ -9,7 +9,7 @@ import sys
 from web.settings import PROJECT_ROOT
 
 COLUMNS = ("| orders / couriers | re-plan | median s | max s | promises kept % | "
-           "drop-off move p50 min | p90 min |")  # fmt: skip
+           "drop-off move p50 min | p90 min | reassigned % | next stop changed % |")  # fmt: skip
 
 
 def test_bench_replan_prints_both_kinds_with_every_column() -> None:
@@ -24,7 +24,8 @@ def test_bench_replan_prints_both_kinds_with_every_column() -> None:
     rows = [line.split("|")[1:-1] for line in lines if line.startswith("| 250/50 |")]
     assert [row[1].strip() for row in rows] == ["plan in force", "from scratch"]
     for row in rows:
-        assert len(row) == 7
-        median, worst, kept, p50, p90 = (float(cell) for cell in row[2:])
+        assert len(row) == 9
+        median, worst, kept, p50, p90, moved, turned = (float(cell) for cell in row[2:])
         assert 0 < median <= worst and 0 <= kept <= 100 and 0 <= p50 <= p90
+        assert 0 <= moved <= 100 and 0 <= turned <= 100
     assert done.stderr.count("tick ") == 2  # a progress line per tick
