@@ -870,7 +870,7 @@ def _hinted_assignment(
 
     Stops the courier may no longer make (an order on board or pinned elsewhere, a new order
     for a courier in overtime) are left out rather than losing the whole hint to them."""
-    routes: list[list[int]] = []
+    stops: list[list[tuple[str, str, int]]] = []
     used: set[int] = set()
     owner = {t.id: t.courier for t in problem.tasks}
     for courier in problem.couriers:
@@ -883,8 +883,23 @@ def _hinted_assignment(
             node = (layout.pickup_of if kind == "pickup" else layout.delivery_of).get(task_id)
             if node is not None and node not in used:
                 used.add(node)
-                route.append(manager.NodeToIndex(node))
-        routes.append(route)
+                route.append((task_id, kind, node))
+        stops.append(route)
+    # A pair split over two routes, half-hinted or delivered before its pickup makes OR-Tools
+    # crash or hang in SolveFromAssignment (seen with a shuffled hint): such tasks start unplanned.
+    where: dict[tuple[str, str], tuple[int, int]] = {}
+    for v, route in enumerate(stops):
+        for position, (task_id, kind, _) in enumerate(route):
+            where[task_id, kind] = (v, position)
+    broken = set()
+    for task_id in {task_id for task_id, _ in where}:
+        pickup, delivery = where.get((task_id, "pickup")), where.get((task_id, "delivery"))
+        has_pickup = task_id in layout.pickup_of
+        if delivery is None or (has_pickup and (pickup is None or pickup[0] != delivery[0]
+                                                or pickup[1] > delivery[1])):  # fmt: skip
+            broken.add(task_id)
+    routes = [[manager.NodeToIndex(node) for task_id, _, node in route if task_id not in broken]
+              for route in stops]  # fmt: skip
     model.CloseModelWithParameters(parameters)  # routes can only be read into a closed model
     return model.ReadAssignmentFromRoutes(routes, True)
 

@@ -222,6 +222,43 @@ def test_any_hint_still_gives_a_valid_plan(problem: RoutingProblem, rng: random.
     check_plan(problem, solve(problem, FAST, hint=hint))
 
 
+def test_a_hint_that_splits_a_pair_is_read_without_it() -> None:
+    """Drawn by the property above: t2's pickup hinted on c0 and its delivery on c1, t0 on
+    board c1 but hinted to c0 too. OR-Tools crashed (or hung) starting from such routes; the
+    broken pairs now start unplanned and the search plans them."""
+    travel = [[0, 1039, 746, 1090, 1067, 1032, 1496, 683, 558, 1267, 464, 507],
+              [1039, 0, 545, 438, 946, 921, 1041, 461, 904, 641, 621, 704],
+              [746, 545, 0, 360, 481, 447, 792, 142, 385, 521, 303, 250],
+              [1090, 438, 360, 0, 554, 538, 609, 410, 725, 223, 629, 608],
+              [1067, 946, 481, 554, 0, 37, 475, 622, 519, 506, 730, 598],
+              [1032, 921, 447, 538, 37, 0, 502, 588, 484, 505, 693, 561],
+              [1496, 1041, 792, 609, 475, 502, 0, 916, 974, 403, 1092, 995],
+              [683, 461, 142, 410, 622, 588, 916, 0, 444, 607, 220, 248],
+              [558, 904, 385, 725, 519, 484, 974, 444, 0, 833, 368, 221],
+              [1267, 641, 521, 223, 506, 505, 403, 607, 833, 0, 816, 765],
+              [464, 621, 303, 629, 730, 693, 1092, 220, 368, 816, 0, 155],
+              [507, 704, 250, 608, 598, 561, 995, 248, 221, 765, 155, 0]]  # fmt: skip
+    tasks = (
+        Task("t0", pickup=8, delivery=5, ready=0, due=3600, courier="c1"),
+        Task("t1", pickup=None, delivery=9, ready=300, due=2100, pickup_service=60, courier="c1"),
+        Task("t2", pickup=8, delivery=3, ready=300, due=2100),
+    )
+    couriers = (
+        Courier("c0", 11, 0, 7200, capacity=2, profile="car"),
+        Courier("c1", 4, 300, 3600, capacity=3),
+        Courier("c2", 7, 0, 7200, capacity=2, profile="car"),
+    )
+    car = [[round(seconds * 5 / 8) for seconds in row] for row in travel]
+    problem = RoutingProblem(travel, tasks, couriers, profiles={"car": car})
+    hint = {
+        "c1": [("t0", "pickup"), ("t2", "delivery"), ("t1", "pickup")],
+        "c0": [("t0", "delivery"), ("t2", "pickup"), ("t1", "delivery"), ("gone", "delivery")],
+    }
+    plan = solve(problem, FAST, hint=hint)
+    check_plan(problem, plan)
+    assert plan.status == "solved"
+
+
 def test_a_feasible_hint_is_where_the_search_starts() -> None:
     rng = random.Random(7)
     points = [(rng.uniform(0, 8000), rng.uniform(0, 8000)) for _ in range(41)]
