@@ -211,3 +211,25 @@ def test_small_public_instances_run_whole_days(name: str) -> None:
     base = figures(instance, run_day(instance, greedy(0)))
     assert kpis.undelivered_share <= 0.01 and kpis.decision_max_s < 1.0
     assert kpis.click_to_door_mean < base.click_to_door_mean
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_rolling_horizon_keeps_a_plan_between_equal_couriers(seed: int) -> None:
+    """Orders planned long before they are sent stay with their courier while nothing changes."""
+    rng = random.Random(seed)
+    # couriers in pairs on the same spot: every pairing has an equal twin
+    spots = [(rng.uniform(-3000, 3000), rng.uniform(-3000, 3000)) for _ in range(3)]
+    couriers = tuple(
+        MdrpCourier(f"c{k}", spots[k // 2], 0, 240) for k in range(2 * len(spots))
+    )  # fmt: skip
+    orders = tuple(
+        MdrpOrder(f"o{i}", (rng.uniform(-3000, 3000), rng.uniform(-3000, 3000)), placed=0,
+                  restaurant=rng.choice(["r1", "r2"]), ready=25)
+        for i in range(4)
+    )  # fmt: skip
+    instance = tiny(orders, couriers)
+    policy = RollingHorizon(instance)
+    result = run_day(instance, policy, stats=policy.stats)
+    assert sum(len(t.orders) for t in result.trips) == len(orders)
+    assert result.stats.eta_changes  # planned on several cycles before being sent
+    assert result.stats.reassignments == 0
