@@ -482,8 +482,9 @@ class Intake:
         store = candidate.store
         schedule = None
         if request.deliver_at is not None:
+            ride_s = 0 if request.fulfilment == "pickup" else candidate.ride_s  # at the counter
             schedule = schedule_for(
-                request.deliver_at, prep_time_s=store.prep_time_s, ride_s=candidate.ride_s
+                request.deliver_at, prep_time_s=store.prep_time_s, ride_s=ride_s
             )
         return Order(
             id=order_id,
@@ -509,8 +510,9 @@ def _match_reason(request: OrderRequest, candidate: Candidate, *, scheduled: boo
     else:
         which = "the store the shopper chose, and it can fulfil it"
     if request.fulfilment == "pickup":
-        return (f"{which}, for pick-up in store: {candidate.distance_m:.0f} m away, open, every "
-                "item in stock, capacity left")  # fmt: skip
+        opening = "open at the pick-up time" if scheduled else "open"
+        return (f"{which}, for pick-up in store: {candidate.distance_m:.0f} m away, {opening}, "
+                "every item in stock, capacity left")  # fmt: skip
     if scheduled:
         return (f"{which}: {candidate.ride_s / 60:.0f} min ride ({candidate.distance_m:.0f} m), "
                 "open while it prepares the order, every item in stock, capacity left in the "

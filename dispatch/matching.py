@@ -100,7 +100,10 @@ def rank_stores(
         if scheduled is None and is_open(store, now) is not True:
             reasons.append("closed")
         if scheduled is not None:
-            plan = schedule_for(scheduled, prep_time_s=store.prep_time_s, ride_s=ride_s)
+            # a pick-up time: the goods ready at the counter when the window opens, no ride
+            plan = schedule_for(
+                scheduled, prep_time_s=store.prep_time_s, ride_s=0 if pickup else ride_s
+            )
             if not is_today_or_tomorrow(scheduled, now, store.zone):
                 reasons.append("beyond_tomorrow")
             elif not all(is_open(store, max(t, now)) for t in (plan.prepare_from, plan.ready_by)):

@@ -137,7 +137,8 @@ DELIVER_AT: Schema = {
     "type": ["string", "null"], "format": "date-time",
     "description": "a scheduled order: deliver around this moment (zone required), at least "
     "60 min ahead, later today or tomorrow in the store's calendar, the store open while it "
-    "prepares; null or absent: within the hour",
+    "prepares; null or absent: within the hour. On a pick-up order it is the pick-up time: "
+    "the goods are ready at the counter when its window opens",
 }  # fmt: skip
 WINDOW: Schema = {
     "type": ["object", "null"], "properties": {"from": MOMENT, "to": MOMENT},

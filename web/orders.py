@@ -131,8 +131,6 @@ def parse_order_request(body: dict[str, Any]) -> OrderRequest:
     if campaign is not None and not is_safe_id(campaign, max_length=MAX_CAMPAIGN):
         problems["campaign"] = f"a code of 1 to {MAX_CAMPAIGN} characters matching {SAFE_ID}"
     deliver_at = _deliver_at(body, problems)
-    if deliver_at is not None and fulfilment == "pickup":  # a pick-up time is not taken yet
-        problems["deliver_at"] = "for deliveries only: a pick-up is ready within the hour"
     lines: list[OrderLine] = []
     items = body.get("items")
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_LINES:

@@ -240,3 +240,25 @@ def test_a_retry_gets_its_booked_order_even_once_the_time_is_near(
     fresh = place(later.test_client(), body | {"external_id": "Q-2"})
     assert fresh.status_code == 400
     assert list(fresh.get_json()["error"]["details"]["fields"]) == ["deliver_at"]
+
+
+def test_a_pick_up_time_has_the_goods_ready_when_its_window_opens(
+    shop: FlaskClient, redis_client: redis.Redis
+) -> None:
+    """deliver_at on a pick-up is the pick-up time: ready at the counter when the window opens
+    (no ride before it), never planned, and refused when the store is closed by then."""
+    body = order_body("S-P1", deliver_at=at_taipei(22, 10), fulfilment="pickup",
+                      store_id=SUPERMARKET)  # fmt: skip
+    answer = place(shop, body)
+    assert answer.status_code == 201, answer.get_json()
+    order = answer.get_json()["order"]
+    assert order["fulfilment"] == "pickup" and order["store_id"] == SUPERMARKET
+    window = {k: datetime.fromisoformat(v) for k, v in order["delivery_window"].items()}
+    assert datetime.fromisoformat(order["ready_by"]) == window["from"]
+    assert "pick-up time" in order["match"]["reason"]
+    assert order["id"] not in order_store.open_order_ids(redis_client)
+    early = place(shop, order_body("S-P2", deliver_at=at_taipei(22, 8, 5), fulfilment="pickup",
+                                   store_id=SUPERMARKET))  # fmt: skip
+    assert early.status_code == 422
+    reasons = early.get_json()["error"]["details"]["candidates"][0]["reasons"]
+    assert reasons == ["closed_at_scheduled_time"]

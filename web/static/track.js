@@ -6,7 +6,7 @@
 const TEXTS = {
   en: {
     title: "Your order", eta: "Estimated arrival", steps: "Progress", from: "From", items: "Items",
-    courier: "Courier", promised: "Promised by", scheduled: "Scheduled delivery", tomorrow: "tomorrow", code: "Delivery code (tell the courier at the door)",
+    courier: "Courier", promised: "Promised by", scheduled: "Scheduled delivery", scheduledPickup: "Pick-up time", tomorrow: "tomorrow", code: "Delivery code (tell the courier at the door)",
     cancel: "Cancel order", cancelSure: "Cancel this order?", cancelYes: "Yes, cancel", cancelNo: "Keep it",
     status: {accepted: "Order received", preparing: "Being prepared", ready: "Ready at the store",
              picked_up: "On the way", delivered: "Delivered", cancelled: "Cancelled", failed: "Could not be delivered",
@@ -23,7 +23,7 @@ const TEXTS = {
   },
   "zh-TW": {
     title: "您的訂單", eta: "預計送達", steps: "進度", from: "店家", items: "商品",
-    courier: "外送員", promised: "承諾送達", scheduled: "預約送達", tomorrow: "明天", code: "交貨驗證碼（到門口時告訴外送員）",
+    courier: "外送員", promised: "承諾送達", scheduled: "預約送達", scheduledPickup: "預約取貨時間", tomorrow: "明天", code: "交貨驗證碼（到門口時告訴外送員）",
     cancel: "取消訂單", cancelSure: "確定要取消這筆訂單嗎？", cancelYes: "確定取消", cancelNo: "保留訂單",
     status: {accepted: "已收到訂單", preparing: "店家備貨中", ready: "已備妥，等待取貨",
              picked_up: "外送中", delivered: "已送達", cancelled: "已取消", failed: "無法送達",
@@ -116,6 +116,7 @@ function render(data) {
   // a scheduled order: its window in the store's clock, "tomorrow" when it is not today there
   document.getElementById("scheduled-row").hidden = !order.deliver_at;
   if (order.deliver_at) {
+    document.getElementById("scheduled-label").textContent = pickup ? T.scheduledPickup : T.scheduled;
     const day = (iso) => new Date(iso).toLocaleDateString("en-CA", {timeZone: zone || undefined});
     const when = day(order.delivery_window.from) === day(data.at) ? "" : `${T.tomorrow} `;
     show("scheduled", `${when}${clockIn(order.delivery_window.from, zone, LANG)}–${clockIn(order.delivery_window.to, zone, LANG)}`);
