@@ -420,7 +420,9 @@ def _order_paths() -> dict[str, Schema]:
             },
         ),
         body=_object(deliver_at=DELIVER_AT),
-        description="Matched afresh, as POST /api/v1/orders (422 as there); for now, or for "
+        description="Same items, address, channel, note and fulfilment, at the store the "
+        "shopper chose if any; no campaign. "
+        "Matched afresh, as POST /api/v1/orders (422 as there); for now, or for "
         "deliver_at. With an Idempotency-Key a retry gets the same new order "
         "(Idempotent-Replayed: true); without one each call orders again. Another shopper's "
         "order is a 404.",

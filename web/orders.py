@@ -286,8 +286,9 @@ REORDER_FIELDS = ("deliver_at",)
 @allow("shopper")
 def reorder(order_id: str) -> ResponseReturnValue:
     """Order again: a new order with the same items and address as one of the shopper's own,
-    matched afresh (for now, or for ``deliver_at``). With an Idempotency-Key, a retry gets the
-    same new order; without, each call orders again."""
+    the same fulfilment and the store the shopper chose (if they chose one), matched afresh (for
+    now, or for ``deliver_at``); a campaign code is not carried over. With an Idempotency-Key,
+    a retry gets the same new order; without, each call orders again."""
     body = _optional_body()
     problems: dict[str, str] = {}
     refuse_unknown(body, REORDER_FIELDS, problems)
@@ -303,7 +304,8 @@ def reorder(order_id: str) -> ResponseReturnValue:
     order_request = OrderRequest(
         earlier["channel"], f"reorder-{tag}", customer["lat"], customer["lng"],
         customer["address"], tuple(OrderLine(i["sku"], i["qty"]) for i in earlier["items"]),
-        earlier.get("note", ""), shopper=subject, deliver_at=deliver_at,
+        earlier.get("note", ""), shopper=subject, store_id=earlier.get("taken_at_store"),
+        fulfilment=earlier.get("fulfilment", "delivery"), deliver_at=deliver_at,
     )  # fmt: skip
     fingerprint = body_hash({"reorder_of": order_id, "body": body, "shopper": subject})
     return _placed(Submission(order_request, fingerprint, header_key, _idempotency_scope()))

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 
 from dispatch import order_store
 from tests.conftest import FIXED_NOW, bearer, make_app, slot, token_for
-from tests.web.test_orders_api import FULIN, order_body, place
+from tests.web.test_orders_api import FULIN, NEAR_FULIN, order_body, place
 from web.settings import Settings
 
 
@@ -224,3 +224,24 @@ def test_a_bad_reorder_body_is_a_400_naming_the_field(
     assert answer.status_code == 400
     assert list(answer.get_json()["error"]["details"]["fields"]) == [field]
     assert redis_client.xlen(order_store.ORDER_STREAM) == 1
+
+
+def test_order_again_keeps_the_fulfilment_and_the_chosen_store(
+    shop: FlaskClient, redis_client: redis.Redis
+) -> None:
+    """A pick-up at a chosen store, ordered again: a pick-up at that store, not a delivery
+    from the nearest; the campaign code stays with the first order."""
+    alice = bearer(token_for(redis_client, "shopper", "alice"))
+    nearest = place(shop, order_body("R-N"), **alice).get_json()["order"]["store_id"]
+    near = f"lat={NEAR_FULIN['lat']}&lng={NEAR_FULIN['lng']}&partner=true&open_now=true&limit=10"
+    stores = shop.get(f"/api/v1/stores/nearby?{near}").get_json()["stores"]
+    others = [store["id"] for store in stores]
+    chosen = next(store_id for store_id in others if store_id != nearest)
+    body = order_body("R-P", fulfilment="pickup", store_id=chosen, campaign="QR-1")
+    first = place(shop, body, **alice)
+    assert first.status_code == 201, first.get_json()
+    again = shop.post(f"/api/v1/orders/{first.get_json()['order']['id']}/reorder", headers=alice)
+    assert again.status_code == 201, again.get_json()
+    new = again.get_json()["order"]
+    assert new["fulfilment"] == "pickup" and new["store_id"] == chosen
+    assert new["campaign"] is None
