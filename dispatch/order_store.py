@@ -608,10 +608,18 @@ def shopper_orders(
 
 
 def store_orders_page(
-    client: redis.Redis, slot: StoreSlot, *, status: str | None, cursor: str | None, limit: int
-) -> OrderPage:
-    """The store's orders, newest first, optionally of one status, a page at a time."""
-    keep = None if status is None else (lambda record: record["status"] == status)
+    client: redis.Redis, slot: StoreSlot, *, status: str | None, cursor: str | None, limit: int,
+    fulfilment: str | None = None,
+) -> OrderPage:  # fmt: skip
+    """The store's orders, newest first, optionally of one status and one fulfilment, a page
+    at a time."""
+
+    def wanted(record: dict[str, Any]) -> bool:
+        return (status is None or record["status"] == status) and (
+            fulfilment is None or record.get("fulfilment", "delivery") == fulfilment
+        )
+
+    keep = None if status is None and fulfilment is None else wanted
     return orders_newest_first(
         client, store_orders_key(slot), cursor=cursor, limit=limit, keep=keep
     )

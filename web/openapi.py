@@ -315,6 +315,8 @@ def _store_paths() -> dict[str, Schema]:
                 _path("store_id"),
                 _query("status", {"type": "string", "enum": list(STATUSES)},
                        "Only orders in this status"),
+                _query("fulfilment", {"type": "string", "enum": list(FULFILMENTS)},
+                       "Only deliveries, or only pick-ups at the counter"),
                 _query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
                        "At most this many"),
                 CURSOR,

@@ -642,22 +642,27 @@ def _known_store(store_id: str) -> order_store.StoreSlot:
 
 
 @bp.get("/stores/<store_id>/orders")
-@takes_query("status", "limit", "cursor")
+@takes_query("status", "fulfilment", "limit", "cursor")
 @allow("store", *STAFF)
 def list_store_orders(store_id: str) -> ResponseReturnValue:
-    """Store staff: this store's orders, newest first, optionally of one status, a page at a
-    time (``next_cursor`` reads on)."""
+    """Store staff: this store's orders, newest first, optionally of one status and one
+    fulfilment, a page at a time (``next_cursor`` reads on)."""
     slot = _known_store(store_id)
     args = QueryReader(request.args)
     status = args.choices("status", allowed=STATUSES)
+    fulfilment = args.choices("fulfilment", allowed=FULFILMENTS)
     limit = args.integer("limit", default=50, low=1, high=200)
     cursor = args.text("cursor")
     args.finish()
     chosen = next(iter(status)) if status and len(status) == 1 else None
     if status and len(status) > 1:
         raise invalid_parameters({"status": "give one status"})
+    if fulfilment and len(fulfilment) > 1:
+        raise invalid_parameters({"fulfilment": "give one fulfilment"})
+    kind = next(iter(fulfilment)) if fulfilment else None
     page = _page(lambda: order_store.store_orders_page(redis_client(), slot, status=chosen,
-                                                       cursor=cursor, limit=limit))  # fmt: skip
+                                                       fulfilment=kind, cursor=cursor,
+                                                       limit=limit))  # fmt: skip
     return jsonify(orders=page.orders, count=len(page.orders), next_cursor=page.next_cursor)
 
 

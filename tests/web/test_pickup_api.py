@@ -336,3 +336,22 @@ def test_age_restricted_goods_leave_the_counter_only_after_an_id_check(
         headers=bearer(token_for(redis_client, "store", water["order"]["store_id"])),
     )
     assert plain.status_code == 200, plain.get_json()
+
+
+def test_a_store_lists_its_pick_ups_apart(shop: FlaskClient, redis_client: redis.Redis) -> None:
+    """?fulfilment=pickup lists the counter's orders only, =delivery the couriers'; two values or
+    an unknown one is a 400 naming the parameter."""
+    pickup = place(shop, pickup_body("P-L1", store_id=FULIN)).get_json()["order"]
+    delivery = place(shop, order_body("P-L2", store_id=FULIN)).get_json()["order"]
+    assert pickup["store_id"] == delivery["store_id"] == FULIN
+    staff = bearer(token_for(redis_client, "store", FULIN))
+    path = f"/api/v1/stores/{FULIN}/orders"
+    for kind, order in (("pickup", pickup), ("delivery", delivery)):
+        listed = shop.get(f"{path}?fulfilment={kind}", headers=staff).get_json()["orders"]
+        assert [o["id"] for o in listed] == [order["id"]]
+    both = shop.get(path, headers=staff).get_json()["orders"]
+    assert {o["id"] for o in both} == {pickup["id"], delivery["id"]}
+    for query in ("fulfilment=pickup,delivery", "fulfilment=drone"):
+        refused = shop.get(f"{path}?{query}", headers=staff)
+        assert refused.status_code == 400
+        assert list(refused.get_json()["error"]["details"]["fields"]) == ["fulfilment"]
