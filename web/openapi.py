@@ -729,6 +729,8 @@ def _people_paths() -> dict[str, Any]:
             items=_array(_object(sku=STRING, qty=INTEGER, name=STRING)),
             steps=_array(_object(status=STRING, at={"type": ["string", "null"]})),
             can_cancel={"type": "boolean"},
+            id_check_required={"type": "boolean", "description": "age-restricted items: the "
+                               "buyer shows an ID at the door or the counter"},
             events=_array(_object()),
             deliver_at={
                 "type": ["string", "null"],

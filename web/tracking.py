@@ -96,6 +96,9 @@ def tracking_view(order: dict[str, Any]) -> dict[str, Any]:
         "order": {"id": order["id"], "status": order["status"], "promised_by": order["promised_by"],
                   "created_at": order["created_at"], "items": items, "events": order["events"],
                   "steps": _steps(order), "can_cancel": order["status"] == "accepted",
+                  # beer, cigarettes: the buyer shows an ID at the door or the counter
+                  "id_check_required": any(item["sku"] in names and names[item["sku"]]
+                                           .age_restricted for item in order["items"]),
                   # a scheduled order's time (null for one within the hour)
                   "deliver_at": order.get("deliver_at"),
                   "delivery_window": order.get("delivery_window")},

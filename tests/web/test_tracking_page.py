@@ -179,3 +179,23 @@ def test_the_page_shows_a_scheduled_orders_window(
     expect(page.locator("#status")).to_have_text("Order received")
     expect(page.locator("#scheduled-row")).to_be_hidden()
     page.close()
+
+
+def test_an_order_with_beer_asks_for_an_id(
+    shop: FlaskClient, served: str, browser: Browser
+) -> None:
+    """Beer: the page says to have an ID ready (and the API says id_check_required); water: no
+    such line."""
+    items = [{"sku": "beer-330ml", "qty": 1}]
+    beer = shop.post("/api/v1/orders", json=order_body("TP-ID", items=items)).get_json()
+    water = shop.post("/api/v1/orders", json=order_body("TP-W")).get_json()
+    assert shop.get(beer["tracking"]["api"]).get_json()["order"]["id_check_required"] is True
+    assert shop.get(water["tracking"]["api"]).get_json()["order"]["id_check_required"] is False
+    page = browser.new_page(locale="en-GB")
+    page.goto(served + beer["tracking"]["page"])
+    expect(page.locator("#id-notice")).to_be_visible()
+    expect(page.locator("#id-notice")).to_contain_text("have an ID ready")
+    page.goto(served + water["tracking"]["page"])
+    expect(page.locator("#status")).to_have_text("Order received")
+    expect(page.locator("#id-notice")).to_be_hidden()
+    page.close()

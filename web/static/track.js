@@ -11,6 +11,7 @@ const TEXTS = {
     status: {accepted: "Order received", preparing: "Being prepared", ready: "Ready at the store",
              picked_up: "On the way", delivered: "Delivered", cancelled: "Cancelled", failed: "Could not be delivered",
              collected: "Collected", expired: "Not collected in time: cancelled"},
+    idNotice: "Age-restricted items: have an ID ready for the hand-over.",
     readyForPickup: "Ready for pick-up", pickupCode: "Pick-up code (show it at the counter)", collectBy: "Collect by",
     inMinutes: (n) => n <= 0 ? "any minute now" : `in ${n} min`,
     noEstimate: "not yet known", onTheWay: "on the way (on the map)", assigned: "assigned",
@@ -28,6 +29,7 @@ const TEXTS = {
     status: {accepted: "已收到訂單", preparing: "店家備貨中", ready: "已備妥，等待取貨",
              picked_up: "外送中", delivered: "已送達", cancelled: "已取消", failed: "無法送達",
              collected: "已取貨", expired: "逾時未取，已取消"},
+    idNotice: "本訂單含限制級商品，交貨時請出示身分證件。",
     readyForPickup: "已備妥，請到店取貨", pickupCode: "取貨碼（在櫃台出示）", collectBy: "取貨期限",
     inMinutes: (n) => n <= 0 ? "即將抵達" : `約 ${n} 分鐘後`,
     noEstimate: "尚未確定", onTheWay: "正在路上（見地圖）", assigned: "已指派",
@@ -122,6 +124,7 @@ function render(data) {
     show("scheduled", `${when}${clockIn(order.delivery_window.from, zone, LANG)}–${clockIn(order.delivery_window.to, zone, LANG)}`);
   }
   show("code", data.delivery_code);
+  document.getElementById("id-notice").hidden = !order.id_check_required || ended;
   document.getElementById("cancel").hidden = !order.can_cancel;
   if (!markers) { placeMarkers(data); }
   moveCourier(data.courier.position);
