@@ -482,9 +482,11 @@ class Intake:
         store = candidate.store
         schedule = None
         if request.deliver_at is not None:
-            ride_s = 0 if request.fulfilment == "pickup" else candidate.ride_s  # at the counter
             schedule = schedule_for(
-                request.deliver_at, prep_time_s=store.prep_time_s, ride_s=ride_s
+                request.deliver_at,
+                prep_time_s=store.prep_time_s,
+                ride_s=candidate.ride_s,
+                pickup=request.fulfilment == "pickup",
             )
         return Order(
             id=order_id,

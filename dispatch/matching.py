@@ -100,9 +100,8 @@ def rank_stores(
         if scheduled is None and is_open(store, now) is not True:
             reasons.append("closed")
         if scheduled is not None:
-            # a pick-up time: the goods ready at the counter when the window opens, no ride
             plan = schedule_for(
-                scheduled, prep_time_s=store.prep_time_s, ride_s=0 if pickup else ride_s
+                scheduled, prep_time_s=store.prep_time_s, ride_s=ride_s, pickup=pickup
             )
             if not is_today_or_tomorrow(scheduled, now, store.zone):
                 reasons.append("beyond_tomorrow")

@@ -45,10 +45,14 @@ class Schedule:
         }
 
 
-def schedule_for(deliver_at: datetime, *, prep_time_s: float, ride_s: float) -> Schedule:
-    """The schedule of an order for ``deliver_at`` from a store ``ride_s`` from the door."""
+def schedule_for(
+    deliver_at: datetime, *, prep_time_s: float, ride_s: float, pickup: bool = False
+) -> Schedule:
+    """The schedule of an order for ``deliver_at`` from a store ``ride_s`` from the door; a
+    pick-up's ``deliver_at`` is its pick-up time, the goods ready at the counter when the
+    window opens (no ride)."""
     window_from = deliver_at - WINDOW
-    ready_by = window_from - timedelta(seconds=round(ride_s))
+    ready_by = window_from - timedelta(seconds=0 if pickup else round(ride_s))
     return Schedule(
         deliver_at,
         window_from,
