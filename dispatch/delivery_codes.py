@@ -16,7 +16,7 @@ from typing import Any
 import redis
 
 from dispatch import order_store
-from dispatch.replies import decoded, text_hash
+from dispatch.storage.replies import decoded, text_hash
 
 MAX_WRONG_TRIES = 5
 

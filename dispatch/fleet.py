@@ -23,8 +23,8 @@ import redis
 from dispatch import order_store
 from dispatch.planner import CourierState, DispatchPlan, OpenOrder
 from dispatch.regions import ALL, region_of
-from dispatch.replies import decoded, text_hash
 from dispatch.schedule import due_for_planning
+from dispatch.storage.replies import decoded, text_hash
 from geo.stores import Store
 from geo.travel import VEHICLE_SPEEDS_MPS
 

@@ -22,7 +22,7 @@ from typing import Any
 import redis
 
 from dispatch.order_store import get_many, homes, order_id_for, order_key
-from dispatch.replies import decoded
+from dispatch.storage.replies import decoded
 
 TTL_S = 30 * 24 * 3600  # far longer than any channel retries, not forever
 

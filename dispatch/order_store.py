@@ -39,7 +39,7 @@ from dispatch.orders import (
 )
 from dispatch.products import Product
 from dispatch.regions import region_of
-from dispatch.replies import decoded
+from dispatch.storage.replies import decoded
 from geo.stores import Store
 
 PRODUCTS_KEY = "products"

@@ -15,7 +15,7 @@ from typing import Any
 import h3
 import redis
 
-from dispatch.replies import decoded
+from dispatch.storage.replies import decoded
 
 ALL = "all"
 # renew only our own lease: compare the holder and extend in one step

@@ -30,9 +30,10 @@ from prometheus_client import (
 from dispatch import fleet, order_store
 from dispatch.planner import DispatchPlan, plan_dispatch
 from dispatch.regions import ALL, hold
+from dispatch.settings import Settings
+from dispatch.storage.client import redis_client
 from geo.stores import Store
 from geo.travel import TravelModel
-from web.settings import Settings, redis_client
 
 log = logging.getLogger("dispatch.worker")
 
@@ -208,7 +209,7 @@ def worker_client(settings: Settings) -> redis.Redis:
 
 
 def main() -> None:
-    from web.settings import travel_model
+    from dispatch.settings import travel_model
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = Settings.from_env()

@@ -33,7 +33,8 @@ from benchmark_common import (
 )
 
 from dispatch import order_store
-from web.settings import Settings, redis_client
+from dispatch.settings import Settings
+from dispatch.storage.client import redis_client
 
 WRK_SCRIPT = """
 local counter = 0

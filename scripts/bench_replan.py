@@ -7,7 +7,7 @@
 A region starts as a snapshot of ``scripts/bench_snapshots.py`` (open orders at the Taichung
 demo stores, couriers around their centre, the same travel model), planned once from scratch.
 Then, as the worker does, it is re-planned every ``--tick`` seconds with the worker's defaults
-(``web/settings.py``: time limit, margin): time advances, the world follows the plan in force
+(``dispatch/settings.py``: time limit, margin): time advances, the world follows the plan in force
 (a stop whose service has started is done: a pick-up puts the order on board, a drop-off closes
 it; a courier stands at its last stop, or at the stop it is heading to from when it gets
 there), and new orders arrive at the snapshot's rate (its orders span 15 min). Two chains run
@@ -35,7 +35,7 @@ from bench_snapshots import NOW, BenchTravel, make_snapshot
 from benchmark_common import machine, percentile
 
 from dispatch.planner import CourierState, DispatchPlan, OpenOrder, plan_dispatch
-from web.settings import Settings
+from dispatch.settings import Settings
 
 SNAPSHOT_SPAN_S = 900  # a snapshot's orders were placed over its last 15 min
 

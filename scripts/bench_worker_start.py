@@ -31,7 +31,7 @@ from benchmark_common import ROOT, ensure_catalogue, flask_cli, machine, scratch
 WORKER = """
 import json, time
 from web import create_app
-from web.settings import Settings
+from dispatch.settings import Settings
 app = create_app(Settings.from_env())
 reply = app.test_client().get("/api/v1/stores/nearby?lat=25.0330&lng=121.5654&radius_m=1000")
 answered = time.time()

@@ -22,7 +22,7 @@ from typing import Any
 
 import redis
 
-from web.redis_server import (
+from dispatch.storage.server import (
     start_local_cluster,
     start_local_redis,
     stop_local_cluster,

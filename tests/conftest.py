@@ -15,13 +15,13 @@ from flask.testing import FlaskClient
 
 from dispatch.order_store import StoreSlot
 from dispatch.regions import ALL
+from dispatch.settings import PROJECT_ROOT, Settings
+from dispatch.storage.server import start_local_redis, stop_local_redis
 from geo.catalogue import load_catalogue
 from geo.stores import Store
 from web import create_app
 from web.auth import issue_token
 from web.catalogue_store import save_catalogue
-from web.redis_server import start_local_redis, stop_local_redis
-from web.settings import PROJECT_ROOT, Settings
 
 DEMO_CATALOGUE = PROJECT_ROOT / "data" / "demo_stores.geojson"
 DEMO_PRODUCTS = PROJECT_ROOT / "data" / "demo_products.csv"

@@ -26,7 +26,7 @@ from typing import Any, ParamSpec, TypeVar
 import redis
 from flask import g, request
 
-from dispatch.replies import text_hash
+from dispatch.storage.replies import text_hash
 from web.errors import ApiError
 from web.params import refuse_unknown_query
 

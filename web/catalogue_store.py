@@ -18,7 +18,7 @@ from typing import Any
 import redis
 
 from dispatch.order_store import get_many
-from dispatch.replies import text_hash
+from dispatch.storage.replies import text_hash
 from geo.stores import Store
 
 VERSION_KEY = "catalogue:version"

@@ -11,19 +11,9 @@ from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
+from dispatch.errors import ServiceError
+
 log = logging.getLogger(__name__)
-
-
-class ServiceError(Exception):
-    """Base class of errors raised on purpose by the service."""
-
-
-class ConfigError(ServiceError, ValueError):
-    """A setting that cannot be used."""
-
-
-class RedisStartError(ServiceError, RuntimeError):
-    """The local redis-server could not be started."""
 
 
 class ApiError(ServiceError):

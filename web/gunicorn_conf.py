@@ -21,7 +21,7 @@ from typing import Any
 from gunicorn import util
 from prometheus_client import multiprocess
 
-from web.settings import Settings
+from dispatch.settings import Settings
 
 limit_request_line = 8190  # gunicorn's bound: past it, 414 (as JSON, below)
 # gunicorn 25+ opens a control socket at one path per user ($HOME/.gunicorn/gunicorn.ctl): a

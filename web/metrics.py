@@ -35,7 +35,8 @@ from prometheus_client.registry import Collector
 from dispatch import fleet, order_store, regions
 from dispatch.orders import STATUSES, TRANSITIONS
 from dispatch.overview import order_risks
-from web.settings import Settings, redis_client
+from dispatch.settings import Settings
+from dispatch.storage.client import redis_client
 
 PREFIX = "nearby_dispatch"
 OPEN_STATUSES = tuple(s for s in STATUSES if TRANSITIONS[s])

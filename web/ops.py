@@ -17,8 +17,9 @@ from flask.typing import ResponseReturnValue
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from dispatch import order_store
+from dispatch.errors import ConfigError
 from web.auth import bearer_token, current_principal
-from web.errors import ApiError, ConfigError, error_body
+from web.errors import ApiError, error_body
 from web.metrics import RedisFigures, exposition, scrape_registry
 from web.params import checks_its_own_token, refuse_unknown_query
 from web.services import catalogue_cache, now, redis_client, web_metrics

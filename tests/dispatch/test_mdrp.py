@@ -24,7 +24,7 @@ from dispatch.mdrp import (
     write_solution,
 )
 from dispatch.mdrp_policy import RollingHorizon, greedy
-from web.settings import PROJECT_ROOT
+from dispatch.settings import PROJECT_ROOT
 
 MDRP = PROJECT_ROOT.parent / "shared" / "benchmarks" / "grubhub_mdrp" / "public_instances"
 

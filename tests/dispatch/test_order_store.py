@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dispatch import order_store
+from dispatch.errors import ConfigError
 from dispatch.order_store import LayoutMismatchError, check_layout, home_of
+from dispatch.settings import Settings
 from web import create_app
-from web.errors import ConfigError
-from web.settings import Settings
 
 
 def test_a_changed_region_resolution_is_refused(

@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dispatch.planner import CourierState, DispatchPlan, OpenOrder, pin_refusal, plan_dispatch
+from dispatch.settings import PROJECT_ROOT, Settings, travel_model
 from geo.roads import RoadNetworkTravel
 from geo.travel import StraightLineTravel
-from web.settings import PROJECT_ROOT, Settings, travel_model
 
 NOW = datetime(2026, 11, 18, 4, 0, tzinfo=UTC)
 TRAVEL = StraightLineTravel()

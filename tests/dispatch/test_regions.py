@@ -16,11 +16,11 @@ from flask.testing import FlaskClient
 
 from dispatch import fleet, regions
 from dispatch.planner import CourierState, OpenOrder
+from dispatch.settings import Settings
 from dispatch.worker import replan_once, run, worker_client
 from geo.travel import StraightLineTravel
 from tests.web.test_orders_api import order_body
 from web.services import catalogue_index
-from web.settings import Settings
 
 RESOLUTION = 4  # cells of ~1,800 km²: Taichung and Zhubei fall in different ones
 TAICHUNG, ZHUBEI = (24.1846, 120.6040), (24.8310, 121.0160)

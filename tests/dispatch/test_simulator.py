@@ -8,6 +8,7 @@ import random
 import pytest
 
 from dispatch.mdrp import read_mdrp
+from dispatch.settings import PROJECT_ROOT
 from dispatch.simulator import (
     Day,
     Outcome,
@@ -19,7 +20,6 @@ from dispatch.simulator import (
     planner_policy,
     simulate,
 )
-from web.settings import PROJECT_ROOT
 
 MDRP = PROJECT_ROOT.parent / "shared" / "benchmarks" / "grubhub_mdrp" / "public_instances"
 

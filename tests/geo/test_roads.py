@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dispatch.settings import PROJECT_ROOT
 from geo.distance import haversine_m
 from geo.roads import RoadNetworksTravel, RoadNetworkTravel
 from geo.travel import StraightLineTravel, path_through, speed_of
-from web.settings import PROJECT_ROOT
 
 EXTRACT = PROJECT_ROOT / "data" / "osm" / "taichung_xitun.osm.bz2"
 STRAIGHT = StraightLineTravel(circuity=1.0)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from dispatch.settings import PROJECT_ROOT
 from geo.streets import Street, street_class, streets_from_osm, streets_geojson
-from web.settings import PROJECT_ROOT
 
 EXTRACT = PROJECT_ROOT / "data" / "osm" / "taichung_xitun.osm.bz2"
 

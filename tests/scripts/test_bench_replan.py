@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from web.settings import PROJECT_ROOT
+from dispatch.settings import PROJECT_ROOT
 
 COLUMNS = ("| orders / couriers | re-plan | median s | max s | promises kept % | "
            "drop-off move p50 min | p90 min | reassigned % | next stop changed % |")  # fmt: skip

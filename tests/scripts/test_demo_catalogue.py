@@ -11,9 +11,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dispatch.settings import PROJECT_ROOT
 from geo.distance import haversine_m
 from tests.conftest import DEMO_CATALOGUE
-from web.settings import PROJECT_ROOT
 
 
 def _builder() -> ModuleType:

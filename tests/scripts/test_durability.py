@@ -17,9 +17,9 @@ from typing import Any
 import redis
 
 from dispatch import order_store
+from dispatch.settings import PROJECT_ROOT
+from dispatch.storage.server import start_local_redis, stop_local_redis
 from tests.conftest import DEMO_CATALOGUE, DEMO_PRODUCTS, DEMO_STOCK, _free_port, slot
-from web.redis_server import start_local_redis, stop_local_redis
-from web.settings import PROJECT_ROOT
 
 SKUS = ("water-600ml", "tea-egg", "apple")
 FLASK = [sys.executable, "-m", "flask", "--app", "app"]

@@ -14,8 +14,8 @@ from typing import Any
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
+from dispatch.settings import PROJECT_ROOT
 from tests.conftest import _free_port
-from web.settings import PROJECT_ROOT
 
 
 def get_json(url: str) -> Any:

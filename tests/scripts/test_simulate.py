@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from dispatch.mdrp import read_instance
-from web.settings import PROJECT_ROOT
+from dispatch.settings import PROJECT_ROOT
 
 MDRP = PROJECT_ROOT.parent / "shared" / "benchmarks" / "grubhub_mdrp" / "public_instances"
 NAME = "0r50t75s1p100"

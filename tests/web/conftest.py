@@ -18,9 +18,9 @@ from flask.testing import FlaskClient
 from playwright.sync_api import Browser, expect, sync_playwright
 from werkzeug.serving import make_server
 
+from dispatch.settings import PROJECT_ROOT, Settings
 from tests.conftest import FIXED_NOW, make_app
 from tests.web.test_orders_api import order_body, place
-from web.settings import PROJECT_ROOT, Settings
 
 SPOTS = [
     (24.1800, 120.5930), (24.1880, 120.5940), (24.1850, 120.6100), (24.1820, 120.6070),

@@ -8,10 +8,10 @@ import redis
 from flask.testing import FlaskClient
 from playwright.sync_api import Browser, Page, expect
 
+from dispatch.settings import PROJECT_ROOT
 from tests.conftest import token_for
 from tests.web.test_dispatcher_page import PHONE
 from tests.web.test_orders_api import order_body
-from web.settings import PROJECT_ROOT
 
 AXE = PROJECT_ROOT / "web" / "static" / "vendor" / "axe-core" / "axe.min.js"
 RUN_AXE = """async () => {

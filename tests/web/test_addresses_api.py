@@ -8,8 +8,8 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
+from dispatch.settings import Settings
 from tests.conftest import bearer, make_app, token_for
-from web.settings import Settings
 
 SEARCH = "/api/v1/addresses"
 

@@ -9,8 +9,8 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
+from dispatch.settings import PROJECT_ROOT, Settings
 from tests.conftest import make_app
-from web.settings import PROJECT_ROOT, Settings
 
 EXTRACTS = (
     PROJECT_ROOT / "data" / "osm" / "taichung_xitun.osm.bz2",

@@ -14,13 +14,13 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from dispatch.settings import Settings
 from geo.distance import haversine_m
 from geo.stores import Store
 from tests.conftest import DEMO_CATALOGUE, FIXED_NOW
 from tests.geo.test_index import make_stores
 from web import create_app
 from web.catalogue_store import current_version, read_catalogue, save_catalogue
-from web.settings import Settings
 
 
 def test_save_and_read_round_trip(redis_client: redis.Redis, demo_stores: list[Store]) -> None:

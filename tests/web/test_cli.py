@@ -13,12 +13,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from dispatch import fleet
+from dispatch.errors import ConfigError
+from dispatch.settings import PROJECT_ROOT, Settings, travel_model
 from geo.catalogue import load_catalogue
 from geo.roads import RoadNetworksTravel, RoadNetworkTravel
 from tests.conftest import DEMO_CATALOGUE, DEMO_STOCK, FIXED_NOW, make_app
 from tests.web.test_orders_api import order_body, place
-from web.errors import ConfigError
-from web.settings import PROJECT_ROOT, Settings, travel_model
 
 DEMO_COURIERS = PROJECT_ROOT / "data" / "demo_couriers.csv"
 EXTRACT = PROJECT_ROOT / "data" / "osm" / "taichung_xitun.osm.bz2"

@@ -14,13 +14,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from dispatch import fleet
+from dispatch.settings import Settings
 from dispatch.worker import replan_once, run, worker_client
 from geo.travel import StraightLineTravel
 from tests.conftest import FIXED_NOW
 from tests.web.conftest import courier_body
 from tests.web.test_orders_api import order_body, place
 from web.services import catalogue_index
-from web.settings import Settings
 
 
 def stops_of(plan: dict[str, Any], order_id: str) -> list[tuple[str, str]]:

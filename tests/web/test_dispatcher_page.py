@@ -14,12 +14,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from playwright.sync_api import Browser, expect
 
+from dispatch.settings import Settings
 from geo.stores import Store
 from tests.conftest import FIXED_NOW, make_app, token_for
 from tests.web.conftest import courier_body
 from tests.web.test_orders_api import order_body
 from web.catalogue_store import save_catalogue
-from web.settings import Settings
 
 PHONE = {"width": 390, "height": 844}
 

@@ -12,8 +12,8 @@ from playwright.sync_api import Browser
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from dispatch.settings import PROJECT_ROOT
 from dispatch.worker import WorkerMetrics
-from web.settings import PROJECT_ROOT
 
 
 def test_openapi_lists_every_api_route(app: Flask, client: FlaskClient) -> None:

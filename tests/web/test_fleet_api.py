@@ -11,9 +11,9 @@ import redis
 from flask.testing import FlaskClient
 
 from dispatch import fleet
+from dispatch.settings import PROJECT_ROOT
 from tests.conftest import FIXED_NOW, bearer, token_for
 from tests.web.conftest import courier_body
-from web.settings import PROJECT_ROOT
 
 HOUR = timedelta(hours=1)
 DEMO_COURIERS = PROJECT_ROOT / "data" / "demo_couriers.csv"

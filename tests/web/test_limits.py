@@ -7,8 +7,8 @@ from dataclasses import replace
 import redis
 from flask.testing import FlaskClient
 
+from dispatch.settings import Settings
 from tests.conftest import bearer, make_app, token_for
-from web.settings import Settings
 
 NEARBY = "/api/v1/stores/nearby?lat=24.18&lng=120.6"
 

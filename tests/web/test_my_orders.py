@@ -13,9 +13,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from dispatch import order_store
+from dispatch.settings import Settings
 from tests.conftest import FIXED_NOW, bearer, make_app, slot, token_for
 from tests.web.test_orders_api import FULIN, NEAR_FULIN, order_body, place
-from web.settings import Settings
 
 
 class Ticking:

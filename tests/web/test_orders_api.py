@@ -14,10 +14,10 @@ from flask.testing import FlaskClient
 
 from dispatch import idempotency, order_store
 from dispatch.intake import CLAIM_STALE_S, body_hash
+from dispatch.settings import Settings
 from geo.distance import haversine_m
 from geo.stores import Store
 from tests.conftest import FIXED_NOW, bearer, make_app, slot, token_for
-from web.settings import Settings
 
 FULIN = "osm-way-617553270"  # the demo 7-Eleven without fresh milk
 NEAR_FULIN = {"lat": 24.18519, "lng": 120.61263}

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import redis
 
+from dispatch.errors import ConfigError, RedisStartError
+from dispatch.settings import Settings
+from dispatch.storage.server import start_local_redis, stop_local_redis
 from tests.conftest import _free_port
-from web.errors import ConfigError, RedisStartError
-from web.redis_server import start_local_redis, stop_local_redis
-from web.settings import Settings
 
 
 def test_starts_with_aof_and_is_reused(tmp_path: Path) -> None:

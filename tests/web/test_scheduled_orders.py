@@ -13,11 +13,11 @@ from flask.testing import FlaskClient
 
 from dispatch import fleet, order_store
 from dispatch.schedule import PLANNING_LEAD, WINDOW
+from dispatch.settings import Settings
 from tests.conftest import FIXED_NOW, make_app, slot
 from tests.web.conftest import courier_body
 from tests.web.test_orders_api import FULIN, order_body, place
 from web.services import catalogue_index
-from web.settings import Settings
 
 TAIPEI = ZoneInfo("Asia/Taipei")
 SUPERMARKET = "osm-way-462986245"  # open 08:00-22:00, 1.7 km from Fulin; closed at FIXED_NOW

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import redis
 
+from dispatch.settings import Settings
+from dispatch.storage.client import redis_client as connect
 from tests.conftest import _free_port
-from web.settings import Settings
-from web.settings import redis_client as connect
 
 
 @pytest.fixture

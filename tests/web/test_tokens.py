@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dispatch.settings import Settings as AppSettings
 from tests.conftest import FIXED_NOW, bearer, make_app
 from tests.web.conftest import courier_body
 from web.auth import (
@@ -24,7 +25,6 @@ from web.auth import (
     principal_for,
     rotate_token,
 )
-from web.settings import Settings as AppSettings
 
 
 @pytest.fixture

@@ -7,13 +7,10 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
-import redis
-from redis.cluster import ClusterNode
-
+from dispatch.errors import ConfigError
 from geo.travel import StraightLineTravel, TravelModel
-from web.errors import ConfigError
 
 if TYPE_CHECKING:
     from geo.streets import Street
@@ -168,28 +165,3 @@ def _host_ports(text: str, name: str) -> tuple[tuple[str, int], ...]:
             raise ValueError(msg)
         pairs.append((host, int(port)))
     return tuple(pairs)
-
-
-def redis_client(settings: Settings, *, socket_timeout: float | None = 5) -> redis.Redis:
-    """A client for the service's Redis: a Redis Cluster where its nodes are set, the
-    Sentinel-elected master where sentinels are set (it follows a fail-over), else
-    ``REDIS_URL``, else the project's own redis-server."""
-    if settings.redis_cluster:
-        nodes = [ClusterNode(host, port) for host, port in settings.redis_cluster]  # type: ignore[no-untyped-call]
-        cluster = redis.RedisCluster(
-            startup_nodes=nodes, socket_timeout=socket_timeout, socket_connect_timeout=2
-        )
-        return cast(redis.Redis, cluster)  # the same commands; multi-key ones stay in one slot
-    if settings.redis_sentinels:
-        sentinel = redis.Sentinel(list(settings.redis_sentinels), socket_timeout=2)  # type: ignore[no-untyped-call]
-        master: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
-            settings.redis_sentinel_master, socket_timeout=socket_timeout,
-            socket_connect_timeout=2,
-        )  # fmt: skip
-        return master
-    url = settings.redis_url
-    if url is None:
-        from web.redis_server import start_local_redis
-
-        url = start_local_redis(settings.var_dir / "redis", settings.local_redis_port)
-    return redis.Redis.from_url(url, socket_timeout=socket_timeout, socket_connect_timeout=2)

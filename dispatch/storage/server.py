@@ -12,7 +12,7 @@ from pathlib import Path
 
 import redis
 
-from web.errors import RedisStartError
+from dispatch.errors import RedisStartError
 
 
 def start_local_redis(data_dir: Path, port: int, *, persistent: bool = True) -> str:
@@ -144,8 +144,8 @@ def _answers(url: str, data_dir: Path) -> bool:
 
 
 if __name__ == "__main__":
-    # `python -m web.redis_server`: start (or find) the local server and print its URL.
-    from web.settings import Settings
+    # `python -m dispatch.storage.server`: start (or find) the local server and print its URL.
+    from dispatch.settings import Settings
 
     settings = Settings.from_env()
     print(start_local_redis(settings.var_dir / "redis", settings.local_redis_port))

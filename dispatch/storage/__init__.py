@@ -1,0 +1,5 @@
+"""Everything that talks to Redis: the client, key names, reply decoding and the stored records.
+
+No module outside this package imports redis (tests/test_layers.py checks it); the rest of the
+service gets typed values from here.
+"""
