@@ -9,8 +9,13 @@ from redis.cluster import ClusterNode
 
 from dispatch.settings import Settings
 
+# What the rest of the service names without importing redis: the client it is handed, and the
+# error any Redis command may raise (the web answers it as a 503).
+Client = redis.Redis
+StorageError = redis.RedisError
 
-def redis_client(settings: Settings, *, socket_timeout: float | None = 5) -> redis.Redis:
+
+def redis_client(settings: Settings, *, socket_timeout: float | None = 5) -> Client:
     """A client for the service's Redis: a Redis Cluster where its nodes are set, the
     Sentinel-elected master where sentinels are set (it follows a fail-over), else
     ``REDIS_URL``, else the project's own redis-server."""
