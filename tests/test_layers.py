@@ -31,9 +31,6 @@ KNOWN: set[tuple[str, str]] = {
     ("web.catalogue_cache", "redis"),
     ("web.catalogue_store", "redis"),
     ("web.dispatch", "redis"),
-    ("web.errors", "redis"),
-    ("web.metrics", "redis"),
-    ("web.ops", "redis"),
     ("web.services", "redis"),
 }
 
