@@ -27,7 +27,6 @@ KNOWN: set[tuple[str, str]] = {
     ("dispatch.worker", "redis"),
     ("dispatch.worker", "web.catalogue_cache"),
     ("web", "redis"),
-    ("web.auth", "redis"),
     ("web.catalogue_cache", "redis"),
     ("web.catalogue_store", "redis"),
     ("web.dispatch", "redis"),

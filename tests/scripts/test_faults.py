@@ -19,10 +19,10 @@ from flask.testing import FlaskClient
 from dispatch import fleet, order_store
 from dispatch.settings import PROJECT_ROOT, Settings
 from dispatch.storage.server import start_local_redis, stop_local_redis
+from dispatch.storage.tokens import issue_token
 from tests.conftest import DEMO_CATALOGUE, DEMO_PRODUCTS, DEMO_STOCK, _free_port, bearer
 from tests.web.test_orders_api import order_body
 from web import create_app
-from web.auth import issue_token
 
 FLASK = [sys.executable, "-m", "flask", "--app", "app"]
 COURIERS = PROJECT_ROOT / "data" / "demo_couriers.csv"
