@@ -25,10 +25,7 @@ KNOWN: set[tuple[str, str]] = {
     ("dispatch.regions", "dispatch.storage"),
     ("dispatch.regions", "redis"),
     ("dispatch.worker", "redis"),
-    ("dispatch.worker", "web.catalogue_cache"),
     ("web", "redis"),
-    ("web.catalogue_cache", "redis"),
-    ("web.catalogue_store", "redis"),
     ("web.dispatch", "redis"),
     ("web.services", "redis"),
 }

@@ -13,8 +13,8 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dispatch.settings import Settings, secret_key, street_map, travel_model
+from dispatch.storage.catalogue import CatalogueCache
 from dispatch.storage.client import redis_client
-from web.catalogue_cache import CatalogueCache
 from web.errors import register_error_handlers
 from web.limits import secure_headers
 from web.metrics import WebMetrics, instrument

@@ -11,9 +11,9 @@ import redis
 from flask import current_app
 
 from dispatch.order_store import StoreSlot
+from dispatch.storage.catalogue import CatalogueCache
 from geo.index import StoreIndex
 from geo.stores import Store
-from web.catalogue_cache import CatalogueCache
 from web.metrics import WebMetrics
 
 ATTRIBUTION = "Store and map data © OpenStreetMap contributors, ODbL 1.0"

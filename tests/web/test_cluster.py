@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 from dispatch import delivery_codes, fleet, order_store
 from dispatch.regions import hold, holder, region_of
 from dispatch.settings import Settings
+from dispatch.storage.catalogue import save_catalogue
 from dispatch.storage.client import redis_client as connect
 from dispatch.storage.server import start_local_cluster, stop_local_cluster
 from dispatch.worker import replan_once
@@ -27,7 +28,6 @@ from geo.stores import Store
 from tests.conftest import DEMO_PRODUCTS, DEMO_STOCK, FIXED_NOW, bearer, make_app, token_for
 from tests.web.conftest import SPOTS, courier_body
 from tests.web.test_orders_api import order_body, place
-from web.catalogue_store import save_catalogue
 from web.tracking import delivery_code
 
 RESOLUTION = 7  # the demo's 47 stores fall in six regions, spread over all three nodes
