@@ -15,8 +15,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from dispatch.settings import Settings, secret_key, street_map, travel_model
 from dispatch.storage.catalogue import CatalogueCache
 from dispatch.storage.client import redis_client
+from web.cors import public_reads
 from web.errors import register_error_handlers
-from web.limits import secure_headers
+from web.headers import secure_headers
 from web.metrics import WebMetrics, instrument
 from web.params import refuse_unknown_query
 
@@ -90,6 +91,7 @@ def create_app(
         app.config["TILE_ORIGIN"] = f"{parts.scheme}://{parts.netloc}"
     app.before_request(refuse_unknown_query)
     app.after_request(secure_headers)
+    app.after_request(public_reads)
     if settings.trusted_proxies:  # the client's address from the proxies' X-Forwarded-For
         hops = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
