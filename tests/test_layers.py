@@ -25,9 +25,7 @@ KNOWN: set[tuple[str, str]] = {
     ("dispatch.regions", "dispatch.storage"),
     ("dispatch.regions", "redis"),
     ("dispatch.worker", "redis"),
-    ("web", "redis"),
     ("web.dispatch", "redis"),
-    ("web.services", "redis"),
 }
 
 

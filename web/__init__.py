@@ -7,14 +7,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-import redis
 from flask import Flask, Request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dispatch.settings import Settings, secret_key, street_map, travel_model
 from dispatch.storage.catalogue import CatalogueCache
-from dispatch.storage.client import redis_client
+from dispatch.storage.client import StorageError, redis_client
 from web.cors import public_reads
 from web.errors import register_error_handlers
 from web.headers import secure_headers
@@ -71,7 +70,7 @@ def create_app(
     client = redis_client(settings)
     layout = ops.LayoutCheck(settings.region_resolution)
     # a mismatch stops the start (ConfigError); with Redis away, /readyz checks it once back
-    with contextlib.suppress(redis.RedisError):
+    with contextlib.suppress(StorageError):
         layout.run(client)
     app.extensions["layout"] = layout
     app.extensions["redis"] = client
