@@ -209,7 +209,7 @@ def worker_client(settings: Settings) -> redis.Redis:
 
 
 def main() -> None:
-    from dispatch.settings import travel_model
+    from dispatch.road_extracts import travel_model
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = Settings.from_env()

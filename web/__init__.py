@@ -11,9 +11,11 @@ from flask import Flask, Request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from dispatch.settings import Settings, secret_key, street_map, travel_model
+from dispatch.road_extracts import street_map, travel_model
+from dispatch.settings import Settings
 from dispatch.storage.catalogue import CatalogueCache
 from dispatch.storage.client import StorageError, redis_client
+from dispatch.storage.secret_key import secret_key
 from web.cors import public_reads
 from web.errors import register_error_handlers
 from web.headers import secure_headers
