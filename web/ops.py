@@ -17,7 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from dispatch import order_store
 from dispatch.errors import ConfigError
-from dispatch.storage.client import Client, StorageError
+from dispatch.storage.client import Client, StorageError, ping
 from web.auth import bearer_token, current_principal
 from web.errors import ApiError, error_body
 from web.metrics import RedisFigures, exposition, scrape_registry
@@ -57,7 +57,7 @@ def ready() -> ResponseReturnValue:
     """Ready to serve: each check with its outcome; a 503 naming the failing ones."""
     checks: dict[str, dict[str, Any]] = {}
     try:
-        redis_client().ping()
+        ping(redis_client())
         checks["redis"] = {"ok": True}
     except StorageError as exc:
         web_metrics().redis_errors.inc()

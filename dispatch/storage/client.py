@@ -38,3 +38,8 @@ def redis_client(settings: Settings, *, socket_timeout: float | None = 5) -> Cli
 
         url = start_local_redis(settings.var_dir / "redis", settings.local_redis_port)
     return redis.Redis.from_url(url, socket_timeout=socket_timeout, socket_connect_timeout=2)
+
+
+def ping(client: Client) -> None:
+    """Return if Redis answers; a StorageError if it does not (the readiness probe's check)."""
+    client.ping()
