@@ -17,7 +17,7 @@ from typing import Any
 
 import redis
 
-from dispatch.order_store import get_many
+from dispatch.storage.order_keys import get_many
 from dispatch.storage.replies import text_hash
 from geo.stores import Store
 
