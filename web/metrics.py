@@ -31,10 +31,11 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from dispatch import fleet, order_store, regions
+from dispatch import fleet, regions
 from dispatch.orders import STATUSES, TRANSITIONS
 from dispatch.overview import order_risks
 from dispatch.settings import Settings
+from dispatch.storage import orders as stored_orders
 from dispatch.storage.client import Client, StorageError, redis_client
 
 PREFIX = "nearby_dispatch"
@@ -179,7 +180,7 @@ class RedisFigures(Collector):
 
     def _figures(self, now: datetime) -> Iterator[Metric]:
         client = self._client
-        orders = order_store.open_orders(client)
+        orders = stored_orders.open_orders(client)
         plans = fleet.region_plans(client)
         by_status = GaugeMetricFamily(
             f"{PREFIX}_open_orders",
