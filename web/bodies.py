@@ -49,8 +49,8 @@ from dispatch.orders import (
     OrderLine,
     OrderRequest,
 )
+from dispatch.storage.tokens import BOUND_ROLES, MAX_GRACE, ROLES
 from geo.travel import VEHICLE_SPEEDS_MPS
-from web.auth import BOUND_ROLES, MAX_GRACE, ROLES
 from web.errors import invalid_parameters
 from web.params import MOMENT_RULE, SAFE_ID, is_safe_id, json_object, parse_moment
 

@@ -12,9 +12,10 @@ import redis
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from dispatch import fleet, order_store
+from dispatch import fleet
 from dispatch.orders import TRANSITIONS
 from dispatch.planner import pin_refusal
+from dispatch.storage import orders as stored_orders
 from dispatch.worker import replan_once
 from web.auth import STAFF, allow, current_principal, require_own
 from web.bodies import CourierBody, DeactivateBody, PinBody, PositionBody, ShiftBody
@@ -240,7 +241,7 @@ def pin(order_id: str) -> ResponseReturnValue:
     asked = PinBody.read()
     courier_id, allow_late = asked.courier_id, asked.allow_late
     client = redis_client()
-    order = order_store.get_order(client, order_id)
+    order = stored_orders.get_order(client, order_id)
     if order is None:
         raise ApiError(404, "order_not_found", f"no order with id {order_id!r}")
     if not TRANSITIONS[order["status"]]:
