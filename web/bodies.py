@@ -205,10 +205,18 @@ DELIVER_AT_TEXT = (
 )
 
 
+def _without_docstring(schema: dict[str, Any]) -> None:
+    """A model's docstring is for whoever reads the code; the document says what the API
+    does around each schema."""
+    schema.pop("description", None)
+
+
 class Body(BaseModel):
     """A request body: strict, closed to fields it does not name, read by :meth:`read`."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        strict=True, extra="forbid", frozen=True, json_schema_extra=_without_docstring
+    )
     max_bytes: ClassVar[int] = FORM_BODY_BYTES
     shape: ClassVar[str] = "must be a JSON object"  # said when a member is not an object
 
@@ -747,6 +755,17 @@ class _Schema(GenerateJsonSchema):
 
 
 REF = "#/components/schemas/{model}"
+
+
+def body_models() -> dict[str, type[Body]]:
+    """Every body model by its name (the name its schema has in the document)."""
+    found: dict[str, type[Body]] = {}
+    waiting: list[type[Body]] = [Body]
+    while waiting:
+        for model in waiting.pop().__subclasses__():
+            found[model.__name__] = model
+            waiting.append(model)
+    return found
 
 
 def schema_of(model: type[BaseModel]) -> tuple[dict[str, Any], dict[str, Any]]:
