@@ -52,7 +52,14 @@ from dispatch.orders import (
 from dispatch.storage.tokens import BOUND_ROLES, MAX_GRACE, ROLES
 from geo.travel import VEHICLE_SPEEDS_MPS
 from web.errors import invalid_parameters
-from web.params import MOMENT_RULE, SAFE_ID, is_safe_id, json_object, parse_moment
+from web.params import (
+    MOMENT_RULE,
+    SAFE_ID,
+    SHOWN_NAME_LEN,
+    is_safe_id,
+    json_object,
+    parse_moment,
+)
 
 # The limits of what a body may hold, named once: the models below, the views and the CLI
 # use these names (and the OpenAPI document shows them, from the models).
@@ -312,7 +319,7 @@ def path_of(loc: tuple[Any, ...]) -> str:
         if isinstance(step, int):
             path += f"[{step}]"
         else:
-            name = str(step)[:64]  # a name is echoed back, not a whole 8 KB key
+            name = str(step)[:SHOWN_NAME_LEN]
             path = f"{path}.{name}" if path else name
     return path
 
