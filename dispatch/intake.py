@@ -14,7 +14,7 @@ from typing import Any
 from dispatch import idempotency, order_store
 from dispatch.batch_matching import BatchOrder, BatchStore, batch_match, current_plan
 from dispatch.matching import Candidate, Ranking, Rejection, StoreSituation, rank_stores
-from dispatch.orders import PROMISE, Order, OrderLine, OrderRequest, StatusEvent
+from dispatch.orders import PROMISE, Order, OrderRequest, StatusEvent
 from dispatch.products import Product
 from dispatch.schedule import hour_slot, lead_problem, schedule_for
 from geo.index import NearbyQuery, StoreIndex
@@ -99,7 +99,7 @@ class NoStoreCanFulfilError(IntakeError):
 
 @dataclass(frozen=True, slots=True)
 class IntakeResult:
-    order: dict[str, Any]
+    order: Order
     replayed: bool  # True when an earlier identical request had already created it
 
 
@@ -226,7 +226,7 @@ class Intake:
                 done, IntakeResult) else done  # fmt: skip
         for i, first in conflicts.items():
             done = results[first]
-            placed = done.order["id"] if isinstance(done, IntakeResult) else None
+            placed = done.order.id if isinstance(done, IntakeResult) else None
             results[i] = IdempotencyConflictError(placed, same_as=first)
         return [r for r in results if r is not None]
 
@@ -253,7 +253,7 @@ class Intake:
         while True:
             order = self._store.claimed_order(held.ticket)
             if held.body_hash != submission.fingerprint:
-                raise IdempotencyConflictError(order["id"] if order else None)
+                raise IdempotencyConflictError(order.id if order else None)
             if order is not None:
                 return IntakeResult(order, replayed=True)
             if self._now.timestamp() - held.claimed_at > CLAIM_STALE_S:
@@ -304,49 +304,49 @@ class Intake:
             attempt = self._rebalance_once(home, limit)
             if attempt is not None:
                 return attempt
-        records = self._movable(home, limit)
-        return Rebalance(len(records), (), 0.0, 0.0, "changed_meanwhile")
+        orders = self._movable(home, limit)
+        return Rebalance(len(orders), (), 0.0, 0.0, "changed_meanwhile")
 
-    def _movable(self, home: str, limit: int) -> list[dict[str, Any]]:
+    def _movable(self, home: str, limit: int) -> list[Order]:
         """The home's accepted orders that could move: placed in the last hour (an older one
         cannot be kept anywhere) at a store of the catalogue."""
         since = self._now - PROMISE
         return [
-            record
-            for record in self._store.accepted_orders(home, limit=limit)
-            if datetime.fromisoformat(record["created_at"]) > since
-            and self._index.get(record["store_id"]) is not None
-            and record.get("deliver_at") is None  # booked for later: its slot stays its own
+            order
+            for order in self._store.accepted_orders(home, limit=limit)
+            if order.created_at > since
+            and self._index.get(order.store_id) is not None
+            and order.schedule is None  # booked for later: its slot stays its own
         ]
 
     def _rebalance_once(self, home: str, limit: int) -> Rebalance | None:
         """One re-balance of ``home``; None if its moves no longer fit what is in Redis."""
-        records = self._movable(home, limit)
+        movable = self._movable(home, limit)
         freed_stock: dict[str, dict[str, int]] = {}
         freed_slots: dict[str, int] = {}
-        for record in records:
-            shelf = freed_stock.setdefault(record["store_id"], {})
-            for item in record["items"]:
-                shelf[item["sku"]] = shelf.get(item["sku"], 0) + item["qty"]
-            freed_slots[record["store_id"]] = freed_slots.get(record["store_id"], 0) + 1
+        for order in movable:
+            shelf = freed_stock.setdefault(order.store_id, {})
+            for line in order.request.lines:
+                shelf[line.sku] = shelf.get(line.sku, 0) + line.qty
+            freed_slots[order.store_id] = freed_slots.get(order.store_id, 0) + 1
         snapshots = {
-            record["id"]: self._snapshot(
-                _request_of(record),
-                deadline=datetime.fromisoformat(record["promised_by"]),
+            order.id: self._snapshot(
+                order.request,
+                deadline=order.promised_by,
                 freed=(freed_stock, freed_slots),
                 home=home,
-                holder=record["store_id"],
+                holder=order.store_id,
             )
-            for record in records
+            for order in movable
         }
         orders = [
             BatchOrder(
-                record["id"],
-                {item["sku"]: item["qty"] for item in record["items"]},
-                tuple((c.store.id, c.ride_s) for c in snapshots[record["id"]].ranking.feasible),
-                current=(record["store_id"], _ride_at(snapshots[record["id"]], record["store_id"])),
+                order.id,
+                order.request.quantities,
+                tuple((c.store.id, c.ride_s) for c in snapshots[order.id].ranking.feasible),
+                current=(order.store_id, _ride_at(snapshots[order.id], order.store_id)),
             )
-            for record in records
+            for order in movable
         ]
         plan = batch_match(
             orders,
@@ -369,7 +369,7 @@ class Intake:
         if not self._store.move_orders(moves, capacity_per_hour=capacity, at=self._now):
             return None
         return Rebalance(
-            considered=len(records),
+            considered=len(movable),
             moves=tuple((m.order_id, m.from_store, m.to_store) for m in moves),
             ride_before_s=before.total_ride_s,
             ride_after_s=plan.total_ride_s,
@@ -451,7 +451,7 @@ class Intake:
                 counted=None if deliver_at is None else hour_slot(deliver_at, candidate.store.zone),
             )  # fmt: skip
             if placed.outcome == "ok":
-                return IntakeResult(order.to_record(), replayed=False)
+                return IntakeResult(order, replayed=False)
             if placed.outcome == "exists":  # 64 random bits met an earlier ticket
                 msg = f"order id {order_id} is taken"
                 raise RuntimeError(msg)
@@ -527,20 +527,6 @@ class Rebalance:
     ride_before_s: float
     ride_after_s: float
     solver_status: str
-
-
-def _request_of(record: Mapping[str, Any]) -> OrderRequest:
-    """The request an accepted order was made from, read back from its stored record."""
-    customer = record["customer"]
-    lines = tuple(OrderLine(item["sku"], item["qty"]) for item in record["items"])
-    return OrderRequest(
-        record["channel"], record["external_id"], customer["lat"], customer["lng"],
-        customer["address"], lines, record["note"], record.get("shopper_id"),
-        record.get("taken_at_store"), record.get("fulfilment", "delivery"),
-        record.get("campaign"), contact=record.get("contact", ""),
-        deliver_at=datetime.fromisoformat(record["deliver_at"]) if record.get("deliver_at")
-        else None,
-    )  # fmt: skip
 
 
 def _repeats_within(submissions: Sequence[Submission]) -> tuple[dict[int, int], dict[int, int]]:

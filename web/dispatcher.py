@@ -51,7 +51,7 @@ def overview() -> dict[str, Any]:
     travel = current_app.extensions["travel"]
     at = now()
     plan = fleet.current_plan(client) or {"routes": [], "unassigned": {}, "version": None}
-    open_orders = stored_orders.open_orders(client)
+    open_orders = [order.to_record() for order in stored_orders.open_orders(client)]
     risks = order_risks(open_orders, plan)
     locks = code_tries.code_locks(client)
     pings = fleet.positions(client)
@@ -75,7 +75,7 @@ def overview() -> dict[str, Any]:
     shown += [s for sid in store_ids if (s := index.get(sid)) is not None and s not in shown]
     zone = stores_zone(shown)
     midnight = at.astimezone(ZoneInfo(zone)).replace(hour=0, minute=0, second=0, microsecond=0)
-    today = stored_orders.orders_between(client, midnight, at)
+    today = [order.to_record() for order in stored_orders.orders_between(client, midnight, at)]
     return {
         "at": at.isoformat(),
         "time_zone": zone,

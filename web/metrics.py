@@ -181,7 +181,7 @@ class RedisFigures(Collector):
 
     def _figures(self, now: datetime) -> Iterator[Metric]:
         client = self._client
-        orders = stored_orders.open_orders(client)
+        orders = [order.to_record() for order in stored_orders.open_orders(client)]
         plans = fleet.region_plans(client)
         by_status = GaugeMetricFamily(
             f"{PREFIX}_open_orders",

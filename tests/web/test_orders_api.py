@@ -484,7 +484,8 @@ def test_rebalance_does_not_swap_identical_orders(
 
 
 def store_of(redis_client: redis.Redis, order_id: str) -> str:
-    return str((stored_orders.get_order(redis_client, order_id) or {}).get("store_id"))
+    order = stored_orders.get_order(redis_client, order_id)
+    return str(None if order is None else order.store_id)
 
 
 def test_moves_land_together_or_not_at_all(shop: FlaskClient, redis_client: redis.Redis) -> None:
