@@ -182,7 +182,7 @@ def run(
     """Re-plan at every new order (read from the order stream) or every ``interval_s``, the
     regions whose lease this worker holds or takes (``lease_s`` to live, renewed each plan);
     each tick also lets pick-up orders ready for over ``pickup_hold_s`` expire."""
-    from web.catalogue_cache import CatalogueCache  # the catalogue edge lives with the web side
+    from dispatch.storage.catalogue import CatalogueCache
 
     catalogue = CatalogueCache(client, poll_s=interval_s)
     last_id = "$"
@@ -211,7 +211,7 @@ def worker_client(settings: Settings) -> redis.Redis:
 
 
 def main() -> None:
-    from dispatch.settings import travel_model
+    from dispatch.road_extracts import travel_model
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = Settings.from_env()

@@ -18,16 +18,7 @@ KNOWN: set[tuple[str, str]] = {
     ("dispatch.regions", "dispatch.storage"),
     ("dispatch.regions", "redis"),
     ("dispatch.worker", "redis"),
-    ("dispatch.worker", "web.catalogue_cache"),
-    ("web", "redis"),
-    ("web.auth", "redis"),
-    ("web.catalogue_cache", "redis"),
-    ("web.catalogue_store", "redis"),
     ("web.dispatch", "redis"),
-    ("web.errors", "redis"),
-    ("web.metrics", "redis"),
-    ("web.ops", "redis"),
-    ("web.services", "redis"),
 }
 
 

@@ -15,12 +15,12 @@ from tqdm import tqdm
 from dispatch import fleet, order_store
 from dispatch.products import read_products_csv
 from dispatch.storage import orders as stored_orders
+from dispatch.storage.catalogue import current_version, save_catalogue
+from dispatch.storage.tokens import ROLES, issue_token, revoke_token
 from geo.catalogue import load_catalogue
 from geo.distance import check_latlng
 from geo.errors import CatalogueError
 from web.admin import subject_problem, unknown_subject
-from web.auth import ROLES, issue_token, revoke_token
-from web.catalogue_store import current_version, save_catalogue
 from web.params import SAFE_ID, is_safe_id
 from web.services import catalogue_index, redis_client, store_slot
 

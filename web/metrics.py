@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import redis
 from flask import Flask, g, request
 from flask.wrappers import Response
 from prometheus_client import (
@@ -37,7 +36,7 @@ from dispatch.orders import STATUSES, TRANSITIONS
 from dispatch.overview import order_risks
 from dispatch.settings import Settings
 from dispatch.storage import orders as stored_orders
-from dispatch.storage.client import redis_client
+from dispatch.storage.client import Client, StorageError, redis_client
 
 PREFIX = "nearby_dispatch"
 OPEN_STATUSES = tuple(s for s in STATUSES if TRANSITIONS[s])
@@ -156,7 +155,7 @@ class RedisFigures(Collector):
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: Client,
         *,
         clock: Callable[[], datetime],
         on_redis_error: Callable[[], None] = lambda: None,
@@ -172,7 +171,7 @@ class RedisFigures(Collector):
         up = GaugeMetricFamily(f"{PREFIX}_redis_up", "1 when the scrape could read Redis")
         try:
             figures = list(self._figures(self._clock()))
-        except redis.RedisError:
+        except StorageError:
             self._on_redis_error()
             up.add_metric([], 0)
             return [up]

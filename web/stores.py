@@ -14,6 +14,7 @@ from flask.typing import ResponseReturnValue
 
 from dispatch.storage import orders as stored_orders
 from geo.index import NearbyQuery, Ranked, StoreIndex, is_open
+from geo.store_pieces import MappedPieces, StorePieces, dump, store_fields, store_pieces
 from geo.stores import STORE_KINDS, Store
 from web.errors import ApiError
 from web.limits import rate_limited
@@ -27,7 +28,6 @@ from web.services import (
     store_slot,
     web_metrics,
 )
-from web.store_pieces import MappedPieces, StorePieces, dump, store_fields, store_pieces
 
 bp = Blueprint("stores", __name__, url_prefix="/api/v1/stores")
 

@@ -20,10 +20,10 @@ from dispatch import fleet
 from dispatch.settings import PROJECT_ROOT, Settings
 from dispatch.storage import orders as stored_orders
 from dispatch.storage.server import start_local_redis, stop_local_redis
+from dispatch.storage.tokens import issue_token
 from tests.conftest import DEMO_CATALOGUE, DEMO_PRODUCTS, DEMO_STOCK, _free_port, bearer
 from tests.web.test_orders_api import order_body
 from web import create_app
-from web.auth import issue_token
 
 FLASK = [sys.executable, "-m", "flask", "--app", "app"]
 COURIERS = PROJECT_ROOT / "data" / "demo_couriers.csv"

@@ -14,7 +14,8 @@ from flask.testing import FlaskClient
 
 from dispatch import fleet
 from dispatch.errors import ConfigError
-from dispatch.settings import PROJECT_ROOT, Settings, travel_model
+from dispatch.road_extracts import travel_model
+from dispatch.settings import PROJECT_ROOT, Settings
 from geo.catalogue import load_catalogue
 from geo.roads import RoadNetworksTravel, RoadNetworkTravel
 from tests.conftest import DEMO_CATALOGUE, DEMO_STOCK, FIXED_NOW, make_app

@@ -22,6 +22,7 @@ from dispatch.regions import hold, holder, region_of
 from dispatch.settings import Settings
 from dispatch.storage import code_tries, order_keys
 from dispatch.storage import orders as stored_orders
+from dispatch.storage.catalogue import save_catalogue
 from dispatch.storage.client import redis_client as connect
 from dispatch.storage.server import start_local_cluster, stop_local_cluster
 from dispatch.worker import replan_once
@@ -29,7 +30,6 @@ from geo.stores import Store
 from tests.conftest import DEMO_PRODUCTS, DEMO_STOCK, FIXED_NOW, bearer, make_app, token_for
 from tests.web.conftest import SPOTS, courier_body
 from tests.web.test_orders_api import order_body, place
-from web.catalogue_store import save_catalogue
 from web.tracking import delivery_code
 
 RESOLUTION = 7  # the demo's 47 stores fall in six regions, spread over all three nodes

@@ -9,10 +9,10 @@ from flask import Flask
 
 from dispatch.settings import Settings
 from dispatch.storage import order_keys
+from dispatch.storage.catalogue import save_catalogue
 from dispatch.storage.server import start_local_redis, stop_local_redis
 from geo.stores import Store
 from tests.conftest import _free_port, make_app
-from web.catalogue_store import save_catalogue
 
 AWAY = "redis://127.0.0.1:1/0"  # nothing listens there
 

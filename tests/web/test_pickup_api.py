@@ -13,6 +13,7 @@ from dispatch import fleet
 from dispatch.settings import Settings
 from dispatch.storage import order_keys
 from dispatch.storage import orders as stored_orders
+from dispatch.storage.tokens import issue_token
 from dispatch.worker import replan_once, sweep_pickups
 from geo.distance import haversine_m
 from geo.stores import Store
@@ -20,7 +21,6 @@ from geo.travel import StraightLineTravel
 from tests.conftest import FIXED_NOW, bearer, make_app, slot, token_for
 from tests.web.conftest import courier_body
 from tests.web.test_orders_api import FULIN, FUSHUN, order_body, place
-from web.auth import issue_token
 
 FAR_EAST = {"lat": 24.18, "lng": 120.68}  # ~7 km from the nearest demo store: past every radius
 HOLD = timedelta(hours=2)
