@@ -29,10 +29,14 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "collected": frozenset(),  # a pick-up order handed over at the counter against its code
     "expired": frozenset(),  # a pick-up order nobody came for in time: its stock went back
 }
+# The statuses an order ends in: nothing follows them (nothing left to plan or to move).
+FINAL_STATUSES = frozenset(status for status, after in TRANSITIONS.items() if not after)
+# The ends without a hand-over: no sale, and whatever the shop still held goes back on the shelf.
+ENDED_UNSOLD = FINAL_STATUSES - {"delivered", "collected"}
 # Until a courier (or the shopper at the counter) has the goods, cancelling, failing or letting
 # a pick-up expire puts the reserved stock back on the shelf.
 RELEASES_STOCK_FROM = frozenset({"accepted", "preparing", "ready"})
-GIVES_STOCK_BACK = frozenset({"cancelled", "failed", "expired"})
+GIVES_STOCK_BACK = ENDED_UNSOLD
 FORWARD = ("accepted", "preparing", "ready", "picked_up", "delivered")  # the happy path
 PICKUP_FORWARD = ("accepted", "preparing", "ready", "collected")  # a pick-up's happy path
 # Statuses that only one way of fulfilment reaches: a pick-up order never sees a courier.
@@ -98,6 +102,22 @@ def collect_by(order: Order, *, hold: timedelta) -> datetime | None:
         return None
     ready_at = next((e.at for e in reversed(order.events) if e.status == "ready"), None)
     return None if ready_at is None else ready_at + hold
+
+
+def arrived_at(order: Order) -> datetime | None:
+    """When the goods reached the shopper's hands or counter: a delivery delivered, a pick-up
+    ready at the counter (None before that, or if the order was cancelled or failed since; a
+    pick-up nobody came for did get there)."""
+    if order.status in ("cancelled", "failed"):
+        return None
+    there = "ready" if order.request.fulfilment == "pickup" else "delivered"
+    return next((event.at for event in order.events if event.status == there), None)
+
+
+def on_time(order: Order) -> bool | None:
+    """Whether the order got there (:func:`arrived_at`) by its promise; None if it has not."""
+    at = arrived_at(order)
+    return None if at is None else at <= order.promised_by
 
 
 @dataclass(frozen=True, slots=True)

@@ -264,7 +264,7 @@ def _apply(client: Any, courier_id: str, event_id: str, order_id: str, kind: str
         if replay is not None:  # a twin resend got there first
             return replay | {"replayed": True}
         raise ApiError(409, "illegal_event", str(exc), {"type": kind}) from exc
-    web_metrics().order_moved(moved.to_record())
+    web_metrics().order_moved(moved)
     return record | {"status": moved.status}
 
 

@@ -75,7 +75,7 @@ def overview() -> dict[str, Any]:
     shown += [s for sid in store_ids if (s := index.get(sid)) is not None and s not in shown]
     zone = stores_zone(shown)
     midnight = at.astimezone(ZoneInfo(zone)).replace(hour=0, minute=0, second=0, microsecond=0)
-    today = [order.to_record() for order in stored_orders.orders_between(client, midnight, at)]
+    today = stored_orders.orders_between(client, midnight, at)
     return {
         "at": at.isoformat(),
         "time_zone": zone,

@@ -31,12 +31,12 @@ from dispatch.intake import (
 from dispatch.order_store import OrderPage
 from dispatch.orders import (
     CHANNELS,
+    FINAL_STATUSES,
     FULFILMENTS,
     MAX_CAMPAIGN,
     MAX_LINES,
     MAX_QTY,
     STATUSES,
-    TRANSITIONS,
     AlreadyPastError,
     Cancellation,
     IllegalTransitionError,
@@ -240,7 +240,7 @@ def _placed(submission: Submission) -> ResponseReturnValue:
         raise refused from exc
     record = result.order.to_record()
     if not result.replayed:
-        web_metrics().order_accepted(record)
+        web_metrics().order_accepted(result.order)
     headers = {"Location": f"/api/v1/orders/{result.order.id}"}
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
@@ -370,7 +370,7 @@ def create_orders_in_bulk() -> ResponseReturnValue:
         if isinstance(result, IntakeResult):
             record = result.order.to_record()
             if not result.replayed:
-                web_metrics().order_accepted(record)
+                web_metrics().order_accepted(result.order)
             results.append({"index": index, "status": 201, "order": record})
         else:
             api_error = _intake_error(result)
@@ -575,7 +575,7 @@ def collect_order(order_id: str) -> ResponseReturnValue:
     if fulfilment != "pickup":
         raise ApiError(409, "not_a_pickup", "this order is delivered by a courier, not collected",
                        {"field": "fulfilment", "fulfilment": fulfilment})  # fmt: skip
-    if not TRANSITIONS[order.status]:
+    if order.status in FINAL_STATUSES:
         raise ApiError(409, "illegal_transition", f"the order is already {order.status}",
                        {"target": "collected", "status": order.status})  # fmt: skip
     if body.get("id_checked") is not True and needs_id_check(redis_client(), order.to_record()):
@@ -633,7 +633,7 @@ def transition(
         raise ApiError(404, "order_not_found", f"no order with id {order_id!r}") from exc
     except IllegalTransitionError as exc:
         raise ApiError(409, "illegal_transition", str(exc), {"target": target}) from exc
-    web_metrics().order_moved(order.to_record())
+    web_metrics().order_moved(order)
     return order
 
 
@@ -690,8 +690,7 @@ def store_stats(store_id: str) -> ResponseReturnValue:
     # around the period: earlier orders tell returning shoppers, later ones count repeats
     history = stored_orders.store_orders_between(client, slot, start - RETURNING_LOOKBACK, start)
     history += stored_orders.store_orders_between(client, slot, end, end + REPEAT_WITHIN)
-    figures = store_figures([o.to_record() for o in orders],
-                            history=[o.to_record() for o in history])  # fmt: skip
+    figures = store_figures(orders, history=history)
     return jsonify(
         store_id=store_id, **{"from": start.isoformat(), "to": end.isoformat()}, **figures
     )

@@ -16,7 +16,14 @@ from flask import Blueprint, current_app, jsonify, render_template
 from flask.typing import ResponseReturnValue
 
 from dispatch import fleet
-from dispatch.orders import FORWARD, PICKUP_FORWARD, TRANSITIONS, Order, collect_by
+from dispatch.orders import (
+    ENDED_UNSOLD,
+    FINAL_STATUSES,
+    FORWARD,
+    PICKUP_FORWARD,
+    Order,
+    collect_by,
+)
 from dispatch.storage import orders as stored_orders
 from web.errors import ApiError
 from web.limits import rate_limited
@@ -63,7 +70,7 @@ def _steps(order: Order) -> list[dict[str, Any]]:
     """The lifecycle's steps with when each was done (None: still to come); an order that ended
     early keeps the steps it reached and its end."""
     done = {e.status: e.at.isoformat() for e in order.events}
-    ended = order.status in ("cancelled", "failed", "expired")
+    ended = order.status in ENDED_UNSOLD
     path = PICKUP_FORWARD if order.request.fulfilment == "pickup" else FORWARD
     steps = [{"status": s, "at": done.get(s)} for s in path if not ended or s in done]
     if ended:
@@ -77,7 +84,7 @@ def tracking_view(order: Order) -> dict[str, Any]:
     client = redis_client()
     store = catalogue_index().get(order.store_id)
     # an ended order has no courier and no arrival, even while the last plan still lists it
-    ended = not TRANSITIONS[order.status]
+    ended = order.status in FINAL_STATUSES
     plan = (None if ended else fleet.current_plan(client)) or {"routes": []}
     courier_id, eta = None, None
     for route in plan["routes"]:

@@ -25,9 +25,9 @@ from dispatch.order_store import (
     parse_page_cursor,
 )
 from dispatch.orders import (
+    FINAL_STATUSES,
     GIVES_STOCK_BACK,
     RELEASES_STOCK_FROM,
-    TRANSITIONS,
     AlreadyPastError,
     Cancellation,
     IllegalTransitionError,
@@ -276,7 +276,7 @@ def change_status(
                         pipe.hset(hash_key, field_name, value)
                 if previous == "accepted":
                     pipe.zrem(accepted_key(home), order_id)
-                if not TRANSITIONS[target]:  # a final status: nothing left to plan
+                if target in FINAL_STATUSES:  # nothing left to plan
                     pipe.zrem(open_key(home), order_id)
                     pipe.zrem(pickup_key(home), order_id)
                 if target in GIVES_STOCK_BACK and (

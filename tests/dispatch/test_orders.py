@@ -13,8 +13,11 @@ from hypothesis import strategies as st
 
 from dispatch.orders import (
     CHANNELS,
+    ENDED_UNSOLD,
+    FINAL_STATUSES,
     FORWARD,
     FULFILMENTS,
+    GIVES_STOCK_BACK,
     MAX_CAMPAIGN,
     MAX_QTY,
     ONLY_FOR,
@@ -28,8 +31,10 @@ from dispatch.orders import (
     OrderLine,
     OrderRequest,
     StatusEvent,
+    arrived_at,
     check_fulfilment,
     collect_by,
+    on_time,
     steps_to,
 )
 from dispatch.schedule import schedule_for
@@ -194,3 +199,30 @@ def test_a_record_written_before_the_newer_fields_reads_with_their_defaults() ->
     old = {k: v for k, v in order.to_record().items()
            if k not in ("fulfilment", "campaign", "contact", *SCHEDULE_FIELDS)}  # fmt: skip
     assert Order.from_record(old) == order
+
+
+def test_on_time_is_getting_there_by_the_promise() -> None:
+    """A delivery counts when delivered, a pick-up when ready at the counter, each against its
+    promise; one cancelled or failed after that, or not there yet, did not get there."""
+    placed = datetime(2026, 11, 21, 19, 0, tzinfo=UTC)
+    promise = placed + timedelta(hours=1)
+    lines = (OrderLine("water-600ml", 1),)
+    delivery = Order("ord_all_1", OrderRequest("app", "X-1", 24.1, 120.6, "", lines), "s1",
+                     "accepted", placed, promise, 100, "test",
+                     events=(StatusEvent("accepted", placed),))  # fmt: skip
+    assert arrived_at(delivery) is None and on_time(delivery) is None
+    for late_by, kept in ((timedelta(0), True), (timedelta(seconds=1), False)):
+        done = delivery.stepped(("picked_up", "delivered"), at=promise + late_by, note="")
+        assert arrived_at(done) == promise + late_by and on_time(done) is kept
+    pickup = replace(delivery, request=replace(delivery.request, fulfilment="pickup"))
+    ready = pickup.stepped(("preparing", "ready"), at=promise, note="")
+    assert on_time(ready) is True
+    assert on_time(ready.stepped(("expired",), at=promise + timedelta(hours=3), note="")) is True
+    assert on_time(ready.stepped(("cancelled",), at=promise, note="")) is None
+
+
+def test_final_statuses_are_those_nothing_follows() -> None:
+    """One definition: the final statuses are the lifecycle's ends; the unsold ends give the
+    stock back."""
+    assert {s for s in STATUSES if not TRANSITIONS[s]} == FINAL_STATUSES
+    assert ENDED_UNSOLD == GIVES_STOCK_BACK == {"cancelled", "failed", "expired"}
