@@ -14,19 +14,16 @@ from flask.typing import ResponseReturnValue
 from werkzeug.routing import BaseConverter
 
 from dispatch import order_store
-from dispatch.intake import (
+from dispatch.intake import Intake, IntakeResult, IntakeRules, Submission, body_hash
+from dispatch.intake_batch import take_batch
+from dispatch.intake_errors import (
     DeliverAtError,
     IdempotencyConflictError,
     IdempotencyInProgressError,
-    Intake,
     IntakeError,
-    IntakeResult,
-    IntakeRules,
     NoStoreCanFulfilError,
-    Submission,
     UnknownSkuError,
     UnknownStoreError,
-    body_hash,
 )
 from dispatch.order_store import OrderPage
 from dispatch.orders import (
@@ -44,6 +41,7 @@ from dispatch.orders import (
     OrderLine,
     OrderRequest,
 )
+from dispatch.rebalance import rebalance
 from dispatch.stats import REPEAT_WITHIN, RETURNING_LOOKBACK, store_figures
 from dispatch.storage import code_tries
 from dispatch.storage import orders as stored_orders
@@ -354,7 +352,7 @@ def create_orders_in_bulk() -> ResponseReturnValue:
             outcomes.append({})
         except ApiError as refused:
             outcomes.append(refused)
-    taken = zip(submissions, _intake().take_batch(submissions), strict=True)
+    taken = zip(submissions, take_batch(_intake(), submissions), strict=True)
     positions = [
         index for index, outcome in enumerate(outcomes) if not isinstance(outcome, ApiError)
     ]
@@ -384,7 +382,7 @@ def create_orders_in_bulk() -> ResponseReturnValue:
 @allow(*STAFF)
 def rebalance_orders() -> ResponseReturnValue:
     """Re-match the orders not yet being prepared with the batch matcher; move what improves."""
-    report = _intake().rebalance()
+    report = rebalance(_intake())
     return jsonify(
         considered=report.considered,
         moves=[{"order_id": o, "from_store": a, "to_store": b} for o, a, b in report.moves],

@@ -9,16 +9,13 @@ import pytest
 import redis
 
 from dispatch.idempotency import keys_for
-from dispatch.intake import (
+from dispatch.intake import Intake, IntakeResult, IntakeRules, Submission, body_hash
+from dispatch.intake_batch import take_batch
+from dispatch.intake_errors import (
     IdempotencyConflictError,
-    Intake,
-    IntakeResult,
-    IntakeRules,
     NoStoreCanFulfilError,
-    Submission,
     UnknownSkuError,
     UnknownStoreError,
-    body_hash,
 )
 from dispatch.orders import OrderLine, OrderRequest
 from dispatch.products import products_by_sku, read_products_csv
@@ -153,7 +150,7 @@ def test_a_batch_places_twins_once_and_refuses_a_conflict_within_it(
 ) -> None:
     """The same order twice in one batch is one order; the same id with other goods, refused
     naming the first, before anything of it is written."""
-    results = make_intake().take_batch([
+    results = take_batch(make_intake(), [
         submission("B-1", ("water-600ml", 1)),
         submission("B-1", ("water-600ml", 1)),
         submission("B-1", ("water-600ml", 2)),

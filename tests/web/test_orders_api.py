@@ -13,7 +13,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from dispatch import idempotency, order_store
-from dispatch.intake import CLAIM_STALE_S, body_hash
+from dispatch.claim_wait import CLAIM_STALE_S
+from dispatch.intake import body_hash
 from dispatch.settings import Settings
 from dispatch.storage import claims, order_keys
 from dispatch.storage import orders as stored_orders
