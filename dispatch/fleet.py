@@ -246,8 +246,8 @@ def change_courier(
 def carried_by(client: redis.Redis, courier_id: str) -> list[str]:
     """The open orders this courier has picked up and not yet delivered."""
     on_board = {o for o, c in carriers(client).items() if c == courier_id}
-    return sorted(r["id"] for r in stored_orders.open_orders(client)
-                  if r["id"] in on_board and r["status"] == "picked_up")  # fmt: skip
+    return sorted(order.id for order in stored_orders.open_orders(client)
+                  if order.id in on_board and order.status == "picked_up")  # fmt: skip
 
 
 def release_courier(client: redis.Redis, courier_id: str, *, reason: str) -> list[str]:
@@ -398,7 +398,7 @@ def snapshot(
     pinned = pins(client)
     orders: list[OpenOrder] = []
     problems: dict[str, str] = {}
-    for record in stored_orders.open_orders(client):
+    for record in (order.to_record() for order in stored_orders.open_orders(client)):
         if not due_for_planning(record, now):  # booked for later: planned nearer the time
             continue
         store = store_of(record["store_id"])

@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from dispatch.idempotency import Claim
 from dispatch.orders import Order
@@ -71,7 +71,7 @@ class Move:
 class OrderPage:
     """One page of orders, newest first; ``next_cursor`` None when nothing older is left."""
 
-    orders: list[dict[str, Any]]
+    orders: list[Order]
     next_cursor: str | None
 
 
@@ -126,7 +126,7 @@ class OrderStore(Protocol):
         """Reserve stock, take capacity and keep the order at once, or change nothing."""
         ...
 
-    def accepted_orders(self, home: str, *, limit: int) -> list[dict[str, Any]]:
+    def accepted_orders(self, home: str, *, limit: int) -> list[Order]:
         """The home's most recent orders still accepted, oldest first."""
         ...
 
@@ -148,6 +148,6 @@ class OrderStore(Protocol):
         """Give back the keys still holding ``held``."""
         ...
 
-    def claimed_order(self, ticket: str) -> dict[str, Any] | None:
+    def claimed_order(self, ticket: str) -> Order | None:
         """The order placed under ``ticket``, whichever home it went to."""
         ...

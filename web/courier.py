@@ -107,7 +107,7 @@ def legs() -> ResponseReturnValue:
             continue
         there = (stop["lat"], stop["lng"])
         path = travel.path(here, there, vehicle=vehicle) if here else [there]
-        answer.append(_leg(stop, order, path, products))
+        answer.append(_leg(stop, order.to_record(), path, products))
         here = there
     return jsonify(courier_id=courier_id, plan_version=plan.get("version"), legs=answer)
 
@@ -210,7 +210,7 @@ def _apply(client: Any, courier_id: str, event_id: str, order_id: str, kind: str
     answer: dict[str, Any] = {"event_id": event_id, "order_id": order_id, "type": kind,
                               "at": at.isoformat()}  # fmt: skip
     if kind == "arrived":  # the courier is at the store, or at the door once the order is on board
-        order = stored_orders.get_order(client, order_id) or {}
+        order = _record_of(client, order_id)
         answer["status"] = order.get("status")
         place = _place_of(order)
         if place is not None:
@@ -223,8 +223,7 @@ def _apply(client: Any, courier_id: str, event_id: str, order_id: str, kind: str
     record: dict[str, Any] = {"event_id": event_id, "order_id": order_id, "type": kind,
                               "at": at.isoformat(), "status": target}  # fmt: skip
     if id_failed:  # the goods go back to the store: say where
-        store = catalogue_index().get((stored_orders.get_order(client, order_id) or {}).get(
-            "store_id", ""))  # fmt: skip
+        store = catalogue_index().get(_record_of(client, order_id).get("store_id", ""))
         record["return_to"] = None if store is None else {
             "store_id": store.id, "name": store.name, "address": store.address,
             "lat": store.lat, "lng": store.lng}  # fmt: skip
@@ -232,15 +231,21 @@ def _apply(client: Any, courier_id: str, event_id: str, order_id: str, kind: str
         _event_field(order_id, event_id): json.dumps(record | {"body_hash": fingerprint})
     }
     try:  # a pick-up of an order the counter never marked ready records the steps it implies
-        order = stored_orders.change_status(client, order_id, target, at=at, note=note,
+        moved = stored_orders.change_status(client, order_id, target, at=at, note=note,
                                           also_hset=also, restock=id_failed)  # fmt: skip
     except IllegalTransitionError as exc:
         replay = _recorded(client, courier_id, order_id, event_id, fingerprint)
         if replay is not None:  # a twin resend got there first
             return replay | {"replayed": True}
         raise ApiError(409, "illegal_event", str(exc), {"type": kind}) from exc
-    web_metrics().order_moved(order)
-    return record | {"status": order["status"]}
+    web_metrics().order_moved(moved)
+    return record | {"status": moved.status}
+
+
+def _record_of(client: Any, order_id: str) -> dict[str, Any]:
+    """The order's record, as this module reads it (empty for an order that is gone)."""
+    order = stored_orders.get_order(client, order_id)
+    return {} if order is None else order.to_record()
 
 
 Effects = dict[str, dict[str, str]]  # hash key -> fields, written with the status change
@@ -265,7 +270,7 @@ def _transition_for(
             raise invalid_parameters({"reason": "required: why the delivery failed"})
         return "failed", f"failed ({courier_id}): {said}", {}
     checked = ""
-    order = stored_orders.get_order(client, order_id) or {}
+    order = _record_of(client, order_id)
     if needs_id_check(client, order):
         if event.id_checked is not True:
             raise ApiError(422, "id_check_required",

@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from dispatch import fleet
-from dispatch.orders import TRANSITIONS
+from dispatch.orders import FINAL_STATUSES
 from dispatch.planner import pin_refusal
 from dispatch.storage import orders as stored_orders
 from dispatch.worker import replan_once
@@ -244,12 +244,12 @@ def pin(order_id: str) -> ResponseReturnValue:
     order = stored_orders.get_order(client, order_id)
     if order is None:
         raise ApiError(404, "order_not_found", f"no order with id {order_id!r}")
-    if not TRANSITIONS[order["status"]]:
-        raise ApiError(409, "order_closed", f"order {order_id} is already {order['status']}")
+    if order.status in FINAL_STATUSES:
+        raise ApiError(409, "order_closed", f"order {order_id} is already {order.status}")
     courier = next((c for c in fleet.load_couriers(client) if c.id == courier_id), None)
     if courier is None:
         raise ApiError(404, "courier_not_found", f"no courier with id {courier_id!r}")
-    store = catalogue_index().get(order["store_id"])
+    store = catalogue_index().get(order.store_id)
     zone = ZoneInfo(store.timezone) if store else UTC  # the page shows the stores' time
     _check_pin(client, order_id, courier, allow_late=allow_late, zone=zone)
     fleet.set_pin(client, order_id, courier.id)

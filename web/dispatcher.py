@@ -51,7 +51,7 @@ def overview() -> dict[str, Any]:
     travel = current_app.extensions["travel"]
     at = now()
     plan = fleet.current_plan(client) or {"routes": [], "unassigned": {}, "version": None}
-    open_orders = stored_orders.open_orders(client)
+    open_orders = [order.to_record() for order in stored_orders.open_orders(client)]
     risks = order_risks(open_orders, plan)
     locks = code_tries.code_locks(client)
     pings = fleet.positions(client)

@@ -13,29 +13,29 @@ from flask.typing import ResponseReturnValue
 from werkzeug.routing import BaseConverter
 
 from dispatch import order_store
-from dispatch.intake import (
+from dispatch.intake import Intake, IntakeResult, IntakeRules, Submission, body_hash
+from dispatch.intake_batch import take_batch
+from dispatch.intake_errors import (
     DeliverAtError,
     IdempotencyConflictError,
     IdempotencyInProgressError,
-    Intake,
     IntakeError,
-    IntakeResult,
-    IntakeRules,
     NoStoreCanFulfilError,
-    Submission,
     UnknownSkuError,
     UnknownStoreError,
-    body_hash,
 )
+from dispatch.order_store import OrderPage
 from dispatch.orders import (
+    FINAL_STATUSES,
     FULFILMENTS,
     STATUSES,
-    TRANSITIONS,
     AlreadyPastError,
+    Cancellation,
     IllegalTransitionError,
-    OrderLine,
+    Order,
     OrderRequest,
 )
+from dispatch.rebalance import rebalance
 from dispatch.stats import REPEAT_WITHIN, RETURNING_LOOKBACK, store_figures
 from dispatch.storage import code_tries
 from dispatch.storage import orders as stored_orders
@@ -126,12 +126,13 @@ def _placed(submission: Submission) -> ResponseReturnValue:
         refused = _intake_error(exc)
         _count_refusal(submission.request, refused)
         raise refused from exc
+    record = result.order.to_record()
     if not result.replayed:
         web_metrics().order_accepted(result.order)
-    headers = {"Location": f"/api/v1/orders/{result.order['id']}"}
+    headers = {"Location": f"/api/v1/orders/{result.order.id}"}
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return jsonify(order=result.order, tracking=tracking_links(result.order["id"])), 201, headers
+    return jsonify(order=record, tracking=tracking_links(result.order.id)), 201, headers
 
 
 def _idempotency_key() -> str | None:
@@ -162,10 +163,15 @@ def list_my_orders() -> ResponseReturnValue:
     assert subject is not None  # a shopper token is bound to its shopper
     page = _page(lambda: stored_orders.shopper_orders(redis_client(), subject, cursor=cursor,
                                                     limit=limit))  # fmt: skip
-    return jsonify(orders=page.orders, count=len(page.orders), next_cursor=page.next_cursor)
+    return _page_json(page)
 
 
-def _page(read: Callable[[], order_store.OrderPage]) -> order_store.OrderPage:
+def _page_json(page: OrderPage) -> ResponseReturnValue:
+    orders = [order.to_record() for order in page.orders]
+    return jsonify(orders=orders, count=len(orders), next_cursor=page.next_cursor)
+
+
+def _page(read: Callable[[], OrderPage]) -> OrderPage:
     try:
         return read()
     except order_store.BadCursorError as exc:
@@ -184,16 +190,13 @@ def reorder(order_id: str) -> ResponseReturnValue:
     asked, body = ReorderBody.read_with_json(optional=True)
     deliver_at = None if asked.deliver_at is None else asked.deliver_at.astimezone(UTC)
     header_key = _idempotency_key()
-    earlier = _own_order(order_id)
+    earlier = _own_order(order_id).request
     subject = current_principal().subject
-    customer = earlier["customer"]
     # the channel's id of the new order: fixed by the key, so that a retry is the same order
     tag = secrets.token_hex(8) if header_key is None else body_hash({"key": header_key})[:16]
-    order_request = OrderRequest(
-        earlier["channel"], f"reorder-{tag}", customer["lat"], customer["lng"],
-        customer["address"], tuple(OrderLine(i["sku"], i["qty"]) for i in earlier["items"]),
-        earlier.get("note", ""), shopper=subject, store_id=earlier.get("taken_at_store"),
-        fulfilment=earlier.get("fulfilment", "delivery"), deliver_at=deliver_at,
+    order_request = replace(
+        earlier, external_id=f"reorder-{tag}", shopper=subject, campaign=None, contact="",
+        deliver_at=deliver_at,
     )  # fmt: skip
     fingerprint = body_hash({"reorder_of": order_id, "body": body, "shopper": subject})
     return _placed(Submission(order_request, fingerprint, header_key, _idempotency_scope()))
@@ -222,7 +225,7 @@ def create_orders_in_bulk() -> ResponseReturnValue:
             outcomes.append({})
         except ApiError as refused:
             outcomes.append(refused)
-    taken = zip(submissions, _intake().take_batch(submissions), strict=True)
+    taken = zip(submissions, take_batch(_intake(), submissions), strict=True)
     positions = [
         index for index, outcome in enumerate(outcomes) if not isinstance(outcome, ApiError)
     ]
@@ -236,9 +239,10 @@ def create_orders_in_bulk() -> ResponseReturnValue:
             # the intake counts the orders it was given; the answer counts the batch sent
             result = IdempotencyConflictError(result.order_id, same_as=positions[result.same_as])
         if isinstance(result, IntakeResult):
+            record = result.order.to_record()
             if not result.replayed:
                 web_metrics().order_accepted(result.order)
-            results.append({"index": index, "status": 201, "order": result.order})
+            results.append({"index": index, "status": 201, "order": record})
         else:
             api_error = _intake_error(result)
             _count_refusal(submission.request, api_error)
@@ -251,7 +255,7 @@ def create_orders_in_bulk() -> ResponseReturnValue:
 @allow(*STAFF)
 def rebalance_orders() -> ResponseReturnValue:
     """Re-match the orders not yet being prepared with the batch matcher; move what improves."""
-    report = _intake().rebalance()
+    report = rebalance(_intake())
     return jsonify(
         considered=report.considered,
         moves=[{"order_id": o, "from_store": a, "to_store": b} for o, a, b in report.moves],
@@ -324,7 +328,7 @@ def _error_json(error: ApiError) -> dict[str, Any]:
     return error_body(error.code, error.message, error.details)
 
 
-def _order_or_404(order_id: str) -> dict[str, Any]:
+def _order_or_404(order_id: str) -> Order:
     order = stored_orders.get_order(redis_client(), order_id)
     if order is None:
         raise ApiError(404, "order_not_found", f"no order with id {order_id!r}", {"id": order_id})
@@ -334,7 +338,7 @@ def _order_or_404(order_id: str) -> dict[str, Any]:
 @bp.get("/orders/<order_id:order_id>")
 @allow("shopper", "store", *STAFF)
 def track_order(order_id: str) -> ResponseReturnValue:
-    return jsonify(order=_own_order(order_id))
+    return jsonify(order=_own_order(order_id).to_record())
 
 
 STORE_STATUSES = ("preparing", "ready", "cancelled", "failed")  # what the counter decides
@@ -355,9 +359,10 @@ def change_order_status(order_id: str) -> ResponseReturnValue:
         raise invalid_parameters({"status": f"must be one of {', '.join(STORE_STATUSES)}"})
     _own_order(order_id)
     try:
-        return jsonify(order=transition(order_id, change.status, change.note), changed=True)
+        return jsonify(order=transition(order_id, change.status, change.note).to_record(),
+                       changed=True)  # fmt: skip
     except AlreadyPastError as late:  # already there (a quicker courier, a double tap)
-        return jsonify(order=late.record, changed=False)
+        return jsonify(order=late.order.to_record(), changed=False)
 
 
 @bp.post("/orders/<order_id>/cancel")
@@ -372,30 +377,25 @@ def cancel_order(order_id: str) -> ResponseReturnValue:
         order = cancel_early(order_id, by="shopper", reason=reason)
     else:
         order = transition(order_id, "cancelled", reason or "cancelled by request",
-                           set_fields=_cancellation("staff", reason))  # fmt: skip
-    return jsonify(order=order)
-
-
-def _cancellation(by: str, reason: str) -> dict[str, Any]:
-    """What an order keeps of its cancellation: who, why (possibly nothing said) and when."""
-    return {"cancellation": {"by": by, "reason": reason, "at": now().isoformat()}}
+                           cancellation=Cancellation("staff", reason, now()))  # fmt: skip
+    return jsonify(order=order.to_record())
 
 
 SHOPPER_CANCELS = {"shopper": "the shopper", "tracking_link": "the shopper (tracking link)"}
 
 
-def cancel_early(order_id: str, *, by: str, reason: str = "") -> dict[str, Any]:
+def cancel_early(order_id: str, *, by: str, reason: str = "") -> Order:
     """A shopper's cancellation (``by``: one of SHOPPER_CANCELS): only while the order is
     accepted (the store has not started on it), else a 409 too_late_to_cancel naming its
     status."""
     note = f"cancelled by {SHOPPER_CANCELS[by]}" + (f": {reason}" if reason else "")
     try:
         return transition(order_id, "cancelled", note, only_from=("accepted",),
-                           set_fields=_cancellation(by, reason))  # fmt: skip
+                           cancellation=Cancellation(by, reason, now()))  # fmt: skip
     except ApiError as refused:
         if refused.code != "illegal_transition":
             raise
-        current = _order_or_404(order_id)["status"]
+        current = _order_or_404(order_id).status
         raise ApiError(409, "too_late_to_cancel",
                        f"the order is {current.replace('_', ' ')}: it can no longer be cancelled "
                        "here", {"status": current}) from refused  # fmt: skip
@@ -406,7 +406,7 @@ def cancel_early(order_id: str, *, by: str, reason: str = "") -> dict[str, Any]:
 def cancel_by_tracking_link(token: str) -> ResponseReturnValue:
     """The shopper's own link may cancel until the store starts preparing (after that the goods
     are being picked: the shopper calls the store); answers the link's fresh view."""
-    cancel_early(order_of_token(token)["id"], by="tracking_link")
+    cancel_early(order_of_token(token).id, by="tracking_link")
     return jsonify(tracking_view(order_of_token(token)))
 
 
@@ -422,13 +422,14 @@ def collect_order(order_id: str) -> ResponseReturnValue:
     """
     collect = CollectBody.read()
     order = _own_order(order_id)
-    if order.get("fulfilment") != "pickup":
+    fulfilment = order.request.fulfilment
+    if fulfilment != "pickup":
         raise ApiError(409, "not_a_pickup", "this order is delivered by a courier, not collected",
-                       {"field": "fulfilment", "fulfilment": order.get("fulfilment")})  # fmt: skip
-    if not TRANSITIONS[order["status"]]:
-        raise ApiError(409, "illegal_transition", f"the order is already {order['status']}",
-                       {"target": "collected", "status": order["status"]})  # fmt: skip
-    if collect.id_checked is not True and needs_id_check(redis_client(), order):
+                       {"field": "fulfilment", "fulfilment": fulfilment})  # fmt: skip
+    if order.status in FINAL_STATUSES:
+        raise ApiError(409, "illegal_transition", f"the order is already {order.status}",
+                       {"target": "collected", "status": order.status})  # fmt: skip
+    if collect.id_checked is not True and needs_id_check(redis_client(), order.to_record()):
         raise ApiError(422, "id_check_required", "the order holds age-restricted items: check "
                        "the buyer's ID and send id_checked true, or cancel the order",
                        {"field": "id_checked"})  # fmt: skip
@@ -444,7 +445,8 @@ def collect_order(order_id: str) -> ResponseReturnValue:
         left = judged.tries_left
         raise ApiError(422, "wrong_pickup_code", "the code does not match this order",
                        {"field": "code", "tries_left": left})  # fmt: skip
-    return jsonify(order=transition(order_id, "collected", "collected at the counter, code given"))
+    done = transition(order_id, "collected", "collected at the counter, code given")
+    return jsonify(order=done.to_record())
 
 
 @bp.post("/orders/<order_id>/unlock-code")
@@ -457,26 +459,26 @@ def unlock_delivery_code(order_id: str) -> ResponseReturnValue:
     return jsonify(order_id=order_id, was_locked=lock is not None, lock=lock)
 
 
-def _own_order(order_id: str) -> dict[str, Any]:
+def _own_order(order_id: str) -> Order:
     """The order, if the caller may see it: its shopper, its store's staff, or staff."""
     order = _order_or_404(order_id)
     principal = current_principal()
     if principal.role == "shopper":
-        require_own("order", order.get("shopper_id"))
+        require_own("order", order.request.shopper)
     elif principal.role == "store":
-        require_own("order", order["store_id"])
+        require_own("order", order.store_id)
     return order
 
 
 def transition(
     order_id: str, target: str, note: str, *, only_from: Collection[str] | None = None,
-    set_fields: dict[str, Any] | None = None,
-) -> dict[str, Any]:  # fmt: skip
+    cancellation: Cancellation | None = None,
+) -> Order:  # fmt: skip
     """The one way the API moves an order (a 404 or a 409 for what cannot move)."""
     try:
         order = stored_orders.change_status(
             redis_client(), order_id, target, at=now(), note=note, only_from=only_from,
-            set_fields=set_fields,
+            cancellation=cancellation,
         )  # fmt: skip
     except order_store.OrderNotFoundError as exc:
         raise ApiError(404, "order_not_found", f"no order with id {order_id!r}") from exc
@@ -518,7 +520,7 @@ def list_store_orders(store_id: str) -> ResponseReturnValue:
     page = _page(lambda: stored_orders.store_orders_page(redis_client(), slot, status=chosen,
                                                        fulfilment=kind, cursor=cursor,
                                                        limit=limit))  # fmt: skip
-    return jsonify(orders=page.orders, count=len(page.orders), next_cursor=page.next_cursor)
+    return _page_json(page)
 
 
 @bp.get("/stores/<store_id>/stats")

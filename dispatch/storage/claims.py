@@ -11,6 +11,7 @@ import redis
 
 from dispatch.idempotency import Claim
 from dispatch.order_store import order_id_for
+from dispatch.orders import Order
 from dispatch.storage.order_keys import get_many, homes, order_key
 from dispatch.storage.replies import decoded
 
@@ -50,7 +51,7 @@ def drop_claim(client: redis.Redis, keys: Sequence[str], held: Claim) -> None:
         client.eval(_DROP_CLAIM, 1, key, held.text())  # type: ignore[no-untyped-call]
 
 
-def claimed_order(client: redis.Redis, ticket: str) -> dict[str, Any] | None:
+def claimed_order(client: redis.Redis, ticket: str) -> Order | None:
     """The order placed under ``ticket``, whichever home it went to."""
     raws = get_many(client, [order_key(order_id_for(home, ticket)) for home in homes(client)])
-    return next((json.loads(raw) for raw in raws if raw is not None), None)
+    return next((Order.from_record(json.loads(raw)) for raw in raws if raw is not None), None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,10 +25,11 @@ from dispatch.order_store import (
     parse_page_cursor,
 )
 from dispatch.orders import (
+    FINAL_STATUSES,
     GIVES_STOCK_BACK,
     RELEASES_STOCK_FROM,
-    TRANSITIONS,
     AlreadyPastError,
+    Cancellation,
     IllegalTransitionError,
     Order,
     check_fulfilment,
@@ -200,7 +202,7 @@ def place_order(
     lines = [value for line in order.request.lines for value in (line.sku, line.qty)]
     args = [
         order.id,
-        json.dumps(order.to_record(), ensure_ascii=False),
+        _json_of(order),
         order.created_at.timestamp(),
         capacity_per_hour,
         len(order.request.lines),
@@ -216,9 +218,9 @@ def place_order(
     return Placement(reply[0], missing_skus=tuple(reply[1:]))
 
 
-def get_order(client: redis.Redis, order_id: str) -> dict[str, Any] | None:
+def get_order(client: redis.Redis, order_id: str) -> Order | None:
     raw = client.get(order_key(order_id))
-    return None if raw is None else json.loads(raw)  # type: ignore[arg-type]
+    return None if raw is None else _order_of(raw)
 
 
 def change_status(
@@ -231,8 +233,8 @@ def change_status(
     also_hset: Mapping[str, Mapping[str, str]] | None = None,
     only_from: Collection[str] | None = None,
     restock: bool = False,
-    set_fields: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
+    cancellation: Cancellation | None = None,
+) -> Order:
     """Move an order to ``target`` if the lifecycle allows it, recording the steps the move
     implies (see :func:`dispatch.orders.steps_to`); give stock back on an early end. A late
     counter step changes nothing and raises :class:`AlreadyPastError` with the order.
@@ -243,7 +245,7 @@ def change_status(
     Optimistic: the order is watched, so a concurrent change makes this retry on fresh data.
     ``also_hset`` (hash key -> fields, keys in the order's home) is written in the same
     transaction (e.g. which courier carries the order, and the courier event that moved it);
-    ``set_fields`` are set on the order's record with the move (e.g. why it was cancelled).
+    ``cancellation`` is kept on the order with the move (who cancelled it, why and when).
     ``restock``: a failure after the pick-up gives the stock back too (the goods come back
     unopened, as when the buyer's ID check fails).
     """
@@ -255,39 +257,37 @@ def change_status(
                 raw = pipe.get(key)
                 if raw is None:
                     raise OrderNotFoundError(order_id)
-                record = json.loads(raw)  # type: ignore[arg-type]
-                previous = record["status"]
+                order = _order_of(raw)
+                previous = order.status
                 if only_from is not None and previous not in only_from:
                     msg = f"cannot move an order from {previous} to {target} here"
                     raise IllegalTransitionError(msg)
-                check_fulfilment(record.get("fulfilment", "delivery"), target)
+                check_fulfilment(order.request.fulfilment, target)
                 steps = steps_to(previous, target)
                 if not steps:
-                    raise AlreadyPastError(record)
-                for step in steps:
-                    said = note if step == target else f"implied by {target}"
-                    record["events"].append({"status": step, "at": at.isoformat(), "note": said})
-                record["status"] = target
-                record.update(set_fields or {})
+                    raise AlreadyPastError(order)
+                order = order.stepped(steps, at=at, note=note)
+                if cancellation is not None:
+                    order = replace(order, cancellation=cancellation)
                 pipe.multi()
-                pipe.set(key, json.dumps(record, ensure_ascii=False))
+                pipe.set(key, _json_of(order))
                 for hash_key, fields in (also_hset or {}).items():
                     for field_name, value in fields.items():
                         pipe.hset(hash_key, field_name, value)
                 if previous == "accepted":
                     pipe.zrem(accepted_key(home), order_id)
-                if not TRANSITIONS[target]:  # a final status: nothing left to plan
+                if target in FINAL_STATUSES:  # nothing left to plan
                     pipe.zrem(open_key(home), order_id)
                     pipe.zrem(pickup_key(home), order_id)
                 if target in GIVES_STOCK_BACK and (
                     previous in RELEASES_STOCK_FROM or (restock and previous == "picked_up")
                 ):
-                    slot = StoreSlot(record["store_id"], home)
-                    for item in record["items"]:
-                        pipe.hincrby(stock_key(slot), item["sku"], item["qty"])
+                    slot = StoreSlot(order.store_id, home)
+                    for line in order.request.lines:
+                        pipe.hincrby(stock_key(slot), line.sku, line.qty)
                     pipe.zrem(capacity_key(slot), order_id)
                 pipe.execute()
-                return record  # type: ignore[no-any-return]
+                return order
             except redis.WatchError:
                 continue
 
@@ -298,17 +298,17 @@ def expire_uncollected(client: redis.Redis, *, now: datetime, hold: timedelta) -
     each move is checked against the order's status in its own transaction."""
     expired = []
     for home in homes(client):
-        for record in _orders(client, _texts(client.zrange(pickup_key(home), 0, -1))):
-            deadline = collect_by(record, hold=hold)
+        for order in _orders(client, _texts(client.zrange(pickup_key(home), 0, -1))):
+            deadline = collect_by(order, hold=hold)
             if deadline is None or deadline > now:
                 continue
             note = f"not collected by {deadline.isoformat()}"
             try:
-                change_status(client, record["id"], "expired", at=now, note=note,
+                change_status(client, order.id, "expired", at=now, note=note,
                               only_from=("ready",))  # fmt: skip
             except (IllegalTransitionError, AlreadyPastError):
                 continue  # collected or cancelled meanwhile
-            expired.append(record["id"])
+            expired.append(order.id)
     return expired
 
 
@@ -320,17 +320,16 @@ def open_order_ids(client: redis.Redis) -> list[str]:
     return [decoded(i) for ids in pipe.execute() for i in ids]
 
 
-def open_orders(client: redis.Redis) -> list[dict[str, Any]]:
+def open_orders(client: redis.Redis) -> list[Order]:
     """Every order still to deliver, oldest first."""
-    records = _orders(client, open_order_ids(client))
-    return sorted(records, key=lambda r: r["created_at"])
+    return sorted(_orders(client, open_order_ids(client)), key=lambda order: order.created_at)
 
 
-def accepted_orders(client: redis.Redis, home: str, *, limit: int) -> list[dict[str, Any]]:
+def accepted_orders(client: redis.Redis, home: str, *, limit: int) -> list[Order]:
     """The home's most recent orders still in ``accepted`` (not yet being prepared), oldest
     first."""
-    records = _orders(client, _texts(client.zrange(accepted_key(home), -limit, -1)))
-    return [r for r in records if r["status"] == "accepted"]
+    orders = _orders(client, _texts(client.zrange(accepted_key(home), -limit, -1)))
+    return [order for order in orders if order.status == "accepted"]
 
 
 def move_orders(
@@ -364,20 +363,21 @@ def move_orders(
             try:
                 pipe.watch(*watched)  # type: ignore[no-untyped-call]
                 raws: Any = pipe.mget(keys)
-                records: list[dict[str, Any]] = [json.loads(raw or "{}") for raw in raws]
+                found = [None if raw is None else _order_of(raw) for raw in raws]
                 if any(
-                    r.get("status") != "accepted" or r["store_id"] != m.from_store
-                    for m, r in zip(moves, records, strict=True)
+                    order is None or order.status != "accepted" or order.store_id != m.from_store
+                    for m, order in zip(moves, found, strict=True)
                 ):
                     return False
+                orders = [order for order in found if order is not None]
                 change: dict[tuple[str, str], int] = {}  # (store, sku) -> net stock change
                 slots_net: dict[str, int] = {}  # store -> net change of its slots this hour
-                for m, r in zip(moves, records, strict=True):
-                    for item in r["items"]:
+                for m, order in zip(moves, orders, strict=True):
+                    for line in order.request.lines:
                         for store, sign in ((m.from_store, 1), (m.to_store, -1)):
-                            key = (store, item["sku"])
-                            change[key] = change.get(key, 0) + sign * item["qty"]
-                    if datetime.fromisoformat(r["created_at"]).timestamp() >= since:
+                            key = (store, line.sku)
+                            change[key] = change.get(key, 0) + sign * line.qty
+                    if order.created_at.timestamp() >= since:
                         slots_net[m.to_store] = slots_net.get(m.to_store, 0) + 1
                         slots_net[m.from_store] = slots_net.get(m.from_store, 0) - 1
                 for (store, sku), delta in change.items():
@@ -392,18 +392,15 @@ def move_orders(
                 for (store, sku), delta in change.items():
                     if delta:
                         pipe.hincrby(stock_key(slots[store]), sku, delta)
-                for m, r in zip(moves, records, strict=True):
+                for m, order in zip(moves, orders, strict=True):
                     source, target = slots[m.from_store], slots[m.to_store]
-                    created = datetime.fromisoformat(r["created_at"]).timestamp()
-                    r["store_id"] = m.to_store
-                    r["match"]["reason"] = m.reason
-                    note = f"re-balanced from {m.from_store} to {m.to_store}"
-                    r["events"].append({"status": "accepted", "at": at.isoformat(), "note": note})
+                    created = order.created_at.timestamp()
                     pipe.zrem(capacity_key(source), m.order_id)
                     pipe.zadd(capacity_key(target), {m.order_id: created})
                     pipe.zrem(store_orders_key(source), m.order_id)
                     pipe.zadd(store_orders_key(target), {m.order_id: created})
-                    pipe.set(order_key(m.order_id), json.dumps(r, ensure_ascii=False))
+                    moved = order.moved_to(m.to_store, reason=m.reason, at=at)
+                    pipe.set(order_key(m.order_id), _json_of(moved))
                 pipe.execute()
                 return True
             except redis.WatchError:
@@ -416,7 +413,7 @@ _PAGE_BATCH = 100
 
 def orders_newest_first(
     client: redis.Redis, key: str, *, cursor: str | None, limit: int,
-    keep: Callable[[dict[str, Any]], bool] | None = None,
+    keep: Callable[[Order], bool] | None = None,
 ) -> OrderPage:  # fmt: skip
     """Up to ``limit`` orders of the time index ``key`` (a zset of order ids by time), newest
     first, after ``cursor``, of those ``keep`` accepts. Equal times go by id, so a cursor names
@@ -424,7 +421,7 @@ def orders_newest_first(
     :data:`PAGE_SCAN` ids: past that it ends early, with a cursor to read on from."""
     after = None if cursor is None else parse_page_cursor(cursor)
     top = "+inf" if after is None else repr(after[0])
-    kept: list[tuple[dict[str, Any], str]] = []
+    kept: list[tuple[Order, str]] = []
     offset = scanned = 0
     last_read = cursor
     while True:
@@ -432,7 +429,7 @@ def orders_newest_first(
             key, top, "-inf", start=offset, num=_PAGE_BATCH, withscores=True
         )
         if not batch:
-            return OrderPage([record for record, _ in kept], None)
+            return OrderPage([order for order, _ in kept], None)
         offset += len(batch)
         entries = [(decoded(member), float(score)) for member, score in batch]
         if after is not None:  # the cursor's own time: only the ids after it (lower, in Redis)
@@ -443,13 +440,13 @@ def orders_newest_first(
             last_read = page_cursor(score, member)
             if raw is None:  # gone, or a placement that never landed
                 continue
-            record = json.loads(raw)
-            if keep is None or keep(record):
-                kept.append((record, last_read))
+            order = _order_of(raw)
+            if keep is None or keep(order):
+                kept.append((order, last_read))
             if len(kept) > limit:
-                return OrderPage([record for record, _ in kept[:limit]], kept[limit - 1][1])
+                return OrderPage([order for order, _ in kept[:limit]], kept[limit - 1][1])
         if scanned >= PAGE_SCAN:
-            return OrderPage([record for record, _ in kept], last_read)
+            return OrderPage([order for order, _ in kept], last_read)
 
 
 def shopper_orders(
@@ -458,7 +455,7 @@ def shopper_orders(
     """The shopper's own orders, newest first, a page at a time."""
     return orders_newest_first(
         client, shopper_orders_key(shopper), cursor=cursor, limit=limit,
-        keep=lambda record: record.get("shopper_id") == shopper,  # theirs, whatever the index says
+        keep=lambda order: order.request.shopper == shopper,  # theirs, whatever the index says
     )  # fmt: skip
 
 
@@ -469,9 +466,9 @@ def store_orders_page(
     """The store's orders, newest first, optionally of one status and one fulfilment, a page
     at a time."""
 
-    def wanted(record: dict[str, Any]) -> bool:
-        return (status is None or record["status"] == status) and (
-            fulfilment is None or record.get("fulfilment", "delivery") == fulfilment
+    def wanted(order: Order) -> bool:
+        return (status is None or order.status == status) and (
+            fulfilment is None or order.request.fulfilment == fulfilment
         )
 
     keep = None if status is None and fulfilment is None else wanted
@@ -482,15 +479,15 @@ def store_orders_page(
 
 def store_orders_between(
     client: redis.Redis, slot: StoreSlot, start: datetime, end: datetime
-) -> list[dict[str, Any]]:
+) -> list[Order]:
     """Every order of the store created in [start, end)."""
     ids = client.zrangebyscore(store_orders_key(slot), start.timestamp(), f"({end.timestamp()}")
     return _orders(client, _texts(ids))
 
 
-def orders_between(client: redis.Redis, start: datetime, end: datetime) -> list[dict[str, Any]]:
+def orders_between(client: redis.Redis, start: datetime, end: datetime) -> list[Order]:
     """Every order of every store created in [start, end) (the stores that have orders)."""
-    orders: list[dict[str, Any]] = []
+    orders: list[Order] = []
     for slot in _slots_under(client, "store-orders"):
         orders += store_orders_between(client, slot, start, end)
     return orders
@@ -514,9 +511,19 @@ def _texts(values: Any) -> list[str]:
     return [decoded(value) for value in values]
 
 
-def _orders(client: redis.Redis, order_ids: list[str]) -> list[dict[str, Any]]:
-    """The stored records of ``order_ids`` (any that vanished are left out), in that order."""
-    return [json.loads(raw) for raw in get_many(client, [order_key(i) for i in order_ids]) if raw]
+def _orders(client: redis.Redis, order_ids: list[str]) -> list[Order]:
+    """The orders of ``order_ids`` (any that vanished are left out), in that order."""
+    return [_order_of(raw) for raw in get_many(client, [order_key(i) for i in order_ids]) if raw]
+
+
+def _order_of(raw: Any) -> Order:
+    """The order a stored record (JSON) describes."""
+    return Order.from_record(json.loads(raw))
+
+
+def _json_of(order: Order) -> str:
+    """The record kept of ``order`` (JSON)."""
+    return json.dumps(order.to_record(), ensure_ascii=False)
 
 
 class RedisOrderStore:
@@ -542,7 +549,7 @@ class RedisOrderStore:
             self._client, order, slot, capacity_per_hour=capacity_per_hour, counted=counted
         )
 
-    def accepted_orders(self, home: str, *, limit: int) -> list[dict[str, Any]]:
+    def accepted_orders(self, home: str, *, limit: int) -> list[Order]:
         return accepted_orders(self._client, home, limit=limit)
 
     def move_orders(
@@ -559,5 +566,5 @@ class RedisOrderStore:
     def drop_claim(self, keys: Sequence[str], held: Claim) -> None:
         claims.drop_claim(self._client, keys, held)
 
-    def claimed_order(self, ticket: str) -> dict[str, Any] | None:
+    def claimed_order(self, ticket: str) -> Order | None:
         return claims.claimed_order(self._client, ticket)

@@ -98,7 +98,7 @@ def test_orders_stock_and_courier_records_of_a_region_share_one_slot(
     for order_id in ids:
         record = stored_orders.get_order(cluster, order_id)
         assert record is not None
-        store = by_id[record["store_id"]]
+        store = by_id[record.store_id]
         home = region_of(store.lat, store.lng, RESOLUTION)
         assert order_store.home_of(order_id) == home  # the id names the store's region
         slot = order_store.StoreSlot(store.id, home)
@@ -121,7 +121,7 @@ def test_orders_stock_and_courier_records_of_a_region_share_one_slot(
     # a cancel gives the stock back in the same transaction
     cancelled = stored_orders.get_order(cluster, ids[-1])
     assert cancelled is not None
-    shelf = order_store.StoreSlot(cancelled["store_id"], order_store.home_of(ids[-1]))
+    shelf = order_store.StoreSlot(cancelled.store_id, order_store.home_of(ids[-1]))
     level = stored_orders.stock_levels(cluster, shelf)["water-600ml"]
     assert shop.post(f"/api/v1/orders/{ids[-1]}/cancel").status_code == 200
     assert stored_orders.stock_levels(cluster, shelf)["water-600ml"] == level + 1

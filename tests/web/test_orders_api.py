@@ -13,7 +13,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from dispatch import idempotency, order_store
-from dispatch.intake import CLAIM_STALE_S, body_hash
+from dispatch.claim_wait import CLAIM_STALE_S
+from dispatch.intake import body_hash
 from dispatch.settings import Settings
 from dispatch.storage import claims, order_keys
 from dispatch.storage import orders as stored_orders
@@ -484,7 +485,8 @@ def test_rebalance_does_not_swap_identical_orders(
 
 
 def store_of(redis_client: redis.Redis, order_id: str) -> str:
-    return str((stored_orders.get_order(redis_client, order_id) or {}).get("store_id"))
+    order = stored_orders.get_order(redis_client, order_id)
+    return str(None if order is None else order.store_id)
 
 
 def test_moves_land_together_or_not_at_all(shop: FlaskClient, redis_client: redis.Redis) -> None:
