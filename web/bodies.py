@@ -53,6 +53,7 @@ from dispatch.storage.tokens import BOUND_ROLES, MAX_GRACE, ROLES
 from geo.travel import VEHICLE_SPEEDS_MPS
 from web.errors import invalid_parameters
 from web.params import (
+    MAX_PROBLEMS,
     MOMENT_RULE,
     SAFE_ID,
     SHOWN_NAME_LEN,
@@ -78,7 +79,6 @@ MAX_STOCK_LINES = 1000
 MAX_STOCK_QTY = 1_000_000  # a level, or a delta either way
 MIN_TTL_S, MAX_TTL_S = 60, 366 * 86_400  # a token's lifetime
 MAX_GRACE_S = int(MAX_GRACE.total_seconds())
-MAX_PROBLEMS = 20  # fields named in one answer: enough to fix the body
 # The most bytes each kind of body may have (a 413 past it).
 SMALL_BODY_BYTES = 4_000  # tokens
 FORM_BODY_BYTES = 8_000  # fleet, pins, courier events

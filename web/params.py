@@ -37,6 +37,7 @@ _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
 
 
+MAX_PROBLEMS = 20  # fields named in one answer: enough to fix the request
 SHOWN_NAME_LEN = 64  # a name echoed back in an error is cut to this (never a whole 8 KB key)
 MAX_DEPTH = 16  # objects and arrays within each other; no request body needs more
 # Text no field may hold: lone UTF-16 surrogates (they cannot be stored or sent as UTF-8) and
@@ -106,7 +107,7 @@ def parse_json_body(data: bytes) -> Any:
 
 
 def _check_value(value: Any, path: str, depth: int, problems: dict[str, str]) -> None:
-    if len(problems) >= 20:  # enough to fix the body; a huge bad one is not walked to the end
+    if len(problems) >= MAX_PROBLEMS:  # a huge bad body is not walked to the end
         return
     if isinstance(value, _BadNumber):
         problems[path] = "must be a finite number within a double's range (no NaN or Infinity)"
@@ -229,7 +230,7 @@ def refuse_unknown_query(*, checked_by_auth: bool = True) -> None:
     allowed = query_params_of(view)
     unknown = sorted(set(request.args) - allowed)
     if unknown:
-        names = [name[:SHOWN_NAME_LEN] for name in unknown[:20]]
+        names = [name[:SHOWN_NAME_LEN] for name in unknown[:MAX_PROBLEMS]]
         raise ApiError(
             400,
             "unknown_parameter",

@@ -28,7 +28,6 @@ from tests.web.test_orders_api import order_body
 from web import bodies
 from web.bodies import (
     MAX_ID_LEN,
-    MAX_PROBLEMS,
     BatchOrdersBody,
     Body,
     CancelBody,
@@ -50,6 +49,7 @@ from web.bodies import (
     schema_of,
 )
 from web.errors import ApiError
+from web.params import MAX_PROBLEMS
 
 SOON = (FIXED_NOW + timedelta(hours=3)).isoformat()
 FULL_ORDER = order_body(
