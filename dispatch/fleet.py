@@ -24,6 +24,8 @@ from dispatch import order_store
 from dispatch.planner import CourierState, DispatchPlan, OpenOrder
 from dispatch.regions import ALL, region_of
 from dispatch.schedule import due_for_planning
+from dispatch.storage import order_keys
+from dispatch.storage import orders as stored_orders
 from dispatch.storage.replies import decoded, text_hash
 from geo.stores import Store
 from geo.travel import VEHICLE_SPEEDS_MPS
@@ -54,7 +56,7 @@ def carried_key(home: str) -> str:
 
 def carriers(client: redis.Redis) -> dict[str, str]:
     pipe = client.pipeline(transaction=False)
-    for home in order_store.homes(client):
+    for home in order_keys.homes(client):
         pipe.hgetall(carried_key(home))
     return {k: v for raw in pipe.execute() for k, v in text_hash(raw).items()}
 
@@ -244,8 +246,8 @@ def change_courier(
 def carried_by(client: redis.Redis, courier_id: str) -> list[str]:
     """The open orders this courier has picked up and not yet delivered."""
     on_board = {o for o, c in carriers(client).items() if c == courier_id}
-    return sorted(r["id"] for r in order_store.open_orders(client)
-                  if r["id"] in on_board and r["status"] == "picked_up")  # fmt: skip
+    return sorted(order.id for order in stored_orders.open_orders(client)
+                  if order.id in on_board and order.status == "picked_up")  # fmt: skip
 
 
 def release_courier(client: redis.Redis, courier_id: str, *, reason: str) -> list[str]:
@@ -302,7 +304,7 @@ def plan_key(region: str) -> str:
 def region_plans(client: redis.Redis) -> dict[str, dict[str, Any]]:
     """Each planned region's latest plan record, by region."""
     names = sorted(planned_regions(client))
-    raws = order_store.get_many(client, [plan_key(name) for name in names])
+    raws = order_keys.get_many(client, [plan_key(name) for name in names])
     return {name: json.loads(raw) for name, raw in zip(names, raws, strict=True) if raw}
 
 
@@ -396,7 +398,7 @@ def snapshot(
     pinned = pins(client)
     orders: list[OpenOrder] = []
     problems: dict[str, str] = {}
-    for record in order_store.open_orders(client):
+    for record in (order.to_record() for order in stored_orders.open_orders(client)):
         if not due_for_planning(record, now):  # booked for later: planned nearer the time
             continue
         store = store_of(record["store_id"])

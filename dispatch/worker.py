@@ -27,10 +27,12 @@ from prometheus_client import (
     start_http_server,
 )
 
-from dispatch import fleet, order_store
+from dispatch import fleet
 from dispatch.planner import DispatchPlan, plan_dispatch
 from dispatch.regions import ALL, hold
 from dispatch.settings import Settings
+from dispatch.storage import order_keys
+from dispatch.storage import orders as stored_orders
 from dispatch.storage.client import redis_client
 from geo.stores import Store
 from geo.travel import TravelModel
@@ -154,7 +156,7 @@ def sweep_pickups(client: redis.Redis, *, now: datetime, hold_s: float) -> list[
     """Let the pick-up orders nobody collected in time expire (their stock goes back); never
     raises, like a re-plan: a failed sweep is tried again at the next tick."""
     try:
-        expired = order_store.expire_uncollected(client, now=now, hold=timedelta(seconds=hold_s))
+        expired = stored_orders.expire_uncollected(client, now=now, hold=timedelta(seconds=hold_s))
     except Exception:
         log.exception("pick-up sweep failed; tried again at the next tick")
         return []
@@ -186,7 +188,7 @@ def run(
     last_id = "$"
     while stop is None or not stop.is_set():
         replies: Any = client.xread(
-            {order_store.ORDER_STREAM: last_id}, block=int(interval_s * 1000)
+            {order_keys.ORDER_STREAM: last_id}, block=int(interval_s * 1000)
         )
         if replies:
             last_id = replies[0][1][-1][0]
@@ -216,8 +218,8 @@ def main() -> None:
     if settings.redis_url is None and not settings.redis_sentinels and not settings.redis_cluster:
         raise SystemExit("REDIS_URL (or REDIS_SENTINELS, REDIS_CLUSTER) must name the Redis")
     try:
-        order_store.check_layout(worker_client(settings), settings.region_resolution)
-    except order_store.LayoutMismatchError as exc:
+        order_keys.check_layout(worker_client(settings), settings.region_resolution)
+    except order_keys.LayoutMismatchError as exc:
         raise SystemExit(str(exc)) from exc
     travel = travel_model(settings)
     worker_id = f"{socket.gethostname()}:{os.getpid()}"

@@ -14,12 +14,14 @@ from tqdm import tqdm
 
 from dispatch import fleet, order_store
 from dispatch.products import read_products_csv
+from dispatch.storage import orders as stored_orders
 from dispatch.storage.catalogue import current_version, save_catalogue
 from dispatch.storage.tokens import ROLES, issue_token, revoke_token
 from geo.catalogue import load_catalogue
 from geo.distance import check_latlng
 from geo.errors import CatalogueError
-from web.admin import subject_problem, unknown_subject
+from web.admin import unknown_subject
+from web.bodies import MAX_COURIER_ID_LEN, MAX_TTL_S, MIN_TTL_S, subject_problem
 from web.params import SAFE_ID, is_safe_id
 from web.services import catalogue_index, redis_client, store_slot
 
@@ -75,7 +77,7 @@ tokens_cli = AppGroup("tokens", help="Issue and revoke access tokens.")
 @click.option("--label", default="", help="A note on who holds it.")
 @click.option(
     "--ttl-s",
-    type=click.IntRange(60, 366 * 86_400),
+    type=click.IntRange(MIN_TTL_S, MAX_TTL_S),
     default=None,
     help="Expire this many seconds from now (default: until revoked).",
 )
@@ -144,8 +146,8 @@ def courier_from_row(row: dict[str, str], *, today: datetime) -> fleet.CourierPr
             raise ValueError(msg)
         return day + timedelta(hours=int(hours), minutes=int(minutes))
 
-    if not is_safe_id(row["id"], max_length=64):  # the API's rule: ids become keys and paths
-        msg = f"id {row['id']!r} must be 1 to 64 characters matching {SAFE_ID}"
+    if not is_safe_id(row["id"], max_length=MAX_COURIER_ID_LEN):  # the API's rule: ids are keys
+        msg = f"id {row['id']!r} must be 1 to {MAX_COURIER_ID_LEN} characters matching {SAFE_ID}"
         raise ValueError(msg)
     check_latlng(float(row["lat"]), float(row["lng"]))
     return fleet.CourierProfile(
@@ -160,14 +162,14 @@ def courier_from_row(row: dict[str, str], *, today: datetime) -> fleet.CourierPr
 def import_products(path: Path, if_empty: bool) -> None:
     """Replace the product catalogue with a CSV of sku,name,price_cents,category."""
     client = redis_client()
-    if if_empty and order_store.load_products(client):
+    if if_empty and stored_orders.load_products(client):
         click.echo("products already loaded")
         return
     try:
         products = read_products_csv(path)
     except ValueError as exc:
         raise click.ClickException(f"{path.name}: {exc}; nothing was imported") from exc
-    click.echo(f"{order_store.save_products(client, products)} products from {path.name}")
+    click.echo(f"{stored_orders.save_products(client, products)} products from {path.name}")
 
 
 @stock_cli.command("import")
@@ -176,11 +178,11 @@ def import_products(path: Path, if_empty: bool) -> None:
 def import_stock(path: Path, if_empty: bool) -> None:
     """Set stock levels from a CSV of store_id,sku,qty (all rows valid, or nothing changes)."""
     client = redis_client()
-    if if_empty and order_store.stocked_stores(client):
+    if if_empty and stored_orders.stocked_stores(client):
         click.echo("stock already loaded")
         return
     index = catalogue_index()
-    products = order_store.load_products(client)
+    products = stored_orders.load_products(client)
     levels: dict[str, dict[str, int]] = {}
     slots: dict[str, order_store.StoreSlot] = {}
     problems: list[str] = []
@@ -202,7 +204,7 @@ def import_stock(path: Path, if_empty: bool) -> None:
             click.echo(f"  {problem}", err=True)
         raise click.ClickException(f"{len(problems)} problem(s) in {path.name}; nothing changed")
     for store_id, store_levels in tqdm(levels.items(), desc="stock", disable=None):
-        order_store.set_stock(client, slots[store_id], store_levels)
+        stored_orders.set_stock(client, slots[store_id], store_levels)
     click.echo(f"stock of {len(levels)} stores from {path.name}")
 
 

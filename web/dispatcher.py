@@ -14,8 +14,10 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, current_app, jsonify, render_template, stream_with_context
 from flask.typing import ResponseReturnValue
 
-from dispatch import delivery_codes, fleet, order_store
+from dispatch import fleet
 from dispatch.overview import code_lock_alarms, day_kpis, order_risks
+from dispatch.storage import code_tries
+from dispatch.storage import orders as stored_orders
 from geo.stores import Store
 from geo.travel import path_through
 from web.auth import STAFF, allow
@@ -49,9 +51,9 @@ def overview() -> dict[str, Any]:
     travel = current_app.extensions["travel"]
     at = now()
     plan = fleet.current_plan(client) or {"routes": [], "unassigned": {}, "version": None}
-    open_orders = order_store.open_orders(client)
+    open_orders = [order.to_record() for order in stored_orders.open_orders(client)]
     risks = order_risks(open_orders, plan)
-    locks = delivery_codes.code_locks(client)
+    locks = code_tries.code_locks(client)
     pings = fleet.positions(client)
     stops = {r["courier_id"]: r["stops"] for r in plan["routes"]}
     couriers = []
@@ -73,7 +75,7 @@ def overview() -> dict[str, Any]:
     shown += [s for sid in store_ids if (s := index.get(sid)) is not None and s not in shown]
     zone = stores_zone(shown)
     midnight = at.astimezone(ZoneInfo(zone)).replace(hour=0, minute=0, second=0, microsecond=0)
-    today = order_store.orders_between(client, midnight, at)
+    today = stored_orders.orders_between(client, midnight, at)
     return {
         "at": at.isoformat(),
         "time_zone": zone,
@@ -115,8 +117,8 @@ def _fingerprint() -> str:
     with client.pipeline(transaction=False) as pipe:
         pipe.get(fleet.PLAN_VERSION_KEY)
         pipe.hgetall(fleet.POSITIONS_KEY)
-        replies = [*pipe.execute(), order_store.open_order_ids(client),
-                   sorted(delivery_codes.code_locks(client))]  # fmt: skip
+        replies = [*pipe.execute(), stored_orders.open_order_ids(client),
+                   sorted(code_tries.code_locks(client))]  # fmt: skip
     return hashlib.sha256(repr(replies).encode()).hexdigest()
 
 

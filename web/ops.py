@@ -15,8 +15,8 @@ from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from dispatch import order_store
 from dispatch.errors import ConfigError
+from dispatch.storage import order_keys
 from dispatch.storage.client import Client, StorageError, ping
 from web.auth import bearer_token, current_principal
 from web.errors import ApiError, error_body
@@ -40,8 +40,8 @@ class LayoutCheck:
         if self.checked:
             return
         try:
-            order_store.check_layout(client, self._resolution)
-        except order_store.LayoutMismatchError as exc:
+            order_keys.check_layout(client, self._resolution)
+        except order_keys.LayoutMismatchError as exc:
             raise ConfigError(str(exc)) from exc
         self.checked = True
 

@@ -35,8 +35,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dispatch.order_store import get_many
 from dispatch.storage.client import Client, StorageError
+from dispatch.storage.order_keys import get_many
 from dispatch.storage.replies import decoded, text_hash
 from geo.index import StoreIndex
 from geo.store_pieces import MappedPieces, save_store_pieces

@@ -17,9 +17,11 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from dispatch import delivery_codes, fleet, order_store
+from dispatch import fleet, order_store
 from dispatch.regions import hold, holder, region_of
 from dispatch.settings import Settings
+from dispatch.storage import code_tries, order_keys
+from dispatch.storage import orders as stored_orders
 from dispatch.storage.catalogue import save_catalogue
 from dispatch.storage.client import redis_client as connect
 from dispatch.storage.server import start_local_cluster, stop_local_cluster
@@ -94,18 +96,18 @@ def test_orders_stock_and_courier_records_of_a_region_share_one_slot(
     by_id = {s.id: s for s in demo_stores}
     nodes = set()
     for order_id in ids:
-        record = order_store.get_order(cluster, order_id)
+        record = stored_orders.get_order(cluster, order_id)
         assert record is not None
-        store = by_id[record["store_id"]]
+        store = by_id[record.store_id]
         home = region_of(store.lat, store.lng, RESOLUTION)
         assert order_store.home_of(order_id) == home  # the id names the store's region
         slot = order_store.StoreSlot(store.id, home)
-        keys = [order_store.order_key(order_id), order_store.stock_key(slot),
-                order_store.capacity_key(slot), order_store.open_key(home),
+        keys = [order_keys.order_key(order_id), order_keys.stock_key(slot),
+                order_keys.capacity_key(slot), order_keys.open_key(home),
                 fleet.carried_key(home), fleet.courier_events_key("c0", order_id),
-                delivery_codes.tries_key(home), delivery_codes.locks_key(home)]  # fmt: skip
+                code_tries.tries_key(home), code_tries.locks_key(home)]  # fmt: skip
         assert len({cluster.keyslot(key) for key in keys}) == 1
-        nodes.add(_node_of(cluster, order_store.order_key(order_id)))
+        nodes.add(_node_of(cluster, order_keys.order_key(order_id)))
     assert len(nodes) >= 2, "the regions' orders should spread over the cluster's nodes"
 
     # stock read across slots answers the nearby-with-goods search; a store's stats read its own
@@ -117,12 +119,12 @@ def test_orders_stock_and_courier_records_of_a_region_share_one_slot(
     assert shop.get(f"/api/v1/stores/{store_id}/stats").status_code == 200
 
     # a cancel gives the stock back in the same transaction
-    cancelled = order_store.get_order(cluster, ids[-1])
+    cancelled = stored_orders.get_order(cluster, ids[-1])
     assert cancelled is not None
-    shelf = order_store.StoreSlot(cancelled["store_id"], order_store.home_of(ids[-1]))
-    level = order_store.stock_levels(cluster, shelf)["water-600ml"]
+    shelf = order_store.StoreSlot(cancelled.store_id, order_store.home_of(ids[-1]))
+    level = stored_orders.stock_levels(cluster, shelf)["water-600ml"]
     assert shop.post(f"/api/v1/orders/{ids[-1]}/cancel").status_code == 200
-    assert order_store.stock_levels(cluster, shelf)["water-600ml"] == level + 1
+    assert stored_orders.stock_levels(cluster, shelf)["water-600ml"] == level + 1
     assert shop.post("/api/v1/orders/rebalance").status_code == 200
 
 
@@ -179,7 +181,7 @@ def test_plans_leases_and_courier_events_work_on_the_cluster(
     resent = shop.post("/api/v1/courier/events", json=first, headers=phone)
     assert resent.get_json()["replayed"] is True
     assert fleet.carriers(cluster)[order_id] == courier
-    assert order_id not in order_store.open_order_ids(cluster)
+    assert order_id not in stored_orders.open_order_ids(cluster)
     overview = shop.get("/api/v1/dispatch/overview")
     assert overview.status_code == 200 and overview.get_json()["kpis"]
 
