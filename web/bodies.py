@@ -52,7 +52,14 @@ from dispatch.orders import (
 from dispatch.storage.tokens import BOUND_ROLES, MAX_GRACE, ROLES
 from geo.travel import VEHICLE_SPEEDS_MPS
 from web.errors import invalid_parameters
-from web.params import MOMENT_RULE, SAFE_ID, is_safe_id, json_object, parse_moment
+from web.params import (
+    MOMENT_RULE,
+    SAFE_ID,
+    SHOWN_NAME_LEN,
+    is_safe_id,
+    json_object,
+    parse_moment,
+)
 
 # The limits of what a body may hold, named once: the models below, the views and the CLI
 # use these names (and the OpenAPI document shows them, from the models).
@@ -174,12 +181,26 @@ def _given_id(value: str) -> str:
     return value
 
 
-def _blank_is_absent(value: Any) -> Any:
-    """A store id given as "" (or spaces) names no store; null is refused like a number."""
-    _not_null(value)
-    if isinstance(value, str):
-        return value.strip() or None
-    return value
+@dataclass(frozen=True, slots=True)
+class BlankIsAbsent:
+    """An optional id that a blank string ("" or spaces) leaves out, as absence does; null is
+    refused like a number (its schema says so)."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> Any:
+        return core_schema.no_info_before_validator_function(self._absent, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> dict[str, Any]:
+        shown = handler(schema)
+        blank = {"type": "string", "pattern": r"^\s*$"}
+        shown["anyOf"] = [blank if s == {"type": "null"} else s for s in shown.get("anyOf", ())]
+        return shown
+
+    @staticmethod
+    def _absent(value: Any) -> Any:
+        _not_null(value)
+        return (value.strip() or None) if isinstance(value, str) else value
 
 
 SafeId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LEN, pattern=SAFE_ID)]
@@ -298,7 +319,7 @@ def path_of(loc: tuple[Any, ...]) -> str:
         if isinstance(step, int):
             path += f"[{step}]"
         else:
-            name = str(step)[:64]  # a name is echoed back, not a whole 8 KB key
+            name = str(step)[:SHOWN_NAME_LEN]
             path = f"{path}.{name}" if path else name
     return path
 
@@ -381,9 +402,8 @@ class OrderBody(Body):
     note: Annotated[Text, TEXT_RULE] = ""
     store_id: Annotated[
         SafeId | None,
-        BeforeValidator(_blank_is_absent),
-        NotNull(),
-        Rule(f"a store id matching {SAFE_ID}"),
+        BlankIsAbsent(),
+        Rule(f"a store id matching {SAFE_ID} (blank or absent: none)"),
         Field(
             description="the store that fulfils the order or none does: with channel store "
             "required, the store that took it (a store token's own store); on any other order "

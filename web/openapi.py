@@ -14,6 +14,7 @@ from geo.streets import STREET_CLASSES
 from web import addresses
 from web.auth import ROLES
 from web.bodies import (
+    MAX_COURIER_ID_LEN,
     MAX_ID_LEN,
     BatchOrdersBody,
     Body,
@@ -545,7 +546,7 @@ def _dispatch_paths() -> dict[str, Schema]:
     }
     courier = _object(
         ("id", "vehicle", "capacity", "shift_start", "shift_end", "home"),
-        id=ID | {"maxLength": 64},
+        id=ID | {"maxLength": MAX_COURIER_ID_LEN},
         name=STRING,
         vehicle={"type": "string", "enum": ["walk", "bicycle", "e-bike", "scooter", "car"]},
         capacity={"type": "integer", "minimum": 1, "maximum": 20},

@@ -37,6 +37,7 @@ _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
 
 
+SHOWN_NAME_LEN = 64  # a name echoed back in an error is cut to this (never a whole 8 KB key)
 MAX_DEPTH = 16  # objects and arrays within each other; no request body needs more
 # Text no field may hold: lone UTF-16 surrogates (they cannot be stored or sent as UTF-8) and
 # control characters other than tab, line feed and carriage return (NUL and the like in an
@@ -228,7 +229,7 @@ def refuse_unknown_query(*, checked_by_auth: bool = True) -> None:
     allowed = query_params_of(view)
     unknown = sorted(set(request.args) - allowed)
     if unknown:
-        names = [name[:64] for name in unknown[:20]]
+        names = [name[:SHOWN_NAME_LEN] for name in unknown[:20]]
         raise ApiError(
             400,
             "unknown_parameter",
