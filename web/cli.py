@@ -20,7 +20,8 @@ from dispatch.storage.tokens import ROLES, issue_token, revoke_token
 from geo.catalogue import load_catalogue
 from geo.distance import check_latlng
 from geo.errors import CatalogueError
-from web.admin import subject_problem, unknown_subject
+from web.admin import unknown_subject
+from web.bodies import MAX_COURIER_ID_LEN, MAX_TTL_S, MIN_TTL_S, subject_problem
 from web.params import SAFE_ID, is_safe_id
 from web.services import catalogue_index, redis_client, store_keyspace
 
@@ -76,7 +77,7 @@ tokens_cli = AppGroup("tokens", help="Issue and revoke access tokens.")
 @click.option("--label", default="", help="A note on who holds it.")
 @click.option(
     "--ttl-s",
-    type=click.IntRange(60, 366 * 86_400),
+    type=click.IntRange(MIN_TTL_S, MAX_TTL_S),
     default=None,
     help="Expire this many seconds from now (default: until revoked).",
 )
@@ -145,8 +146,8 @@ def courier_from_row(row: dict[str, str], *, today: datetime) -> fleet.CourierPr
             raise ValueError(msg)
         return day + timedelta(hours=int(hours), minutes=int(minutes))
 
-    if not is_safe_id(row["id"], max_length=64):  # the API's rule: ids become keys and paths
-        msg = f"id {row['id']!r} must be 1 to 64 characters matching {SAFE_ID}"
+    if not is_safe_id(row["id"], max_length=MAX_COURIER_ID_LEN):  # the API's rule: ids are keys
+        msg = f"id {row['id']!r} must be 1 to {MAX_COURIER_ID_LEN} characters matching {SAFE_ID}"
         raise ValueError(msg)
     check_latlng(float(row["lat"]), float(row["lng"]))
     return fleet.CourierProfile(

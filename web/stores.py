@@ -16,6 +16,7 @@ from dispatch.storage import orders as stored_orders
 from geo.index import NearbyQuery, Ranked, StoreIndex, is_open
 from geo.store_pieces import MappedPieces, StorePieces, dump, store_fields, store_pieces
 from geo.stores import STORE_KINDS, Store
+from web.bodies import MAX_ID_LEN
 from web.errors import ApiError
 from web.limits import rate_limited
 from web.params import QueryReader, echoed, takes_query
@@ -167,7 +168,7 @@ def list_stores() -> ResponseReturnValue:
     """The catalogue in id order, ``limit`` at a time, continuing ``after`` the last id seen."""
     args = QueryReader(request.args)
     limit = args.integer("limit", default=100, low=1, high=MAX_PAGE)
-    after = args.text("after", max_length=128)
+    after = args.text("after", max_length=MAX_ID_LEN)
     args.finish()
     index = catalogue_index()
     ids = index.ids_sorted()

@@ -2,8 +2,8 @@
 check.
 
 Keys carry their *region* as a hash tag: the dispatch region of the store (see
-:mod:`dispatch.regions` and :func:`dispatch.order_store.home_of`), so everything one placement,
-status change or re-balance touches sits in one slot. Per region ``H``: ``stock:{H}:<store>``
+:mod:`dispatch.regions` and :func:`dispatch.order_store.region_of_order`), so everything one
+placement, status change or re-balance touches sits in one slot. Per region ``H``: ``stock:{H}:<store>``
 (hash sku -> on-hand qty), ``capacity:{H}:<store>`` (zset of the last hour's order ids by time),
 ``store-orders:{H}:<store>`` (zset of order ids by time), ``order:{H}:<id>`` (JSON; the id names
 its region), ``orders:{H}:open`` (orders still to deliver: to plan), ``orders:{H}:accepted`` (not
