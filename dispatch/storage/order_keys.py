@@ -3,17 +3,17 @@ check.
 
 Keys carry their *region* as a hash tag: the dispatch region of the store (see
 :mod:`dispatch.regions` and :func:`dispatch.order_store.region_of_order`), so everything one
-placement, status change or re-balance touches sits in one slot. Per region ``H``: ``stock:{H}:<store>``
-(hash sku -> on-hand qty), ``capacity:{H}:<store>`` (zset of the last hour's order ids by time),
-``store-orders:{H}:<store>`` (zset of order ids by time), ``order:{H}:<id>`` (JSON; the id names
-its region), ``orders:{H}:open`` (orders still to deliver: to plan), ``orders:{H}:accepted`` (not
-yet being prepared: re-balancing may move them) and ``orders:{H}:pickup`` (pick-up orders not
-yet collected or expired: never planned, never moved); ``code-tries:{H}`` and ``code-locks:{H}``
-(see :mod:`dispatch.storage.code_tries`). Shared: ``products`` (hash sku -> JSON),
-``orders:homes`` (every region with orders), ``shopper-orders:{<shopper>}`` (zset of a shopper's
-order ids by time), ``idem:*`` (see :mod:`dispatch.storage.claims`) and the stream
-``orders:stream`` (one entry per new order: it wakes the dispatch worker; the open sets are the
-truth).
+placement, status change or re-balance touches sits in one slot. Per region ``H``:
+``stock:{H}:<store>`` (hash sku -> on-hand qty), ``capacity:{H}:<store>`` (zset of the last
+hour's order ids by time), ``store-orders:{H}:<store>`` (zset of order ids by time),
+``order:{H}:<id>`` (JSON; the id names its region), ``orders:{H}:open`` (orders still to
+deliver: to plan), ``orders:{H}:accepted`` (not yet being prepared: re-balancing may move them)
+and ``orders:{H}:pickup`` (pick-up orders not yet collected or expired: never planned, never
+moved); ``code-tries:{H}`` and ``code-locks:{H}`` (see :mod:`dispatch.storage.code_tries`).
+Shared: ``products`` (hash sku -> JSON), ``orders:homes`` (every region with orders),
+``shopper-orders:{<shopper>}`` (zset of a shopper's order ids by time), ``idem:*`` (see
+:mod:`dispatch.storage.claims`) and the stream ``orders:stream`` (one entry per new order: it
+wakes the dispatch worker; the open sets are the truth).
 """
 
 from __future__ import annotations
