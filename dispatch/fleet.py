@@ -46,7 +46,7 @@ KEEP_PAST_SHIFTS = timedelta(days=7)  # shifts ended longer ago are dropped when
 def courier_events_key(courier_id: str, order_id: str) -> str:
     """Hash of client event id -> the answer given, so a resent event is applied once; in the
     order's home, so the answer is written with the status change it records."""
-    return f"courier-events:{{{order_store.home_of(order_id)}}}:{courier_id}"
+    return f"courier-events:{{{order_store.region_of_order(order_id)}}}:{courier_id}"
 
 
 def carried_key(home: str) -> str:
@@ -56,7 +56,7 @@ def carried_key(home: str) -> str:
 
 def carriers(client: redis.Redis) -> dict[str, str]:
     pipe = client.pipeline(transaction=False)
-    for home in order_keys.homes(client):
+    for home in order_keys.order_regions(client):
         pipe.hgetall(carried_key(home))
     return {k: v for raw in pipe.execute() for k, v in text_hash(raw).items()}
 

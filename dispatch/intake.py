@@ -38,7 +38,7 @@ class IntakeRules:
     vehicle: str = "e-bike"
     pickup_allowance_s: float = 600.0  # a courier's time to reach the store
     batch_time_limit_s: float = 2.0  # CP-SAT's budget for one bulk batch
-    region_resolution: int | None = None  # stores' homes (see dispatch.order_store)
+    region_resolution: int | None = None  # stores' regions (see dispatch.order_store)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,10 +163,10 @@ class Intake:
         *,
         deadline: datetime | None = None,
         freed: tuple[Mapping[str, Mapping[str, int]], Mapping[str, int]] | None = None,
-        home: str | None = None,
+        region: str | None = None,
         holder: str | None = None,
     ) -> StoreSnapshot:
-        """Rank the candidate stores for ``request`` (those of ``home`` if given, and always the
+        """Rank the candidate stores for ``request`` (those of ``region`` if given, and always the
         ``holder``, the store holding it now) on their stock and slots now, counting ``freed``
         stock and slots (held by orders being re-matched) as available. An order taken at a
         store has that one candidate."""
@@ -179,17 +179,17 @@ class Intake:
         if request.store_id is not None:
             taken_at = self._index.get(request.store_id)
             stores = [] if taken_at is None else [taken_at]
-        if home is not None:
-            stores = [store for store in stores if self.slot_of(store).home == home]
+        if region is not None:
+            stores = [store for store in stores if self.keyspace_of(store).region == region]
         held_by = self._index.get(holder) if holder is not None else None
         if held_by is not None and all(store.id != held_by.id for store in stores):
             stores.append(held_by)  # far, or no longer a partner: still where the order is
         skus = [line.sku for line in request.lines]
-        slots = [self.slot_of(store) for store in stores]
+        keyspaces = [self.keyspace_of(store) for store in stores]
         counted = None
         if request.deliver_at is not None:  # a scheduled order counts in its own hour slot
             counted = [hour_slot(request.deliver_at, store.zone) for store in stores]
-        states = self._store.situations_for(slots, skus, now=self._now, counted=counted)
+        states = self._store.situations_for(keyspaces, skus, now=self._now, counted=counted)
         situations = {}
         for store, (stock, count) in zip(stores, states, strict=True):
             back = freed_stock.get(store.id, {})
@@ -224,12 +224,12 @@ class Intake:
                 for c in ranking.feasible
                 if c.ride_s < candidate.ride_s and c.store.id not in tried
             ]
-            slot = self.slot_of(candidate.store)
-            order_id = order_store.order_id_for(slot.home, ticket)
+            keyspace = self.keyspace_of(candidate.store)
+            order_id = order_store.order_id_for(keyspace.region, ticket)
             order = self._order_at(order_id, submission.request, candidate, rejections + skipped)
             deliver_at = submission.request.deliver_at
             placed = self._store.place_order(
-                order, slot, capacity_per_hour=candidate.store.capacity_per_hour,
+                order, keyspace, capacity_per_hour=candidate.store.capacity_per_hour,
                 counted=None if deliver_at is None else hour_slot(deliver_at, candidate.store.zone),
             )  # fmt: skip
             if placed.outcome == "ok":
@@ -247,9 +247,9 @@ class Intake:
         taken_at = submission.request.store_id
         raise NoStoreCanFulfilError(sorted(rejections, key=_by_ride), taken_at=taken_at)
 
-    def slot_of(self, store: Store) -> order_store.StoreSlot:
-        """Where ``store``'s stock and orders are kept (its home at the rules' regions)."""
-        return order_store.StoreSlot.of(store, self._rules.region_resolution)
+    def keyspace_of(self, store: Store) -> order_store.StoreKeyspace:
+        """Where ``store``'s stock and orders are kept (its region at the rules' resolution)."""
+        return order_store.StoreKeyspace.of(store, self._rules.region_resolution)
 
     def _order_at(
         self, order_id: str, request: OrderRequest, candidate: Candidate,

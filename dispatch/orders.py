@@ -257,7 +257,7 @@ class Order:
         return replace(self, status=target, events=self.events + events)
 
     def moved_to(self, store_id: str, *, reason: str, at: datetime) -> Order:
-        """The order re-matched to another store of its home (still accepted there)."""
+        """The order re-matched to another store of its region (still accepted there)."""
         note = f"re-balanced from {self.store_id} to {store_id}"
         events = (*self.events, StatusEvent("accepted", at, note))
         return replace(self, store_id=store_id, match_reason=reason, events=events)

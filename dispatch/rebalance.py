@@ -1,5 +1,5 @@
 """Re-balancing: the accepted orders not yet being prepared re-matched together with the batch
-matcher, and moved where that strictly improves, each home's moves all at once or none."""
+matcher, and moved where that strictly improves, each region's moves all at once or none."""
 
 from __future__ import annotations
 
@@ -29,11 +29,11 @@ def rebalance(intake: Intake, *, limit: int = 500) -> Rebalance:
     Each order may stay where it is (its own reservation counts as free for it), and that is
     the default: the batch matcher moves orders only when that strictly improves, first the
     orders at a store that can fulfil them, then the total ride from store to customer (see
-    :mod:`dispatch.batch_matching`). A home's moves are applied together, atomically, or not
+    :mod:`dispatch.batch_matching`). A region's moves are applied together, atomically, or not
     at all (a move that pays only with another must not land alone); if its orders or stores
-    changed meanwhile, the home is re-matched on fresh data. No order is ever dropped.
+    changed meanwhile, the region is re-matched on fresh data. No order is ever dropped.
     """
-    passes = [_rebalance_home(intake, home, limit) for home in intake.store.homes()]
+    passes = [_rebalance_home(intake, region, limit) for region in intake.store.order_regions()]
     return Rebalance(
         considered=sum(p.considered for p in passes),
         moves=tuple(m for p in passes for m in p.moves),
@@ -43,32 +43,32 @@ def rebalance(intake: Intake, *, limit: int = 500) -> Rebalance:
     )
 
 
-def _rebalance_home(intake: Intake, home: str, limit: int) -> Rebalance:
-    """Re-balance one home's orders among its own stores (the moves stay in one Redis slot)."""
+def _rebalance_home(intake: Intake, region: str, limit: int) -> Rebalance:
+    """Re-balance one region's orders among its own stores (the moves stay in one Redis slot)."""
     for _ in range(3):
-        attempt = _rebalance_once(intake, home, limit)
+        attempt = _rebalance_once(intake, region, limit)
         if attempt is not None:
             return attempt
-    orders = _movable(intake, home, limit)
+    orders = _movable(intake, region, limit)
     return Rebalance(len(orders), (), 0.0, 0.0, "changed_meanwhile")
 
 
-def _movable(intake: Intake, home: str, limit: int) -> list[Order]:
-    """The home's accepted orders that could move: placed in the last hour (an older one
+def _movable(intake: Intake, region: str, limit: int) -> list[Order]:
+    """The region's accepted orders that could move: placed in the last hour (an older one
     cannot be kept anywhere) at a store of the catalogue."""
     since = intake.now - PROMISE
     return [
         order
-        for order in intake.store.accepted_orders(home, limit=limit)
+        for order in intake.store.accepted_orders(region, limit=limit)
         if order.created_at > since
         and intake.index.get(order.store_id) is not None
         and order.schedule is None  # booked for later: its slot stays its own
     ]
 
 
-def _rebalance_once(intake: Intake, home: str, limit: int) -> Rebalance | None:
-    """One re-balance of ``home``; None if its moves no longer fit what is in Redis."""
-    movable = _movable(intake, home, limit)
+def _rebalance_once(intake: Intake, region: str, limit: int) -> Rebalance | None:
+    """One re-balance of ``region``; None if its moves no longer fit what is in Redis."""
+    movable = _movable(intake, region, limit)
     freed_stock: dict[str, dict[str, int]] = {}
     freed_slots: dict[str, int] = {}
     for order in movable:
@@ -81,7 +81,7 @@ def _rebalance_once(intake: Intake, home: str, limit: int) -> Rebalance | None:
             order.request,
             deadline=order.promised_by,
             freed=(freed_stock, freed_slots),
-            home=home,
+            region=region,
             holder=order.store_id,
         )
         for order in movable

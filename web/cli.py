@@ -23,7 +23,7 @@ from geo.errors import CatalogueError
 from web.admin import unknown_subject
 from web.bodies import MAX_COURIER_ID_LEN, MAX_TTL_S, MIN_TTL_S, subject_problem
 from web.params import SAFE_ID, is_safe_id
-from web.services import catalogue_index, redis_client, store_slot
+from web.services import catalogue_index, redis_client, store_keyspace
 
 stores_cli = AppGroup("stores", help="Manage the store catalogue.")
 
@@ -184,7 +184,7 @@ def import_stock(path: Path, if_empty: bool) -> None:
     index = catalogue_index()
     products = stored_orders.load_products(client)
     levels: dict[str, dict[str, int]] = {}
-    slots: dict[str, order_store.StoreSlot] = {}
+    keyspaces: dict[str, order_store.StoreKeyspace] = {}
     problems: list[str] = []
     with path.open(encoding="utf-8", newline="") as handle:
         for row_number, row in enumerate(csv.DictReader(handle), start=1):
@@ -198,13 +198,13 @@ def import_stock(path: Path, if_empty: bool) -> None:
                 problems.append(f"row {row_number}: qty: {qty!r} is not a whole number >= 0")
             else:
                 levels.setdefault(store_id, {})[sku] = int(qty)
-                slots[store_id] = store_slot(store)
+                keyspaces[store_id] = store_keyspace(store)
     if problems:
         for problem in problems[:50]:
             click.echo(f"  {problem}", err=True)
         raise click.ClickException(f"{len(problems)} problem(s) in {path.name}; nothing changed")
     for store_id, store_levels in tqdm(levels.items(), desc="stock", disable=None):
-        stored_orders.set_stock(client, slots[store_id], store_levels)
+        stored_orders.set_stock(client, keyspaces[store_id], store_levels)
     click.echo(f"stock of {len(levels)} stores from {path.name}")
 
 

@@ -259,7 +259,7 @@ def _transition_for(
         return (
             "picked_up",
             f"picked up by {courier_id}",
-            {fleet.carried_key(order_store.home_of(order_id)): {order_id: courier_id}},
+            {fleet.carried_key(order_store.region_of_order(order_id)): {order_id: courier_id}},
         )
     if kind == "failed":
         said = (event.reason or "").strip()  # its length is the body's to check

@@ -849,7 +849,8 @@ def _ops_paths() -> dict[str, Any]:
 
 
 def _route_views() -> dict[tuple[str, str], Any]:
-    """Each operation's view ((path as the document writes it, method) -> view function)."""
+    """Each operation's view ((path as the document writes it, method) -> view function): the
+    routes say which are public, so the document is made in an app context."""
     views = {}
     for rule in current_app.url_map.iter_rules():
         path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)

@@ -55,7 +55,7 @@ from web.errors import ApiError, error_body, invalid_parameters
 from web.limits import rate_limited
 from web.metrics import refusal_reason
 from web.params import QueryReader, takes_query
-from web.services import catalogue_index, now, redis_client, store_slot, web_metrics
+from web.services import catalogue_index, now, redis_client, store_keyspace, web_metrics
 from web.tracking import delivery_code, order_of_token, tracking_links, tracking_view
 
 bp = Blueprint("orders", __name__, url_prefix="/api/v1")
@@ -488,14 +488,14 @@ def transition(
     return order
 
 
-def _known_store(store_id: str) -> order_store.StoreSlot:
-    """The store's slot, if the caller may see the store."""
+def _known_store(store_id: str) -> order_store.StoreKeyspace:
+    """The store's keyspace, if the caller may see the store."""
     if current_principal().role == "store":
         require_own("store", store_id)
     store = catalogue_index().get(store_id)
     if store is None:
         raise ApiError(404, "store_not_found", f"no store with id {store_id!r}", {"id": store_id})
-    return store_slot(store)
+    return store_keyspace(store)
 
 
 @bp.get("/stores/<store_id>/orders")
@@ -504,7 +504,7 @@ def _known_store(store_id: str) -> order_store.StoreSlot:
 def list_store_orders(store_id: str) -> ResponseReturnValue:
     """Store staff: this store's orders, newest first, optionally of one status and one
     fulfilment, a page at a time (``next_cursor`` reads on)."""
-    slot = _known_store(store_id)
+    keyspace = _known_store(store_id)
     args = QueryReader(request.args)
     status = args.choices("status", allowed=STATUSES)
     fulfilment = args.choices("fulfilment", allowed=FULFILMENTS)
@@ -517,7 +517,7 @@ def list_store_orders(store_id: str) -> ResponseReturnValue:
     if fulfilment and len(fulfilment) > 1:
         raise invalid_parameters({"fulfilment": "give one fulfilment"})
     kind = next(iter(fulfilment)) if fulfilment else None
-    page = _page(lambda: stored_orders.store_orders_page(redis_client(), slot, status=chosen,
+    page = _page(lambda: stored_orders.store_orders_page(redis_client(), keyspace, status=chosen,
                                                        fulfilment=kind, cursor=cursor,
                                                        limit=limit))  # fmt: skip
     return _page_json(page)
@@ -529,7 +529,7 @@ def list_store_orders(store_id: str) -> ResponseReturnValue:
 def store_stats(store_id: str) -> ResponseReturnValue:
     """A merchant's closed loop: orders, revenue, new and returning shoppers, repeat rate,
     cancellations and on-time share, overall and per channel, fulfilment and campaign."""
-    slot = _known_store(store_id)
+    keyspace = _known_store(store_id)
     args = QueryReader(request.args)
     end = args.moment("to") or now()
     start = args.moment("from") or end - timedelta(days=1)
@@ -537,10 +537,12 @@ def store_stats(store_id: str) -> ResponseReturnValue:
     if start >= end:
         raise invalid_parameters({"from": "must be before to"})
     client = redis_client()
-    orders = stored_orders.store_orders_between(client, slot, start, end)
+    orders = stored_orders.store_orders_between(client, keyspace, start, end)
     # around the period: earlier orders tell returning shoppers, later ones count repeats
-    history = stored_orders.store_orders_between(client, slot, start - RETURNING_LOOKBACK, start)
-    history += stored_orders.store_orders_between(client, slot, end, end + REPEAT_WITHIN)
+    history = stored_orders.store_orders_between(
+        client, keyspace, start - RETURNING_LOOKBACK, start
+    )
+    history += stored_orders.store_orders_between(client, keyspace, end, end + REPEAT_WITHIN)
     figures = store_figures(orders, history=history)
     return jsonify(
         store_id=store_id, **{"from": start.isoformat(), "to": end.isoformat()}, **figures
@@ -550,15 +552,15 @@ def store_stats(store_id: str) -> ResponseReturnValue:
 @bp.get("/stores/<store_id>/stock")
 @allow("store", *STAFF)
 def read_stock(store_id: str) -> ResponseReturnValue:
-    slot = _known_store(store_id)
-    return jsonify(store_id=store_id, stock=stored_orders.stock_levels(redis_client(), slot))
+    keyspace = _known_store(store_id)
+    return jsonify(store_id=store_id, stock=stored_orders.stock_levels(redis_client(), keyspace))
 
 
 @bp.post("/stores/<store_id>/stock")
 @allow("store", *STAFF)
 def push_stock(store_id: str) -> ResponseReturnValue:
     """A store's system pushes stock: ``mode`` "set" (levels) or "adjust" (deltas), in bulk."""
-    slot = _known_store(store_id)
+    keyspace = _known_store(store_id)
     push = StockBody.read()
     known = stored_orders.load_products(redis_client())
     unknown = {f"items[{i}].sku": "unknown sku"
@@ -568,13 +570,13 @@ def push_stock(store_id: str) -> ResponseReturnValue:
     changes = push.changes()
     client = redis_client()
     if push.mode == "set":
-        stored_orders.set_stock(client, slot, changes)
+        stored_orders.set_stock(client, keyspace, changes)
     else:
         try:
-            stored_orders.adjust_stock(client, slot, changes)
+            stored_orders.adjust_stock(client, keyspace, changes)
         except order_store.NegativeStockError as exc:
             raise ApiError(409, "negative_stock", str(exc)) from exc
-    return jsonify(store_id=store_id, stock=stored_orders.stock_levels(client, slot))
+    return jsonify(store_id=store_id, stock=stored_orders.stock_levels(client, keyspace))
 
 
 @bp.get("/products")

@@ -26,7 +26,7 @@ from web.services import (
     catalogue_meta,
     now,
     redis_client,
-    store_slot,
+    store_keyspace,
     web_metrics,
 )
 
@@ -139,7 +139,7 @@ def _with_stock(index: StoreIndex, query: NearbyQuery, skus: list[str]) -> Ranke
         positions, metres = index.ranked(replace(query, limit=min(fetch, len(index) or 1)))
         stores = [index.store_at(p) for p in positions]
         stocked = stored_orders.stores_stocking(
-            redis_client(), [store_slot(store) for store in stores], skus
+            redis_client(), [store_keyspace(store) for store in stores], skus
         )
         found = [
             (p, d)

@@ -19,10 +19,10 @@ from dispatch.order_store import (
     OrderNotFoundError,
     OrderPage,
     Placement,
-    StoreSlot,
-    home_of,
+    StoreKeyspace,
     page_cursor,
     parse_page_cursor,
+    region_of_order,
 )
 from dispatch.orders import (
     FINAL_STATUSES,
@@ -39,15 +39,15 @@ from dispatch.orders import (
 from dispatch.products import Product
 from dispatch.storage import claims
 from dispatch.storage.order_keys import (
-    HOMES_KEY,
     ORDER_STREAM,
     PRODUCTS_KEY,
+    REGIONS_KEY,
     accepted_key,
     capacity_key,
     get_many,
-    homes,
     open_key,
     order_key,
+    order_regions,
     pickup_key,
     shopper_orders_key,
     stock_key,
@@ -115,37 +115,37 @@ def load_products(client: redis.Redis) -> dict[str, Product]:
     }
 
 
-def set_stock(client: redis.Redis, slot: StoreSlot, levels: Mapping[str, int]) -> None:
+def set_stock(client: redis.Redis, keyspace: StoreKeyspace, levels: Mapping[str, int]) -> None:
     """Set on-hand levels (each >= 0) for the given skus in one step."""
     if levels:
-        client.hset(stock_key(slot), mapping=dict(levels))  # type: ignore[arg-type]
+        client.hset(stock_key(keyspace), mapping=dict(levels))  # type: ignore[arg-type]
 
 
-def adjust_stock(client: redis.Redis, slot: StoreSlot, deltas: Mapping[str, int]) -> None:
+def adjust_stock(client: redis.Redis, keyspace: StoreKeyspace, deltas: Mapping[str, int]) -> None:
     """Add (or remove) quantities; refuse the whole batch if any level would go negative."""
     args: list[Any] = [value for sku, delta in deltas.items() for value in (sku, delta)]
-    outcome = client.eval(_ADJUST_STOCK, 1, stock_key(slot), *args)  # type: ignore[no-untyped-call]
+    outcome = client.eval(_ADJUST_STOCK, 1, stock_key(keyspace), *args)  # type: ignore[no-untyped-call]
     if decoded(outcome[0]) == "negative":
         msg = f"stock of {decoded(outcome[1])} would go below zero"
         raise NegativeStockError(msg)
 
 
 def stores_stocking(
-    client: redis.Redis, slots: Sequence[StoreSlot], skus: Sequence[str]
+    client: redis.Redis, keyspaces: Sequence[StoreKeyspace], skus: Sequence[str]
 ) -> set[str]:
     """The ids of the stores among ``slots`` with at least one of each of ``skus``."""
     pipe = client.pipeline(transaction=False)
-    for slot in slots:
-        pipe.hmget(stock_key(slot), list(skus))
+    for keyspace in keyspaces:
+        pipe.hmget(stock_key(keyspace), list(skus))
     return {
-        slot.store_id
-        for slot, levels in zip(slots, pipe.execute(), strict=True)
+        keyspace.store_id
+        for keyspace, levels in zip(keyspaces, pipe.execute(), strict=True)
         if all(level is not None and int(level) > 0 for level in levels)
     }
 
 
-def stock_levels(client: redis.Redis, slot: StoreSlot) -> dict[str, int]:
-    raw = client.hgetall(stock_key(slot))
+def stock_levels(client: redis.Redis, keyspace: StoreKeyspace) -> dict[str, int]:
+    raw = client.hgetall(stock_key(keyspace))
     return {decoded(k): int(v) for k, v in raw.items()}  # type: ignore[union-attr]
 
 
@@ -161,18 +161,18 @@ def capacity_range(
 
 
 def situations_for(
-    client: redis.Redis, slots: Sequence[StoreSlot], skus: Sequence[str], *, now: datetime,
+    client: redis.Redis, keyspaces: Sequence[StoreKeyspace], skus: Sequence[str], *, now: datetime,
     counted: Sequence[tuple[datetime, datetime]] | None = None,
 ) -> list[tuple[dict[str, int], int]]:  # fmt: skip
     """(stock of ``skus``, orders filling its hour) for each store, in one round trip; with
     ``counted``, each store's hour slot of a scheduled order (see :func:`capacity_range`)."""
     pipe = client.pipeline(transaction=False)
-    for i, slot in enumerate(slots):
-        pipe.hmget(stock_key(slot), list(skus))
-        pipe.zcount(capacity_key(slot), *capacity_range(now, counted[i] if counted else None))
+    for i, keyspace in enumerate(keyspaces):
+        pipe.hmget(stock_key(keyspace), list(skus))
+        pipe.zcount(capacity_key(keyspace), *capacity_range(now, counted[i] if counted else None))
     replies = pipe.execute()
     result = []
-    for i in range(len(slots)):
+    for i in range(len(keyspaces)):
         levels = replies[2 * i]
         stock = {sku: int(level) for sku, level in zip(skus, levels, strict=True) if level}
         result.append((stock, int(replies[2 * i + 1])))
@@ -183,22 +183,22 @@ def situations_for(
 
 
 def place_order(
-    client: redis.Redis, order: Order, slot: StoreSlot, *, capacity_per_hour: int,
+    client: redis.Redis, order: Order, keyspace: StoreKeyspace, *, capacity_per_hour: int,
     counted: tuple[datetime, datetime] | None = None,
 ) -> Placement:  # fmt: skip
     """Reserve stock, take capacity and store the order at once, or change nothing; a
     scheduled order takes it in its hour slot ``counted`` (see :func:`capacity_range`)."""
-    home = slot.home
+    region = keyspace.region
     shopper = order.request.shopper
     with client.pipeline(transaction=False) as first:  # one round trip, keys in any slot
-        first.sadd(HOMES_KEY, home)  # first: a listed home without orders is harmless
+        first.sadd(REGIONS_KEY, region)  # first: a listed region without orders is harmless
         if shopper is not None:  # first too: a listed id without an order is skipped when read
             first.zadd(shopper_orders_key(shopper), {order.id: order.created_at.timestamp()})
         first.execute()
-    keys = [stock_key(slot), capacity_key(slot), order_key(order.id), store_orders_key(slot),
-            accepted_key(home), open_key(home)]  # fmt: skip
+    keys = [stock_key(keyspace), capacity_key(keyspace), order_key(order.id),
+            store_orders_key(keyspace), accepted_key(region), open_key(region)]  # fmt: skip
     if order.request.fulfilment == "pickup":  # the counter's: neither planned nor re-balanced
-        keys[4:6] = [pickup_key(home), pickup_key(home)]
+        keys[4:6] = [pickup_key(region), pickup_key(region)]
     lines = [value for line in order.request.lines for value in (line.sku, line.qty)]
     args = [
         order.id,
@@ -212,7 +212,7 @@ def place_order(
     ]
     reply = [decoded(part) for part in client.eval(_PLACE_ORDER, len(keys), *keys, *args)]  # type: ignore[no-untyped-call]
     if reply[0] == "ok":  # after the order is safe: the stream only wakes the planner
-        client.xadd(ORDER_STREAM, {"order_id": order.id, "store_id": slot.store_id})
+        client.xadd(ORDER_STREAM, {"order_id": order.id, "store_id": keyspace.store_id})
     elif shopper is not None:
         client.zrem(shopper_orders_key(shopper), order.id)
     return Placement(reply[0], missing_skus=tuple(reply[1:]))
@@ -243,13 +243,13 @@ def change_status(
     is an :class:`IllegalTransitionError`.
 
     Optimistic: the order is watched, so a concurrent change makes this retry on fresh data.
-    ``also_hset`` (hash key -> fields, keys in the order's home) is written in the same
+    ``also_hset`` (hash key -> fields, keys in the order's region) is written in the same
     transaction (e.g. which courier carries the order, and the courier event that moved it);
     ``cancellation`` is kept on the order with the move (who cancelled it, why and when).
     ``restock``: a failure after the pick-up gives the stock back too (the goods come back
     unopened, as when the buyer's ID check fails).
     """
-    key, home = order_key(order_id), home_of(order_id)
+    key, region = order_key(order_id), region_of_order(order_id)
     with client.pipeline(transaction=True) as pipe:
         while True:
             try:
@@ -275,17 +275,17 @@ def change_status(
                     for field_name, value in fields.items():
                         pipe.hset(hash_key, field_name, value)
                 if previous == "accepted":
-                    pipe.zrem(accepted_key(home), order_id)
+                    pipe.zrem(accepted_key(region), order_id)
                 if target in FINAL_STATUSES:  # nothing left to plan
-                    pipe.zrem(open_key(home), order_id)
-                    pipe.zrem(pickup_key(home), order_id)
+                    pipe.zrem(open_key(region), order_id)
+                    pipe.zrem(pickup_key(region), order_id)
                 if target in GIVES_STOCK_BACK and (
                     previous in RELEASES_STOCK_FROM or (restock and previous == "picked_up")
                 ):
-                    slot = StoreSlot(order.store_id, home)
+                    keyspace = StoreKeyspace(order.store_id, region)
                     for line in order.request.lines:
-                        pipe.hincrby(stock_key(slot), line.sku, line.qty)
-                    pipe.zrem(capacity_key(slot), order_id)
+                        pipe.hincrby(stock_key(keyspace), line.sku, line.qty)
+                    pipe.zrem(capacity_key(keyspace), order_id)
                 pipe.execute()
                 return order
             except redis.WatchError:
@@ -297,8 +297,8 @@ def expire_uncollected(client: redis.Redis, *, now: datetime, hold: timedelta) -
     shelf; the ids of those that expired. Safe to run from any number of processes at once:
     each move is checked against the order's status in its own transaction."""
     expired = []
-    for home in homes(client):
-        for order in _orders(client, _texts(client.zrange(pickup_key(home), 0, -1))):
+    for region in order_regions(client):
+        for order in _orders(client, _texts(client.zrange(pickup_key(region), 0, -1))):
             deadline = collect_by(order, hold=hold)
             if deadline is None or deadline > now:
                 continue
@@ -313,10 +313,10 @@ def expire_uncollected(client: redis.Redis, *, now: datetime, hold: timedelta) -
 
 
 def open_order_ids(client: redis.Redis) -> list[str]:
-    """The ids of every order still to deliver, home by home, oldest first in each."""
+    """The ids of every order still to deliver, region by region, oldest first in each."""
     pipe = client.pipeline(transaction=False)
-    for home in homes(client):
-        pipe.zrange(open_key(home), 0, -1)
+    for region in order_regions(client):
+        pipe.zrange(open_key(region), 0, -1)
     return [decoded(i) for ids in pipe.execute() for i in ids]
 
 
@@ -325,10 +325,10 @@ def open_orders(client: redis.Redis) -> list[Order]:
     return sorted(_orders(client, open_order_ids(client)), key=lambda order: order.created_at)
 
 
-def accepted_orders(client: redis.Redis, home: str, *, limit: int) -> list[Order]:
-    """The home's most recent orders still in ``accepted`` (not yet being prepared), oldest
+def accepted_orders(client: redis.Redis, region: str, *, limit: int) -> list[Order]:
+    """The region's most recent orders still in ``accepted`` (not yet being prepared), oldest
     first."""
-    orders = _orders(client, _texts(client.zrange(accepted_key(home), -limit, -1)))
+    orders = _orders(client, _texts(client.zrange(accepted_key(region), -limit, -1)))
     return [order for order in orders if order.status == "accepted"]
 
 
@@ -339,7 +339,7 @@ def move_orders(
     capacity_per_hour: Mapping[str, int],
     at: datetime,
 ) -> bool:
-    """Move accepted orders between stores of one home, stock and slots with them: all or none.
+    """Move accepted orders between stores of one region, stock and slots with them: all or none.
 
     The moves of a re-balance pay only together (one order leaves a store so that another can
     come in), so they are checked as a whole on fresh data and written in one transaction;
@@ -349,14 +349,14 @@ def move_orders(
     """
     if not moves:
         return True
-    home = home_of(moves[0].order_id)
-    if any(home_of(m.order_id) != home or m.from_store == m.to_store for m in moves):
-        msg = "moves stay within one home and go to another store"
+    region = region_of_order(moves[0].order_id)
+    if any(region_of_order(m.order_id) != region or m.from_store == m.to_store for m in moves):
+        msg = "moves stay within one region and go to another store"
         raise ValueError(msg)
-    slots = {s: StoreSlot(s, home) for m in moves for s in (m.from_store, m.to_store)}
+    keyspaces = {s: StoreKeyspace(s, region) for m in moves for s in (m.from_store, m.to_store)}
     keys = [order_key(m.order_id) for m in moves]
-    watched = [*keys, *(stock_key(sl) for sl in slots.values())]
-    watched += [capacity_key(sl) for sl in slots.values()]
+    watched = [*keys, *(stock_key(sl) for sl in keyspaces.values())]
+    watched += [capacity_key(sl) for sl in keyspaces.values()]
     since = at.timestamp() - 3600
     with client.pipeline(transaction=True) as pipe:
         while True:
@@ -381,19 +381,19 @@ def move_orders(
                         slots_net[m.to_store] = slots_net.get(m.to_store, 0) + 1
                         slots_net[m.from_store] = slots_net.get(m.from_store, 0) - 1
                 for (store, sku), delta in change.items():
-                    level: Any = pipe.hget(stock_key(slots[store]), sku) if delta < 0 else 0
+                    level: Any = pipe.hget(stock_key(keyspaces[store]), sku) if delta < 0 else 0
                     if int(level or 0) + delta < 0:
                         return False
                 for store in {m.to_store for m in moves}:
-                    busy: Any = pipe.zcount(capacity_key(slots[store]), *capacity_range(at))
+                    busy: Any = pipe.zcount(capacity_key(keyspaces[store]), *capacity_range(at))
                     if int(busy) + slots_net.get(store, 0) > capacity_per_hour[store]:
                         return False
                 pipe.multi()
                 for (store, sku), delta in change.items():
                     if delta:
-                        pipe.hincrby(stock_key(slots[store]), sku, delta)
+                        pipe.hincrby(stock_key(keyspaces[store]), sku, delta)
                 for m, order in zip(moves, orders, strict=True):
-                    source, target = slots[m.from_store], slots[m.to_store]
+                    source, target = keyspaces[m.from_store], keyspaces[m.to_store]
                     created = order.created_at.timestamp()
                     pipe.zrem(capacity_key(source), m.order_id)
                     pipe.zadd(capacity_key(target), {m.order_id: created})
@@ -460,8 +460,8 @@ def shopper_orders(
 
 
 def store_orders_page(
-    client: redis.Redis, slot: StoreSlot, *, status: str | None, cursor: str | None, limit: int,
-    fulfilment: str | None = None,
+    client: redis.Redis, keyspace: StoreKeyspace, *, status: str | None, cursor: str | None,
+    limit: int, fulfilment: str | None = None,
 ) -> OrderPage:  # fmt: skip
     """The store's orders, newest first, optionally of one status and one fulfilment, a page
     at a time."""
@@ -473,38 +473,38 @@ def store_orders_page(
 
     keep = None if status is None and fulfilment is None else wanted
     return orders_newest_first(
-        client, store_orders_key(slot), cursor=cursor, limit=limit, keep=keep
+        client, store_orders_key(keyspace), cursor=cursor, limit=limit, keep=keep
     )
 
 
 def store_orders_between(
-    client: redis.Redis, slot: StoreSlot, start: datetime, end: datetime
+    client: redis.Redis, keyspace: StoreKeyspace, start: datetime, end: datetime
 ) -> list[Order]:
     """Every order of the store created in [start, end)."""
-    ids = client.zrangebyscore(store_orders_key(slot), start.timestamp(), f"({end.timestamp()}")
+    ids = client.zrangebyscore(store_orders_key(keyspace), start.timestamp(), f"({end.timestamp()}")
     return _orders(client, _texts(ids))
 
 
 def orders_between(client: redis.Redis, start: datetime, end: datetime) -> list[Order]:
     """Every order of every store created in [start, end) (the stores that have orders)."""
     orders: list[Order] = []
-    for slot in _slots_under(client, "store-orders"):
-        orders += store_orders_between(client, slot, start, end)
+    for keyspace in _slots_under(client, "store-orders"):
+        orders += store_orders_between(client, keyspace, start, end)
     return orders
 
 
-def stocked_stores(client: redis.Redis) -> list[StoreSlot]:
+def stocked_stores(client: redis.Redis) -> list[StoreKeyspace]:
     """Every store with stock recorded."""
     return _slots_under(client, "stock")
 
 
-def _slots_under(client: redis.Redis, prefix: str) -> list[StoreSlot]:
-    """The stores with a ``<prefix>:{home}:<store>`` key."""
-    slots = []
+def _slots_under(client: redis.Redis, prefix: str) -> list[StoreKeyspace]:
+    """The stores with a ``<prefix>:{region}:<store>`` key."""
+    keyspaces = []
     for key in client.scan_iter(match=f"{prefix}:{{*}}:*", count=500):
-        home, _, store_id = decoded(key).removeprefix(f"{prefix}:{{").partition("}:")
-        slots.append(StoreSlot(store_id, home))
-    return slots
+        region, _, store_id = decoded(key).removeprefix(f"{prefix}:{{").partition("}:")
+        keyspaces.append(StoreKeyspace(store_id, region))
+    return keyspaces
 
 
 def _texts(values: Any) -> list[str]:
@@ -532,25 +532,25 @@ class RedisOrderStore:
     def __init__(self, client: redis.Redis) -> None:
         self._client = client
 
-    def homes(self) -> list[str]:
-        return homes(self._client)
+    def order_regions(self) -> list[str]:
+        return order_regions(self._client)
 
     def situations_for(
-        self, slots: Sequence[StoreSlot], skus: Sequence[str], *, now: datetime,
+        self, keyspaces: Sequence[StoreKeyspace], skus: Sequence[str], *, now: datetime,
         counted: Sequence[tuple[datetime, datetime]] | None = None,
     ) -> list[tuple[dict[str, int], int]]:  # fmt: skip
-        return situations_for(self._client, slots, skus, now=now, counted=counted)
+        return situations_for(self._client, keyspaces, skus, now=now, counted=counted)
 
     def place_order(
-        self, order: Order, slot: StoreSlot, *, capacity_per_hour: int,
+        self, order: Order, keyspace: StoreKeyspace, *, capacity_per_hour: int,
         counted: tuple[datetime, datetime] | None = None,
     ) -> Placement:  # fmt: skip
         return place_order(
-            self._client, order, slot, capacity_per_hour=capacity_per_hour, counted=counted
+            self._client, order, keyspace, capacity_per_hour=capacity_per_hour, counted=counted
         )
 
-    def accepted_orders(self, home: str, *, limit: int) -> list[Order]:
-        return accepted_orders(self._client, home, limit=limit)
+    def accepted_orders(self, region: str, *, limit: int) -> list[Order]:
+        return accepted_orders(self._client, region, limit=limit)
 
     def move_orders(
         self, moves: Sequence[Move], *, capacity_per_hour: Mapping[str, int], at: datetime

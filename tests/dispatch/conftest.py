@@ -16,7 +16,7 @@ from dispatch.storage.orders import RedisOrderStore
 from geo.index import StoreIndex
 from geo.stores import Store
 from geo.travel import StraightLineTravel
-from tests.conftest import DEMO_PRODUCTS, DEMO_STOCK, FIXED_NOW, slot
+from tests.conftest import DEMO_PRODUCTS, DEMO_STOCK, FIXED_NOW, keyspace
 
 FULIN = "osm-way-617553270"  # the demo 7-Eleven without fresh milk
 FUSHUN = "osm-node-3559052551"  # a 7-Eleven about 450 m from Fulin
@@ -33,7 +33,7 @@ def make_intake(redis_client: redis.Redis, demo_stores: list[Store]) -> MakeInta
         for row in csv.DictReader(handle):
             levels.setdefault(row["store_id"], {})[row["sku"]] = int(row["qty"])
     for store_id, store_levels in levels.items():
-        stored_orders.set_stock(redis_client, slot(store_id), store_levels)
+        stored_orders.set_stock(redis_client, keyspace(store_id), store_levels)
     index = StoreIndex(demo_stores)
     products = products_by_sku(read_products_csv(DEMO_PRODUCTS))
 
@@ -55,4 +55,4 @@ def submission(external_id: str = "A-1", *lines: tuple[str, int], **changes: str
 
 
 def level(client: redis.Redis, store_id: str, sku: str) -> int:
-    return stored_orders.stock_levels(client, slot(store_id)).get(sku, 0)
+    return stored_orders.stock_levels(client, keyspace(store_id)).get(sku, 0)

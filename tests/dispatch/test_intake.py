@@ -15,7 +15,7 @@ from dispatch.intake_errors import (
 from dispatch.storage import order_keys
 from dispatch.storage import orders as stored_orders
 from dispatch.storage.orders import RedisOrderStore
-from tests.conftest import FIXED_NOW, slot
+from tests.conftest import FIXED_NOW, keyspace
 from tests.dispatch.conftest import FULIN, MakeIntake, level, submission
 
 
@@ -48,7 +48,7 @@ def test_an_unknown_sku_or_store_is_refused_before_anything_is_written(
     make_intake: MakeIntake, redis_client: redis.Redis
 ) -> None:
     """Refused on what the order asks: no claim taken, no order, no stock touched."""
-    before = stored_orders.stock_levels(redis_client, slot(FULIN))
+    before = stored_orders.stock_levels(redis_client, keyspace(FULIN))
     with pytest.raises(UnknownSkuError) as unknown:
         make_intake().take(submission("U-1", ("water-600ml", 1), ("unicorn-horn", 1)))
     assert unknown.value.skus == ["unicorn-horn"]
@@ -57,7 +57,7 @@ def test_an_unknown_sku_or_store_is_refused_before_anything_is_written(
     store = RedisOrderStore(redis_client)
     assert store.find_claim(keys_for("app", "U-1", None) + keys_for("app", "U-2", None)) is None
     assert redis_client.xlen(order_keys.ORDER_STREAM) == 0
-    assert stored_orders.stock_levels(redis_client, slot(FULIN)) == before
+    assert stored_orders.stock_levels(redis_client, keyspace(FULIN)) == before
 
 
 def test_no_store_can_fulfil_gives_every_reason_and_lets_a_retry_try_again(
@@ -74,7 +74,7 @@ def test_no_store_can_fulfil_gives_every_reason_and_lets_a_retry_try_again(
     assert [r.ride_s for r in rejections] == sorted(r.ride_s for r in rejections)
     assert redis_client.xlen(order_keys.ORDER_STREAM) == 0
     assert RedisOrderStore(redis_client).find_claim(keys_for("app", "N-1", None)) is None
-    stored_orders.set_stock(redis_client, slot(FULIN), {"umbrella": 1})
+    stored_orders.set_stock(redis_client, keyspace(FULIN), {"umbrella": 1})
     placed = make_intake().take(submission("N-1", ("umbrella", 1)))
     assert placed.order.store_id == FULIN and not placed.replayed
     assert level(redis_client, FULIN, "umbrella") == 0
@@ -84,7 +84,7 @@ def test_stock_is_reserved_by_the_order_and_returned_by_its_cancellation(
     make_intake: MakeIntake, redis_client: redis.Redis
 ) -> None:
     """Placing takes the order's quantities off its store's shelf; cancelling puts them back."""
-    stored_orders.set_stock(redis_client, slot(FULIN), {"water-600ml": 10, "apple": 4})
+    stored_orders.set_stock(redis_client, keyspace(FULIN), {"water-600ml": 10, "apple": 4})
     placed = make_intake().take(submission("S-1", ("water-600ml", 3), ("apple", 2)))
     assert placed.order.store_id == FULIN
     assert (level(redis_client, FULIN, "water-600ml"), level(redis_client, FULIN, "apple")) == (

@@ -9,7 +9,7 @@ from dispatch.intake_batch import take_batch
 from dispatch.intake_errors import IdempotencyConflictError, NoStoreCanFulfilError
 from dispatch.storage import order_keys
 from dispatch.storage import orders as stored_orders
-from tests.conftest import slot
+from tests.conftest import keyspace
 from tests.dispatch.conftest import FULIN, FUSHUN, MakeIntake, submission
 
 
@@ -35,8 +35,8 @@ def test_a_batch_places_twins_once_and_refuses_a_conflict_within_it(
 def only_fulin_and_fushun_have_umbrellas(client: redis.Redis) -> None:
     for stocked in stored_orders.stocked_stores(client):
         stored_orders.set_stock(client, stocked, {"umbrella": 0, "pain-relief": 0})
-    stored_orders.set_stock(client, slot(FULIN), {"umbrella": 1, "pain-relief": 5})
-    stored_orders.set_stock(client, slot(FUSHUN), {"umbrella": 1})
+    stored_orders.set_stock(client, keyspace(FULIN), {"umbrella": 1, "pain-relief": 5})
+    stored_orders.set_stock(client, keyspace(FUSHUN), {"umbrella": 1})
 
 
 def test_the_batch_serves_both_where_one_by_one_strands_one(

@@ -6,7 +6,7 @@ import redis
 
 from dispatch.rebalance import rebalance
 from dispatch.storage import orders as stored_orders
-from tests.conftest import slot
+from tests.conftest import keyspace
 from tests.dispatch.conftest import FULIN, FUSHUN, MakeIntake, level, submission
 
 
@@ -17,10 +17,10 @@ def test_an_order_moves_to_the_restocked_nearer_store_with_its_stock(
     there, the stock with it, and a second pass finds nothing to improve."""
     for stocked in stored_orders.stocked_stores(redis_client):
         stored_orders.set_stock(redis_client, stocked, {"umbrella": 0})
-    stored_orders.set_stock(redis_client, slot(FUSHUN), {"umbrella": 1})
+    stored_orders.set_stock(redis_client, keyspace(FUSHUN), {"umbrella": 1})
     placed = make_intake().take(submission("M-1", ("umbrella", 1))).order
     assert placed.store_id == FUSHUN
-    stored_orders.set_stock(redis_client, slot(FULIN), {"umbrella": 1})
+    stored_orders.set_stock(redis_client, keyspace(FULIN), {"umbrella": 1})
     report = rebalance(make_intake())
     assert report.considered == 1
     assert report.moves == ((placed.id, FUSHUN, FULIN),)
@@ -28,8 +28,6 @@ def test_an_order_moves_to_the_restocked_nearer_store_with_its_stock(
     moved = stored_orders.get_order(redis_client, placed.id)
     assert moved is not None and moved.store_id == FULIN and moved.status == "accepted"
     assert moved.events[-1].note == f"re-balanced from {FUSHUN} to {FULIN}"
-    assert (level(redis_client, FULIN, "umbrella"), level(redis_client, FUSHUN, "umbrella")) == (
-        0,
-        1,
-    )
+    assert level(redis_client, FULIN, "umbrella") == 0
+    assert level(redis_client, FUSHUN, "umbrella") == 1
     assert rebalance(make_intake()).moves == ()

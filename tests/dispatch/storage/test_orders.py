@@ -23,7 +23,7 @@ from web import create_app
 def test_a_changed_region_resolution_is_refused(
     settings: Settings, redis_client: redis.Redis
 ) -> None:
-    """Homes follow the region resolution: a service started with another would miss every
+    """Regions follow the region resolution: a service started with another would miss every
     store's stock, so it refuses to start instead."""
     check_layout(redis_client, None)
     check_layout(redis_client, None)  # the same layout again: fine
