@@ -9,6 +9,9 @@ from redis.cluster import ClusterNode
 
 from dispatch.settings import Settings
 
+Client = redis.Redis  # what storage functions take: callers outside storage never import redis
+StorageError = redis.RedisError  # what any of them raises when Redis fails or is away
+
 
 def redis_client(settings: Settings, *, socket_timeout: float | None = 5) -> redis.Redis:
     """A client for the service's Redis: a Redis Cluster where its nodes are set, the

@@ -17,10 +17,13 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from dispatch import delivery_codes, fleet, order_store
-from dispatch.regions import hold, holder, region_of
+from dispatch import delivery_codes, order_store
+from dispatch.regions import region_of
 from dispatch.settings import Settings
 from dispatch.storage.client import redis_client as connect
+from dispatch.storage.courier_events import courier_events_key
+from dispatch.storage.couriers import carried_key, carriers
+from dispatch.storage.leases import hold, holder
 from dispatch.storage.server import start_local_cluster, stop_local_cluster
 from dispatch.worker import replan_once
 from geo.stores import Store
@@ -102,7 +105,7 @@ def test_orders_stock_and_courier_records_of_a_region_share_one_slot(
         slot = order_store.StoreSlot(store.id, home)
         keys = [order_store.order_key(order_id), order_store.stock_key(slot),
                 order_store.capacity_key(slot), order_store.open_key(home),
-                fleet.carried_key(home), fleet.courier_events_key("c0", order_id),
+                carried_key(home), courier_events_key("c0", order_id),
                 delivery_codes.tries_key(home), delivery_codes.locks_key(home)]  # fmt: skip
         assert len({cluster.keyslot(key) for key in keys}) == 1
         nodes.add(_node_of(cluster, order_store.order_key(order_id)))
@@ -148,7 +151,7 @@ def test_plans_leases_and_courier_events_work_on_the_cluster(
             may_plan=lambda region: regions.add(region) or hold(cluster, region, "w1", 30),
         )  # fmt: skip
     assert plan is not None and regions and all(holder(cluster, r) == "w1" for r in regions)
-    planned = {s["order_id"]: r["courier_id"] for r in plan["routes"] for s in r["stops"]}
+    planned = {s.order_id: r.courier_id for r in plan.routes for s in r.stops}
     assert set(planned) == set(ids)
     order_id = ids[0]
     courier = planned[order_id]
@@ -178,7 +181,7 @@ def test_plans_leases_and_courier_events_work_on_the_cluster(
     first = {"event_id": "k1", "order_id": order_id, "type": "picked_up"}
     resent = shop.post("/api/v1/courier/events", json=first, headers=phone)
     assert resent.get_json()["replayed"] is True
-    assert fleet.carriers(cluster)[order_id] == courier
+    assert carriers(cluster)[order_id] == courier
     assert order_id not in order_store.open_order_ids(cluster)
     overview = shop.get("/api/v1/dispatch/overview")
     assert overview.status_code == 200 and overview.get_json()["kpis"]

@@ -1,0 +1,21 @@
+"""What the dispatcher's screen watches in Redis, to know when to send a new overview."""
+
+from __future__ import annotations
+
+import hashlib
+
+import redis
+
+from dispatch import delivery_codes, order_store
+from dispatch.storage.plans import PLAN_VERSION_KEY
+from dispatch.storage.positions import POSITIONS_KEY
+
+
+def overview_fingerprint(client: redis.Redis) -> str:
+    """Changes whenever the plan, a position, the set of open orders or a code lock changes."""
+    with client.pipeline(transaction=False) as pipe:
+        pipe.get(PLAN_VERSION_KEY)
+        pipe.hgetall(POSITIONS_KEY)
+        replies = [*pipe.execute(), order_store.open_order_ids(client),
+                   sorted(delivery_codes.code_locks(client))]  # fmt: skip
+    return hashlib.sha256(repr(replies).encode()).hexdigest()
