@@ -63,7 +63,7 @@ def generated_day(
         return int(seconds[where[a]][where[b]])
 
     ordered = tuple(sorted(day_orders, key=lambda o: o.placed_at))
-    return Day(ordered, fleet, travel_s, pickup_service_s=120, dropoff_service_s=120,
+    return Day(ordered, fleet, travel_s, pickup_service_s=120, delivery_service_s=120,
                target_s=HOUR)  # fmt: skip
 
 

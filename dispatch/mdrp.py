@@ -31,11 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from dispatch.simulator import Day, SimCourier, SimOrder
+from dispatch.simulator import Day, Point, SimCourier, SimOrder
 
 MDRP_CAPACITY = 2  # the seconds-based simulator's bag (its multi-store routes are not MDRP's)
-
-Point = tuple[float, float]
 
 
 class RuleError(ValueError):
@@ -136,7 +134,7 @@ def read_mdrp(folder: Path, *, capacity: int = MDRP_CAPACITY) -> Day:
     return Day(
         orders, couriers, lambda a, b: 60 * instance.travel(a, b),
         pickup_service_s=instance.pickup_service * 60,
-        dropoff_service_s=instance.dropoff_service * 60, target_s=instance.target * 60,
+        delivery_service_s=instance.dropoff_service * 60, target_s=instance.target * 60,
     )  # fmt: skip
 
 

@@ -19,6 +19,8 @@ from datetime import UTC, datetime, timedelta
 from dispatch.planner import CourierState, OpenOrder, plan_dispatch
 from geo.travel import LatLng
 
+# A place in the day's own coordinates: (lat, lng) on a city's day, metres on an MDRP day; the
+# day's travel_s is the only thing that reads it.
 Point = tuple[float, float]
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)  # simulated seconds are counted from here
 
@@ -49,7 +51,7 @@ class Day:
     couriers: tuple[SimCourier, ...]
     travel_s: Callable[[Point, Point], int]
     pickup_service_s: int
-    dropoff_service_s: int
+    delivery_service_s: int
     target_s: int  # click-to-door target (MDRP: 40 min; ours: 60 min)
 
 
@@ -192,7 +194,7 @@ def _follow(
             state.carrying.add(order.id)
         else:
             begin = arrive
-            done = begin + day.dropoff_service_s
+            done = begin + day.delivery_service_s
             delivered[order.id] = done
             state.carrying.discard(order.id)
         state.busy_s += done - depart
@@ -222,7 +224,7 @@ def planner_policy(*, time_limit_s: float = 1.0, margin_s: int = 0, wait_cost: i
                       promised_by=EPOCH + timedelta(seconds=o.placed_at + day.target_s),
                       picked_up_by=carried_by.get(o.id),
                       pickup_service_s=day.pickup_service_s,
-                      delivery_service_s=day.dropoff_service_s)
+                      delivery_service_s=day.delivery_service_s)
             for o in orders
         ]  # fmt: skip
         plan = plan_dispatch(
@@ -265,7 +267,7 @@ def lower_bound_click_to_door(day: Day) -> dict[str, int]:
     """Each order picked up the moment it is ready and ridden straight to the door."""
     return {
         o.id: o.ready_at - o.placed_at + day.pickup_service_s
-        + day.travel_s(o.store, o.customer) + day.dropoff_service_s
+        + day.travel_s(o.store, o.customer) + day.delivery_service_s
         for o in day.orders
     }  # fmt: skip
 

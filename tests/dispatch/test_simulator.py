@@ -68,7 +68,7 @@ def test_reads_an_mdrp_instance() -> None:
     """The Grubhub format: orders, couriers, its own travel rule and service times."""
     day = read_mdrp(MDRP / "0o100t100s1p100")
     assert len(day.orders) == 505 and len(day.couriers) == 113
-    assert (day.pickup_service_s, day.dropoff_service_s, day.target_s) == (240, 240, 2400)
+    assert (day.pickup_service_s, day.delivery_service_s, day.target_s) == (240, 240, 2400)
     first = day.orders[0]
     assert first.ready_at >= first.placed_at
     assert day.travel_s((0, 0), (320, 0)) == 60 and day.travel_s((0, 0), (321, 0)) == 120

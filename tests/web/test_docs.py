@@ -113,7 +113,7 @@ def test_every_setting_the_service_reads_is_in_the_readme() -> None:
     """The configuration table names each variable the settings and scripts/run read."""
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     table = readme[readme.index("## Configuration") : readme.index("## API")]
-    settings = (PROJECT_ROOT / "web" / "settings.py").read_text(encoding="utf-8")
+    settings = (PROJECT_ROOT / "dispatch" / "settings.py").read_text(encoding="utf-8")
     run = (PROJECT_ROOT / "scripts" / "run").read_text(encoding="utf-8")
     read = set(re.findall(r'env\.get\("([A-Z_]+)"', settings))
     read |= set(re.findall(r"\$\{([A-Z_]+)[:-]", run))
