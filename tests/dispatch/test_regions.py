@@ -13,6 +13,8 @@ from typing import Any
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dispatch import regions
 from dispatch.planner import CourierState, OpenOrder
@@ -150,3 +152,41 @@ def test_an_order_in_a_region_without_couriers_says_so(
     assert plan.unassigned[order_id] == (
         f"no courier on shift in its dispatch region {taichung} (1 on shift in other regions)"
     )
+
+
+PLACES = st.tuples(st.floats(22.0, 25.3), st.floats(120.0, 121.9))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(PLACES, min_size=0, max_size=5), st.lists(st.tuples(PLACES, st.integers(0, 6)),
+       max_size=12), st.sampled_from([None, 3, RESOLUTION]))  # fmt: skip
+def test_every_order_and_courier_falls_in_exactly_one_region(
+    couriers_at: list[tuple[float, float]], orders_at: list[tuple[tuple[float, float], int]],
+    resolution: int | None,
+) -> None:  # fmt: skip
+    """Couriers in the region where they are, orders where their store is, except an order on
+    board or pinned (owner index below the couriers' count), which goes with its courier."""
+    now = datetime(2026, 11, 18, 4, 0, tzinfo=UTC)
+    couriers = [CourierState(f"c{i}", at, "car", 3, now + timedelta(hours=4))
+                for i, at in enumerate(couriers_at)]  # fmt: skip
+    orders = []
+    for i, (at, owner) in enumerate(orders_at):
+        mine = f"c{owner}" if owner < len(couriers) else None
+        orders.append(OpenOrder(f"o{i}", at, at, now, now + timedelta(hours=1),
+                                picked_up_by=mine if i % 2 else None,
+                                pinned_to=None if i % 2 else mine))  # fmt: skip
+    groups = regions.by_region(orders, couriers, resolution)
+    placed = Counter(o.id for group_orders, _ in groups.values() for o in group_orders)
+    assert placed == Counter(o.id for o in orders)
+    seated = Counter(c.id for _, group_couriers in groups.values() for c in group_couriers)
+    assert seated == Counter(c.id for c in couriers)
+    where = {c.id: region for region, (_, cs) in groups.items() for c in cs}
+    for region, (group_orders, group_couriers) in groups.items():
+        assert all(regions.region_of(*c.position, resolution) == region for c in group_couriers)
+        for order in group_orders:
+            owner = order.picked_up_by or order.pinned_to
+            assert region == (
+                where[owner] if owner else regions.region_of(*order.store, resolution)
+            )
+    if resolution is None:
+        assert set(groups) <= {regions.ALL}
