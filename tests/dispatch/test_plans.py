@@ -4,6 +4,7 @@ and taking a courier out leaves its orders unassigned and everything else as it 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 
 from hypothesis import given, settings
@@ -56,6 +57,8 @@ def test_a_stored_plan_survives_its_json_record(
     again = RegionPlan.from_record(json.loads(text))
     assert again == stored
     assert json.dumps(again.to_record(), ensure_ascii=False) == text
+    stops = [s for r in again.routes for s in r.stops]
+    assert [replace(s).to_record() for s in stops] == [s.to_record() for s in stops]
     assert order_ids(stored) == {s.order_id for r in plan.routes for s in r.stops}
     assert stored.late_orders == plan.late_orders and stored.on_time == plan.on_time
 
