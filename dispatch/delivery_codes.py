@@ -1,36 +1,12 @@
-"""Wrong delivery-code tries in Redis: after a few, the order's delivery is locked until a
-dispatcher lifts the lock (four digits are otherwise guessed in minutes).
-
-Keys, in the order's home (see :mod:`dispatch.order_store`), so a try is one script in one
-slot: ``code-tries:{H}`` (order id -> wrong tries so far) and ``code-locks:{H}`` (order id ->
-JSON of the lock: when, by which courier's tries).
-"""
+"""Wrong delivery-code tries: after a few, the order's delivery is locked until a dispatcher
+lifts the lock (four digits are otherwise guessed in minutes). Pure: the tries and locks are
+kept by :mod:`dispatch.storage.code_tries`."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
-
-import redis
-
-from dispatch import order_store
-from dispatch.storage.replies import decoded, text_hash
 
 MAX_WRONG_TRIES = 5
-
-# Judge one code and count it if wrong, all at once: tries sent together cannot all slip in
-# before the count reaches the limit. The expected code comes from the web edge (it is an HMAC).
-_TRY_CODE = """
-local limit = tonumber(ARGV[4])
-local wrong = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
-if wrong >= limit then return {'locked', wrong} end
-if ARGV[2] == ARGV[3] then return {'right', wrong} end
-wrong = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
-if wrong >= limit then redis.call('HSET', KEYS[2], ARGV[1], ARGV[5]) end
-return {'wrong', wrong}
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,50 +19,3 @@ class CodeTry:
     @property
     def tries_left(self) -> int:
         return max(0, MAX_WRONG_TRIES - self.wrong_tries)
-
-
-def tries_key(home: str) -> str:
-    return f"code-tries:{{{home}}}"
-
-
-def locks_key(home: str) -> str:
-    return f"code-locks:{{{home}}}"
-
-
-def try_code(
-    client: redis.Redis, order_id: str, *, given: str, expected: str, courier_id: str,
-    at: datetime,
-) -> CodeTry:  # fmt: skip
-    """Judge ``given`` against ``expected`` unless the order is locked; lock it at the limit."""
-    home = order_store.home_of(order_id)
-    lock = json.dumps({"order_id": order_id, "courier_id": courier_id, "at": at.isoformat(),
-                       "wrong_tries": MAX_WRONG_TRIES})  # fmt: skip
-    reply = client.eval(  # type: ignore[no-untyped-call]
-        _TRY_CODE, 2, tries_key(home), locks_key(home),
-        order_id, given, expected, MAX_WRONG_TRIES, lock,
-    )  # fmt: skip
-    return CodeTry(decoded(reply[0]), int(reply[1]))
-
-
-def is_locked(client: redis.Redis, order_id: str) -> bool:
-    raw: Any = client.hget(tries_key(order_store.home_of(order_id)), order_id)
-    return int(raw or 0) >= MAX_WRONG_TRIES
-
-
-def unlock(client: redis.Redis, order_id: str) -> dict[str, Any] | None:
-    """Lift the lock and forget the wrong tries; the lock that was lifted, if there was one."""
-    home = order_store.home_of(order_id)
-    with client.pipeline(transaction=True) as pipe:
-        pipe.hget(locks_key(home), order_id)
-        pipe.hdel(locks_key(home), order_id)
-        pipe.hdel(tries_key(home), order_id)
-        raw = pipe.execute()[0]
-    return None if raw is None else dict(json.loads(raw))
-
-
-def code_locks(client: redis.Redis) -> dict[str, dict[str, Any]]:
-    """Every locked order's lock, by order id."""
-    pipe = client.pipeline(transaction=False)
-    for home in order_store.homes(client):
-        pipe.hgetall(locks_key(home))
-    return {k: json.loads(v) for raw in pipe.execute() for k, v in text_hash(raw).items()}

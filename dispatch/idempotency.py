@@ -1,10 +1,12 @@
-"""Idempotency of order intake across Redis Cluster slots.
+"""Idempotency of order intake: who holds a request's keys, and which keys a request has (pure;
+the claims themselves are kept by :mod:`dispatch.storage.claims`).
 
 A placement first claims its keys (``idem:channel:<channel>:<id>``, and ``idem:key:<key>`` for an
-Idempotency-Key header) with SET NX, one key at a time, so they may sit in any slot; then it
-places the order under an id made of its ticket (see :mod:`dispatch.order_store`). A retry that
-finds the claim looks the order up by the ticket; a claim whose placement was refused is given
-back, and one whose process died before placing grows stale and may be taken over.
+Idempotency-Key header) one key at a time, so they may sit in any Redis Cluster slot; then it
+places the order under an id made of its ticket (see :func:`dispatch.order_store.order_id_for`).
+A retry that finds the claim looks the order up by the ticket; a claim whose placement was
+refused is given back, and one whose process died before placing grows stale and may be taken
+over.
 
 Keys belong to a *scope*: a shopper's (or a store's) keys are theirs alone
 (``idem:<length of scope>:<scope>:...``), so another caller reusing them gets an order of their
@@ -14,23 +16,7 @@ unscoped keys, so a retry under any staff token gets its order back.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import redis
-
-from dispatch.order_store import get_many, homes, order_id_for, order_key
-from dispatch.storage.replies import decoded
-
-TTL_S = 30 * 24 * 3600  # far longer than any channel retries, not forever
-
-# Give a claim back only if it is still the one we saw (never another request's newer claim).
-_DROP_CLAIM = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,36 +46,3 @@ def keys_for(
     if header_key:
         keys.append(f"{prefix}key:{header_key}")
     return keys
-
-
-def claim(client: redis.Redis, keys: Sequence[str], mine: Claim) -> Claim | None:
-    """Claim every key for ``mine``; None on success, else the claim found (ours given back)."""
-    taken: list[str] = []
-    for key in keys:
-        while not client.set(key, mine.text(), nx=True, ex=TTL_S):
-            raw: Any = client.get(key)
-            if raw is not None:  # else it was given back this instant: try again
-                drop_claim(client, taken, mine)
-                return Claim.parse(decoded(raw))
-        taken.append(key)
-    return None
-
-
-def find_claim(client: redis.Redis, keys: Sequence[str]) -> Claim | None:
-    """The claim already under any of ``keys``."""
-    for value in get_many(client, keys):
-        if value is not None:
-            return Claim.parse(decoded(value))
-    return None
-
-
-def drop_claim(client: redis.Redis, keys: Sequence[str], held: Claim) -> None:
-    """Give back the keys still holding ``held`` (a refused placement, or a stale claim)."""
-    for key in keys:
-        client.eval(_DROP_CLAIM, 1, key, held.text())  # type: ignore[no-untyped-call]
-
-
-def claimed_order(client: redis.Redis, ticket: str) -> dict[str, Any] | None:
-    """The order placed under ``ticket``, whichever home it went to."""
-    raws = get_many(client, [order_key(order_id_for(home, ticket)) for home in homes(client)])
-    return next((json.loads(raw) for raw in raws if raw is not None), None)

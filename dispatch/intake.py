@@ -11,8 +11,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-import redis
-
 from dispatch import idempotency, order_store
 from dispatch.batch_matching import BatchOrder, BatchStore, batch_match, current_plan
 from dispatch.matching import Candidate, Ranking, Rejection, StoreSituation, rank_stores
@@ -136,11 +134,12 @@ class _Snapshot:
 
 
 class Intake:
-    """Takes orders against one moment's view of stores, stock and capacity."""
+    """Takes orders against one moment's view of stores, stock and capacity, kept by ``store``
+    (any :class:`dispatch.order_store.OrderStore`: Redis in the service)."""
 
     def __init__(
         self,
-        client: redis.Redis,
+        store: order_store.OrderStore,
         *,
         index: StoreIndex,
         products: Mapping[str, Product],
@@ -148,7 +147,7 @@ class Intake:
         rules: IntakeRules,
         now: datetime,
     ) -> None:
-        self._client = client
+        self._store = store
         self._index = index
         self._products = products
         self._travel = travel
@@ -239,7 +238,7 @@ class Intake:
             raise UnknownSkuError(unknown)
         if request.store_id is not None and self._index.get(request.store_id) is None:
             raise UnknownStoreError(request.store_id)
-        held = idempotency.find_claim(self._client, submission.keys)
+        held = self._store.find_claim(submission.keys)
         replay = None if held is None else self._settle(submission, held)
         if replay is None and request.deliver_at is not None:
             problem = lead_problem(request.deliver_at, self._now)
@@ -252,18 +251,18 @@ class Intake:
         (refused, or stale: its process died before placing). Waits briefly for one in flight."""
         deadline = time.monotonic() + CLAIM_WAIT_S
         while True:
-            order = idempotency.claimed_order(self._client, held.ticket)
+            order = self._store.claimed_order(held.ticket)
             if held.body_hash != submission.fingerprint:
                 raise IdempotencyConflictError(order["id"] if order else None)
             if order is not None:
                 return IntakeResult(order, replayed=True)
             if self._now.timestamp() - held.claimed_at > CLAIM_STALE_S:
-                idempotency.drop_claim(self._client, submission.keys, held)
+                self._store.drop_claim(submission.keys, held)
                 return None
             if time.monotonic() > deadline:
                 raise IdempotencyInProgressError
             time.sleep(0.05)
-            again = idempotency.find_claim(self._client, submission.keys)
+            again = self._store.find_claim(submission.keys)
             if again is None:
                 return None
             held = again
@@ -272,7 +271,7 @@ class Intake:
         """Claim the submission's keys for ``ticket``; the earlier order if a twin has them."""
         mine = idempotency.Claim(ticket, submission.fingerprint, self._now.timestamp())
         for _ in range(5):
-            held = idempotency.claim(self._client, submission.keys, mine)
+            held = self._store.claim(submission.keys, mine)
             if held is None:
                 return None
             replay = self._settle(submission, held)
@@ -290,7 +289,7 @@ class Intake:
         at all (a move that pays only with another must not land alone); if its orders or stores
         changed meanwhile, the home is re-matched on fresh data. No order is ever dropped.
         """
-        passes = [self._rebalance_home(home, limit) for home in order_store.homes(self._client)]
+        passes = [self._rebalance_home(home, limit) for home in self._store.homes()]
         return Rebalance(
             considered=sum(p.considered for p in passes),
             moves=tuple(m for p in passes for m in p.moves),
@@ -314,7 +313,7 @@ class Intake:
         since = self._now - PROMISE
         return [
             record
-            for record in order_store.accepted_orders(self._client, home, limit=limit)
+            for record in self._store.accepted_orders(home, limit=limit)
             if datetime.fromisoformat(record["created_at"]) > since
             and self._index.get(record["store_id"]) is not None
             and record.get("deliver_at") is None  # booked for later: its slot stays its own
@@ -367,9 +366,7 @@ class Intake:
             for snapshot in snapshots.values()
             for store_id, situation in snapshot.situations.items()
         }
-        if not order_store.move_orders(
-            self._client, moves, capacity_per_hour=capacity, at=self._now
-        ):
+        if not self._store.move_orders(moves, capacity_per_hour=capacity, at=self._now):
             return None
         return Rebalance(
             considered=len(records),
@@ -411,9 +408,7 @@ class Intake:
         counted = None
         if request.deliver_at is not None:  # a scheduled order counts in its own hour slot
             counted = [hour_slot(request.deliver_at, store.zone) for store in stores]
-        states = order_store.situations_for(
-            self._client, slots, skus, now=self._now, counted=counted
-        )
+        states = self._store.situations_for(slots, skus, now=self._now, counted=counted)
         situations = {}
         for store, (stock, count) in zip(stores, states, strict=True):
             back = freed_stock.get(store.id, {})
@@ -451,8 +446,8 @@ class Intake:
             order_id = order_store.order_id_for(slot.home, ticket)
             order = self._order_at(order_id, submission.request, candidate, rejections + skipped)
             deliver_at = submission.request.deliver_at
-            placed = order_store.place_order(
-                self._client, order, slot, capacity_per_hour=candidate.store.capacity_per_hour,
+            placed = self._store.place_order(
+                order, slot, capacity_per_hour=candidate.store.capacity_per_hour,
                 counted=None if deliver_at is None else hour_slot(deliver_at, candidate.store.zone),
             )  # fmt: skip
             if placed.outcome == "ok":
@@ -466,7 +461,7 @@ class Intake:
                 Rejection(candidate.store.id, candidate.ride_s, (reason,), placed.missing_skus)
             )
         mine = idempotency.Claim(ticket, submission.fingerprint, self._now.timestamp())
-        idempotency.drop_claim(self._client, submission.keys, mine)  # a retry may try afresh
+        self._store.drop_claim(submission.keys, mine)  # a retry may try afresh
         taken_at = submission.request.store_id
         raise NoStoreCanFulfilError(sorted(rejections, key=_by_ride), taken_at=taken_at)
 

@@ -1,19 +1,15 @@
-"""Settings, read once from the environment at start-up."""
+"""Settings, read once from the environment at start-up: values and paths, nothing built from
+them here (the road extracts are read by :mod:`dispatch.road_extracts`, the signing secret kept
+by :mod:`dispatch.storage.secret_key`)."""
 
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from dispatch.errors import ConfigError
-from geo.travel import StraightLineTravel, TravelModel
-
-if TYPE_CHECKING:
-    from geo.streets import Street
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -105,49 +101,6 @@ class Settings:
         except ValueError as exc:
             msg = f"bad setting in the environment: {exc}"
             raise ConfigError(msg) from exc
-
-
-def travel_model(settings: Settings) -> TravelModel:
-    """The travel times the settings ask for: the streets of each of ``road_extracts`` inside
-    its city, straight lines elsewhere (everywhere without extracts)."""
-    if not settings.road_extracts:
-        return StraightLineTravel()
-    from geo.roads import RoadNetworksTravel, RoadNetworkTravel  # osmnx, only paid when used
-
-    for path in settings.road_extracts:
-        if not path.exists():
-            msg = f"ROAD_EXTRACT {path} does not exist"
-            raise ConfigError(msg)
-    cache_dir = settings.var_dir / "cache"
-    return RoadNetworksTravel(
-        [RoadNetworkTravel.from_osm(path, cache_dir=cache_dir) for path in settings.road_extracts]
-    )
-
-
-def street_map(settings: Settings) -> tuple[Street, ...]:
-    """The drivable ways of each of ``road_extracts``, drawn as the pages' base map."""
-    from geo.streets import streets_from_osm  # reads geo.roads (scipy), only paid when used
-
-    cache_dir = settings.var_dir / "cache"
-    return tuple(s for path in settings.road_extracts
-                 for s in streets_from_osm(path, cache_dir=cache_dir))  # fmt: skip
-
-
-def secret_key(settings: Settings) -> str:
-    """The signing secret: SECRET_KEY, else one made once and kept (0600) under ``var_dir``."""
-    if settings.secret_key:
-        return settings.secret_key
-    path = settings.var_dir / "secret_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.part")
-        partial.write_text(secrets.token_urlsafe(32))
-        partial.chmod(0o600)
-        if not path.exists():  # another process may have won; theirs stays
-            partial.replace(path)
-        else:
-            partial.unlink()
-    return path.read_text().strip()
 
 
 def _paths(text: str) -> tuple[Path, ...]:

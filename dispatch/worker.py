@@ -26,11 +26,12 @@ from prometheus_client import (
     start_http_server,
 )
 
-from dispatch import order_store
 from dispatch.planner import DispatchPlan, plan_dispatch
 from dispatch.plans import CurrentPlan
 from dispatch.regions import ALL, by_region
 from dispatch.settings import Settings
+from dispatch.storage import order_keys
+from dispatch.storage import orders as stored_orders
 from dispatch.storage.client import Client, StorageError, redis_client
 from dispatch.storage.leases import hold
 from dispatch.storage.order_stream import FROM_NOW, wait_for_orders
@@ -157,7 +158,7 @@ def sweep_pickups(client: Client, *, now: datetime, hold_s: float) -> list[str]:
     """Let the pick-up orders nobody collected in time expire (their stock goes back); never
     raises, like a re-plan: a failed sweep is tried again at the next tick."""
     try:
-        expired = order_store.expire_uncollected(client, now=now, hold=timedelta(seconds=hold_s))
+        expired = stored_orders.expire_uncollected(client, now=now, hold=timedelta(seconds=hold_s))
     except Exception:
         log.exception("pick-up sweep failed; tried again at the next tick")
         return []
@@ -183,7 +184,7 @@ def run(
     """Re-plan at every new order (read from the order stream) or every ``interval_s``, the
     regions whose lease this worker holds or takes (``lease_s`` to live, renewed each plan);
     each tick also lets pick-up orders ready for over ``pickup_hold_s`` expire."""
-    from web.catalogue_cache import CatalogueCache  # the catalogue edge lives with the web side
+    from dispatch.storage.catalogue import CatalogueCache
 
     catalogue = CatalogueCache(client, poll_s=interval_s)
     last_id = FROM_NOW
@@ -208,15 +209,15 @@ def worker_client(settings: Settings) -> Client:
 
 
 def main() -> None:
-    from dispatch.settings import travel_model
+    from dispatch.road_extracts import travel_model
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = Settings.from_env()
     if settings.redis_url is None and not settings.redis_sentinels and not settings.redis_cluster:
         raise SystemExit("REDIS_URL (or REDIS_SENTINELS, REDIS_CLUSTER) must name the Redis")
     try:
-        order_store.check_layout(worker_client(settings), settings.region_resolution)
-    except order_store.LayoutMismatchError as exc:
+        order_keys.check_layout(worker_client(settings), settings.region_resolution)
+    except order_keys.LayoutMismatchError as exc:
         raise SystemExit(str(exc)) from exc
     travel = travel_model(settings)
     worker_id = f"{socket.gethostname()}:{os.getpid()}"

@@ -23,11 +23,11 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from dispatch.storage import order_keys
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import redis
 from benchmark_common import ROOT, flask_cli, machine, run_wrk, scratch_redis, served
-
-from dispatch import order_store
 
 SKUS = ("water-600ml", "tea-egg")
 NEARBY = """
@@ -116,7 +116,7 @@ def main() -> None:
         try:
             with served(redis_url, workers=args.workers, stores=len(demo["features"])) as url:
                 memory_before = client.info("memory")["used_memory"]
-                orders_before = client.xlen(order_store.ORDER_STREAM)
+                orders_before = client.xlen(order_keys.ORDER_STREAM)
                 with ThreadPoolExecutor(len(scripts)) as pool:
                     futures = {
                         name: pool.submit(
@@ -130,7 +130,7 @@ def main() -> None:
                         for name, path, connections in scripts
                     }
                     results = {name: future.result() for name, future in futures.items()}
-                created = client.xlen(order_store.ORDER_STREAM) - orders_before
+                created = client.xlen(order_keys.ORDER_STREAM) - orders_before
                 grown = client.info("memory")["used_memory"] - memory_before
                 plan_version = client.get("plan:version")
         finally:

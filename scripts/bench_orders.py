@@ -32,8 +32,8 @@ from benchmark_common import (
     used_memory,
 )
 
-from dispatch import order_store
 from dispatch.settings import Settings
+from dispatch.storage import order_keys
 from dispatch.storage.client import redis_client
 
 WRK_SCRIPT = """
@@ -91,11 +91,11 @@ def main() -> None:
         timed.write_text(WRK_SCRIPT % {"run": "timed", "token": token})
         with served(redis_url, workers=args.workers, stores=len(demo["features"])) as url:
             run_wrk(url, warmup, seconds=3, connections=args.connections)
-            before = client.xlen(order_store.ORDER_STREAM)
+            before = client.xlen(order_keys.ORDER_STREAM)
             result = run_wrk(url, timed, seconds=args.duration, connections=args.connections)
-            created = client.xlen(order_store.ORDER_STREAM) - before
+            created = client.xlen(order_keys.ORDER_STREAM) - before
         memory = used_memory(client)
-        orders = client.xlen(order_store.ORDER_STREAM)
+        orders = client.xlen(order_keys.ORDER_STREAM)
     print()
     print(
         f"{'3-node Redis Cluster' if args.cluster else 'one redis-server'}, "

@@ -16,12 +16,12 @@ from flask.testing import FlaskClient
 from dispatch.order_store import StoreSlot
 from dispatch.regions import ALL
 from dispatch.settings import PROJECT_ROOT, Settings
+from dispatch.storage.catalogue import save_catalogue
 from dispatch.storage.server import start_local_redis, stop_local_redis
+from dispatch.storage.tokens import issue_token
 from geo.catalogue import load_catalogue
 from geo.stores import Store
 from web import create_app
-from web.auth import issue_token
-from web.catalogue_store import save_catalogue
 
 DEMO_CATALOGUE = PROJECT_ROOT / "data" / "demo_stores.geojson"
 DEMO_PRODUCTS = PROJECT_ROOT / "data" / "demo_products.csv"

@@ -7,16 +7,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-import redis
 from flask import Flask, Request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from dispatch.settings import Settings, secret_key, street_map, travel_model
-from dispatch.storage.client import redis_client
-from web.catalogue_cache import CatalogueCache
+from dispatch.road_extracts import street_map, travel_model
+from dispatch.settings import Settings
+from dispatch.storage.catalogue import CatalogueCache
+from dispatch.storage.client import StorageError, redis_client
+from dispatch.storage.secret_key import secret_key
+from web.cors import public_reads
 from web.errors import register_error_handlers
-from web.limits import secure_headers
+from web.headers import secure_headers
 from web.metrics import WebMetrics, instrument
 from web.params import refuse_unknown_query
 
@@ -70,7 +72,7 @@ def create_app(
     client = redis_client(settings)
     layout = ops.LayoutCheck(settings.region_resolution)
     # a mismatch stops the start (ConfigError); with Redis away, /readyz checks it once back
-    with contextlib.suppress(redis.RedisError):
+    with contextlib.suppress(StorageError):
         layout.run(client)
     app.extensions["layout"] = layout
     app.extensions["redis"] = client
@@ -90,6 +92,7 @@ def create_app(
         app.config["TILE_ORIGIN"] = f"{parts.scheme}://{parts.netloc}"
     app.before_request(refuse_unknown_query)
     app.after_request(secure_headers)
+    app.after_request(public_reads)
     if settings.trusted_proxies:  # the client's address from the proxies' X-Forwarded-For
         hops = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]

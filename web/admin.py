@@ -9,16 +9,16 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from dispatch.storage.couriers import load_couriers
-from web.auth import (
+from dispatch.storage.tokens import (
     BOUND_ROLES,
     MAX_GRACE,
     ROLES,
-    allow,
     issue_token,
     list_tokens,
     revoke_token,
     rotate_token,
 )
+from web.auth import allow
 from web.errors import ApiError, invalid_parameters
 from web.params import (
     LATEST,
@@ -119,11 +119,10 @@ def get_tokens() -> ResponseReturnValue:
     args.finish()
     at = now()
     tokens = [
-        record | {"expired": record["expires_at"] is not None
-                  and datetime.fromisoformat(record["expires_at"]) <= at}
-        for record in list_tokens(redis_client())
-        if roles is None or record["role"] in roles
-    ]  # fmt: skip
+        listing.to_record() | {"expired": listing.principal.has_expired(at)}
+        for listing in list_tokens(redis_client())
+        if roles is None or listing.principal.role in roles
+    ]
     return jsonify(tokens=tokens, count=len(tokens))
 
 

@@ -15,13 +15,14 @@ from tqdm import tqdm
 from dispatch import order_store
 from dispatch.couriers import CourierProfile, registered
 from dispatch.products import read_products_csv
+from dispatch.storage import orders as stored_orders
+from dispatch.storage.catalogue import current_version, save_catalogue
 from dispatch.storage.couriers import load_courier, save_courier
+from dispatch.storage.tokens import ROLES, issue_token, revoke_token
 from geo.catalogue import load_catalogue
 from geo.distance import check_latlng
 from geo.errors import CatalogueError
 from web.admin import subject_problem, unknown_subject
-from web.auth import ROLES, issue_token, revoke_token
-from web.catalogue_store import current_version, save_catalogue
 from web.params import SAFE_ID, is_safe_id
 from web.services import catalogue_index, redis_client, store_slot
 
@@ -162,14 +163,14 @@ def courier_from_row(row: dict[str, str], *, today: datetime) -> CourierProfile:
 def import_products(path: Path, if_empty: bool) -> None:
     """Replace the product catalogue with a CSV of sku,name,price_cents,category."""
     client = redis_client()
-    if if_empty and order_store.load_products(client):
+    if if_empty and stored_orders.load_products(client):
         click.echo("products already loaded")
         return
     try:
         products = read_products_csv(path)
     except ValueError as exc:
         raise click.ClickException(f"{path.name}: {exc}; nothing was imported") from exc
-    click.echo(f"{order_store.save_products(client, products)} products from {path.name}")
+    click.echo(f"{stored_orders.save_products(client, products)} products from {path.name}")
 
 
 @stock_cli.command("import")
@@ -178,11 +179,11 @@ def import_products(path: Path, if_empty: bool) -> None:
 def import_stock(path: Path, if_empty: bool) -> None:
     """Set stock levels from a CSV of store_id,sku,qty (all rows valid, or nothing changes)."""
     client = redis_client()
-    if if_empty and order_store.stocked_stores(client):
+    if if_empty and stored_orders.stocked_stores(client):
         click.echo("stock already loaded")
         return
     index = catalogue_index()
-    products = order_store.load_products(client)
+    products = stored_orders.load_products(client)
     levels: dict[str, dict[str, int]] = {}
     slots: dict[str, order_store.StoreSlot] = {}
     problems: list[str] = []
@@ -204,7 +205,7 @@ def import_stock(path: Path, if_empty: bool) -> None:
             click.echo(f"  {problem}", err=True)
         raise click.ClickException(f"{len(problems)} problem(s) in {path.name}; nothing changed")
     for store_id, store_levels in tqdm(levels.items(), desc="stock", disable=None):
-        order_store.set_stock(client, slots[store_id], store_levels)
+        stored_orders.set_stock(client, slots[store_id], store_levels)
     click.echo(f"stock of {len(levels)} stores from {path.name}")
 
 

@@ -23,13 +23,13 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from dispatch import delivery_codes, order_store
 from dispatch.intake import body_hash
 from dispatch.orders import IllegalTransitionError
 from dispatch.plans import StoredStop
 from dispatch.positions import MAX_SPEED_MPS
 from dispatch.products import restricted_skus
-from dispatch.storage import courier_events
+from dispatch.storage import code_tries, courier_events
+from dispatch.storage import orders as stored_orders
 from dispatch.storage.couriers import (
     Fields,
     courier_orders,
@@ -117,10 +117,10 @@ def legs() -> ResponseReturnValue:
         (profile.home_lat, profile.home_lng) if profile else None)  # fmt: skip
     vehicle = profile.vehicle if profile else "e-bike"
     travel = current_app.extensions["travel"]
-    products = order_store.load_products(client)
+    products = stored_orders.load_products(client)
     answer = []
     for stop in route.stops if route else ():
-        order = order_store.get_order(client, stop.order_id)
+        order = stored_orders.get_order(client, stop.order_id)
         if order is None:
             continue
         there = (stop.lat, stop.lng)
@@ -166,7 +166,7 @@ def _leg(
 
 def needs_id_check(client: Any, order: dict[str, Any]) -> bool:
     """Whether the order holds age-restricted items (the buyer's ID is checked at the door)."""
-    restricted = restricted_skus(order_store.load_products(client))
+    restricted = restricted_skus(stored_orders.load_products(client))
     return any(item["sku"] in restricted for item in order.get("items", ()))
 
 
@@ -233,7 +233,7 @@ def _apply(client: Any, courier_id: str, event_id: str, order_id: str, kind: str
     answer: dict[str, Any] = {"event_id": event_id, "order_id": order_id, "type": kind,
                               "at": at.isoformat()}  # fmt: skip
     if kind == "arrived":  # the courier is at the store, or at the door once the order is on board
-        order = order_store.get_order(client, order_id) or {}
+        order = stored_orders.get_order(client, order_id) or {}
         answer["status"] = order.get("status")
         place = _place_of(order)
         if place is not None:
@@ -246,7 +246,7 @@ def _apply(client: Any, courier_id: str, event_id: str, order_id: str, kind: str
     record: dict[str, Any] = {"event_id": event_id, "order_id": order_id, "type": kind,
                               "at": at.isoformat(), "status": target}  # fmt: skip
     if id_failed:  # the goods go back to the store: say where
-        store = catalogue_index().get((order_store.get_order(client, order_id) or {}).get(
+        store = catalogue_index().get((stored_orders.get_order(client, order_id) or {}).get(
             "store_id", ""))  # fmt: skip
         record["return_to"] = None if store is None else {
             "store_id": store.id, "name": store.name, "address": store.address,
@@ -254,7 +254,7 @@ def _apply(client: Any, courier_id: str, event_id: str, order_id: str, kind: str
     also |= courier_events.answer_fields(courier_id, order_id, event_id, record,
                                          body_hash=fingerprint)  # fmt: skip
     try:  # a pick-up of an order the counter never marked ready records the steps it implies
-        order = order_store.change_status(client, order_id, target, at=at, note=note,
+        order = stored_orders.change_status(client, order_id, target, at=at, note=note,
                                           also_hset=also, restock=id_failed)  # fmt: skip
     except IllegalTransitionError as exc:
         replay = _recorded(client, courier_id, order_id, event_id, fingerprint)
@@ -283,7 +283,7 @@ def _transition_for(
             raise invalid_parameters({"reason": "required: why the delivery failed"})
         return "failed", f"failed ({courier_id}): {reason.strip()}", {}
     checked = ""
-    order = order_store.get_order(client, order_id) or {}
+    order = stored_orders.get_order(client, order_id) or {}
     if needs_id_check(client, order):
         if body.get("id_checked") is not True:
             raise ApiError(422, "id_check_required",
@@ -300,7 +300,7 @@ def _transition_for(
         _check_code(client, order_id, courier_id, code)
         return "delivered", f"delivered by {courier_id}, code given{checked}", {}
     if isinstance(photo, str) and 0 < len(photo) <= 500:
-        if delivery_codes.is_locked(client, order_id):  # no way round the lock
+        if code_tries.is_locked(client, order_id):  # no way round the lock
             raise _locked(order_id)
         return "delivered", f"delivered by {courier_id}, photo {photo}{checked}", {}
     raise invalid_parameters({"proof": "required: {code} from the shopper or {photo_ref}"})
@@ -308,7 +308,7 @@ def _transition_for(
 
 def _check_code(client: Any, order_id: str, courier_id: str, code: str) -> None:
     """Refuse a wrong code, counting it; at the limit the order is locked for the dispatcher."""
-    judged = delivery_codes.try_code(client, order_id, given=code,
+    judged = code_tries.try_code(client, order_id, given=code,
                                      expected=delivery_code(order_id), courier_id=courier_id,
                                      at=now())  # fmt: skip
     if judged.outcome == "locked":

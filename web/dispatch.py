@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from dispatch import order_store
 from dispatch.couriers import (
     MAX_SHIFT,
     MAX_SHIFTS,
@@ -27,6 +26,7 @@ from dispatch.orders import TRANSITIONS
 from dispatch.planner import pin_refusal
 from dispatch.plans import routes_of
 from dispatch.positions import ping_record
+from dispatch.storage import orders as stored_orders
 from dispatch.storage.client import Client
 from dispatch.storage.couriers import (
     carried_by,
@@ -337,7 +337,7 @@ def pin(order_id: str) -> ResponseReturnValue:
     if problems:
         raise invalid_parameters(problems)
     client = redis_client()
-    order = order_store.get_order(client, order_id)
+    order = stored_orders.get_order(client, order_id)
     if order is None:
         raise ApiError(404, "order_not_found", f"no order with id {order_id!r}")
     if not TRANSITIONS[order["status"]]:

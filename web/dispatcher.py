@@ -13,9 +13,10 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, current_app, jsonify, render_template, stream_with_context
 from flask.typing import ResponseReturnValue
 
-from dispatch import delivery_codes, order_store
 from dispatch.overview import code_lock_alarms, day_kpis, order_risks
 from dispatch.plans import CurrentPlan, routes_of
+from dispatch.storage import code_tries
+from dispatch.storage import orders as stored_orders
 from dispatch.storage.couriers import load_couriers
 from dispatch.storage.overview import overview_fingerprint
 from dispatch.storage.plans import current_plan
@@ -53,9 +54,9 @@ def overview() -> dict[str, Any]:
     travel = current_app.extensions["travel"]
     at = now()
     plan = current_plan(client)
-    open_orders = order_store.open_orders(client)
+    open_orders = stored_orders.open_orders(client)
     risks = order_risks(open_orders, routes_of(plan), plan.unassigned if plan else ())
-    locks = delivery_codes.code_locks(client)
+    locks = code_tries.code_locks(client)
     pings = positions(client)
     stops = {r.courier_id: r.stops for r in routes_of(plan)}
     couriers = []
@@ -80,7 +81,7 @@ def overview() -> dict[str, Any]:
     shown += [s for sid in store_ids if (s := index.get(sid)) is not None and s not in shown]
     zone = stores_zone(shown)
     midnight = at.astimezone(ZoneInfo(zone)).replace(hour=0, minute=0, second=0, microsecond=0)
-    today = order_store.orders_between(client, midnight, at)
+    today = stored_orders.orders_between(client, midnight, at)
     return {
         "at": at.isoformat(),
         "time_zone": zone,

@@ -6,12 +6,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import redis
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from dispatch.errors import ServiceError
+from dispatch.storage.client import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +68,8 @@ def register_error_handlers(
             response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
         return response, status
 
-    @app.errorhandler(redis.RedisError)
-    def _storage_down(error: redis.RedisError) -> ResponseReturnValue:
+    @app.errorhandler(StorageError)
+    def _storage_down(error: StorageError) -> ResponseReturnValue:
         log.error("Redis error: %s", error)
         on_redis_error()
         body = error_body("storage_unavailable", "the store catalogue is unreachable; try again")

@@ -1,7 +1,12 @@
-"""Rate limits kept in Redis, so they hold across every web worker, and the pages' headers.
+"""Rate limits kept in Redis, so they hold across every web worker; and which routes are public.
 
 A fixed one-minute window per caller: a token's id where a token is sent, else the client
 address. Past the limit a request is a 429 with ``Retry-After`` (seconds to the next window).
+
+A route limited in the ``"public"`` bucket, ``@rate_limited("public")``, is a public route:
+anyone may call it without a token. That line is the one place that says so: the CORS header
+(:mod:`web.cors`) and the OpenAPI document's security (:mod:`web.openapi`) read it from the view
+(:func:`is_public`), never from a list of paths.
 """
 
 from __future__ import annotations
@@ -12,8 +17,8 @@ from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
 from flask import current_app, request
-from flask.typing import ResponseReturnValue
 
+from dispatch.storage.rate_limits import count_call
 from web.auth import known_principal
 from web.errors import ApiError
 from web.services import redis_client
@@ -21,6 +26,7 @@ from web.services import redis_client
 P = ParamSpec("P")
 R = TypeVar("R")
 WINDOW_S = 60
+PUBLIC = "public"  # the bucket of the routes anyone may call without a token
 
 
 def _caller() -> str:
@@ -31,7 +37,8 @@ def _caller() -> str:
 
 
 def rate_limited(bucket: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """At most the configured number of calls per minute per caller in ``bucket``."""
+    """At most the configured number of calls per minute per caller in ``bucket``; the bucket
+    ``"public"`` also makes the route public (see the module's docstring)."""
 
     def decorate(view: Callable[P, R]) -> Callable[P, R]:
         @wraps(view)
@@ -40,11 +47,8 @@ def rate_limited(bucket: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
             if limit > 0:
                 now = time.time()
                 window = int(now // WINDOW_S)
-                key = f"ratelimit:{bucket}:{_caller()}:{window}"
-                with redis_client().pipeline(transaction=True) as pipe:  # count with expiry
-                    pipe.incr(key)
-                    pipe.expire(key, WINDOW_S * 2)
-                    count = int(pipe.execute()[0])
+                count = count_call(redis_client(), bucket, _caller(), window=window,
+                                   window_s=WINDOW_S)  # fmt: skip
                 if count > limit:
                     retry = max(1, int((window + 1) * WINDOW_S - now) + 1)
                     raise ApiError(429, "rate_limited",
@@ -53,37 +57,17 @@ def rate_limited(bucket: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
                                    headers={"Retry-After": str(retry)})  # fmt: skip
             return view(*args, **kwargs)
 
+        limited.rate_limit_bucket = bucket  # type: ignore[attr-defined]  # read by is_public
         return limited
 
     return decorate
 
 
-_ALWAYS = (
-    ("X-Content-Type-Options", "nosniff"),
-    ("X-Frame-Options", "DENY"),
-    ("Referrer-Policy", "no-referrer"),
-)
-PUBLIC_PATHS = ("/api/v1/stores", "/api/v1/products", "/api/v1/track/", "/api/v1/map/",
-                "/api/v1/addresses")  # fmt: skip
+def rate_limit_bucket(view: Any) -> str | None:
+    """The bucket ``view`` is limited in (None: not rate limited)."""
+    return getattr(view, "rate_limit_bucket", None)
 
 
-def secure_headers(response: Any) -> ResponseReturnValue:
-    """Headers every answer carries: no sniffing, no framing, no referrer; a content policy on
-    pages; any origin may read the public API (search, products, tracking) from a browser."""
-    headers = response.headers
-    present = set(headers.keys(lower=True))  # one look instead of a scan per header
-    for name, value in _ALWAYS:
-        if name.lower() not in present:
-            headers.add(name, value)
-    if response.mimetype == "text/html":
-        tiles = current_app.config.get("TILE_ORIGIN", "")
-        headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-            f"img-src 'self' data: {tiles}".strip()
-            + "; connect-src 'self'; frame-ancestors 'none'",
-        )
-    public = request.method == "GET" and request.path.startswith(PUBLIC_PATHS)
-    if public and "access-control-allow-origin" not in present:
-        headers.add("Access-Control-Allow-Origin", "*")
-    return response  # type: ignore[no-any-return]
+def is_public(view: Any) -> bool:
+    """Whether anyone may call ``view`` without a token."""
+    return rate_limit_bucket(view) == PUBLIC

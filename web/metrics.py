@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import redis
 from flask import Flask, g, request
 from flask.wrappers import Response
 from prometheus_client import (
@@ -32,11 +31,11 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from dispatch import order_store
 from dispatch.orders import STATUSES, TRANSITIONS
 from dispatch.overview import order_risks
 from dispatch.settings import Settings
-from dispatch.storage.client import redis_client
+from dispatch.storage import orders as stored_orders
+from dispatch.storage.client import Client, StorageError, redis_client
 from dispatch.storage.leases import holder
 from dispatch.storage.plans import region_plans
 
@@ -157,7 +156,7 @@ class RedisFigures(Collector):
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: Client,
         *,
         clock: Callable[[], datetime],
         on_redis_error: Callable[[], None] = lambda: None,
@@ -173,7 +172,7 @@ class RedisFigures(Collector):
         up = GaugeMetricFamily(f"{PREFIX}_redis_up", "1 when the scrape could read Redis")
         try:
             figures = list(self._figures(self._clock()))
-        except redis.RedisError:
+        except StorageError:
             self._on_redis_error()
             up.add_metric([], 0)
             return [up]
@@ -182,7 +181,7 @@ class RedisFigures(Collector):
 
     def _figures(self, now: datetime) -> Iterator[Metric]:
         client = self._client
-        orders = order_store.open_orders(client)
+        orders = stored_orders.open_orders(client)
         plans = region_plans(client)
         by_status = GaugeMetricFamily(
             f"{PREFIX}_open_orders",

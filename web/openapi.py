@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+from flask import current_app
 
 from dispatch.orders import CHANNELS, FULFILMENTS, MAX_CAMPAIGN, MAX_LINES, MAX_QTY, STATUSES
 from geo.addresses import MAX_QUERY_LENGTH
@@ -10,7 +13,7 @@ from geo.stores import STORE_KINDS
 from geo.streets import STREET_CLASSES
 from web import addresses
 from web.auth import ROLES
-from web.limits import PUBLIC_PATHS
+from web.limits import is_public, rate_limit_bucket
 from web.params import SAFE_ID
 from web.stores import DEFAULT_LIMIT, DEFAULT_RADIUS_M, MAX_LIMIT, MAX_PAGE, MAX_RADIUS_M
 
@@ -890,23 +893,31 @@ def _ops_paths() -> dict[str, Any]:
     }  # fmt: skip
 
 
-# What anyone may call without a token (rate limited per address), and what phones call
-# (rate limited per token); everything else under /api/v1 needs a token.
-PUBLIC = PUBLIC_PATHS
-LIMITED = (*PUBLIC, "/api/v1/courier/")
+def _route_views() -> dict[tuple[str, str], Any]:
+    """Each operation's view ((path as the document writes it, method) -> view function)."""
+    views = {}
+    for rule in current_app.url_map.iter_rules():
+        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
+        for method in rule.methods or ():
+            views[(path, method.lower())] = current_app.view_functions[rule.endpoint]
+    return views
 
 
 def _with_access_rules(paths: dict[str, Any]) -> dict[str, Any]:
-    """Every operation's token requirement and the 401/403/429 answers that come with it."""
+    """Every operation's token requirement and the 401/403/429 answers that come with it, as its
+    route declares them: public (anyone, rate limited per address) where it is limited in the
+    public bucket (:mod:`web.limits`), else a token; a 429 where it is rate limited."""
     error = {"$ref": "#/components/responses/Error"}
+    views = _route_views()
     for path, operations in paths.items():
         if not path.startswith("/api/v1/"):
             continue
-        for operation in operations.values():
+        for method, operation in operations.items():
             responses = operation["responses"]
-            if path.startswith(LIMITED):
+            view = views.get((path, method))
+            if rate_limit_bucket(view) is not None:
                 responses.setdefault("429", error)
-            if path.startswith(PUBLIC) and not path.endswith(("/orders", "/stats", "/stock")):
+            if is_public(view):
                 operation["security"] = []
                 continue
             operation["security"] = [{"bearer": []}]

@@ -11,13 +11,13 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-import redis
 from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from dispatch import order_store
 from dispatch.errors import ConfigError
+from dispatch.storage import order_keys
+from dispatch.storage.client import Client, StorageError, ping
 from web.auth import bearer_token, current_principal
 from web.errors import ApiError, error_body
 from web.metrics import RedisFigures, exposition, scrape_registry
@@ -35,13 +35,13 @@ class LayoutCheck:
         self._resolution = resolution
         self.checked = False
 
-    def run(self, client: redis.Redis) -> None:
-        """Check now unless done; a mismatch is a :class:`ConfigError`, Redis away a RedisError."""
+    def run(self, client: Client) -> None:
+        """Check now unless done; a mismatch is a ConfigError, Redis away a StorageError."""
         if self.checked:
             return
         try:
-            order_store.check_layout(client, self._resolution)
-        except order_store.LayoutMismatchError as exc:
+            order_keys.check_layout(client, self._resolution)
+        except order_keys.LayoutMismatchError as exc:
             raise ConfigError(str(exc)) from exc
         self.checked = True
 
@@ -57,9 +57,9 @@ def ready() -> ResponseReturnValue:
     """Ready to serve: each check with its outcome; a 503 naming the failing ones."""
     checks: dict[str, dict[str, Any]] = {}
     try:
-        redis_client().ping()
+        ping(redis_client())
         checks["redis"] = {"ok": True}
-    except redis.RedisError as exc:
+    except StorageError as exc:
         web_metrics().redis_errors.inc()
         checks["redis"] = {"ok": False, "message": f"Redis unreachable: {exc}"}
     checks["catalogue"] = _catalogue_check(redis_ok=checks["redis"]["ok"])
@@ -67,7 +67,7 @@ def ready() -> ResponseReturnValue:
     try:
         layout.run(redis_client())
         checks["layout"] = {"ok": True}
-    except redis.RedisError:
+    except StorageError:
         checks["layout"] = {"ok": False, "message": "not checked yet: Redis unreachable"}
     except ConfigError as exc:
         checks["layout"] = {"ok": False, "message": str(exc)}
@@ -98,7 +98,7 @@ def _catalogue_check(*, redis_ok: bool) -> dict[str, Any]:
     if redis_ok:
         try:
             cache.index()  # builds the first index, or picks up a newer version
-        except redis.RedisError as exc:
+        except StorageError as exc:
             web_metrics().redis_errors.inc()
             return {"ok": False, "message": f"index not built: {exc}"}
     if cache.version is None:

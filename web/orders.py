@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.routing import BaseConverter
 
-from dispatch import delivery_codes, order_store
+from dispatch import order_store
 from dispatch.intake import (
     DeliverAtError,
     IdempotencyConflictError,
@@ -42,6 +42,8 @@ from dispatch.orders import (
     OrderRequest,
 )
 from dispatch.stats import REPEAT_WITHIN, RETURNING_LOOKBACK, store_figures
+from dispatch.storage import code_tries
+from dispatch.storage import orders as stored_orders
 from web.auth import STAFF, Principal, allow, current_principal, require_own
 from web.courier import needs_id_check
 from web.errors import ApiError, error_body, invalid_parameters
@@ -265,7 +267,7 @@ def list_my_orders() -> ResponseReturnValue:
     args.finish()
     subject = current_principal().subject
     assert subject is not None  # a shopper token is bound to its shopper
-    page = _page(lambda: order_store.shopper_orders(redis_client(), subject, cursor=cursor,
+    page = _page(lambda: stored_orders.shopper_orders(redis_client(), subject, cursor=cursor,
                                                     limit=limit))  # fmt: skip
     return jsonify(orders=page.orders, count=len(page.orders), next_cursor=page.next_cursor)
 
@@ -395,9 +397,9 @@ def _idempotency_scope() -> str | None:
 def _intake() -> Intake:
     client = redis_client()
     return Intake(
-        client,
+        stored_orders.RedisOrderStore(client),
         index=catalogue_index(),
-        products=order_store.load_products(client),
+        products=stored_orders.load_products(client),
         travel=current_app.extensions["travel"],
         rules=current_app.extensions["intake_rules"],
         now=now(),
@@ -449,7 +451,7 @@ def _error_json(error: ApiError) -> dict[str, Any]:
 
 
 def _order_or_404(order_id: str) -> dict[str, Any]:
-    order = order_store.get_order(redis_client(), order_id)
+    order = stored_orders.get_order(redis_client(), order_id)
     if order is None:
         raise ApiError(404, "order_not_found", f"no order with id {order_id!r}", {"id": order_id})
     return order
@@ -577,7 +579,7 @@ def collect_order(order_id: str) -> ResponseReturnValue:
         raise ApiError(422, "id_check_required", "the order holds age-restricted items: check "
                        "the buyer's ID and send id_checked true, or cancel the order",
                        {"field": "id_checked"})  # fmt: skip
-    judged = delivery_codes.try_code(redis_client(), order_id, given=str(code),
+    judged = code_tries.try_code(redis_client(), order_id, given=str(code),
                                      expected=delivery_code(order_id),
                                      courier_id=f"store staff ({current_principal().subject})",
                                      at=now())  # fmt: skip
@@ -598,7 +600,7 @@ def unlock_delivery_code(order_id: str) -> ResponseReturnValue:
     """Dispatchers: lift the lock that wrong delivery codes put on an order (after checking
     with the shopper), and forget those tries."""
     _order_or_404(order_id)
-    lock = delivery_codes.unlock(redis_client(), order_id)
+    lock = code_tries.unlock(redis_client(), order_id)
     return jsonify(order_id=order_id, was_locked=lock is not None, lock=lock)
 
 
@@ -619,7 +621,7 @@ def transition(
 ) -> dict[str, Any]:  # fmt: skip
     """The one way the API moves an order (a 404 or a 409 for what cannot move)."""
     try:
-        order = order_store.change_status(
+        order = stored_orders.change_status(
             redis_client(), order_id, target, at=now(), note=note, only_from=only_from,
             set_fields=set_fields,
         )  # fmt: skip
@@ -660,7 +662,7 @@ def list_store_orders(store_id: str) -> ResponseReturnValue:
     if fulfilment and len(fulfilment) > 1:
         raise invalid_parameters({"fulfilment": "give one fulfilment"})
     kind = next(iter(fulfilment)) if fulfilment else None
-    page = _page(lambda: order_store.store_orders_page(redis_client(), slot, status=chosen,
+    page = _page(lambda: stored_orders.store_orders_page(redis_client(), slot, status=chosen,
                                                        fulfilment=kind, cursor=cursor,
                                                        limit=limit))  # fmt: skip
     return jsonify(orders=page.orders, count=len(page.orders), next_cursor=page.next_cursor)
@@ -680,10 +682,10 @@ def store_stats(store_id: str) -> ResponseReturnValue:
     if start >= end:
         raise invalid_parameters({"from": "must be before to"})
     client = redis_client()
-    orders = order_store.store_orders_between(client, slot, start, end)
+    orders = stored_orders.store_orders_between(client, slot, start, end)
     # around the period: earlier orders tell returning shoppers, later ones count repeats
-    history = order_store.store_orders_between(client, slot, start - RETURNING_LOOKBACK, start)
-    history += order_store.store_orders_between(client, slot, end, end + REPEAT_WITHIN)
+    history = stored_orders.store_orders_between(client, slot, start - RETURNING_LOOKBACK, start)
+    history += stored_orders.store_orders_between(client, slot, end, end + REPEAT_WITHIN)
     figures = store_figures(orders, history=history)
     return jsonify(
         store_id=store_id, **{"from": start.isoformat(), "to": end.isoformat()}, **figures
@@ -694,7 +696,7 @@ def store_stats(store_id: str) -> ResponseReturnValue:
 @allow("store", *STAFF)
 def read_stock(store_id: str) -> ResponseReturnValue:
     slot = _known_store(store_id)
-    return jsonify(store_id=store_id, stock=order_store.stock_levels(redis_client(), slot))
+    return jsonify(store_id=store_id, stock=stored_orders.stock_levels(redis_client(), slot))
 
 
 @bp.post("/stores/<store_id>/stock")
@@ -713,7 +715,7 @@ def push_stock(store_id: str) -> ResponseReturnValue:
     if not isinstance(items, list) or not 1 <= len(items) <= 1000:
         problems["items"] = "required: a list of 1 to 1000 {sku, qty} entries"
     else:
-        known = order_store.load_products(redis_client())
+        known = stored_orders.load_products(redis_client())
         seen: set[str] = set()
         for i, item in enumerate(items):
             sku = item.get("sku") if isinstance(item, dict) else None
@@ -736,19 +738,19 @@ def push_stock(store_id: str) -> ResponseReturnValue:
         raise invalid_parameters(problems)
     client = redis_client()
     if mode == "set":
-        order_store.set_stock(client, slot, changes)
+        stored_orders.set_stock(client, slot, changes)
     else:
         try:
-            order_store.adjust_stock(client, slot, changes)
+            stored_orders.adjust_stock(client, slot, changes)
         except order_store.NegativeStockError as exc:
             raise ApiError(409, "negative_stock", str(exc)) from exc
-    return jsonify(store_id=store_id, stock=order_store.stock_levels(client, slot))
+    return jsonify(store_id=store_id, stock=stored_orders.stock_levels(client, slot))
 
 
 @bp.get("/products")
 @rate_limited("public")
 def list_products() -> ResponseReturnValue:
-    products = order_store.load_products(redis_client())
+    products = stored_orders.load_products(redis_client())
     return jsonify(products=[p.to_record() for p in sorted(products.values(), key=lambda p: p.sku)])
 
 

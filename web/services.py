@@ -7,20 +7,20 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, cast
 
-import redis
 from flask import current_app
 
 from dispatch.order_store import StoreSlot
+from dispatch.storage.catalogue import CatalogueCache
+from dispatch.storage.client import Client
 from geo.index import StoreIndex
 from geo.stores import Store
-from web.catalogue_cache import CatalogueCache
 from web.metrics import WebMetrics
 
 ATTRIBUTION = "Store and map data © OpenStreetMap contributors, ODbL 1.0"
 
 
-def redis_client() -> redis.Redis:
-    return cast(redis.Redis, current_app.extensions["redis"])
+def redis_client() -> Client:
+    return cast(Client, current_app.extensions["redis"])
 
 
 def web_metrics() -> WebMetrics:

@@ -12,8 +12,9 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from dispatch import order_store
+from dispatch.storage import orders as stored_orders
 from geo.index import NearbyQuery, Ranked, StoreIndex, is_open
+from geo.store_pieces import MappedPieces, StorePieces, dump, store_fields, store_pieces
 from geo.stores import STORE_KINDS, Store
 from web.errors import ApiError
 from web.limits import rate_limited
@@ -27,7 +28,6 @@ from web.services import (
     store_slot,
     web_metrics,
 )
-from web.store_pieces import MappedPieces, StorePieces, dump, store_fields, store_pieces
 
 bp = Blueprint("stores", __name__, url_prefix="/api/v1/stores")
 
@@ -99,7 +99,7 @@ def nearby() -> ResponseReturnValue:
     skus = args.values("sku", max_items=MAX_SKUS)
     delivers_to = args.point("delivers_to")
     if skus:
-        unknown = sorted(set(skus) - set(order_store.load_products(redis_client())))
+        unknown = sorted(set(skus) - set(stored_orders.load_products(redis_client())))
         if unknown:
             args.problems["sku"] = f"unknown sku(s): {echoed(unknown)}"
     args.finish()
@@ -137,7 +137,7 @@ def _with_stock(index: StoreIndex, query: NearbyQuery, skus: list[str]) -> Ranke
     while True:
         positions, metres = index.ranked(replace(query, limit=min(fetch, len(index) or 1)))
         stores = [index.store_at(p) for p in positions]
-        stocked = order_store.stores_stocking(
+        stocked = stored_orders.stores_stocking(
             redis_client(), [store_slot(store) for store in stores], skus
         )
         found = [

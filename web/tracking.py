@@ -15,9 +15,9 @@ from typing import Any, cast
 from flask import Blueprint, current_app, jsonify, render_template
 from flask.typing import ResponseReturnValue
 
-from dispatch import order_store
 from dispatch.orders import FORWARD, PICKUP_FORWARD, TRANSITIONS, collect_by
 from dispatch.plans import routes_of
+from dispatch.storage import orders as stored_orders
 from dispatch.storage.plans import current_plan
 from dispatch.storage.positions import positions
 from web.errors import ApiError
@@ -55,7 +55,7 @@ def order_of_token(token: str) -> dict[str, Any]:
     # as bytes: compare_digest refuses str with non-ASCII characters (a 500, found by fuzzing)
     if not order_id or not hmac.compare_digest(tracking_token(order_id).encode(), token.encode()):
         raise ApiError(404, "tracking_not_found", "no order for this tracking link")
-    order = order_store.get_order(redis_client(), order_id)
+    order = stored_orders.get_order(redis_client(), order_id)
     if order is None:
         raise ApiError(404, "tracking_not_found", "no order for this tracking link")
     return order
@@ -90,7 +90,7 @@ def tracking_view(order: dict[str, Any]) -> dict[str, Any]:
     if order["status"] == "picked_up" and courier_id is not None:
         ping = positions(client).get(courier_id)
         position = ping.to_record() if ping else None
-    names = order_store.load_products(client)
+    names = stored_orders.load_products(client)
     items = [item | {"name": names[item["sku"]].name if item["sku"] in names else item["sku"]}
              for item in order["items"]]  # fmt: skip
     customer = order["customer"]

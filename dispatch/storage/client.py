@@ -9,11 +9,13 @@ from redis.cluster import ClusterNode
 
 from dispatch.settings import Settings
 
-Client = redis.Redis  # what storage functions take: callers outside storage never import redis
-StorageError = redis.RedisError  # what any of them raises when Redis fails or is away
+# What the rest of the service names without importing redis: the client it is handed, and the
+# error any Redis command may raise (the web answers it as a 503).
+Client = redis.Redis
+StorageError = redis.RedisError
 
 
-def redis_client(settings: Settings, *, socket_timeout: float | None = 5) -> redis.Redis:
+def redis_client(settings: Settings, *, socket_timeout: float | None = 5) -> Client:
     """A client for the service's Redis: a Redis Cluster where its nodes are set, the
     Sentinel-elected master where sentinels are set (it follows a fail-over), else
     ``REDIS_URL``, else the project's own redis-server."""
@@ -36,3 +38,8 @@ def redis_client(settings: Settings, *, socket_timeout: float | None = 5) -> red
 
         url = start_local_redis(settings.var_dir / "redis", settings.local_redis_port)
     return redis.Redis.from_url(url, socket_timeout=socket_timeout, socket_connect_timeout=2)
+
+
+def ping(client: Client) -> None:
+    """Return if Redis answers; a StorageError if it does not (the readiness probe's check)."""
+    client.ping()

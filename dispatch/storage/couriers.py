@@ -15,6 +15,8 @@ import redis
 
 from dispatch import order_store
 from dispatch.couriers import CourierProfile
+from dispatch.storage import order_keys
+from dispatch.storage import orders as stored_orders
 from dispatch.storage.pins import pins
 from dispatch.storage.plans import current_plan
 from dispatch.storage.replies import text_hash
@@ -75,7 +77,7 @@ def picked_up_fields(order_id: str, courier_id: str) -> Fields:
 def carriers(client: redis.Redis) -> dict[str, str]:
     """Order id -> the courier that reported picking it up."""
     pipe = client.pipeline(transaction=False)
-    for home in order_store.homes(client):
+    for home in order_keys.homes(client):
         pipe.hgetall(carried_key(home))
     return {k: v for raw in pipe.execute() for k, v in text_hash(raw).items()}
 
@@ -83,7 +85,7 @@ def carriers(client: redis.Redis) -> dict[str, str]:
 def carried_by(client: redis.Redis, courier_id: str) -> list[str]:
     """The open orders this courier has picked up and not yet delivered."""
     on_board = {o for o, c in carriers(client).items() if c == courier_id}
-    return sorted(r["id"] for r in order_store.open_orders(client)
+    return sorted(r["id"] for r in stored_orders.open_orders(client)
                   if r["id"] in on_board and r["status"] == "picked_up")  # fmt: skip
 
 

@@ -6,7 +6,8 @@ import hashlib
 
 import redis
 
-from dispatch import delivery_codes, order_store
+from dispatch.storage import code_tries
+from dispatch.storage import orders as stored_orders
 from dispatch.storage.plans import PLAN_VERSION_KEY
 from dispatch.storage.positions import POSITIONS_KEY
 
@@ -16,6 +17,6 @@ def overview_fingerprint(client: redis.Redis) -> str:
     with client.pipeline(transaction=False) as pipe:
         pipe.get(PLAN_VERSION_KEY)
         pipe.hgetall(POSITIONS_KEY)
-        replies = [*pipe.execute(), order_store.open_order_ids(client),
-                   sorted(delivery_codes.code_locks(client))]  # fmt: skip
+        replies = [*pipe.execute(), stored_orders.open_order_ids(client),
+                   sorted(code_tries.code_locks(client))]  # fmt: skip
     return hashlib.sha256(repr(replies).encode()).hexdigest()

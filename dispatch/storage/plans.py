@@ -12,10 +12,10 @@ from typing import Any
 
 import redis
 
-from dispatch import order_store
 from dispatch.planner import DispatchPlan
 from dispatch.plans import CurrentPlan, RegionPlan
 from dispatch.regions import ALL
+from dispatch.storage import order_keys
 from dispatch.storage.pins import pins, set_pin
 from dispatch.storage.replies import decoded
 
@@ -34,7 +34,7 @@ def planned_regions(client: redis.Redis) -> set[str]:
 def region_plans(client: redis.Redis) -> dict[str, RegionPlan]:
     """Each planned region's latest plan, by region."""
     names = sorted(planned_regions(client))
-    raws = order_store.get_many(client, [plan_key(name) for name in names])
+    raws = order_keys.get_many(client, [plan_key(name) for name in names])
     return {
         name: RegionPlan.from_record(json.loads(raw), region=name)
         for name, raw in zip(names, raws, strict=True)

@@ -7,9 +7,9 @@ from datetime import datetime
 
 import redis
 
-from dispatch import order_store
 from dispatch.plans import routes_of
 from dispatch.snapshot import Snapshot, planner_snapshot
+from dispatch.storage import orders as stored_orders
 from dispatch.storage.couriers import carriers, load_couriers
 from dispatch.storage.pins import pins
 from dispatch.storage.plans import current_plan
@@ -24,7 +24,7 @@ def snapshot(
     (see :func:`dispatch.snapshot.planner_snapshot`)."""
     carried_by = carriers_of_record(client)
     pinned = pins(client)
-    records = order_store.open_orders(client)
+    records = stored_orders.open_orders(client)
     return planner_snapshot(
         records, load_couriers(client), pings=positions(client), pinned=pinned,
         carried_by=carried_by, store_of=store_of, now=now,

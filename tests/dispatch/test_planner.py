@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dispatch.planner import CourierState, DispatchPlan, OpenOrder, pin_refusal, plan_dispatch
-from dispatch.settings import PROJECT_ROOT, Settings, travel_model
+from dispatch.road_extracts import travel_model
+from dispatch.settings import PROJECT_ROOT, Settings
 from geo.roads import RoadNetworkTravel
 from geo.travel import StraightLineTravel
 

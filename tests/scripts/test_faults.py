@@ -16,14 +16,14 @@ from typing import Any
 import redis
 from flask.testing import FlaskClient
 
-from dispatch import order_store
 from dispatch.settings import PROJECT_ROOT, Settings
+from dispatch.storage import orders as stored_orders
 from dispatch.storage.plans import current_plan
 from dispatch.storage.server import start_local_redis, stop_local_redis
+from dispatch.storage.tokens import issue_token
 from tests.conftest import DEMO_CATALOGUE, DEMO_PRODUCTS, DEMO_STOCK, _free_port, bearer
 from tests.web.test_orders_api import order_body
 from web import create_app
-from web.auth import issue_token
 
 FLASK = [sys.executable, "-m", "flask", "--app", "app"]
 COURIERS = PROJECT_ROOT / "data" / "demo_couriers.csv"
@@ -102,8 +102,8 @@ def test_killing_the_worker_and_redis_loses_no_order_and_no_pick_up(tmp_path: Pa
         ids |= {place(shop, f"H-{i}") for i in range(3)}
         plan = plan_covering(client, ids)
         assert holder(plan, picked) == {courier}, "a started leg changed hands"
-        assert all(order_store.get_order(client, i) is not None for i in ids), "an order was lost"
-        assert order_store.get_order(client, picked)["status"] == "picked_up"  # type: ignore[index]
+        assert all(stored_orders.get_order(client, i) is not None for i in ids), "an order was lost"
+        assert stored_orders.get_order(client, picked)["status"] == "picked_up"  # type: ignore[index]
         assert worker.poll() is None, "the worker died with Redis instead of waiting for it"
     finally:
         worker.kill()

@@ -10,10 +10,10 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
+from dispatch.storage.tokens import TOKENS_KEY, list_tokens
 from tests.conftest import bearer, token_for
 from tests.web.conftest import courier_body
 from tests.web.test_orders_api import order_body, place
-from web.auth import TOKENS_KEY, list_tokens
 
 FULIN = "osm-way-617553270"
 
@@ -128,7 +128,7 @@ def test_tokens_are_kept_hashed_and_can_be_revoked(
     cli_id, cli_token = issued.output.split()
     assert shop.get("/api/v1/courier/legs", headers=bearer(cli_token)).status_code == 200
     assert runner.invoke(args=["tokens", "revoke", cli_id]).exit_code == 0
-    assert cli_id not in {t["id"] for t in list_tokens(redis_client)}
+    assert cli_id not in {t.principal.token_id for t in list_tokens(redis_client)}
 
 
 @pytest.mark.parametrize(
@@ -167,7 +167,7 @@ def test_tokens_only_for_couriers_and_stores_that_exist(
         args=["tokens", "issue", "--role", role, "--subject", subject]
     )
     assert issued.exit_code != 0 and "--subject" in issued.output
-    assert [t["role"] for t in list_tokens(redis_client)] == ["admin"]
+    assert [t.principal.role for t in list_tokens(redis_client)] == ["admin"]
     assert shop.post("/api/v1/couriers", json=courier_body("c1")).status_code == 201
     for role, subject in (("courier", "c1"), ("store", "osm-way-617553270")):
         made = shop.post("/api/v1/admin/tokens", json={"role": role, "subject": subject})

@@ -15,12 +15,12 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from dispatch.settings import Settings
+from dispatch.storage.catalogue import current_version, read_catalogue, save_catalogue
 from geo.distance import haversine_m
 from geo.stores import Store
 from tests.conftest import DEMO_CATALOGUE, FIXED_NOW
 from tests.geo.test_index import make_stores
 from web import create_app
-from web.catalogue_store import current_version, read_catalogue, save_catalogue
 
 
 def test_save_and_read_round_trip(redis_client: redis.Redis, demo_stores: list[Store]) -> None:
@@ -109,7 +109,7 @@ def test_large_catalogue_rebuilds_in_the_background(
     redis_client: redis.Redis, demo_stores: list[Store]
 ) -> None:
     """Past the threshold, the old index answers until the new one is ready, then it swaps."""
-    from web.catalogue_cache import CatalogueCache
+    from dispatch.storage.catalogue import CatalogueCache
 
     save_catalogue(redis_client, demo_stores, source="first")
     cache = CatalogueCache(redis_client, poll_s=0.0, background_from=10)
@@ -129,17 +129,17 @@ def test_threads_wait_for_the_first_build(
 ) -> None:
     """Threads arriving while a worker builds its first index get that index, never an empty one
     (a gthread worker's first requests come at once)."""
-    from web import catalogue_cache
+    from dispatch.storage import catalogue
 
     save_catalogue(redis_client, demo_stores, source="demo")
-    slow_read = catalogue_cache.read_catalogue
+    slow_read = catalogue.read_catalogue
 
     def read_slowly(*args: Any, **kwargs: Any) -> Any:
         time.sleep(0.3)
         return slow_read(*args, **kwargs)
 
-    monkeypatch.setattr(catalogue_cache, "read_catalogue", read_slowly)
-    cache = catalogue_cache.CatalogueCache(redis_client, poll_s=60.0)
+    monkeypatch.setattr(catalogue, "read_catalogue", read_slowly)
+    cache = catalogue.CatalogueCache(redis_client, poll_s=60.0)
     sizes: list[int] = []
     threads = [threading.Thread(target=lambda: sizes.append(len(cache.index()))) for _ in range(8)]
     for thread in threads:

@@ -13,7 +13,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from dispatch.errors import ConfigError
-from dispatch.settings import PROJECT_ROOT, Settings, travel_model
+from dispatch.road_extracts import travel_model
+from dispatch.settings import PROJECT_ROOT, Settings
 from dispatch.storage.couriers import load_couriers
 from geo.catalogue import load_catalogue
 from geo.roads import RoadNetworksTravel, RoadNetworkTravel

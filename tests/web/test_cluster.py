@@ -17,9 +17,12 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from dispatch import delivery_codes, order_store
+from dispatch import order_store
 from dispatch.regions import region_of
 from dispatch.settings import Settings
+from dispatch.storage import code_tries, order_keys
+from dispatch.storage import orders as stored_orders
+from dispatch.storage.catalogue import save_catalogue
 from dispatch.storage.client import redis_client as connect
 from dispatch.storage.courier_events import courier_events_key
 from dispatch.storage.couriers import carried_key, carriers
@@ -30,7 +33,6 @@ from geo.stores import Store
 from tests.conftest import DEMO_PRODUCTS, DEMO_STOCK, FIXED_NOW, bearer, make_app, token_for
 from tests.web.conftest import SPOTS, courier_body
 from tests.web.test_orders_api import order_body, place
-from web.catalogue_store import save_catalogue
 from web.tracking import delivery_code
 
 RESOLUTION = 7  # the demo's 47 stores fall in six regions, spread over all three nodes
@@ -97,18 +99,18 @@ def test_orders_stock_and_courier_records_of_a_region_share_one_slot(
     by_id = {s.id: s for s in demo_stores}
     nodes = set()
     for order_id in ids:
-        record = order_store.get_order(cluster, order_id)
+        record = stored_orders.get_order(cluster, order_id)
         assert record is not None
         store = by_id[record["store_id"]]
         home = region_of(store.lat, store.lng, RESOLUTION)
         assert order_store.home_of(order_id) == home  # the id names the store's region
         slot = order_store.StoreSlot(store.id, home)
-        keys = [order_store.order_key(order_id), order_store.stock_key(slot),
-                order_store.capacity_key(slot), order_store.open_key(home),
+        keys = [order_keys.order_key(order_id), order_keys.stock_key(slot),
+                order_keys.capacity_key(slot), order_keys.open_key(home),
                 carried_key(home), courier_events_key("c0", order_id),
-                delivery_codes.tries_key(home), delivery_codes.locks_key(home)]  # fmt: skip
+                code_tries.tries_key(home), code_tries.locks_key(home)]  # fmt: skip
         assert len({cluster.keyslot(key) for key in keys}) == 1
-        nodes.add(_node_of(cluster, order_store.order_key(order_id)))
+        nodes.add(_node_of(cluster, order_keys.order_key(order_id)))
     assert len(nodes) >= 2, "the regions' orders should spread over the cluster's nodes"
 
     # stock read across slots answers the nearby-with-goods search; a store's stats read its own
@@ -120,12 +122,12 @@ def test_orders_stock_and_courier_records_of_a_region_share_one_slot(
     assert shop.get(f"/api/v1/stores/{store_id}/stats").status_code == 200
 
     # a cancel gives the stock back in the same transaction
-    cancelled = order_store.get_order(cluster, ids[-1])
+    cancelled = stored_orders.get_order(cluster, ids[-1])
     assert cancelled is not None
     shelf = order_store.StoreSlot(cancelled["store_id"], order_store.home_of(ids[-1]))
-    level = order_store.stock_levels(cluster, shelf)["water-600ml"]
+    level = stored_orders.stock_levels(cluster, shelf)["water-600ml"]
     assert shop.post(f"/api/v1/orders/{ids[-1]}/cancel").status_code == 200
-    assert order_store.stock_levels(cluster, shelf)["water-600ml"] == level + 1
+    assert stored_orders.stock_levels(cluster, shelf)["water-600ml"] == level + 1
     assert shop.post("/api/v1/orders/rebalance").status_code == 200
 
 
@@ -182,7 +184,7 @@ def test_plans_leases_and_courier_events_work_on_the_cluster(
     resent = shop.post("/api/v1/courier/events", json=first, headers=phone)
     assert resent.get_json()["replayed"] is True
     assert carriers(cluster)[order_id] == courier
-    assert order_id not in order_store.open_order_ids(cluster)
+    assert order_id not in stored_orders.open_order_ids(cluster)
     overview = shop.get("/api/v1/dispatch/overview")
     assert overview.status_code == 200 and overview.get_json()["kpis"]
 

@@ -15,11 +15,11 @@ from flask.testing import FlaskClient
 from playwright.sync_api import Browser, expect
 
 from dispatch.settings import Settings
+from dispatch.storage.catalogue import save_catalogue
 from geo.stores import Store
 from tests.conftest import FIXED_NOW, make_app, token_for
 from tests.web.conftest import courier_body
 from tests.web.test_orders_api import order_body
-from web.catalogue_store import save_catalogue
 
 PHONE = {"width": 390, "height": 844}
 

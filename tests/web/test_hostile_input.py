@@ -16,7 +16,8 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dispatch import order_store
+from dispatch.storage import order_keys
+from dispatch.storage import orders as stored_orders
 from tests.conftest import FIXED_NOW, bearer, slot, token_for
 from tests.web.conftest import courier_body
 from tests.web.test_orders_api import order_body
@@ -44,7 +45,7 @@ def test_junk_bodies_are_refused_cleanly(
     shop: FlaskClient, redis_client: redis.Redis, path: str
 ) -> None:
     """Every junk body gets a 4xx JSON error; no order, stock change or courier appears."""
-    before = order_store.stock_levels(redis_client, slot("osm-way-617553270"))
+    before = stored_orders.stock_levels(redis_client, slot("osm-way-617553270"))
     for body in JUNK:
         response = shop.post(path, json=body)
         if path.endswith("/batch") and response.status_code == 200:
@@ -54,8 +55,8 @@ def test_junk_bodies_are_refused_cleanly(
             continue
         assert 400 <= response.status_code < 500, (path, body, response.status_code)
         assert set(response.get_json()["error"]) == {"code", "message", "details"}
-    assert redis_client.xlen(order_store.ORDER_STREAM) == 0
-    assert order_store.stock_levels(redis_client, slot("osm-way-617553270")) == before
+    assert redis_client.xlen(order_keys.ORDER_STREAM) == 0
+    assert stored_orders.stock_levels(redis_client, slot("osm-way-617553270")) == before
     assert not redis_client.exists("couriers")
 
 
@@ -258,12 +259,12 @@ def test_a_stock_push_naming_a_sku_twice_changes_nothing(
 ) -> None:
     """Two lines for one sku: which level was meant? A 400 naming the second, nothing changed
     (a set kept the last)."""
-    before = order_store.stock_levels(redis_client, slot(FULIN))
+    before = stored_orders.stock_levels(redis_client, slot(FULIN))
     items = [{"sku": "water-600ml", "qty": 3}, {"sku": "water-600ml", "qty": 9}]
     response = shop.post(f"/api/v1/stores/{FULIN}/stock", json={"mode": mode, "items": items})
     assert response.status_code == 400
     assert list(response.get_json()["error"]["details"]["fields"]) == ["items[1].sku"]
-    assert order_store.stock_levels(redis_client, slot(FULIN)) == before
+    assert stored_orders.stock_levels(redis_client, slot(FULIN)) == before
 
 
 @pytest.mark.parametrize("text", ["a\x00b", "a\x1bb", "a\x7fb", "\x85"])
@@ -276,7 +277,7 @@ def test_control_characters_are_not_stored(
         response = shop.post("/api/v1/orders", json=order_body(**{field: text}))
         assert response.status_code == 400
         assert field in response.get_json()["error"]["details"]["fields"]
-    assert redis_client.xlen(order_store.ORDER_STREAM) == 0
+    assert redis_client.xlen(order_keys.ORDER_STREAM) == 0
     fine = shop.post("/api/v1/orders", json=order_body(address="a\tb\r\nc"))
     assert (
         fine.status_code == 201 and fine.get_json()["order"]["customer"]["address"] == "a\tb\r\nc"
@@ -578,4 +579,4 @@ def test_an_idempotency_key_with_control_characters_is_refused(
     response = shop.post("/api/v1/orders", json=order_body(), headers={"Idempotency-Key": "k\x01"})
     assert response.status_code == 400
     assert "Idempotency-Key" in response.get_json()["error"]["details"]["fields"]
-    assert redis_client.xlen(order_store.ORDER_STREAM) == 0
+    assert redis_client.xlen(order_keys.ORDER_STREAM) == 0

@@ -16,13 +16,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from dispatch.settings import Settings
 from dispatch.storage import leases
+from dispatch.storage.catalogue import save_catalogue
 from dispatch.worker import WorkerMetrics, replan_once
 from geo.stores import Store
 from geo.travel import StraightLineTravel
 from tests.conftest import FIXED_NOW, bearer, make_app, token_for
 from tests.web.test_courier_api import event, planned  # noqa: F401  (a fixture)
 from tests.web.test_orders_api import order_body, place
-from web.catalogue_store import save_catalogue
 
 P = "nearby_dispatch"
 Figures = dict[tuple[str, frozenset[tuple[str, str]]], float]

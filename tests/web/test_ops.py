@@ -7,12 +7,12 @@ from pathlib import Path
 import redis
 from flask import Flask
 
-from dispatch import order_store
 from dispatch.settings import Settings
+from dispatch.storage import order_keys
+from dispatch.storage.catalogue import save_catalogue
 from dispatch.storage.server import start_local_redis, stop_local_redis
 from geo.stores import Store
 from tests.conftest import _free_port, make_app
-from web.catalogue_store import save_catalogue
 
 AWAY = "redis://127.0.0.1:1/0"  # nothing listens there
 
@@ -75,6 +75,6 @@ def test_a_worker_started_without_redis_checks_the_layout_once_it_is_back(
     try:
         save_catalogue(redis.Redis.from_url(url), demo_stores, source="demo")
         assert client.get("/readyz").status_code == 200
-        assert redis.Redis.from_url(url).get(order_store.LAYOUT_KEY) == b"2:all"
+        assert redis.Redis.from_url(url).get(order_keys.LAYOUT_KEY) == b"2:all"
     finally:
         stop_local_redis(url)

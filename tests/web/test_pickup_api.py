@@ -9,9 +9,11 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from dispatch import order_store
 from dispatch.settings import Settings
+from dispatch.storage import order_keys
+from dispatch.storage import orders as stored_orders
 from dispatch.storage.snapshot import snapshot
+from dispatch.storage.tokens import issue_token
 from dispatch.worker import replan_once, sweep_pickups
 from geo.distance import haversine_m
 from geo.stores import Store
@@ -19,7 +21,6 @@ from geo.travel import StraightLineTravel
 from tests.conftest import FIXED_NOW, bearer, make_app, slot, token_for
 from tests.web.conftest import courier_body
 from tests.web.test_orders_api import FULIN, FUSHUN, order_body, place
-from web.auth import issue_token
 
 FAR_EAST = {"lat": 24.18, "lng": 120.68}  # ~7 km from the nearest demo store: past every radius
 HOLD = timedelta(hours=2)
@@ -45,7 +46,7 @@ def test_a_pick_up_goes_to_the_nearest_open_store_with_the_goods_and_no_courier(
     passed = {p["store_id"]: p["reasons"] for p in order["match"]["passed_over"]}
     assert passed[FULIN] == ["out_of_stock"]
     delivery = place(shop, order_body("D-1", **milk)).get_json()["order"]
-    assert order_store.open_order_ids(redis_client) == [delivery["id"]]
+    assert stored_orders.open_order_ids(redis_client) == [delivery["id"]]
     stores = {s.id: s for s in demo_stores}
     orders, _, _ = snapshot(redis_client, store_of=stores.get, now=FIXED_NOW)
     assert [o.id for o in orders] == [delivery["id"]]
@@ -109,8 +110,8 @@ def test_store_staff_prepare_hand_over_against_the_code(
     again = shop.post(f"/api/v1/orders/{order_id}/collect",
                       json={"code": tracking["delivery_code"]}, headers=staff)  # fmt: skip
     assert again.status_code == 409
-    assert order_id not in order_store.open_order_ids(redis_client)
-    assert not redis_client.zrange(order_store.pickup_key("all"), 0, -1)
+    assert order_id not in stored_orders.open_order_ids(redis_client)
+    assert not redis_client.zrange(order_keys.pickup_key("all"), 0, -1)
 
 
 def test_each_fulfilment_keeps_to_its_own_steps(
@@ -141,10 +142,10 @@ def test_an_uncollected_pick_up_expires_and_gives_its_stock_back(
     """Kept two hours after ready (PICKUP_HOLD_SECONDS): a sweep a second before changes
     nothing, one at the time lets it expire with its stock and slot back; sweeping again, or
     after a hand-over, does nothing."""
-    shelf = order_store.stock_levels(redis_client, slot(FULIN))["water-600ml"]
+    shelf = stored_orders.stock_levels(redis_client, slot(FULIN))["water-600ml"]
     first = place(shop, pickup_body("E-1", store_id=FULIN)).get_json()["order"]
     second = place(shop, pickup_body("E-2", store_id=FULIN)).get_json()["order"]
-    assert order_store.stock_levels(redis_client, slot(FULIN))["water-600ml"] == shelf - 2
+    assert stored_orders.stock_levels(redis_client, slot(FULIN))["water-600ml"] == shelf - 2
     for order in (first, second):
         assert shop.post(f"/api/v1/orders/{order['id']}/status",
                          json={"status": "ready"}).status_code == 200  # fmt: skip
@@ -157,10 +158,10 @@ def test_an_uncollected_pick_up_expires_and_gives_its_stock_back(
     ]
     expired = shop.get(f"/api/v1/orders/{first['id']}").get_json()["order"]
     assert expired["status"] == "expired" and "not collected by" in expired["events"][-1]["note"]
-    assert order_store.stock_levels(redis_client, slot(FULIN))["water-600ml"] == shelf - 1
-    capacity = redis_client.zrange(order_store.capacity_key(slot(FULIN)), 0, -1)
+    assert stored_orders.stock_levels(redis_client, slot(FULIN))["water-600ml"] == shelf - 1
+    capacity = redis_client.zrange(order_keys.capacity_key(slot(FULIN)), 0, -1)
     assert first["id"].encode() not in capacity and second["id"].encode() in capacity
-    assert order_store.expire_uncollected(redis_client, now=ready_at + 2 * HOLD, hold=HOLD) == []
+    assert stored_orders.expire_uncollected(redis_client, now=ready_at + 2 * HOLD, hold=HOLD) == []
     tracked = shop.get(f"/api/v1/orders/{first['id']}").get_json()["order"]
     assert tracked["status"] == "expired"
 
@@ -210,7 +211,7 @@ def test_a_chosen_store_that_cannot_says_why_and_which_could(
     written; an unknown chosen store is a 422 naming store_id."""
     alice = bearer(token_for(redis_client, "shopper", "alice"))
     milk = [{"sku": "fresh-milk-936ml", "qty": 1}]
-    stock_before = order_store.stock_levels(redis_client, slot(FULIN))
+    stock_before = stored_orders.stock_levels(redis_client, slot(FULIN))
     refused = place(shop, order_body("C-1", store_id=FULIN, items=milk), **alice)
     assert refused.status_code == 422
     error = refused.get_json()["error"]
@@ -221,7 +222,7 @@ def test_a_chosen_store_that_cannot_says_why_and_which_could(
     matched = place(shop, order_body("C-2", items=milk), **alice).get_json()["order"]
     assert instead["store_id"] == matched["store_id"] != FULIN
     assert instead["name"] and instead["distance_m"] > 0
-    assert order_store.stock_levels(redis_client, slot(FULIN)) == stock_before
+    assert stored_orders.stock_levels(redis_client, slot(FULIN)) == stock_before
     batch = shop.post("/api/v1/orders/batch", json={"orders": [
         order_body("C-5", store_id=FULIN, items=milk)]}).get_json()  # fmt: skip
     assert batch["results"][0]["status"] == 422
@@ -253,7 +254,7 @@ def test_bad_new_fields_are_400_naming_the_field(
     response = place(shop, order_body("B-1") | changes)
     assert response.status_code == 400
     assert field in response.get_json()["error"]["details"]["fields"]
-    assert redis_client.xlen(order_store.ORDER_STREAM) == 0
+    assert redis_client.xlen(order_keys.ORDER_STREAM) == 0
 
 
 # -- campaigns in the merchant's figures ----------------------------------------------------------

@@ -11,9 +11,10 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from dispatch import order_store
 from dispatch.schedule import PLANNING_LEAD, WINDOW
 from dispatch.settings import Settings
+from dispatch.storage import order_keys
+from dispatch.storage import orders as stored_orders
 from dispatch.storage.snapshot import snapshot
 from tests.conftest import FIXED_NOW, make_app, slot
 from tests.web.conftest import courier_body
@@ -82,7 +83,7 @@ def test_a_deliver_at_that_cannot_be_booked_is_a_400_naming_it(
     answer = place(shop, order_body("S-2", deliver_at=deliver_at))
     assert answer.status_code == 400
     assert list(answer.get_json()["error"]["details"]["fields"]) == ["deliver_at"]
-    assert redis_client.xlen(order_store.ORDER_STREAM) == 0
+    assert redis_client.xlen(order_keys.ORDER_STREAM) == 0
 
 
 def test_tomorrow_is_the_stores_tomorrow(shop: FlaskClient) -> None:
@@ -125,7 +126,7 @@ def test_capacity_is_counted_in_the_hour_slot(shop: FlaskClient, redis_client: r
     an 11:05 one is taken), a cancelled one frees its place, and none of them takes a place
     from the orders for now."""
     store = catalogue_index_of(shop, FULIN)
-    order_store.set_stock(redis_client, slot(FULIN), {"water-600ml": 500})
+    stored_orders.set_stock(redis_client, slot(FULIN), {"water-600ml": 500})
     ids = fill(shop, FULIN, store.capacity_per_hour, at_taipei(22, 10, 10), "C")
     full = place(shop, walk_in(FULIN, "C-x", at_taipei(22, 10, 55)))
     assert full.status_code == 422
@@ -143,7 +144,7 @@ def test_orders_for_now_count_the_scheduled_ones_due_within_the_hour(
     the hour, there is no room left for an order for now (the store is busy with them); there
     was before."""
     store = catalogue_index_of(shop, FULIN)
-    order_store.set_stock(redis_client, slot(FULIN), {"water-600ml": 500})
+    stored_orders.set_stock(redis_client, slot(FULIN), {"water-600ml": 500})
     due = (FIXED_NOW + timedelta(minutes=70)).isoformat()
     fill(shop, FULIN, store.capacity_per_hour, due, "N")
     assert place(shop, walk_in(FULIN, "N-x", None)).status_code == 201
@@ -257,7 +258,7 @@ def test_a_pick_up_time_has_the_goods_ready_when_its_window_opens(
     window = {k: datetime.fromisoformat(v) for k, v in order["delivery_window"].items()}
     assert datetime.fromisoformat(order["ready_by"]) == window["from"]
     assert "pick-up time" in order["match"]["reason"]
-    assert order["id"] not in order_store.open_order_ids(redis_client)
+    assert order["id"] not in stored_orders.open_order_ids(redis_client)
     early = place(shop, order_body("S-P2", deliver_at=at_taipei(22, 8, 5), fulfilment="pickup",
                                    store_id=SUPERMARKET))  # fmt: skip
     assert early.status_code == 422

@@ -243,7 +243,7 @@ def test_nearby_from_a_saved_index_writes_the_same_text(
 ) -> None:
     """A worker mapping a saved index (and its stores' JSON pieces) answers byte for byte what
     a worker holding the index in memory answers."""
-    from web.catalogue_cache import CatalogueCache
+    from dispatch.storage.catalogue import CatalogueCache
 
     url = "/api/v1/stores/nearby?lat=24.1835&lng=120.6010&limit=50&at=2026-11-18T21:30:00%2B08:00"
     in_memory = client.get(url).data

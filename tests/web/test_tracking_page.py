@@ -12,11 +12,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from playwright.sync_api import Browser, expect
 
+from dispatch.storage.catalogue import save_catalogue
 from geo.stores import Store
 from tests.web.conftest import courier_body
 from tests.web.test_dispatcher_page import hostile
 from tests.web.test_orders_api import order_body
-from web.catalogue_store import save_catalogue
 from web.tracking import tracking_token
 
 

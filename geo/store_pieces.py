@@ -1,11 +1,13 @@
 """Each store's JSON in the nearby answer, made once: the text around its two per-request fields.
 
 A store's object in the answer is the compact, key-sorted ASCII JSON that jsonify writes for
-:func:`web.stores.store_json` plus ``distance_m``; only ``distance_m`` and ``open_now`` change from
+the web's ``store_json`` plus ``distance_m``; only ``distance_m`` and ``open_now`` change from
 one request to the next, and they sort between the other fields, so the rest is three pieces of
 text kept per store. For a large catalogue they are written once beside the saved index (one file
 for all the workers of a machine, mapped like the index), so a worker meeting a store for the
 first time slices its pieces out of the file instead of decoding the store and encoding its JSON.
+Pure functions of a store (no Flask), so that whichever process builds the saved index (a web
+worker or the dispatcher worker, :mod:`dispatch.storage.catalogue`) writes them too.
 """
 
 from __future__ import annotations

@@ -8,11 +8,10 @@ from typing import Any
 import pytest
 import redis
 
+from dispatch.storage import catalogue
+from dispatch.storage.catalogue import CatalogueCache, save_catalogue
 from geo.index import NearbyQuery
 from geo.stores import Store
-from web import catalogue_cache
-from web.catalogue_cache import CatalogueCache
-from web.catalogue_store import save_catalogue
 
 
 def shared_cache(client: redis.Redis, folder: Path) -> CatalogueCache:
@@ -35,7 +34,7 @@ def test_the_next_worker_maps_the_saved_index(
     def no_reading(*_: Any, **__: Any) -> Any:
         raise AssertionError("read the catalogue again")
 
-    monkeypatch.setattr(catalogue_cache, "read_catalogue", no_reading)
+    monkeypatch.setattr(catalogue, "read_catalogue", no_reading)
     second = shared_cache(redis_client, tmp_path).index()
     assert list(second) == list(first)
     store = demo_stores[3]
@@ -82,7 +81,7 @@ def test_saved_json_pieces_are_the_stores_own(
 ) -> None:
     """The pieces a saved index carries are, position by position, those made from its stores;
     an index kept in memory has none."""
-    from web.store_pieces import store_pieces
+    from geo.store_pieces import store_pieces
 
     save_catalogue(redis_client, demo_stores, source="demo")
     index, mapped = shared_cache(redis_client, tmp_path).served()

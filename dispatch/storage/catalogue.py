@@ -1,8 +1,15 @@
-"""Each web worker's index, rebuilt when the catalogue version in Redis changes.
+"""The authoritative catalogue in Redis, whole versions switched atomically, and each process's
+index of the current one.
 
-A large catalogue's index is built once per version and machine, saved to a folder that every
-worker of the machine maps (:meth:`StoreIndex.load`), with the stores' JSON pieces for the
-nearby answer (:mod:`web.store_pieces`): one worker reads the catalogue from Redis
+Keys: ``catalogue:version`` names the current version; ``catalogue:v{N}:meta`` (hash) and
+``catalogue:v{N}:chunk:{i}`` (zlib-compressed JSON records) hold version N. A version is written
+completely before the pointer moves, so a reader never sees half a catalogue; the previous version
+is kept for workers still reading it, older ones are deleted.
+
+Every web worker (and the dispatcher worker) keeps a :class:`CatalogueCache`, rebuilt when the
+version changes. A large catalogue's index is built once per version and machine, saved to a
+folder that every process of the machine maps (:meth:`StoreIndex.load`), with the stores' JSON
+pieces for the nearby answer (:mod:`geo.store_pieces`): one process reads the catalogue from Redis
 and builds, under a file lock, while the others wait for it and then map the result, so a
 restarted or added worker is ready in about a second and the stores' arrays sit once in memory.
 The folder's name comes from a random token that the first builder records in Redis next to the
@@ -13,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 import os
 import shutil
@@ -20,21 +28,128 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-import redis
-
+from dispatch.storage.client import Client, StorageError
+from dispatch.storage.order_keys import get_many
+from dispatch.storage.replies import decoded, text_hash
 from geo.index import StoreIndex
-from web.catalogue_store import (
-    CatalogueVanishedError,
-    CatalogueVersion,
-    current_version,
-    read_catalogue,
-)
-from web.store_pieces import MappedPieces, save_store_pieces
+from geo.store_pieces import MappedPieces, save_store_pieces
+from geo.stores import Store
 
 log = logging.getLogger(__name__)
+
+VERSION_KEY = "catalogue:version"
+SEQUENCE_KEY = "catalogue:sequence"
+CHUNK_SIZE = 5_000
+
+Progress = Callable[[int], None]
+
+# Two imports may overlap: the pointer only ever moves forward, to the later version.
+_ADVANCE_VERSION = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1]) return 1 end
+return 0
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueVersion:
+    version: int
+    count: int
+    source: str
+    imported_at: str
+
+
+class CatalogueVanishedError(Exception):
+    """A version was deleted while being read (a newer import landed): read the current one."""
+
+
+def _meta_key(version: int) -> str:
+    return f"catalogue:v{version}:meta"
+
+
+def _chunk_key(version: int, index: int) -> str:
+    return f"catalogue:v{version}:chunk:{index}"
+
+
+def save_catalogue(
+    client: Client,
+    stores: Sequence[Store],
+    *,
+    source: str,
+    progress: Progress | None = None,
+) -> CatalogueVersion:
+    """Write ``stores`` as a new version, then make it current in one step."""
+    version = int(client.incr(SEQUENCE_KEY))
+    chunks = (len(stores) + CHUNK_SIZE - 1) // CHUNK_SIZE
+    pipe = client.pipeline(transaction=False)
+    for index in range(chunks):
+        batch = stores[index * CHUNK_SIZE : (index + 1) * CHUNK_SIZE]
+        payload = json.dumps([s.to_record() for s in batch], ensure_ascii=False)
+        pipe.set(_chunk_key(version, index), zlib.compress(payload.encode(), 6))
+        if progress is not None:
+            progress(len(batch))
+    imported_at = datetime.now(UTC).isoformat(timespec="seconds")
+    meta = {
+        "count": str(len(stores)),
+        "chunks": str(chunks),
+        "source": source,
+        "imported_at": imported_at,
+    }
+    pipe.hset(_meta_key(version), mapping=meta)  # type: ignore[arg-type]  # invariant Mapping key
+    pipe.execute()
+    previous = _current_version_number(client)
+    client.eval(_ADVANCE_VERSION, 1, VERSION_KEY, version)
+    if previous is not None:
+        _delete_versions_before(client, previous)
+    return CatalogueVersion(version, len(stores), source, imported_at)
+
+
+def current_version(client: Client) -> CatalogueVersion | None:
+    """The current version's description, or None before the first import."""
+    number = _current_version_number(client)
+    if number is None:
+        return None
+    meta = text_hash(client.hgetall(_meta_key(number)))
+    return CatalogueVersion(
+        number, int(meta.get("count", 0)), meta.get("source", ""), meta.get("imported_at", "")
+    )
+
+
+def read_catalogue(client: Client, version: int) -> list[Store]:
+    """Read every store of ``version``; raise :class:`CatalogueVanishedError` if it was deleted."""
+    meta = text_hash(client.hgetall(_meta_key(version)))
+    if not meta:
+        raise CatalogueVanishedError(version)
+    chunks = int(meta["chunks"])
+    payloads = get_many(client, [_chunk_key(version, i) for i in range(chunks)])
+    stores: list[Store] = []
+    for payload in payloads:
+        if payload is None:
+            raise CatalogueVanishedError(version)
+        records: list[dict[str, Any]] = json.loads(zlib.decompress(payload))  # type: ignore[arg-type]
+        stores.extend(Store.from_record(record) for record in records)
+    return stores
+
+
+def _current_version_number(client: Client) -> int | None:
+    raw = client.get(VERSION_KEY)
+    return None if raw is None else int(raw)
+
+
+def _delete_versions_before(client: Client, keep_from: int) -> None:
+    for key in client.scan_iter(match="catalogue:v*:meta", count=1000):
+        version = int(key.decode().split(":")[1][1:])
+        if version < keep_from:
+            doomed = [key, *client.scan_iter(match=f"catalogue:v{version}:chunk:*", count=1000)]
+            client.delete(*doomed)
+
 
 DEFAULT_INDEX_DIR = Path(tempfile.gettempdir()) / "nearby-store-index"
 _TOKEN_TTL_S = 30 * 24 * 3600  # outlives any version in use; gone with the data on a flush
@@ -51,7 +166,7 @@ class CatalogueCache:
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: Client,
         *,
         poll_s: float,
         resolution: int | None = None,
@@ -100,7 +215,7 @@ class CatalogueCache:
                 return
             try:
                 latest = current_version(self._client)
-            except redis.RedisError:
+            except StorageError:
                 if self._version is None:
                     raise  # nothing to serve from: the caller answers 503
                 log.warning("Redis unreachable; serving catalogue v%s from memory", self._version)
@@ -143,11 +258,8 @@ class CatalogueCache:
     def _shared_index(self, version: int) -> tuple[StoreIndex, MappedPieces | None]:
         """Map this machine's saved index of ``version``, building and saving it first if no
         worker has; in memory only if the folder cannot be written."""
-        token = f"catalogue-index:v{version}:{self._resolution}"
-        self._client.set(token, uuid.uuid4().hex, nx=True, ex=_TOKEN_TTL_S)
-        name = self._client.get(token)
-        text = name.decode() if isinstance(name, bytes) else str(name)
-        folder = self._index_dir / f"v{version}-{text}"
+        name = _folder_token(self._client, version, self._resolution)
+        folder = self._index_dir / f"v{version}-{name}"
         try:
             self._index_dir.mkdir(parents=True, exist_ok=True)
             with _locked(folder.with_suffix(".lock")):
@@ -176,6 +288,14 @@ class CatalogueCache:
             shutil.rmtree(old, ignore_errors=True)
             with contextlib.suppress(OSError):
                 old.with_suffix(".lock").unlink()
+
+
+def _folder_token(client: Client, version: int, resolution: int | None) -> str:
+    """The name of this Redis's saved index of ``version``: made by the first to ask."""
+    key = f"catalogue-index:v{version}:{resolution}"
+    client.set(key, uuid.uuid4().hex, nx=True, ex=_TOKEN_TTL_S)
+    raw: Any = client.get(key)
+    return decoded(raw)
 
 
 @contextlib.contextmanager
