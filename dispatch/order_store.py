@@ -2,9 +2,10 @@
 order store trades in and the ids that name where an order lives (pure; the Redis side is
 :mod:`dispatch.storage.orders`).
 
-An order lives in its *home*: the dispatch region of its store (see :mod:`dispatch.regions`),
+An order lives in its *region*: the dispatch region of its store (see :mod:`dispatch.regions`),
 so everything one placement, status change or re-balance touches sits together; its id names
-that home. :class:`OrderStore` is the port order intake needs from the store.
+that region. A store's *keyspace* is its id and region: where its stock and orders are kept.
+:class:`OrderStore` is the port order intake needs from the store.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from dispatch.idempotency import Claim
 from dispatch.orders import Order
@@ -38,14 +39,14 @@ class BadCursorError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class StoreSlot:
-    """A store as its keys know it: its id and its home (the region its keys share a slot in)."""
+class StoreKeyspace:
+    """A store as its keys know it: its id and its region (whose keys share one cluster slot)."""
 
     store_id: str
-    home: str
+    region: str
 
     @classmethod
-    def of(cls, store: Store, resolution: int | None) -> StoreSlot:
+    def of(cls, store: Store, resolution: int | None) -> StoreKeyspace:
         return cls(store.id, region_of(store.lat, store.lng, resolution))
 
 
@@ -59,7 +60,7 @@ class Placement:
 
 @dataclass(frozen=True, slots=True)
 class Move:
-    """One accepted order to move from one store of its home to another, and why."""
+    """One accepted order to move from one store of its region to another, and why."""
 
     order_id: str
     from_store: str
@@ -71,18 +72,18 @@ class Move:
 class OrderPage:
     """One page of orders, newest first; ``next_cursor`` None when nothing older is left."""
 
-    orders: list[dict[str, Any]]
+    orders: list[Order]
     next_cursor: str | None
 
 
-def home_of(order_id: str) -> str:
-    """The home an order id names ("-", a home never written, for an id not of ours)."""
+def region_of_order(order_id: str) -> str:
+    """The region an order id names ("-", a region never written, for an id not of ours)."""
     match = _ORDER_ID.fullmatch(order_id)
     return match.group(1) if match else "-"
 
 
-def order_id_for(home: str, ticket: str) -> str:
-    return f"ord_{home}_{ticket}"
+def order_id_for(region: str, ticket: str) -> str:
+    return f"ord_{region}_{ticket}"
 
 
 def page_cursor(score: float, member: str) -> str:
@@ -107,12 +108,12 @@ class OrderStore(Protocol):
     """What order intake needs from the order store: stock and capacity seen, atomic placement,
     the idempotency claims, and the accepted orders re-balancing may move."""
 
-    def homes(self) -> list[str]:
-        """Every home that has had orders."""
+    def order_regions(self) -> list[str]:
+        """Every region that has had orders."""
         ...
 
     def situations_for(
-        self, slots: Sequence[StoreSlot], skus: Sequence[str], *, now: datetime,
+        self, keyspaces: Sequence[StoreKeyspace], skus: Sequence[str], *, now: datetime,
         counted: Sequence[tuple[datetime, datetime]] | None = None,
     ) -> list[tuple[dict[str, int], int]]:  # fmt: skip
         """(stock of ``skus``, orders filling its hour) for each store; with ``counted``, the
@@ -120,20 +121,20 @@ class OrderStore(Protocol):
         ...
 
     def place_order(
-        self, order: Order, slot: StoreSlot, *, capacity_per_hour: int,
+        self, order: Order, keyspace: StoreKeyspace, *, capacity_per_hour: int,
         counted: tuple[datetime, datetime] | None = None,
     ) -> Placement:  # fmt: skip
         """Reserve stock, take capacity and keep the order at once, or change nothing."""
         ...
 
-    def accepted_orders(self, home: str, *, limit: int) -> list[dict[str, Any]]:
-        """The home's most recent orders still accepted, oldest first."""
+    def accepted_orders(self, region: str, *, limit: int) -> list[Order]:
+        """The region's most recent orders still accepted, oldest first."""
         ...
 
     def move_orders(
         self, moves: Sequence[Move], *, capacity_per_hour: Mapping[str, int], at: datetime
     ) -> bool:
-        """Apply the moves of one home all together, or none (False) if they no longer fit."""
+        """Apply the moves of one region all together, or none (False) if they no longer fit."""
         ...
 
     def find_claim(self, keys: Sequence[str]) -> Claim | None:
@@ -148,6 +149,6 @@ class OrderStore(Protocol):
         """Give back the keys still holding ``held``."""
         ...
 
-    def claimed_order(self, ticket: str) -> dict[str, Any] | None:
-        """The order placed under ``ticket``, whichever home it went to."""
+    def claimed_order(self, ticket: str) -> Order | None:
+        """The order placed under ``ticket``, whichever region it went to."""
         ...

@@ -1,6 +1,7 @@
 """What a dispatcher's screen shows: each order's risk of missing its promise, and the day's KPIs.
 
-Pure: it reads order records as stored, the plan's routes and the clock.
+Pure: it reads open orders' records as stored, the plan's routes, today's orders as values,
+and the clock.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from dispatch.orders import Order, arrived_at, on_time
 from dispatch.plans import StoredRoute, StoredStop, delivery_stops
 
 AT_RISK_S = 600  # planned to arrive less than 10 minutes before the promise
@@ -58,27 +60,23 @@ def code_lock_alarms(
 
 
 def day_kpis(
-    today: Sequence[Mapping[str, Any]],
+    today: Sequence[Order],
     open_count: int,
     busy: int,
     idle: int,
 ) -> dict[str, Any]:
     """Orders open, on-time share and mean click-to-door of today's deliveries, couriers."""
-    minutes, on_time = [], 0
+    minutes, kept = [], 0
     for order in today:
-        done = next((e["at"] for e in order["events"] if e["status"] == "delivered"), None)
-        if done is None:
+        if order.request.fulfilment != "delivery" or (done := arrived_at(order)) is None:
             continue
-        finished = datetime.fromisoformat(done)
-        minutes.append(
-            (finished - datetime.fromisoformat(order["created_at"])).total_seconds() / 60
-        )
-        on_time += finished <= datetime.fromisoformat(order["promised_by"])
+        minutes.append((done - order.created_at).total_seconds() / 60)
+        kept += bool(on_time(order))
     return {
         "orders_open": open_count,
         "orders_today": len(today),
         "delivered_today": len(minutes),
-        "on_time_share_today": on_time / len(minutes) if minutes else None,
+        "on_time_share_today": kept / len(minutes) if minutes else None,
         "mean_click_to_door_min_today": statistics.mean(minutes) if minutes else None,
         "couriers_busy": busy,
         "couriers_idle": idle,

@@ -9,6 +9,7 @@ takes one of the store's orders per hour in the local hour ``deliver_at`` falls 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,6 +44,15 @@ class Schedule:
             "ready_by": self.ready_by.isoformat(),
             "prepare_from": self.prepare_from.isoformat(),
         }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Schedule:
+        """The schedule a record's fields of :meth:`to_record` describe."""
+        window = record["delivery_window"]
+        return cls(*(datetime.fromisoformat(text) for text in (
+            record["deliver_at"], window["from"], window["to"], record["ready_by"],
+            record["prepare_from"],
+        )))  # fmt: skip
 
 
 def schedule_for(

@@ -13,7 +13,7 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from dispatch.order_store import StoreSlot
+from dispatch.order_store import StoreKeyspace
 from dispatch.regions import ALL
 from dispatch.settings import PROJECT_ROOT, Settings
 from dispatch.storage.catalogue import save_catalogue
@@ -30,9 +30,9 @@ DEMO_STOCK = PROJECT_ROOT / "data" / "demo_stock.csv"
 FIXED_NOW = datetime(2026, 11, 21, 19, 0, tzinfo=UTC)
 
 
-def slot(store_id: str) -> StoreSlot:
+def keyspace(store_id: str) -> StoreKeyspace:
     """A store's stock and orders in Redis, with the one dispatch region the tests default to."""
-    return StoreSlot(store_id, ALL)
+    return StoreKeyspace(store_id, ALL)
 
 
 def _free_port() -> int:

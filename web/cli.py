@@ -22,9 +22,10 @@ from dispatch.storage.tokens import ROLES, issue_token, revoke_token
 from geo.catalogue import load_catalogue
 from geo.distance import check_latlng
 from geo.errors import CatalogueError
-from web.admin import subject_problem, unknown_subject
+from web.admin import unknown_subject
+from web.bodies import MAX_COURIER_ID_LEN, MAX_TTL_S, MIN_TTL_S, subject_problem
 from web.params import SAFE_ID, is_safe_id
-from web.services import catalogue_index, redis_client, store_slot
+from web.services import catalogue_index, redis_client, store_keyspace
 
 stores_cli = AppGroup("stores", help="Manage the store catalogue.")
 
@@ -78,7 +79,7 @@ tokens_cli = AppGroup("tokens", help="Issue and revoke access tokens.")
 @click.option("--label", default="", help="A note on who holds it.")
 @click.option(
     "--ttl-s",
-    type=click.IntRange(60, 366 * 86_400),
+    type=click.IntRange(MIN_TTL_S, MAX_TTL_S),
     default=None,
     help="Expire this many seconds from now (default: until revoked).",
 )
@@ -147,8 +148,8 @@ def courier_from_row(row: dict[str, str], *, today: datetime) -> CourierProfile:
             raise ValueError(msg)
         return day + timedelta(hours=int(hours), minutes=int(minutes))
 
-    if not is_safe_id(row["id"], max_length=64):  # the API's rule: ids become keys and paths
-        msg = f"id {row['id']!r} must be 1 to 64 characters matching {SAFE_ID}"
+    if not is_safe_id(row["id"], max_length=MAX_COURIER_ID_LEN):  # the API's rule: ids are keys
+        msg = f"id {row['id']!r} must be 1 to {MAX_COURIER_ID_LEN} characters matching {SAFE_ID}"
         raise ValueError(msg)
     check_latlng(float(row["lat"]), float(row["lng"]))
     return CourierProfile(
@@ -185,7 +186,7 @@ def import_stock(path: Path, if_empty: bool) -> None:
     index = catalogue_index()
     products = stored_orders.load_products(client)
     levels: dict[str, dict[str, int]] = {}
-    slots: dict[str, order_store.StoreSlot] = {}
+    keyspaces: dict[str, order_store.StoreKeyspace] = {}
     problems: list[str] = []
     with path.open(encoding="utf-8", newline="") as handle:
         for row_number, row in enumerate(csv.DictReader(handle), start=1):
@@ -199,13 +200,13 @@ def import_stock(path: Path, if_empty: bool) -> None:
                 problems.append(f"row {row_number}: qty: {qty!r} is not a whole number >= 0")
             else:
                 levels.setdefault(store_id, {})[sku] = int(qty)
-                slots[store_id] = store_slot(store)
+                keyspaces[store_id] = store_keyspace(store)
     if problems:
         for problem in problems[:50]:
             click.echo(f"  {problem}", err=True)
         raise click.ClickException(f"{len(problems)} problem(s) in {path.name}; nothing changed")
     for store_id, store_levels in tqdm(levels.items(), desc="stock", disable=None):
-        stored_orders.set_stock(client, slots[store_id], store_levels)
+        stored_orders.set_stock(client, keyspaces[store_id], store_levels)
     click.echo(f"stock of {len(levels)} stores from {path.name}")
 
 

@@ -41,25 +41,14 @@ from dispatch.storage.plans import current_plan
 from dispatch.storage.positions import positions, record_position
 from geo.distance import haversine_m
 from web.auth import STAFF, allow, current_principal
+from web.bodies import MAX_ID_LEN, CourierEventBody, FixBody, PingsBody
 from web.errors import ApiError, invalid_parameters
 from web.limits import rate_limited
-from web.params import (
-    MOMENT_RULE,
-    QueryReader,
-    json_number,
-    json_object,
-    parse_moment,
-    refuse_unknown,
-    takes_query,
-)
+from web.params import QueryReader, takes_query
 from web.services import catalogue_index, now, redis_client, web_metrics
 from web.tracking import delivery_code
 
 bp = Blueprint("courier", __name__, url_prefix="/api/v1/courier")
-
-EVENT_TYPES = ("arrived", "picked_up", "delivered", "failed")
-MAX_PINGS = 500
-MAX_ID = 128
 
 
 def _active_courier(client: Any, courier_id: str) -> None:
@@ -86,7 +75,7 @@ def _courier_id() -> str:
     """The courier a call is about: the token's own, or ``courier_id`` for dispatchers."""
     principal = current_principal()
     args = QueryReader(request.args)  # given twice is a 400, as every query parameter
-    courier_id = args.text("courier_id", max_length=MAX_ID) or ""
+    courier_id = args.text("courier_id", max_length=MAX_ID_LEN) or ""
     args.finish()
     if principal.role == "courier":
         assert principal.subject is not None  # courier tokens are always bound
@@ -125,7 +114,7 @@ def legs() -> ResponseReturnValue:
             continue
         there = (stop.lat, stop.lng)
         path = travel.path(here, there, vehicle=vehicle) if here else [there]
-        answer.append(_leg(stop, order, path, products))
+        answer.append(_leg(stop, order.to_record(), path, products))
         here = there
     return jsonify(courier_id=courier_id, plan_version=plan.version if plan else None,
                    legs=answer)  # fmt: skip
@@ -177,23 +166,8 @@ def report_event() -> ResponseReturnValue:
     """One event from the phone; a resend with the same ``event_id`` gets the first answer."""
     principal = current_principal()
     courier_id = str(principal.subject)
-    body = json_object(max_bytes=8_000)
-    event_id, order_id, kind = body.get("event_id"), body.get("order_id"), body.get("type")
-    problems: dict[str, str] = {}
-    refuse_unknown(body, ("event_id", "order_id", "type", "proof", "reason", "id_checked"),
-                   problems)  # fmt: skip
-    if "id_checked" in body and not isinstance(body["id_checked"], bool):
-        problems["id_checked"] = "true or false: whether the buyer's ID was checked and valid"
-    if isinstance(body.get("proof"), dict):
-        refuse_unknown(body["proof"], ("code", "photo_ref"), problems, path="proof")
-    if not isinstance(event_id, str) or not 0 < len(event_id) <= MAX_ID:
-        problems["event_id"] = f"required: the phone's own id of this event (1-{MAX_ID} chars)"
-    if not isinstance(order_id, str) or not 0 < len(order_id) <= MAX_ID:
-        problems["order_id"] = "required"
-    if kind not in EVENT_TYPES:
-        problems["type"] = f"must be one of {', '.join(EVENT_TYPES)}"
-    if problems:
-        raise invalid_parameters(problems)
+    event, body = CourierEventBody.read_with_json()
+    event_id, order_id, kind = event.event_id, event.order_id, event.type
     client = redis_client()
     _active_courier(client, courier_id)
     fingerprint = body_hash(body)
@@ -202,7 +176,7 @@ def report_event() -> ResponseReturnValue:
         return jsonify(replay | {"replayed": True})
     if order_id not in courier_orders(client, courier_id):
         raise ApiError(404, "order_not_found", f"no order {order_id!r} among your legs")
-    answer = _apply(client, courier_id, str(event_id), str(order_id), str(kind), body)
+    answer = _apply(client, courier_id, event_id, order_id, kind, event, body)
     return jsonify({"replayed": False} | answer)
 
 
@@ -227,13 +201,13 @@ def _recorded(
 
 
 def _apply(client: Any, courier_id: str, event_id: str, order_id: str, kind: str,
-           body: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+           event: CourierEventBody, body: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
     at = now()
     fingerprint = body_hash(body)
     answer: dict[str, Any] = {"event_id": event_id, "order_id": order_id, "type": kind,
                               "at": at.isoformat()}  # fmt: skip
     if kind == "arrived":  # the courier is at the store, or at the door once the order is on board
-        order = stored_orders.get_order(client, order_id) or {}
+        order = _record_of(client, order_id)
         answer["status"] = order.get("status")
         place = _place_of(order)
         if place is not None:
@@ -241,65 +215,64 @@ def _apply(client: Any, courier_id: str, event_id: str, order_id: str, kind: str
         courier_events.save_answer(client, courier_id, order_id, event_id, answer,
                                    body_hash=fingerprint)  # fmt: skip
         return answer
-    target, note, also = _transition_for(client, kind, order_id, courier_id, body)
-    id_failed = kind == "failed" and body.get("id_checked") is False
+    target, note, also = _transition_for(client, kind, order_id, courier_id, event)
+    id_failed = kind == "failed" and event.id_checked is False
     record: dict[str, Any] = {"event_id": event_id, "order_id": order_id, "type": kind,
                               "at": at.isoformat(), "status": target}  # fmt: skip
     if id_failed:  # the goods go back to the store: say where
-        store = catalogue_index().get((stored_orders.get_order(client, order_id) or {}).get(
-            "store_id", ""))  # fmt: skip
+        store = catalogue_index().get(_record_of(client, order_id).get("store_id", ""))
         record["return_to"] = None if store is None else {
             "store_id": store.id, "name": store.name, "address": store.address,
             "lat": store.lat, "lng": store.lng}  # fmt: skip
     also |= courier_events.answer_fields(courier_id, order_id, event_id, record,
                                          body_hash=fingerprint)  # fmt: skip
     try:  # a pick-up of an order the counter never marked ready records the steps it implies
-        order = stored_orders.change_status(client, order_id, target, at=at, note=note,
+        moved = stored_orders.change_status(client, order_id, target, at=at, note=note,
                                           also_hset=also, restock=id_failed)  # fmt: skip
     except IllegalTransitionError as exc:
         replay = _recorded(client, courier_id, order_id, event_id, fingerprint)
         if replay is not None:  # a twin resend got there first
             return replay | {"replayed": True}
         raise ApiError(409, "illegal_event", str(exc), {"type": kind}) from exc
-    web_metrics().order_moved(order)
-    return record | {"status": order["status"]}
+    web_metrics().order_moved(moved)
+    return record | {"status": moved.status}
+
+
+def _record_of(client: Any, order_id: str) -> dict[str, Any]:
+    """The order's record, as this module reads it (empty for an order that is gone)."""
+    order = stored_orders.get_order(client, order_id)
+    return {} if order is None else order.to_record()
 
 
 def _transition_for(
-    client: Any, kind: str, order_id: str, courier_id: str, body: dict[str, Any]
+    client: Any, kind: str, order_id: str, courier_id: str, event: CourierEventBody
 ) -> tuple[str, str, Fields]:
     """The status an event moves to, the note kept with it, and what else it records."""
     if kind == "picked_up":
         return "picked_up", f"picked up by {courier_id}", picked_up_fields(order_id, courier_id)
     if kind == "failed":
-        reason = body.get("reason")
-        if body.get("id_checked") is False:  # a refused ID is reason enough
-            said = reason.strip() if isinstance(reason, str) and reason.strip() else ""
-            if not isinstance(reason, str | None) or len(said) > 500:
-                raise invalid_parameters({"reason": "a string of at most 500 characters"})
+        said = (event.reason or "").strip()  # its length is the body's to check
+        if event.id_checked is False:  # a refused ID is reason enough
             why = "ID check failed; goods returned to the store" + (f": {said}" if said else "")
             return "failed", f"failed ({courier_id}): {why}", {}
-        if not isinstance(reason, str) or not 0 < len(reason.strip()) <= 500:
+        if not said:
             raise invalid_parameters({"reason": "required: why the delivery failed"})
-        return "failed", f"failed ({courier_id}): {reason.strip()}", {}
+        return "failed", f"failed ({courier_id}): {said}", {}
     checked = ""
-    order = stored_orders.get_order(client, order_id) or {}
+    order = _record_of(client, order_id)
     if needs_id_check(client, order):
-        if body.get("id_checked") is not True:
+        if event.id_checked is not True:
             raise ApiError(422, "id_check_required",
                            "this order holds age-restricted items: check the buyer's ID and "
                            "send id_checked true, or a failed event with id_checked false",
                            {"field": "id_checked"})  # fmt: skip
         checked = ", ID checked"
-    proof = body.get("proof")
-    code = proof.get("code") if isinstance(proof, dict) else None
-    photo = proof.get("photo_ref") if isinstance(proof, dict) else None
+    code = event.proof.code if event.proof else None
+    photo = event.proof.photo_ref if event.proof else None
     if code is not None:
-        if not isinstance(code, str) or not 0 < len(code) <= 16:
-            raise invalid_parameters({"proof.code": "the shopper's four digits, as a string"})
         _check_code(client, order_id, courier_id, code)
         return "delivered", f"delivered by {courier_id}, code given{checked}", {}
-    if isinstance(photo, str) and 0 < len(photo) <= 500:
+    if photo:
         if code_tries.is_locked(client, order_id):  # no way round the lock
             raise _locked(order_id)
         return "delivered", f"delivered by {courier_id}, photo {photo}{checked}", {}
@@ -334,15 +307,7 @@ def pings() -> ResponseReturnValue:
     refused (with the reason) and the newest good one becomes the courier's position."""
     courier_id = str(current_principal().subject)
     _active_courier(redis_client(), courier_id)
-    body = json_object(max_bytes=100_000)
-    items = body.get("pings")
-    problems: dict[str, str] = {}
-    refuse_unknown(body, ("pings",), problems)
-    if not isinstance(items, list) or not 1 <= len(items) <= MAX_PINGS:
-        problems["pings"] = f"required: a list of 1 to {MAX_PINGS} fixes"
-    if problems:
-        raise invalid_parameters(problems)
-    assert isinstance(items, list)
+    items: list[Any] = PingsBody.read().pings
     client = redis_client()
     current = now()
     last = positions(client).get(courier_id)
@@ -366,19 +331,10 @@ Fix = tuple[float, float, datetime]
 def _check_ping(
     item: Any, previous: Fix | None, current: datetime
 ) -> tuple[str | None, Fix | None]:
-    if not isinstance(item, dict):
-        return "must be an object {lat, lng, at}", None
-    unknown: dict[str, str] = {}
-    refuse_unknown(item, ("lat", "lng", "at"), unknown)
-    if unknown:
-        return f"unknown field(s): {', '.join(unknown)} (a fix is {{lat, lng, at}})", None
-    lat = json_number(item.get("lat"), low=-90, high=90)
-    lng = json_number(item.get("lng"), low=-180, high=180)
-    if lat is None or lng is None:
-        return "lat and lng must be numbers in WGS84 degrees", None
-    at = parse_moment(item.get("at"))
-    if at is None:
-        return f"at must be {MOMENT_RULE}", None
+    fix = FixBody.judged(item)
+    if isinstance(fix, str):
+        return fix, None
+    lat, lng, at = fix.lat, fix.lng, fix.at
     if at > current + timedelta(minutes=1) or at < current - timedelta(hours=12):
         return "at is in the future or more than 12 hours old", None
     if previous is not None:

@@ -12,7 +12,6 @@ from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from dispatch.couriers import (
-    MAX_SHIFT,
     MAX_SHIFTS,
     SHIFT_HORIZON,
     CourierProfile,
@@ -22,7 +21,7 @@ from dispatch.couriers import (
     with_shift,
 )
 from dispatch.geojson import plan_to_geojson
-from dispatch.orders import TRANSITIONS
+from dispatch.orders import FINAL_STATUSES
 from dispatch.planner import pin_refusal
 from dispatch.plans import routes_of
 from dispatch.positions import ping_record
@@ -40,64 +39,23 @@ from dispatch.storage.plans import current_plan, release_courier
 from dispatch.storage.positions import positions, record_position
 from dispatch.storage.snapshot import snapshot
 from dispatch.worker import replan_once
-from geo.travel import VEHICLE_SPEEDS_MPS
 from web.auth import STAFF, allow, current_principal, require_own
+from web.bodies import CourierBody, DeactivateBody, PinBody, PositionBody, ShiftBody
 from web.errors import ApiError, invalid_parameters
-from web.params import (
-    MOMENT_RULE,
-    SAFE_ID,
-    QueryReader,
-    is_safe_id,
-    json_number,
-    json_object,
-    parse_moment,
-    refuse_unknown,
-    takes_query,
-)
+from web.params import MOMENT_RULE, QueryReader, takes_query
 from web.services import catalogue_index, now, redis_client
 
 bp = Blueprint("dispatch", __name__, url_prefix="/api/v1")
-
-MAX_BODY_BYTES = 8_000
-COURIER_FIELDS = ("id", "name", "vehicle", "capacity", "shift_start", "shift_end", "home")
 
 
 @bp.post("/couriers")
 @allow(*STAFF)
 def register_courier() -> ResponseReturnValue:
     """Register (or update) a courier: vehicle, capacity, shift and home position."""
-    body = json_object(max_bytes=MAX_BODY_BYTES)
-    problems: dict[str, str] = {}
-    refuse_unknown(body, COURIER_FIELDS, problems)
-    courier_id = body.get("id")
-    if not is_safe_id(courier_id, max_length=64):  # it is a key and a path segment
-        problems["id"] = f"required: 1 to 64 characters matching {SAFE_ID}"
-    vehicle = body.get("vehicle")
-    if not isinstance(vehicle, str) or vehicle not in VEHICLE_SPEEDS_MPS:  # a list: unhashable
-        problems["vehicle"] = f"must be one of {', '.join(VEHICLE_SPEEDS_MPS)}"
-    capacity = body.get("capacity")
-    if isinstance(capacity, bool) or not isinstance(capacity, int) or not 1 <= capacity <= 20:
-        problems["capacity"] = "a whole number of orders from 1 to 20"
-    start, end = parse_moment(body.get("shift_start")), parse_moment(body.get("shift_end"))
-    if start is None:
-        problems["shift_start"] = f"required: {MOMENT_RULE}"
-    if end is None or (start is not None and end <= start):
-        problems["shift_end"] = f"required: {MOMENT_RULE}, after shift_start"
-    given = body.get("home")
-    home = given if isinstance(given, dict) else {}
-    refuse_unknown(home, ("lat", "lng"), problems, path="home")
-    lat = json_number(home.get("lat"), low=-90, high=90)
-    lng = json_number(home.get("lng"), low=-180, high=180)
-    if lat is None or lng is None:
-        problems["home"] = "required: {lat, lng} in WGS84 degrees"
-    name = body.get("name", courier_id)
-    if not isinstance(name, str) or len(name) > 100:
-        problems["name"] = "a string of at most 100 characters"
-    if problems:
-        raise invalid_parameters(problems)
+    given = CourierBody.read()
     courier = CourierProfile(
-        str(courier_id), str(name), str(vehicle), int(capacity),  # type: ignore[arg-type]
-        start, end, lat, lng,  # type: ignore[arg-type]
+        given.id, given.id if given.name is None else given.name, given.vehicle, given.capacity,
+        given.shift_start, given.shift_end, given.home.lat, given.home.lng,
     )  # fmt: skip
     client = redis_client()
     courier = registered(courier, load_courier(client, courier.id))
@@ -146,14 +104,7 @@ def deactivate_courier(courier_id: str) -> ResponseReturnValue:
     """Take a courier off the fleet, kept for history: never planned again (until reactivated);
     its pinned and planned orders go back to unassigned for the next plan. A courier with goods
     on board is a 409 ``courier_carrying``: deliver or fail them first."""
-    body = json_object(max_bytes=MAX_BODY_BYTES) if request.get_data(cache=True) else {}
-    problems: dict[str, str] = {}
-    refuse_unknown(body, ("reason",), problems)
-    reason = body.get("reason", "")
-    if not isinstance(reason, str) or len(reason) > 500:
-        problems["reason"] = "a string of at most 500 characters"
-    if problems:
-        raise invalid_parameters(problems)
+    reason = DeactivateBody.read(optional=True).reason
     client = redis_client()
     courier = _courier_or_404(client, courier_id)
     if not courier.active:
@@ -166,7 +117,7 @@ def deactivate_courier(courier_id: str) -> ResponseReturnValue:
     at = now()
 
     def deactivate(c: CourierProfile) -> CourierProfile:
-        return replace(c, active=False, deactivated_at=at, deactivation_reason=reason.strip())
+        return replace(c, active=False, deactivated_at=at, deactivation_reason=reason)
 
     changed = change_courier(client, courier_id, deactivate)
     assert changed is not None  # couriers are never deleted
@@ -198,22 +149,16 @@ def reactivate_courier(courier_id: str) -> ResponseReturnValue:
 def add_shift(courier_id: str) -> ResponseReturnValue:
     """A shift on another day (or later today), beside the registered one; one overlapping a
     shift the courier has is a 409 ``shift_overlap`` naming it."""
-    body = json_object(max_bytes=MAX_BODY_BYTES)
+    asked = ShiftBody.read()
+    start, end, at = asked.start, asked.end, now()
     problems: dict[str, str] = {}
-    refuse_unknown(body, ("start", "end"), problems)
-    start, end = parse_moment(body.get("start")), parse_moment(body.get("end"))
-    at = now()
-    hours = MAX_SHIFT.total_seconds() / 3600
-    if start is None or start > at + SHIFT_HORIZON:
+    if start > at + SHIFT_HORIZON:
         days = SHIFT_HORIZON.days
         problems["start"] = f"required: {MOMENT_RULE}, at most {days} days ahead"
-    if end is None or (start is not None and not start < end <= start + MAX_SHIFT):
-        problems["end"] = f"required: {MOMENT_RULE}, after start and at most {hours:g} h later"
-    elif end <= at:
+    if end <= at:
         problems["end"] = "this shift is over already: give one still to come"
     if problems:
         raise invalid_parameters(problems)
-    assert start is not None and end is not None
     shift = Shift(start, end)
     client = redis_client()
     _courier_or_404(client, courier_id)
@@ -267,18 +212,8 @@ def courier_position(courier_id: str) -> ResponseReturnValue:
     client = redis_client()
     if courier_id not in {c.id for c in load_couriers(client)}:
         raise ApiError(404, "courier_not_found", f"no courier with id {courier_id!r}")
-    body = json_object(max_bytes=MAX_BODY_BYTES)
-    lat = json_number(body.get("lat"), low=-90, high=90)
-    lng = json_number(body.get("lng"), low=-180, high=180)
-    problems: dict[str, str] = {}
-    refuse_unknown(body, ("lat", "lng"), problems)
-    if lat is None:
-        problems["lat"] = "required: a number from -90 to 90"
-    if lng is None:
-        problems["lng"] = "required: a number from -180 to 180"
-    if problems:
-        raise invalid_parameters(problems)
-    assert lat is not None and lng is not None  # problems would have been raised
+    position = PositionBody.read()
+    lat, lng = position.lat, position.lng
     record_position(client, courier_id, lat, lng, now())
     return jsonify(courier_id=courier_id, position={"lat": lat, "lng": lng})
 
@@ -326,26 +261,18 @@ def pin(order_id: str) -> ResponseReturnValue:
     """Pin an order to a courier: every later plan keeps that assignment. A courier who cannot
     take it (off shift, too small, on board another's, after the shift or the promise) is a 422
     ``pin_infeasible`` with the reason, checked by the planner's own rules."""
-    body = json_object(max_bytes=MAX_BODY_BYTES)
-    courier_id, allow_late = body.get("courier_id"), body.get("allow_late", False)
-    problems: dict[str, str] = {}
-    refuse_unknown(body, ("courier_id", "allow_late"), problems)
-    if not isinstance(courier_id, str) or not courier_id:
-        problems["courier_id"] = "required: the id of a registered courier"
-    if not isinstance(allow_late, bool):
-        problems["allow_late"] = "true or false"
-    if problems:
-        raise invalid_parameters(problems)
+    asked = PinBody.read()
+    courier_id, allow_late = asked.courier_id, asked.allow_late
     client = redis_client()
     order = stored_orders.get_order(client, order_id)
     if order is None:
         raise ApiError(404, "order_not_found", f"no order with id {order_id!r}")
-    if not TRANSITIONS[order["status"]]:
-        raise ApiError(409, "order_closed", f"order {order_id} is already {order['status']}")
+    if order.status in FINAL_STATUSES:
+        raise ApiError(409, "order_closed", f"order {order_id} is already {order.status}")
     courier = next((c for c in load_couriers(client) if c.id == courier_id), None)
     if courier is None:
         raise ApiError(404, "courier_not_found", f"no courier with id {courier_id!r}")
-    store = catalogue_index().get(order["store_id"])
+    store = catalogue_index().get(order.store_id)
     zone = ZoneInfo(store.timezone) if store else UTC  # the page shows the stores' time
     _check_pin(client, order_id, courier, allow_late=allow_late, zone=zone)
     set_pin(client, order_id, courier.id)

@@ -54,7 +54,7 @@ def overview() -> dict[str, Any]:
     travel = current_app.extensions["travel"]
     at = now()
     plan = current_plan(client)
-    open_orders = stored_orders.open_orders(client)
+    open_orders = [order.to_record() for order in stored_orders.open_orders(client)]
     risks = order_risks(open_orders, routes_of(plan), plan.unassigned if plan else ())
     locks = code_tries.code_locks(client)
     pings = positions(client)

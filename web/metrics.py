@@ -31,7 +31,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from dispatch.orders import STATUSES, TRANSITIONS
+from dispatch.orders import FINAL_STATUSES, STATUSES, Order, on_time
 from dispatch.overview import order_risks
 from dispatch.settings import Settings
 from dispatch.storage import orders as stored_orders
@@ -40,7 +40,7 @@ from dispatch.storage.leases import holder
 from dispatch.storage.plans import region_plans
 
 PREFIX = "nearby_dispatch"
-OPEN_STATUSES = tuple(s for s in STATUSES if TRANSITIONS[s])
+OPEN_STATUSES = tuple(s for s in STATUSES if s not in FINAL_STATUSES)
 # Web requests are mostly a few milliseconds; a bulk intake or a re-plan takes seconds.
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 NEARBY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
@@ -101,22 +101,18 @@ class WebMetrics:
             ),
         )  # fmt: skip
 
-    def order_accepted(self, order: Mapping[str, Any]) -> None:
-        fulfilment = order.get("fulfilment", "delivery")
-        self.orders_accepted.labels(order["channel"], fulfilment).inc()
+    def order_accepted(self, order: Order) -> None:
+        self.orders_accepted.labels(order.request.channel, order.request.fulfilment).inc()
 
     def order_refused(self, channel: str, fulfilment: str, reason: str) -> None:
         """``fulfilment``: delivery or pickup, as the refused order asked."""
         self.orders_refused.labels(channel, fulfilment, reason).inc()
 
-    def order_moved(self, order: Mapping[str, Any]) -> None:
-        """Count an order's new status (``order`` as recorded after the change)."""
-        status = order["status"]
-        self.status_changes.labels(status).inc()
-        if status == "delivered":
-            at = datetime.fromisoformat(order["events"][-1]["at"])
-            on_time = at <= datetime.fromisoformat(order["promised_by"])
-            self.deliveries.labels("true" if on_time else "false").inc()
+    def order_moved(self, order: Order) -> None:
+        """Count an order's new status (``order`` as it is after the change)."""
+        self.status_changes.labels(order.status).inc()
+        if order.status == "delivered":
+            self.deliveries.labels("true" if on_time(order) else "false").inc()
 
 
 def refusal_reason(code: str, rejections: Iterable[Mapping[str, Any]] = ()) -> str:
@@ -181,7 +177,7 @@ class RedisFigures(Collector):
 
     def _figures(self, now: datetime) -> Iterator[Metric]:
         client = self._client
-        orders = stored_orders.open_orders(client)
+        orders = [order.to_record() for order in stored_orders.open_orders(client)]
         plans = region_plans(client)
         by_status = GaugeMetricFamily(
             f"{PREFIX}_open_orders",

@@ -7,12 +7,35 @@ from typing import Any
 
 from flask import current_app
 
-from dispatch.orders import CHANNELS, FULFILMENTS, MAX_CAMPAIGN, MAX_LINES, MAX_QTY, STATUSES
+from dispatch.orders import FULFILMENTS, MAX_QTY, STATUSES
 from geo.addresses import MAX_QUERY_LENGTH
 from geo.stores import STORE_KINDS
 from geo.streets import STREET_CLASSES
 from web import addresses
 from web.auth import ROLES
+from web.bodies import (
+    MAX_COURIER_ID_LEN,
+    MAX_ID_LEN,
+    BatchOrdersBody,
+    Body,
+    CancelBody,
+    CollectBody,
+    CourierBody,
+    CourierEventBody,
+    DeactivateBody,
+    OrderBody,
+    PinBody,
+    PingsBody,
+    PositionBody,
+    ReorderBody,
+    RotationBody,
+    ShiftBody,
+    StatusChangeBody,
+    StockBody,
+    TokenBody,
+    body_models,
+    schema_of,
+)
 from web.limits import is_public, rate_limit_bucket
 from web.params import SAFE_ID
 from web.stores import DEFAULT_LIMIT, DEFAULT_RADIUS_M, MAX_LIMIT, MAX_PAGE, MAX_RADIUS_M
@@ -23,7 +46,7 @@ STRING: Schema = {"type": "string"}
 INTEGER: Schema = {"type": "integer"}
 NUMBER: Schema = {"type": "number"}
 MOMENT: Schema = {"type": "string", "format": "date-time"}
-ID: Schema = {"type": "string", "pattern": SAFE_ID, "minLength": 1, "maxLength": 128}
+ID: Schema = {"type": "string", "pattern": SAFE_ID, "minLength": 1, "maxLength": MAX_ID_LEN}
 STORE: Schema = {"$ref": "#/components/schemas/Store"}
 ORDER: Schema = {"$ref": "#/components/schemas/Order"}
 META: Schema = {"$ref": "#/components/schemas/Meta"}
@@ -37,19 +60,31 @@ def _object(required: tuple[str, ...] = (), **properties: Schema) -> Schema:
     return schema
 
 
-def _closed(schema: Any) -> Any:
-    """A copy of a request body's schema with every object closed to fields it does not name,
-    as the service refuses them (400 naming each)."""
-    if not isinstance(schema, dict):
-        return schema
-    closed: Schema = {key: _closed(value) for key, value in schema.items()}
-    if closed.get("type") == "object" and "properties" in closed and "$ref" not in closed:
-        closed.setdefault("additionalProperties", False)
-    return closed
-
-
 def _array(items: Schema, **limits: int) -> Schema:
     return {"type": "array", "items": items, **limits}
+
+
+def body_ref(model: type[Body]) -> Schema:
+    """Where the document keeps a body's schema: under components/schemas, by its model's name
+    (see :func:`body_components`)."""
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def body_components(paths: dict[str, Any]) -> dict[str, Schema]:
+    """The schemas of the bodies ``paths`` read, from their models, and those they refer to
+    (pydantic's $defs, referred to as #/components/schemas/<Name>)."""
+    models = body_models()
+    found: dict[str, Schema] = {}
+    for operations in paths.values():
+        for operation in operations.values():
+            body = operation.get("requestBody")
+            if body is None:
+                continue
+            name = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+            schema, refers_to = schema_of(models[name])
+            for each, shown in {name: schema, **refers_to}.items():
+                assert found.setdefault(each, shown) == shown, f"two schemas named {each}"
+    return found
 
 
 def _json(schema: Schema, media_type: str = "application/json") -> Schema:
@@ -76,12 +111,14 @@ def _op(
     *,
     errors: tuple[int, ...] = (),
     parameters: tuple[Schema, ...] = (),
-    body: Schema | None = None,
+    body: type[Body] | None = None,
+    body_required: bool = True,
     description: str | None = None,
     ok_status: int = 200,
     media_type: str = "application/json",
 ) -> Schema:
-    """One operation: its 2xx answer (a JSON schema, or none) and the 4xx errors it can give."""
+    """One operation: its 2xx answer (a JSON schema, or none), the 4xx errors it can give and
+    the model of the body it reads (its schema in components/schemas, from the model)."""
     success: Schema = {"description": summary, **(_json(ok, media_type) if ok else {})}
     responses = {str(ok_status): success} | {
         str(code): {"$ref": "#/components/responses/Error"} for code in errors
@@ -92,7 +129,7 @@ def _op(
     if parameters:
         operation["parameters"] = list(parameters)
     if body is not None:
-        operation["requestBody"] = {"required": True, **_json(_closed(body))}
+        operation["requestBody"] = {"required": body_required, **_json(body_ref(body))}
     return operation
 
 
@@ -136,59 +173,12 @@ ADDRESS_HIT = _object(
 META_SCHEMA = _object(
     catalogue_version={"type": ["integer", "null"]}, at=MOMENT, attribution=STRING
 )
-DELIVER_AT: Schema = {
-    "type": ["string", "null"], "format": "date-time",
-    "description": "a scheduled order: deliver around this moment (zone required), at least "
-    "60 min ahead, later today or tomorrow in the store's calendar, the store open while it "
-    "prepares; null or absent: within the hour. On a pick-up order it is the pick-up time: "
-    "the goods are ready at the counter when its window opens",
-}  # fmt: skip
 WINDOW: Schema = {
     "type": ["object", "null"], "properties": {"from": MOMENT, "to": MOMENT},
     "description": "a scheduled order's delivery window: deliver_at ± 15 min",
 }  # fmt: skip
 LINE = _object(
     ("sku", "qty"), sku=STRING, qty={"type": "integer", "minimum": 1, "maximum": MAX_QTY}
-)
-ORDER_REQUEST_SCHEMA = _closed(
-    _object(
-        ("channel", "external_id", "lat", "lng", "items"),
-        channel={"type": "string", "enum": list(CHANNELS)},
-        external_id={"type": "string", "minLength": 1, "maxLength": 128},
-        lat={"type": "number", "minimum": -90, "maximum": 90},
-        lng={"type": "number", "minimum": -180, "maximum": 180},
-        address={"type": "string", "maxLength": 500},
-        note={"type": "string", "maxLength": 500},
-        items=_array(LINE, minItems=1, maxItems=MAX_LINES),
-        store_id=ID
-        | {
-            "description": "the store that fulfils the order or none does: with channel store "
-            "required, the store that took it (a store token's own store); on any other order "
-            "the store the shopper chose from the nearby list (422 no_store_can_fulfil with its "
-            "reasons and details.nearest_that_could if it cannot)",
-        },
-        fulfilment={
-            "type": "string",
-            "enum": list(FULFILMENTS),
-            "default": "delivery",
-            "description": "delivery: a courier brings it within the hour; pickup: the "
-            "shopper collects it at the store's counter with the pick-up code (no "
-            "courier, no delivery radius)",
-        },
-        campaign=ID
-        | {
-            "maxLength": MAX_CAMPAIGN,
-            "description": "the coupon or QR campaign code that brought the order (merchant "
-            "figures per campaign)",
-        },
-        contact={
-            "type": "string",
-            "maxLength": 40,
-            "description": "the shopper's phone for the courier: 6 to 15 digits, optionally +, "
-            "spaces, dashes; couriers see it masked (09xx-xxx-678)",
-        },
-        deliver_at=DELIVER_AT,
-    )
 )
 ORDER_SCHEMA = _object(
     id=STRING,
@@ -356,10 +346,7 @@ def _store_paths() -> dict[str, Schema]:
                 "Push stock in bulk: mode set (levels) or adjust (deltas, all or nothing)",
                 _object(store_id=STRING, stock={"type": "object"}), errors=(400, 404, 409),
                 parameters=(_path("store_id"),),
-                body=_object(("items",), mode={"type": "string", "enum": ["set", "adjust"],
-                                               "default": "set"},
-                             items=_array(_object(("sku", "qty"), sku=STRING, qty=INTEGER),
-                                          minItems=1, maxItems=1000)),
+                body=StockBody,
             ),
         },
         "/api/v1/map/streets": {"get": _op(
@@ -404,12 +391,12 @@ def _order_paths() -> dict[str, Schema]:
         one,
         errors=(400, 404, 409, 413),
         parameters=(_path("order_id"),),
-        body=_object(reason={"type": "string", "maxLength": 500}),
+        body=CancelBody,
+        body_required=False,
         description="A shopper cancels their own order until the store starts preparing it "
         "(then 409 too_late_to_cancel with details.status); staff until pick-up. The body is "
         "optional. The order keeps cancellation: {by, reason, at}.",
     )
-    cancel["requestBody"]["required"] = False
     reorder = _op(
         "Shopper: order again: a new order with the same items and address",
         _object(order=ORDER, tracking={"type": "object"}),
@@ -421,10 +408,11 @@ def _order_paths() -> dict[str, Schema]:
                 "name": "Idempotency-Key",
                 "in": "header",
                 "required": False,
-                "schema": {"type": "string", "maxLength": 128},
+                "schema": {"type": "string", "maxLength": MAX_ID_LEN},
             },
         ),
-        body=_object(deliver_at=DELIVER_AT),
+        body=ReorderBody,
+        body_required=False,
         description="Same items, address, channel, note and fulfilment, at the store the "
         "shopper chose if any; no campaign. "
         "Matched afresh, as POST /api/v1/orders (422 as there); for now, or for "
@@ -432,7 +420,6 @@ def _order_paths() -> dict[str, Schema]:
         "(Idempotent-Replayed: true); without one each call orders again. Another shopper's "
         "order is a 404.",
     )
-    reorder["requestBody"]["required"] = False
     return {
         "/api/v1/orders": {"get": _op(
             "Shopper: my own orders, newest first, page by page",
@@ -445,9 +432,9 @@ def _order_paths() -> dict[str, Schema]:
         ), "post": _op(
             "Place an order from any channel", one, ok_status=201,
             errors=(400, 404, 409, 413, 422),
-            body={"$ref": "#/components/schemas/OrderRequest"},
+            body=OrderBody,
             parameters=({"name": "Idempotency-Key", "in": "header", "required": False,
-                         "schema": {"type": "string", "maxLength": 128}},),
+                         "schema": {"type": "string", "maxLength": MAX_ID_LEN}},),
             description="Matched to the nearest partner store (by ride time) that is open, stocks "
             "every item, has capacity left this hour, delivers to the address and can keep the "
             "one-hour promise; stock is reserved and the order stored atomically. A retry with the "
@@ -468,8 +455,7 @@ def _order_paths() -> dict[str, Schema]:
             "Bulk intake: up to 200 orders matched together by the OR-Tools batch matcher",
             _object(results=_array(result), accepted=INTEGER, refused=INTEGER),
             errors=(400, 413),
-            body=_object(("orders",), orders=_array(
-                {"$ref": "#/components/schemas/OrderRequest"}, minItems=1, maxItems=200)),
+            body=BatchOrdersBody,
             description="Each order succeeds or fails on its own; results come in the order "
             "sent, each with the status a single POST would have answered. An order repeating "
             "the channel and external_id of an earlier one in the batch is that order again "
@@ -500,17 +486,14 @@ def _order_paths() -> dict[str, Schema]:
             "picked_up and delivered are for delivery orders only, collected and expired for "
             "pick-up orders only (409 otherwise); store staff send preparing, ready, cancelled "
             "or failed, and hand pick-ups over with POST .../collect.",
-            body=_object(("status",), status={"type": "string", "enum": list(STATUSES[1:])},
-                         note={"type": "string", "maxLength": 500}),
+            body=StatusChangeBody,
         )},
         "/api/v1/orders/{order_id}/cancel": {"post": cancel},
         "/api/v1/orders/{order_id}/reorder": {"post": reorder},
         "/api/v1/orders/{order_id}/collect": {"post": _op(
             "Store staff: hand a pick-up order over against the shopper's pick-up code", one,
             errors=(400, 404, 409, 422, 423), parameters=(_path("order_id"),),
-            body=_object(("code",), code={"type": "string", "minLength": 1, "maxLength": 16},
-                         id_checked={"type": "boolean", "description": "the buyer's ID was "
-                                     "checked and valid: required for age-restricted items"}),
+            body=CollectBody,
             description="The pick-up code is the order's four digits (tracking.delivery_code, "
             "and pickup.code in the tracking view). The order becomes collected (from ready, or "
             "recording the preparing and ready it implies). A wrong code is a 422 "
@@ -563,7 +546,7 @@ def _dispatch_paths() -> dict[str, Schema]:
     }
     courier = _object(
         ("id", "vehicle", "capacity", "shift_start", "shift_end", "home"),
-        id=ID | {"maxLength": 64},
+        id=ID | {"maxLength": MAX_COURIER_ID_LEN},
         name=STRING,
         vehicle={"type": "string", "enum": ["walk", "bicycle", "e-bike", "scooter", "car"]},
         capacity={"type": "integer", "minimum": 1, "maximum": 20},
@@ -588,7 +571,7 @@ def _dispatch_paths() -> dict[str, Schema]:
                        parameters=(_query("active", {"type": "boolean"},
                                           "Only active (true) or deactivated (false) couriers"),)),
             "post": _op("Register or update a courier", _object(courier=shown), ok_status=201,
-                        errors=(400, 413), body=courier,
+                        errors=(400, 413), body=CourierBody,
                         description="Registering again keeps whether the courier is active and "
                         "its other days' shifts (those the new shift overlaps give way)."),
         },
@@ -606,7 +589,7 @@ def _dispatch_paths() -> dict[str, Schema]:
             "Add a shift on another day (or later today) beside the registered one",
             _object(courier_id=STRING, shift=shift, shifts=_array(shift)), ok_status=201,
             errors=(400, 404, 409, 413), parameters=(courier_path,),
-            body=_object(("start", "end"), start=MOMENT, end=MOMENT),
+            body=ShiftBody,
             description="At most 14 days ahead, 16 h long, and not over yet (400 naming start "
             "or end); one overlapping a shift the courier has is a 409 shift_overlap with "
             "details.shift_id; 30 shifts ahead at most (409 too_many_shifts). Shifts that ended "
@@ -622,7 +605,7 @@ def _dispatch_paths() -> dict[str, Schema]:
         "/api/v1/couriers/{courier_id}/position": {"post": _op(
             "A location ping", _object(courier_id=STRING, position=_object(lat=NUMBER, lng=NUMBER)),
             errors=(400, 404), parameters=(_path("courier_id"),),
-            body=_object(("lat", "lng"), lat=NUMBER, lng=NUMBER),
+            body=PositionBody,
         )},
         "/api/v1/dispatch/plan": {"get": _op(
             "The current plan: each courier's stops with times; unassigned orders with reasons",
@@ -641,9 +624,7 @@ def _dispatch_paths() -> dict[str, Schema]:
             "put": _op("Pin an order to a courier; every later plan keeps it",
                        _object(order_id=STRING, courier_id=STRING), errors=(400, 404, 409, 422),
                        parameters=(_path("order_id"),),
-                       body=_object(("courier_id",), courier_id=STRING, allow_late={
-                           "type": "boolean", "default": False,
-                           "description": "accept a courier who can only deliver after the promise"}),
+                       body=PinBody,
                        description="422 pin_infeasible when no plan could keep the pin; "
                        "details.reason: off_shift, after_shift (cannot deliver before the shift "
                        "ends), late (after the promise, unless allow_late), capacity, "
@@ -661,14 +642,14 @@ def _deactivate_op(shown: Schema, courier_path: Schema) -> Schema:
         _object(courier=shown, changed={"type": "boolean"}, released=_array(STRING)),
         errors=(400, 404, 409, 413),
         parameters=(courier_path,),
-        body=_object(reason={"type": "string", "maxLength": 500}),
+        body=DeactivateBody,
+        body_required=False,
         description="Its pins are dropped and its planned orders (released) go back to "
         "unassigned in the plan in force at once, for the next plan to give to others; its "
         "phone gets 403 courier_inactive. A courier with goods on board is a 409 "
         "courier_carrying (details.order_ids): deliver or fail them first. Deactivating an "
         "inactive courier changes nothing (changed false). The body may be left out.",
     )
-    operation["requestBody"]["required"] = False
     return operation
 
 
@@ -696,21 +677,6 @@ def _people_paths() -> dict[str, Any]:
         },
         route=_array(_array(NUMBER, minItems=2, maxItems=2)),
     )
-    event = _object(
-        ("event_id", "order_id", "type"),
-        event_id=STRING,
-        order_id=STRING,
-        type={"type": "string", "enum": ["arrived", "picked_up", "delivered", "failed"]},
-        proof=_object(code=STRING, photo_ref=STRING),
-        reason=STRING,
-        id_checked={
-            "type": "boolean",
-            "description": "delivered: true is required for age-restricted items; failed with "
-            "false: the ID check failed (no reason needed), the goods go back to the store's "
-            "stock",
-        },
-    )
-    ping = _object(("lat", "lng", "at"), lat=NUMBER, lng=NUMBER, at=MOMENT)
     token = _object(id=STRING, role=STRING, subject={"type": ["string", "null"]}, label=STRING,
                     expires_at={"type": ["string", "null"], "format": "date-time"},
                     expired={"type": "boolean"},
@@ -718,9 +684,6 @@ def _people_paths() -> dict[str, Any]:
                     rotated_at=MOMENT,
                     previous_valid_until={"type": ["string", "null"], "format": "date-time",
                                           "description": "an old secret in its grace"})  # fmt: skip
-    ttl = {"type": "integer", "minimum": 60, "maximum": 366 * 86_400,
-           "description": "expire this many seconds from now"}  # fmt: skip
-    expires = MOMENT | {"description": "expire at this moment (not with ttl_s)"}
     place = _object(("lat", "lng"), lat=NUMBER, lng=NUMBER)
     tracking = _object(
         at=MOMENT,
@@ -774,7 +737,7 @@ def _people_paths() -> dict[str, Any]:
                     return_to={"type": ["object", "null"],
                                "description": "a failed ID check: the store the goods go back "
                                "to"}),
-            errors=(400, 401, 403, 404, 409, 422, 423), body=event,
+            errors=(400, 401, 403, 404, 409, 422, 423), body=CourierEventBody,
             description="The same event_id with another body is a 409 idempotency_conflict "
             "(event ids are unique within their order). A wrong code is a 422 "
             "wrong_delivery_code with tries_left; after five the delivery is locked (423 "
@@ -786,7 +749,7 @@ def _people_paths() -> dict[str, Any]:
         "/api/v1/courier/pings": {"post": _op(
             "Courier: buffered location fixes, oldest first; impossible jumps are refused",
             _object(accepted=INTEGER, rejected=_array(_object(index=INTEGER, reason=STRING))),
-            errors=(400, 401, 403), body=_object(("pings",), pings=_array(ping, maxItems=500)),
+            errors=(400, 401, 403), body=PingsBody,
         )},
         "/api/v1/dispatch/overview": {"get": _op(
             "Dispatcher screen: couriers, open orders with their risk, unassigned reasons, KPIs",
@@ -831,12 +794,7 @@ def _people_paths() -> dict[str, Any]:
                                 expires_at={"type": ["string", "null"], "format": "date-time"}),
                         ok_status=201,
                         errors=(400, 401, 403, 422),
-                        body=_object(("role",), role={"type": "string", "enum": list(ROLES)},
-                                     subject=ID | {"description": "shopper, store or courier "
-                                                   "roles only: the id it acts for"},
-                                     label={"type": "string", "maxLength": 200},
-                                     ttl_s=ttl, expires_at=expires)
-                        | {"additionalProperties": False},
+                        body=TokenBody,
                         description="A store token's subject must be a store of the catalogue, "
                         "a courier token's a registered courier (422 unknown_subject). Without "
                         "ttl_s or expires_at a token lasts until revoked; after its expiry it "
@@ -847,10 +805,7 @@ def _people_paths() -> dict[str, Any]:
             _object(token=STRING, id=STRING, role=STRING, expires_at={"type": ["string", "null"]},
                     rotated_at=MOMENT, previous_valid_until={"type": ["string", "null"]}),
             errors=(400, 401, 403, 404, 409, 413), parameters=(_path("token_id"),),
-            body=_object(grace_s={"type": "integer", "minimum": 0, "maximum": 7 * 86_400,
-                                  "default": 0,
-                                  "description": "the old secret works this much longer"},
-                         ttl_s=ttl, expires_at=expires),
+            body=RotationBody,
             description="Same id, role, subject and label. The old secret stops at once, or "
             "after grace_s (never past its own expiry); a second rotation ends the first one's "
             "grace. The expiry stays unless ttl_s or expires_at is given; an expired token "
@@ -894,7 +849,8 @@ def _ops_paths() -> dict[str, Any]:
 
 
 def _route_views() -> dict[tuple[str, str], Any]:
-    """Each operation's view ((path as the document writes it, method) -> view function)."""
+    """Each operation's view ((path as the document writes it, method) -> view function): the
+    routes say which are public, so the document is made in an app context."""
     views = {}
     for rule in current_app.url_map.iter_rules():
         path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
@@ -927,6 +883,9 @@ def _with_access_rules(paths: dict[str, Any]) -> dict[str, Any]:
 
 
 def openapi_document() -> dict[str, Any]:
+    paths = _with_access_rules(
+        _store_paths() | _order_paths() | _dispatch_paths() | _people_paths() | _ops_paths()
+    )
     return {
         "openapi": "3.1.0",
         "info": {
@@ -944,17 +903,15 @@ def openapi_document() -> dict[str, Any]:
                 "wrong role, 404 for another's order, store or courier."
             ),
         },
-        "paths": _with_access_rules(
-            _store_paths() | _order_paths() | _dispatch_paths() | _people_paths() | _ops_paths()
-        ),
+        "paths": paths,
         "components": {
             "schemas": {
                 "Store": STORE_SCHEMA,
                 "Meta": META_SCHEMA,
-                "OrderRequest": ORDER_REQUEST_SCHEMA,
                 "Order": ORDER_SCHEMA,
                 "Error": ERROR_SCHEMA,
-            },
+            }
+            | body_components(paths),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "responses": {
                 "Error": {

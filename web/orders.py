@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Callable, Collection
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
@@ -14,61 +13,52 @@ from flask.typing import ResponseReturnValue
 from werkzeug.routing import BaseConverter
 
 from dispatch import order_store
-from dispatch.intake import (
+from dispatch.intake import Intake, IntakeResult, IntakeRules, Submission, body_hash
+from dispatch.intake_batch import take_batch
+from dispatch.intake_errors import (
     DeliverAtError,
     IdempotencyConflictError,
     IdempotencyInProgressError,
-    Intake,
     IntakeError,
-    IntakeResult,
-    IntakeRules,
     NoStoreCanFulfilError,
-    Submission,
     UnknownSkuError,
     UnknownStoreError,
-    body_hash,
 )
+from dispatch.order_store import OrderPage
 from dispatch.orders import (
-    CHANNELS,
+    FINAL_STATUSES,
     FULFILMENTS,
-    MAX_CAMPAIGN,
-    MAX_LINES,
-    MAX_QTY,
     STATUSES,
-    TRANSITIONS,
     AlreadyPastError,
+    Cancellation,
     IllegalTransitionError,
-    OrderLine,
+    Order,
     OrderRequest,
 )
+from dispatch.rebalance import rebalance
 from dispatch.stats import REPEAT_WITHIN, RETURNING_LOOKBACK, store_figures
 from dispatch.storage import code_tries
 from dispatch.storage import orders as stored_orders
 from web.auth import STAFF, Principal, allow, current_principal, require_own
+from web.bodies import (
+    MAX_ID_LEN,
+    BatchOrdersBody,
+    CancelBody,
+    CollectBody,
+    OrderBody,
+    ReorderBody,
+    StatusChangeBody,
+    StockBody,
+)
 from web.courier import needs_id_check
 from web.errors import ApiError, error_body, invalid_parameters
 from web.limits import rate_limited
 from web.metrics import refusal_reason
-from web.params import (
-    MOMENT_RULE,
-    SAFE_ID,
-    QueryReader,
-    is_safe_id,
-    json_number,
-    json_object,
-    parse_moment,
-    refuse_unknown,
-    takes_query,
-)
-from web.services import catalogue_index, now, redis_client, store_slot, web_metrics
+from web.params import QueryReader, takes_query
+from web.services import catalogue_index, now, redis_client, store_keyspace, web_metrics
 from web.tracking import delivery_code, order_of_token, tracking_links, tracking_view
 
 bp = Blueprint("orders", __name__, url_prefix="/api/v1")
-
-MAX_ORDER_BYTES = 32_000
-MAX_BATCH_BYTES = 640_000  # 200 orders of the largest reasonable size
-MAX_TEXT = 500
-MAX_ID = 128
 
 
 class OrderIdConverter(BaseConverter):
@@ -76,105 +66,6 @@ class OrderIdConverter(BaseConverter):
     that ``GET /orders/batch`` is a 405 (POST only), not a search for an order "batch"."""
 
     regex = r"(?!(?:batch|rebalance)$)[^/]+"
-
-
-def _text(body: dict[str, Any], name: str, problems: dict[str, str], *, limit: int) -> str:
-    value = body.get(name, "")
-    if not isinstance(value, str) or len(value) > limit:
-        problems[name] = f"must be a string of at most {limit} characters"
-        return ""
-    return value.strip()
-
-
-ORDER_FIELDS = ("channel", "external_id", "lat", "lng", "address", "items", "note", "store_id",
-                "fulfilment", "campaign", "contact", "deliver_at")  # fmt: skip
-CONTACT = re.compile(r"\+?[0-9][0-9 ().-]{4,30}")  # a phone number as people write one
-
-
-def _contact(body: dict[str, Any], problems: dict[str, str]) -> str:
-    """The shopper's phone for the courier: 6 to 15 digits, with spaces, dashes, dots or
-    brackets as written, and a leading + (optional; "" when not given)."""
-    value = _text(body, "contact", problems, limit=40)
-    digits = sum(ch.isdigit() for ch in value)
-    if value and (not CONTACT.fullmatch(value) or not 6 <= digits <= 15):
-        problems["contact"] = "a phone number: 6 to 15 digits, optionally +, spaces and dashes"
-    return value
-
-
-LINE_FIELDS = ("sku", "qty")
-
-
-def parse_order_request(body: dict[str, Any]) -> OrderRequest:
-    """Validate an order body field by field; a 400 names every bad field."""
-    problems: dict[str, str] = {}
-    refuse_unknown(body, ORDER_FIELDS, problems)
-    channel = body.get("channel")
-    if channel not in CHANNELS:
-        problems["channel"] = f"must be one of {', '.join(CHANNELS)}"
-    external_id = _text(body, "external_id", problems, limit=MAX_ID)
-    if not external_id and "external_id" not in problems:
-        problems["external_id"] = "required: the channel's own id of this order"
-    lat = json_number(body.get("lat"), low=-90, high=90)
-    lng = json_number(body.get("lng"), low=-180, high=180)
-    if lat is None:
-        problems["lat"] = "required: a number in [-90, 90]"
-    if lng is None:
-        problems["lng"] = "required: a number in [-180, 180]"
-    address = _text(body, "address", problems, limit=MAX_TEXT)
-    note = _text(body, "note", problems, limit=MAX_TEXT)
-    contact = _contact(body, problems)
-    store_id = _text(body, "store_id", problems, limit=MAX_ID) or None
-    if store_id is not None and not is_safe_id(store_id):
-        problems["store_id"] = f"a store id matching {SAFE_ID}"
-    fulfilment = body.get("fulfilment", "delivery")
-    if fulfilment not in FULFILMENTS:
-        problems["fulfilment"] = f"must be one of {', '.join(FULFILMENTS)}"
-    campaign = body.get("campaign")
-    if campaign is not None and not is_safe_id(campaign, max_length=MAX_CAMPAIGN):
-        problems["campaign"] = f"a code of 1 to {MAX_CAMPAIGN} characters matching {SAFE_ID}"
-    deliver_at = _deliver_at(body, problems)
-    lines: list[OrderLine] = []
-    items = body.get("items")
-    if not isinstance(items, list) or not 1 <= len(items) <= MAX_LINES:
-        problems["items"] = f"required: a list of 1 to {MAX_LINES} {{sku, qty}} lines"
-    else:
-        for i, item in enumerate(items):
-            sku = item.get("sku") if isinstance(item, dict) else None
-            qty = item.get("qty") if isinstance(item, dict) else None
-            if not isinstance(item, dict):
-                problems[f"items[{i}]"] = "must be an object {sku, qty}"
-                continue
-            refuse_unknown(item, LINE_FIELDS, problems, path=f"items[{i}]")
-            if not isinstance(sku, str) or not 0 < len(sku) <= 64:
-                problems[f"items[{i}].sku"] = "required: a string"
-            elif isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= MAX_QTY:
-                problems[f"items[{i}].qty"] = f"must be a whole number from 1 to {MAX_QTY}"
-            else:
-                lines.append(OrderLine(sku, qty))
-        if not problems and len({line.sku for line in lines}) != len(lines):
-            problems["items"] = "each sku may appear on one line only"
-    if problems:
-        raise invalid_parameters(problems)
-    assert lat is not None and lng is not None  # problems would have been raised
-    return OrderRequest(
-        str(channel), external_id, lat, lng, address, tuple(lines), note, store_id=store_id,
-        fulfilment=str(fulfilment), campaign=campaign, contact=contact,
-        deliver_at=deliver_at,
-    )  # fmt: skip
-
-
-def _deliver_at(body: dict[str, Any], problems: dict[str, str]) -> datetime | None:
-    """A scheduled order's ``deliver_at`` (null or absent: as soon as possible). Whether it can
-    be booked now is the intake's to say, after the retry check (see DeliverAtError); the
-    store's calendar and hours are matching's."""
-    raw = body.get("deliver_at")
-    if raw is None:
-        return None
-    moment = parse_moment(raw)
-    if moment is None:
-        problems["deliver_at"] = f"must be {MOMENT_RULE}"
-        return None
-    return moment.astimezone(UTC)
 
 
 STORE_CHANNELS = ("store", "phone")  # what a store's staff take: walk-ins and calls to the store
@@ -213,9 +104,9 @@ def create_order() -> ResponseReturnValue:
     own, never a word of this one. Staff (the channels' integrations) share one scope. Store
     staff enter the store's walk-in and phone orders, which that store fulfils or none does.
     """
-    body = json_object(max_bytes=MAX_ORDER_BYTES)
+    order, body = OrderBody.read_with_json()
     principal = current_principal()
-    order_request = _taken_where(parse_order_request(body), principal)
+    order_request = _taken_where(order.order_request(), principal)
     header_key = _idempotency_key()
     fingerprint = body_hash(body)
     if principal.role == "shopper":
@@ -235,21 +126,24 @@ def _placed(submission: Submission) -> ResponseReturnValue:
         refused = _intake_error(exc)
         _count_refusal(submission.request, refused)
         raise refused from exc
+    record = result.order.to_record()
     if not result.replayed:
         web_metrics().order_accepted(result.order)
-    headers = {"Location": f"/api/v1/orders/{result.order['id']}"}
+    headers = {"Location": f"/api/v1/orders/{result.order.id}"}
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return jsonify(order=result.order, tracking=tracking_links(result.order["id"])), 201, headers
+    return jsonify(order=record, tracking=tracking_links(result.order.id)), 201, headers
 
 
 def _idempotency_key() -> str | None:
     """The request's Idempotency-Key header, if any (a 400 when it is not a usable key)."""
     header_key = request.headers.get("Idempotency-Key")
     if header_key is not None and (
-        not 0 < len(header_key) <= MAX_ID or not header_key.isprintable()
+        not 0 < len(header_key) <= MAX_ID_LEN or not header_key.isprintable()
     ):
-        raise invalid_parameters({"Idempotency-Key": f"must be 1 to {MAX_ID} printable characters"})
+        raise invalid_parameters(
+            {"Idempotency-Key": f"must be 1 to {MAX_ID_LEN} printable characters"}
+        )
     return header_key
 
 
@@ -269,19 +163,21 @@ def list_my_orders() -> ResponseReturnValue:
     assert subject is not None  # a shopper token is bound to its shopper
     page = _page(lambda: stored_orders.shopper_orders(redis_client(), subject, cursor=cursor,
                                                     limit=limit))  # fmt: skip
-    return jsonify(orders=page.orders, count=len(page.orders), next_cursor=page.next_cursor)
+    return _page_json(page)
 
 
-def _page(read: Callable[[], order_store.OrderPage]) -> order_store.OrderPage:
+def _page_json(page: OrderPage) -> ResponseReturnValue:
+    orders = [order.to_record() for order in page.orders]
+    return jsonify(orders=orders, count=len(orders), next_cursor=page.next_cursor)
+
+
+def _page(read: Callable[[], OrderPage]) -> OrderPage:
     try:
         return read()
     except order_store.BadCursorError as exc:
         raise invalid_parameters(
             {"cursor": "not a cursor this list handed out (next_cursor of an earlier page)"}
         ) from exc
-
-
-REORDER_FIELDS = ("deliver_at",)
 
 
 @bp.post("/orders/<order_id>/reorder")
@@ -291,36 +187,19 @@ def reorder(order_id: str) -> ResponseReturnValue:
     the same fulfilment and the store the shopper chose (if they chose one), matched afresh (for
     now, or for ``deliver_at``); a campaign code is not carried over. With an Idempotency-Key,
     a retry gets the same new order; without, each call orders again."""
-    body = _optional_body()
-    problems: dict[str, str] = {}
-    refuse_unknown(body, REORDER_FIELDS, problems)
-    deliver_at = _deliver_at(body, problems)
+    asked, body = ReorderBody.read_with_json(optional=True)
+    deliver_at = None if asked.deliver_at is None else asked.deliver_at.astimezone(UTC)
     header_key = _idempotency_key()
-    if problems:
-        raise invalid_parameters(problems)
-    earlier = _own_order(order_id)
+    earlier = _own_order(order_id).request
     subject = current_principal().subject
-    customer = earlier["customer"]
     # the channel's id of the new order: fixed by the key, so that a retry is the same order
     tag = secrets.token_hex(8) if header_key is None else body_hash({"key": header_key})[:16]
-    order_request = OrderRequest(
-        earlier["channel"], f"reorder-{tag}", customer["lat"], customer["lng"],
-        customer["address"], tuple(OrderLine(i["sku"], i["qty"]) for i in earlier["items"]),
-        earlier.get("note", ""), shopper=subject, store_id=earlier.get("taken_at_store"),
-        fulfilment=earlier.get("fulfilment", "delivery"), deliver_at=deliver_at,
+    order_request = replace(
+        earlier, external_id=f"reorder-{tag}", shopper=subject, campaign=None, contact="",
+        deliver_at=deliver_at,
     )  # fmt: skip
     fingerprint = body_hash({"reorder_of": order_id, "body": body, "shopper": subject})
     return _placed(Submission(order_request, fingerprint, header_key, _idempotency_scope()))
-
-
-def _optional_body() -> dict[str, Any]:
-    """The JSON object a request may send (none at all: an empty one)."""
-    if not request.get_data(cache=True):
-        return {}
-    return json_object(max_bytes=MAX_ORDER_BYTES)
-
-
-MAX_BATCH = 200
 
 
 @bp.post("/orders/batch")
@@ -331,24 +210,22 @@ def create_orders_in_bulk() -> ResponseReturnValue:
     Each order succeeds or fails on its own: the answer lists, in order, a 201 with the order or
     the 4xx error that a single POST would have given.
     """
-    body = json_object(max_bytes=MAX_BATCH_BYTES)
-    items = body.get("orders")
-    if set(body) != {"orders"} or not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
-        raise invalid_parameters({"orders": f"required, and only it: a list of 1 to {MAX_BATCH}"})
+    items: list[Any] = BatchOrdersBody.read().orders
     outcomes: list[dict[str, Any] | ApiError] = []
     submissions: list[Submission] = []
     for item in items:
         try:
             if not isinstance(item, dict):
                 raise ApiError(400, "malformed_json", "each order must be a JSON object")
-            order_request = _taken_where(parse_order_request(item), current_principal())
+            order_request = _taken_where(OrderBody.from_json(item).order_request(),
+                                         current_principal())  # fmt: skip
             submissions.append(
                 Submission(order_request, body_hash(item), scope=_idempotency_scope())
             )
             outcomes.append({})
         except ApiError as refused:
             outcomes.append(refused)
-    taken = zip(submissions, _intake().take_batch(submissions), strict=True)
+    taken = zip(submissions, take_batch(_intake(), submissions), strict=True)
     positions = [
         index for index, outcome in enumerate(outcomes) if not isinstance(outcome, ApiError)
     ]
@@ -362,9 +239,10 @@ def create_orders_in_bulk() -> ResponseReturnValue:
             # the intake counts the orders it was given; the answer counts the batch sent
             result = IdempotencyConflictError(result.order_id, same_as=positions[result.same_as])
         if isinstance(result, IntakeResult):
+            record = result.order.to_record()
             if not result.replayed:
                 web_metrics().order_accepted(result.order)
-            results.append({"index": index, "status": 201, "order": result.order})
+            results.append({"index": index, "status": 201, "order": record})
         else:
             api_error = _intake_error(result)
             _count_refusal(submission.request, api_error)
@@ -377,7 +255,7 @@ def create_orders_in_bulk() -> ResponseReturnValue:
 @allow(*STAFF)
 def rebalance_orders() -> ResponseReturnValue:
     """Re-match the orders not yet being prepared with the batch matcher; move what improves."""
-    report = _intake().rebalance()
+    report = rebalance(_intake())
     return jsonify(
         considered=report.considered,
         moves=[{"order_id": o, "from_store": a, "to_store": b} for o, a, b in report.moves],
@@ -450,7 +328,7 @@ def _error_json(error: ApiError) -> dict[str, Any]:
     return error_body(error.code, error.message, error.details)
 
 
-def _order_or_404(order_id: str) -> dict[str, Any]:
+def _order_or_404(order_id: str) -> Order:
     order = stored_orders.get_order(redis_client(), order_id)
     if order is None:
         raise ApiError(404, "order_not_found", f"no order with id {order_id!r}", {"id": order_id})
@@ -460,7 +338,7 @@ def _order_or_404(order_id: str) -> dict[str, Any]:
 @bp.get("/orders/<order_id:order_id>")
 @allow("shopper", "store", *STAFF)
 def track_order(order_id: str) -> ResponseReturnValue:
-    return jsonify(order=_own_order(order_id))
+    return jsonify(order=_own_order(order_id).to_record())
 
 
 STORE_STATUSES = ("preparing", "ready", "cancelled", "failed")  # what the counter decides
@@ -476,21 +354,15 @@ def change_order_status(order_id: str) -> ResponseReturnValue:
     the order was ready, and ready that it was prepared; a preparing or ready sent once the
     order is past it is a 200 with ``changed`` false.
     """
-    body = json_object(max_bytes=MAX_ORDER_BYTES)
-    target = body.get("status")
-    allowed = STORE_STATUSES if current_principal().role == "store" else STATUSES[1:]
-    problems: dict[str, str] = {}
-    refuse_unknown(body, ("status", "note"), problems)
-    if target not in allowed:
-        problems["status"] = f"must be one of {', '.join(allowed)}"
-    note = _text(body, "note", problems, limit=MAX_TEXT)
-    if problems:
-        raise invalid_parameters(problems)
+    change = StatusChangeBody.read()
+    if current_principal().role == "store" and change.status not in STORE_STATUSES:
+        raise invalid_parameters({"status": f"must be one of {', '.join(STORE_STATUSES)}"})
     _own_order(order_id)
     try:
-        return jsonify(order=transition(order_id, str(target), note), changed=True)
+        return jsonify(order=transition(order_id, change.status, change.note).to_record(),
+                       changed=True)  # fmt: skip
     except AlreadyPastError as late:  # already there (a quicker courier, a double tap)
-        return jsonify(order=late.record, changed=False)
+        return jsonify(order=late.order.to_record(), changed=False)
 
 
 @bp.post("/orders/<order_id>/cancel")
@@ -499,41 +371,31 @@ def cancel_order(order_id: str) -> ResponseReturnValue:
     """Cancel, with an optional ``reason`` kept on the order; the reserved stock goes back on
     the shelf. A shopper may cancel their own order until the store starts preparing it (then a
     409 too_late_to_cancel: the goods are being picked); staff, until pick-up."""
-    body = _optional_body()
-    problems: dict[str, str] = {}
-    refuse_unknown(body, ("reason",), problems)
-    reason = _text(body, "reason", problems, limit=MAX_TEXT)
-    if problems:
-        raise invalid_parameters(problems)
+    reason = CancelBody.read(optional=True).reason
     _own_order(order_id)
     if current_principal().role == "shopper":
         order = cancel_early(order_id, by="shopper", reason=reason)
     else:
         order = transition(order_id, "cancelled", reason or "cancelled by request",
-                           set_fields=_cancellation("staff", reason))  # fmt: skip
-    return jsonify(order=order)
-
-
-def _cancellation(by: str, reason: str) -> dict[str, Any]:
-    """What an order keeps of its cancellation: who, why (possibly nothing said) and when."""
-    return {"cancellation": {"by": by, "reason": reason, "at": now().isoformat()}}
+                           cancellation=Cancellation("staff", reason, now()))  # fmt: skip
+    return jsonify(order=order.to_record())
 
 
 SHOPPER_CANCELS = {"shopper": "the shopper", "tracking_link": "the shopper (tracking link)"}
 
 
-def cancel_early(order_id: str, *, by: str, reason: str = "") -> dict[str, Any]:
+def cancel_early(order_id: str, *, by: str, reason: str = "") -> Order:
     """A shopper's cancellation (``by``: one of SHOPPER_CANCELS): only while the order is
     accepted (the store has not started on it), else a 409 too_late_to_cancel naming its
     status."""
     note = f"cancelled by {SHOPPER_CANCELS[by]}" + (f": {reason}" if reason else "")
     try:
         return transition(order_id, "cancelled", note, only_from=("accepted",),
-                           set_fields=_cancellation(by, reason))  # fmt: skip
+                           cancellation=Cancellation(by, reason, now()))  # fmt: skip
     except ApiError as refused:
         if refused.code != "illegal_transition":
             raise
-        current = _order_or_404(order_id)["status"]
+        current = _order_or_404(order_id).status
         raise ApiError(409, "too_late_to_cancel",
                        f"the order is {current.replace('_', ' ')}: it can no longer be cancelled "
                        "here", {"status": current}) from refused  # fmt: skip
@@ -544,7 +406,7 @@ def cancel_early(order_id: str, *, by: str, reason: str = "") -> dict[str, Any]:
 def cancel_by_tracking_link(token: str) -> ResponseReturnValue:
     """The shopper's own link may cancel until the store starts preparing (after that the goods
     are being picked: the shopper calls the store); answers the link's fresh view."""
-    cancel_early(order_of_token(token)["id"], by="tracking_link")
+    cancel_early(order_of_token(token).id, by="tracking_link")
     return jsonify(tracking_view(order_of_token(token)))
 
 
@@ -558,28 +420,20 @@ def collect_order(order_id: str) -> ResponseReturnValue:
     order with age-restricted items is handed over only with ``id_checked: true`` (else a 422
     naming it, before the code is tried); a buyer without a valid ID is a cancellation.
     """
-    body = json_object(max_bytes=MAX_ORDER_BYTES)
-    problems: dict[str, str] = {}
-    refuse_unknown(body, ("code", "id_checked"), problems)
-    code = body.get("code")
-    if not isinstance(code, str) or not 0 < len(code) <= 16:
-        problems["code"] = "required: the shopper's pick-up code, as a string"
-    if "id_checked" in body and not isinstance(body["id_checked"], bool):
-        problems["id_checked"] = "true or false: whether the buyer's ID was checked and valid"
-    if problems:
-        raise invalid_parameters(problems)
+    collect = CollectBody.read()
     order = _own_order(order_id)
-    if order.get("fulfilment") != "pickup":
+    fulfilment = order.request.fulfilment
+    if fulfilment != "pickup":
         raise ApiError(409, "not_a_pickup", "this order is delivered by a courier, not collected",
-                       {"field": "fulfilment", "fulfilment": order.get("fulfilment")})  # fmt: skip
-    if not TRANSITIONS[order["status"]]:
-        raise ApiError(409, "illegal_transition", f"the order is already {order['status']}",
-                       {"target": "collected", "status": order["status"]})  # fmt: skip
-    if body.get("id_checked") is not True and needs_id_check(redis_client(), order):
+                       {"field": "fulfilment", "fulfilment": fulfilment})  # fmt: skip
+    if order.status in FINAL_STATUSES:
+        raise ApiError(409, "illegal_transition", f"the order is already {order.status}",
+                       {"target": "collected", "status": order.status})  # fmt: skip
+    if collect.id_checked is not True and needs_id_check(redis_client(), order.to_record()):
         raise ApiError(422, "id_check_required", "the order holds age-restricted items: check "
                        "the buyer's ID and send id_checked true, or cancel the order",
                        {"field": "id_checked"})  # fmt: skip
-    judged = code_tries.try_code(redis_client(), order_id, given=str(code),
+    judged = code_tries.try_code(redis_client(), order_id, given=collect.code,
                                      expected=delivery_code(order_id),
                                      courier_id=f"store staff ({current_principal().subject})",
                                      at=now())  # fmt: skip
@@ -591,7 +445,8 @@ def collect_order(order_id: str) -> ResponseReturnValue:
         left = judged.tries_left
         raise ApiError(422, "wrong_pickup_code", "the code does not match this order",
                        {"field": "code", "tries_left": left})  # fmt: skip
-    return jsonify(order=transition(order_id, "collected", "collected at the counter, code given"))
+    done = transition(order_id, "collected", "collected at the counter, code given")
+    return jsonify(order=done.to_record())
 
 
 @bp.post("/orders/<order_id>/unlock-code")
@@ -604,26 +459,26 @@ def unlock_delivery_code(order_id: str) -> ResponseReturnValue:
     return jsonify(order_id=order_id, was_locked=lock is not None, lock=lock)
 
 
-def _own_order(order_id: str) -> dict[str, Any]:
+def _own_order(order_id: str) -> Order:
     """The order, if the caller may see it: its shopper, its store's staff, or staff."""
     order = _order_or_404(order_id)
     principal = current_principal()
     if principal.role == "shopper":
-        require_own("order", order.get("shopper_id"))
+        require_own("order", order.request.shopper)
     elif principal.role == "store":
-        require_own("order", order["store_id"])
+        require_own("order", order.store_id)
     return order
 
 
 def transition(
     order_id: str, target: str, note: str, *, only_from: Collection[str] | None = None,
-    set_fields: dict[str, Any] | None = None,
-) -> dict[str, Any]:  # fmt: skip
+    cancellation: Cancellation | None = None,
+) -> Order:  # fmt: skip
     """The one way the API moves an order (a 404 or a 409 for what cannot move)."""
     try:
         order = stored_orders.change_status(
             redis_client(), order_id, target, at=now(), note=note, only_from=only_from,
-            set_fields=set_fields,
+            cancellation=cancellation,
         )  # fmt: skip
     except order_store.OrderNotFoundError as exc:
         raise ApiError(404, "order_not_found", f"no order with id {order_id!r}") from exc
@@ -633,14 +488,14 @@ def transition(
     return order
 
 
-def _known_store(store_id: str) -> order_store.StoreSlot:
-    """The store's slot, if the caller may see the store."""
+def _known_store(store_id: str) -> order_store.StoreKeyspace:
+    """The store's keyspace, if the caller may see the store."""
     if current_principal().role == "store":
         require_own("store", store_id)
     store = catalogue_index().get(store_id)
     if store is None:
         raise ApiError(404, "store_not_found", f"no store with id {store_id!r}", {"id": store_id})
-    return store_slot(store)
+    return store_keyspace(store)
 
 
 @bp.get("/stores/<store_id>/orders")
@@ -649,7 +504,7 @@ def _known_store(store_id: str) -> order_store.StoreSlot:
 def list_store_orders(store_id: str) -> ResponseReturnValue:
     """Store staff: this store's orders, newest first, optionally of one status and one
     fulfilment, a page at a time (``next_cursor`` reads on)."""
-    slot = _known_store(store_id)
+    keyspace = _known_store(store_id)
     args = QueryReader(request.args)
     status = args.choices("status", allowed=STATUSES)
     fulfilment = args.choices("fulfilment", allowed=FULFILMENTS)
@@ -662,10 +517,10 @@ def list_store_orders(store_id: str) -> ResponseReturnValue:
     if fulfilment and len(fulfilment) > 1:
         raise invalid_parameters({"fulfilment": "give one fulfilment"})
     kind = next(iter(fulfilment)) if fulfilment else None
-    page = _page(lambda: stored_orders.store_orders_page(redis_client(), slot, status=chosen,
+    page = _page(lambda: stored_orders.store_orders_page(redis_client(), keyspace, status=chosen,
                                                        fulfilment=kind, cursor=cursor,
                                                        limit=limit))  # fmt: skip
-    return jsonify(orders=page.orders, count=len(page.orders), next_cursor=page.next_cursor)
+    return _page_json(page)
 
 
 @bp.get("/stores/<store_id>/stats")
@@ -674,7 +529,7 @@ def list_store_orders(store_id: str) -> ResponseReturnValue:
 def store_stats(store_id: str) -> ResponseReturnValue:
     """A merchant's closed loop: orders, revenue, new and returning shoppers, repeat rate,
     cancellations and on-time share, overall and per channel, fulfilment and campaign."""
-    slot = _known_store(store_id)
+    keyspace = _known_store(store_id)
     args = QueryReader(request.args)
     end = args.moment("to") or now()
     start = args.moment("from") or end - timedelta(days=1)
@@ -682,10 +537,12 @@ def store_stats(store_id: str) -> ResponseReturnValue:
     if start >= end:
         raise invalid_parameters({"from": "must be before to"})
     client = redis_client()
-    orders = stored_orders.store_orders_between(client, slot, start, end)
+    orders = stored_orders.store_orders_between(client, keyspace, start, end)
     # around the period: earlier orders tell returning shoppers, later ones count repeats
-    history = stored_orders.store_orders_between(client, slot, start - RETURNING_LOOKBACK, start)
-    history += stored_orders.store_orders_between(client, slot, end, end + REPEAT_WITHIN)
+    history = stored_orders.store_orders_between(
+        client, keyspace, start - RETURNING_LOOKBACK, start
+    )
+    history += stored_orders.store_orders_between(client, keyspace, end, end + REPEAT_WITHIN)
     figures = store_figures(orders, history=history)
     return jsonify(
         store_id=store_id, **{"from": start.isoformat(), "to": end.isoformat()}, **figures
@@ -695,56 +552,31 @@ def store_stats(store_id: str) -> ResponseReturnValue:
 @bp.get("/stores/<store_id>/stock")
 @allow("store", *STAFF)
 def read_stock(store_id: str) -> ResponseReturnValue:
-    slot = _known_store(store_id)
-    return jsonify(store_id=store_id, stock=stored_orders.stock_levels(redis_client(), slot))
+    keyspace = _known_store(store_id)
+    return jsonify(store_id=store_id, stock=stored_orders.stock_levels(redis_client(), keyspace))
 
 
 @bp.post("/stores/<store_id>/stock")
 @allow("store", *STAFF)
 def push_stock(store_id: str) -> ResponseReturnValue:
     """A store's system pushes stock: ``mode`` "set" (levels) or "adjust" (deltas), in bulk."""
-    slot = _known_store(store_id)
-    body = json_object(max_bytes=MAX_ORDER_BYTES)
-    mode = body.get("mode", "set")
-    items = body.get("items")
-    problems: dict[str, str] = {}
-    refuse_unknown(body, ("mode", "items"), problems)
-    if mode not in ("set", "adjust"):
-        problems["mode"] = "must be set or adjust"
-    changes: dict[str, int] = {}
-    if not isinstance(items, list) or not 1 <= len(items) <= 1000:
-        problems["items"] = "required: a list of 1 to 1000 {sku, qty} entries"
-    else:
-        known = stored_orders.load_products(redis_client())
-        seen: set[str] = set()
-        for i, item in enumerate(items):
-            sku = item.get("sku") if isinstance(item, dict) else None
-            qty = item.get("qty") if isinstance(item, dict) else None
-            if isinstance(item, dict):
-                refuse_unknown(item, LINE_FIELDS, problems, path=f"items[{i}]")
-            if not isinstance(sku, str) or sku not in known:
-                problems[f"items[{i}].sku"] = "unknown sku"
-            elif sku in seen:  # which of two levels or deltas was meant? neither is kept
-                problems[f"items[{i}].sku"] = f"{sku} is on an earlier line too: one line per sku"
-            elif isinstance(qty, bool) or not isinstance(qty, int) or abs(qty) > 1_000_000:
-                problems[f"items[{i}].qty"] = "must be a whole number"
-            elif mode == "set" and qty < 0:
-                problems[f"items[{i}].qty"] = "a level cannot be negative"
-            else:
-                changes[sku] = qty
-            if isinstance(sku, str):
-                seen.add(sku)
-    if problems:
-        raise invalid_parameters(problems)
+    keyspace = _known_store(store_id)
+    push = StockBody.read()
+    known = stored_orders.load_products(redis_client())
+    unknown = {f"items[{i}].sku": "unknown sku"
+               for i, line in enumerate(push.items) if line.sku not in known}  # fmt: skip
+    if unknown:
+        raise invalid_parameters(unknown)
+    changes = push.changes()
     client = redis_client()
-    if mode == "set":
-        stored_orders.set_stock(client, slot, changes)
+    if push.mode == "set":
+        stored_orders.set_stock(client, keyspace, changes)
     else:
         try:
-            stored_orders.adjust_stock(client, slot, changes)
+            stored_orders.adjust_stock(client, keyspace, changes)
         except order_store.NegativeStockError as exc:
             raise ApiError(409, "negative_stock", str(exc)) from exc
-    return jsonify(store_id=store_id, stock=stored_orders.stock_levels(client, slot))
+    return jsonify(store_id=store_id, stock=stored_orders.stock_levels(client, keyspace))
 
 
 @bp.get("/products")

@@ -1,4 +1,7 @@
-"""Reading request bodies and query parameters strictly: every problem is reported by field name."""
+"""Reading request bodies and query parameters strictly: every problem is reported by field name.
+
+This module reads a body's text as JSON (:func:`json_object`); what the JSON must hold is each
+body's model in :mod:`web.bodies`."""
 
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ SAFE_ID = "^[A-Za-z0-9][A-Za-z0-9._:-]*$"  # as the OpenAPI document states it
 _SAFE_ID = re.compile(SAFE_ID)
 
 
-def is_safe_id(value: Any, *, max_length: int = 128) -> bool:
+def is_safe_id(value: Any, *, max_length: int) -> bool:
     """True for a string id of at most ``max_length`` characters matching :data:`SAFE_ID`."""
     return isinstance(value, str) and len(value) <= max_length and bool(_SAFE_ID.fullmatch(value))
 
@@ -34,6 +37,7 @@ _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
 
 
+SHOWN_NAME_LEN = 64  # a name echoed back in an error is cut to this (never a whole 8 KB key)
 MAX_DEPTH = 16  # objects and arrays within each other; no request body needs more
 # Text no field may hold: lone UTF-16 surrogates (they cannot be stored or sent as UTF-8) and
 # control characters other than tab, line feed and carriage return (NUL and the like in an
@@ -148,17 +152,6 @@ def json_object(*, max_bytes: int) -> dict[str, Any]:
     return body
 
 
-def refuse_unknown(
-    value: dict[str, Any], allowed: Collection[str], problems: dict[str, str], *, path: str = ""
-) -> None:
-    """Name each field of ``value`` (at ``path``) that is not one of ``allowed``: a field the
-    service does not know is a client's mistake (a misspelt "qyt"), never dropped in silence."""
-    expected = ", ".join(sorted(allowed))
-    for name in sorted(set(value) - set(allowed))[:20]:
-        where = f"{path}.{name[:64]}" if path else name[:64]
-        problems[where] = f"unknown field (expected: {expected})"
-
-
 # The moments the service takes (shifts, fixes, figures, opening checks): far enough either way
 # for any real use, and near enough that no arithmetic on them (a day before, the time in
 # Taipei) runs off the calendar (year 1 or 9999 did: a 500).
@@ -185,13 +178,6 @@ def parse_moment(value: Any, *, naive_is_utc: bool = False) -> datetime | None:
     except OverflowError:  # year 1 at +14:00 is before the calendar starts
         return None
     return moment if EARLIEST <= in_utc < LATEST else None
-
-
-def json_number(value: Any, *, low: float, high: float) -> float | None:
-    """A JSON number (not a boolean) that is finite and within [low, high], else None."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    return float(value) if low <= value <= high else None
 
 
 def echoed(values: Collection[str], *, most: int = 10) -> str:
@@ -243,7 +229,7 @@ def refuse_unknown_query(*, checked_by_auth: bool = True) -> None:
     allowed = query_params_of(view)
     unknown = sorted(set(request.args) - allowed)
     if unknown:
-        names = [name[:64] for name in unknown[:20]]
+        names = [name[:SHOWN_NAME_LEN] for name in unknown[:20]]
         raise ApiError(
             400,
             "unknown_parameter",

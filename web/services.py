@@ -9,7 +9,7 @@ from typing import Any, cast
 
 from flask import current_app
 
-from dispatch.order_store import StoreSlot
+from dispatch.order_store import StoreKeyspace
 from dispatch.storage.catalogue import CatalogueCache
 from dispatch.storage.client import Client
 from geo.index import StoreIndex
@@ -35,9 +35,9 @@ def catalogue_index() -> StoreIndex:
     return catalogue_cache().index()
 
 
-def store_slot(store: Store) -> StoreSlot:
-    """Where the store's stock and orders live in Redis: its home at the configured regions."""
-    return StoreSlot.of(store, current_app.config["SETTINGS"].region_resolution)
+def store_keyspace(store: Store) -> StoreKeyspace:
+    """Where the store's stock and orders live in Redis: its region at the configured resolution."""
+    return StoreKeyspace.of(store, current_app.config["SETTINGS"].region_resolution)
 
 
 def now() -> datetime:

@@ -16,6 +16,7 @@ from dispatch.storage import orders as stored_orders
 from geo.index import NearbyQuery, Ranked, StoreIndex, is_open
 from geo.store_pieces import MappedPieces, StorePieces, dump, store_fields, store_pieces
 from geo.stores import STORE_KINDS, Store
+from web.bodies import MAX_ID_LEN
 from web.errors import ApiError
 from web.limits import rate_limited
 from web.params import QueryReader, echoed, takes_query
@@ -25,7 +26,7 @@ from web.services import (
     catalogue_meta,
     now,
     redis_client,
-    store_slot,
+    store_keyspace,
     web_metrics,
 )
 
@@ -138,7 +139,7 @@ def _with_stock(index: StoreIndex, query: NearbyQuery, skus: list[str]) -> Ranke
         positions, metres = index.ranked(replace(query, limit=min(fetch, len(index) or 1)))
         stores = [index.store_at(p) for p in positions]
         stocked = stored_orders.stores_stocking(
-            redis_client(), [store_slot(store) for store in stores], skus
+            redis_client(), [store_keyspace(store) for store in stores], skus
         )
         found = [
             (p, d)
@@ -167,7 +168,7 @@ def list_stores() -> ResponseReturnValue:
     """The catalogue in id order, ``limit`` at a time, continuing ``after`` the last id seen."""
     args = QueryReader(request.args)
     limit = args.integer("limit", default=100, low=1, high=MAX_PAGE)
-    after = args.text("after", max_length=128)
+    after = args.text("after", max_length=MAX_ID_LEN)
     args.finish()
     index = catalogue_index()
     ids = index.ids_sorted()

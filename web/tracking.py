@@ -15,7 +15,14 @@ from typing import Any, cast
 from flask import Blueprint, current_app, jsonify, render_template
 from flask.typing import ResponseReturnValue
 
-from dispatch.orders import FORWARD, PICKUP_FORWARD, TRANSITIONS, collect_by
+from dispatch.orders import (
+    ENDED_UNSOLD,
+    FINAL_STATUSES,
+    FORWARD,
+    PICKUP_FORWARD,
+    Order,
+    collect_by,
+)
 from dispatch.plans import routes_of
 from dispatch.storage import orders as stored_orders
 from dispatch.storage.plans import current_plan
@@ -49,7 +56,7 @@ def tracking_links(order_id: str) -> dict[str, str]:
             "delivery_code": delivery_code(order_id)}  # fmt: skip
 
 
-def order_of_token(token: str) -> dict[str, Any]:
+def order_of_token(token: str) -> Order:
     """The order a tracking token opens; a 404 for a forged, altered or unknown link."""
     order_id, _, _ = token.rpartition(".")
     # as bytes: compare_digest refuses str with non-ASCII characters (a 500, found by fuzzing)
@@ -61,76 +68,83 @@ def order_of_token(token: str) -> dict[str, Any]:
     return order
 
 
-def _steps(order: dict[str, Any]) -> list[dict[str, Any]]:
+def _steps(order: Order) -> list[dict[str, Any]]:
     """The lifecycle's steps with when each was done (None: still to come); an order that ended
     early keeps the steps it reached and its end."""
-    done = {e["status"]: e["at"] for e in order["events"]}
-    ended = order["status"] in ("cancelled", "failed", "expired")
-    path = PICKUP_FORWARD if order.get("fulfilment") == "pickup" else FORWARD
+    done = {e.status: e.at.isoformat() for e in order.events}
+    ended = order.status in ENDED_UNSOLD
+    path = PICKUP_FORWARD if order.request.fulfilment == "pickup" else FORWARD
     steps = [{"status": s, "at": done.get(s)} for s in path if not ended or s in done]
     if ended:
-        steps.append({"status": order["status"], "at": done.get(order["status"])})
+        steps.append({"status": order.status, "at": done.get(order.status)})
     return steps
 
 
-def tracking_view(order: dict[str, Any]) -> dict[str, Any]:
+def tracking_view(order: Order) -> dict[str, Any]:
     """What a waiting shopper may know: status and steps, items, the store, the courier once
     on the way, the estimated arrival, whether it may still be cancelled, the code."""
     client = redis_client()
-    store = catalogue_index().get(order["store_id"])
+    store = catalogue_index().get(order.store_id)
     # an ended order has no courier and no arrival, even while the last plan still lists it
-    ended = not TRANSITIONS[order["status"]]
+    ended = order.status in FINAL_STATUSES
     routes = () if ended else routes_of(current_plan(client))
     courier_id, eta = None, None
     for route in routes:
         for stop in route.stops:
-            if stop.order_id == order["id"] and stop.kind == "delivery":
+            if stop.order_id == order.id and stop.kind == "delivery":
                 courier_id, eta = route.courier_id, stop.arrive_at.isoformat()
     position = None
-    if order["status"] == "picked_up" and courier_id is not None:
+    if order.status == "picked_up" and courier_id is not None:
         ping = positions(client).get(courier_id)
         position = ping.to_record() if ping else None
     names = stored_orders.load_products(client)
-    items = [item | {"name": names[item["sku"]].name if item["sku"] in names else item["sku"]}
-             for item in order["items"]]  # fmt: skip
-    customer = order["customer"]
+    lines = order.request.lines
+    items = [
+        {
+            "sku": line.sku,
+            "qty": line.qty,
+            "name": names[line.sku].name if line.sku in names else line.sku,
+        }
+        for line in lines
+    ]
+    record = order.to_record()  # the times as the API writes them
     return {
         "at": now().isoformat(),
-        "order": {"id": order["id"], "status": order["status"], "promised_by": order["promised_by"],
-                  "created_at": order["created_at"], "items": items, "events": order["events"],
-                  "steps": _steps(order), "can_cancel": order["status"] == "accepted",
+        "order": {"id": order.id, "status": order.status, "promised_by": record["promised_by"],
+                  "created_at": record["created_at"], "items": items, "events": record["events"],
+                  "steps": _steps(order), "can_cancel": order.status == "accepted",
                   # beer, cigarettes: the buyer shows an ID at the door or the counter
-                  "id_check_required": any(item["sku"] in names and names[item["sku"]]
-                                           .age_restricted for item in order["items"]),
+                  "id_check_required": any(line.sku in names and names[line.sku].age_restricted
+                                           for line in lines),
                   # a scheduled order's time (null for one within the hour)
-                  "deliver_at": order.get("deliver_at"),
-                  "delivery_window": order.get("delivery_window")},
+                  "deliver_at": record["deliver_at"],
+                  "delivery_window": record["delivery_window"]},
         "store": None if store is None else {"id": store.id, "name": store.name,
                                              "address": store.address, "lat": store.lat,
                                              "lng": store.lng, "timezone": store.timezone},
         # where to, to about 100 m: enough for the map, while the link never gives the address
-        "destination": {"lat": round(customer["lat"], DESTINATION_DECIMALS),
-                        "lng": round(customer["lng"], DESTINATION_DECIMALS)},
+        "destination": {"lat": round(order.request.lat, DESTINATION_DECIMALS),
+                        "lng": round(order.request.lng, DESTINATION_DECIMALS)},
         "courier": {"assigned": courier_id is not None, "position": position},
         "estimated_arrival": eta,
-        "delivery_code": delivery_code(order["id"]),
-        "fulfilment": order.get("fulfilment", "delivery"),
+        "delivery_code": delivery_code(order.id),
+        "fulfilment": order.request.fulfilment,
         "pickup": _pickup_view(order, store),
     }  # fmt: skip
 
 
-def _pickup_view(order: dict[str, Any], store: Any) -> dict[str, Any] | None:
+def _pickup_view(order: Order, store: Any) -> dict[str, Any] | None:
     """For a pick-up order: whether it waits at the counter, where, the code staff check, and
     until when it is kept (None for a delivery)."""
-    if order.get("fulfilment") != "pickup":
+    if order.request.fulfilment != "pickup":
         return None
     hold = timedelta(seconds=current_app.config["SETTINGS"].pickup_hold_s)
     deadline = collect_by(order, hold=hold)
     return {
-        "ready_for_pickup": order["status"] == "ready",
+        "ready_for_pickup": order.status == "ready",
         "store_name": None if store is None else store.name,
         "store_address": None if store is None else store.address,
-        "code": delivery_code(order["id"]),
+        "code": delivery_code(order.id),
         "collect_by": None if deadline is None else deadline.isoformat(),
     }
 

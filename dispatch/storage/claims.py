@@ -11,7 +11,8 @@ import redis
 
 from dispatch.idempotency import Claim
 from dispatch.order_store import order_id_for
-from dispatch.storage.order_keys import get_many, homes, order_key
+from dispatch.orders import Order
+from dispatch.storage.order_keys import get_many, order_key, order_regions
 from dispatch.storage.replies import decoded
 
 TTL_S = 30 * 24 * 3600  # far longer than any channel retries, not forever
@@ -50,7 +51,9 @@ def drop_claim(client: redis.Redis, keys: Sequence[str], held: Claim) -> None:
         client.eval(_DROP_CLAIM, 1, key, held.text())  # type: ignore[no-untyped-call]
 
 
-def claimed_order(client: redis.Redis, ticket: str) -> dict[str, Any] | None:
-    """The order placed under ``ticket``, whichever home it went to."""
-    raws = get_many(client, [order_key(order_id_for(home, ticket)) for home in homes(client)])
-    return next((json.loads(raw) for raw in raws if raw is not None), None)
+def claimed_order(client: redis.Redis, ticket: str) -> Order | None:
+    """The order placed under ``ticket``, whichever region it went to."""
+    raws = get_many(
+        client, [order_key(order_id_for(region, ticket)) for region in order_regions(client)]
+    )
+    return next((Order.from_record(json.loads(raw)) for raw in raws if raw is not None), None)

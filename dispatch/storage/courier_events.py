@@ -1,7 +1,7 @@
 """The answers given to couriers' phone events, so that a resent event is applied once.
 
-Key: ``courier-events:{home}:<courier>`` (hash: the phone's event id within its order -> the
-answer given, with a hash of the body it answered), in the order's home (see
+Key: ``courier-events:{region}:<courier>`` (hash: the phone's event id within its order -> the
+answer given, with a hash of the body it answered), in the order's region (see
 :mod:`dispatch.order_store`), so the answer is written with the status change it records.
 """
 
@@ -29,8 +29,8 @@ class EventAnswer:
 
 def courier_events_key(courier_id: str, order_id: str) -> str:
     """Hash of client event id -> the answer given, so a resent event is applied once; in the
-    order's home, so the answer is written with the status change it records."""
-    return f"courier-events:{{{order_store.home_of(order_id)}}}:{courier_id}"
+    order's region, so the answer is written with the status change it records."""
+    return f"courier-events:{{{order_store.region_of_order(order_id)}}}:{courier_id}"
 
 
 def event_field(order_id: str, event_id: str) -> str:

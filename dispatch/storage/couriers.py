@@ -1,7 +1,7 @@
 """Registered couriers, and who carries what, in Redis.
 
-Keys: ``couriers`` (hash courier id -> the profile's JSON) and, in each order home (see
-:mod:`dispatch.order_store`), written with the order's status: ``carried:{home}`` (order id ->
+Keys: ``couriers`` (hash courier id -> the profile's JSON) and, in each orders' region (see
+:mod:`dispatch.order_store`), written with the order's status: ``carried:{region}`` (order id ->
 the courier that picked it up, from its phone).
 """
 
@@ -64,29 +64,29 @@ def change_courier(
                 continue
 
 
-def carried_key(home: str) -> str:
-    """Hash of order id -> the courier that picked it up, for the orders of ``home``."""
-    return f"carried:{{{home}}}"
+def carried_key(region: str) -> str:
+    """Hash of order id -> the courier that picked it up, for the orders of ``region``."""
+    return f"carried:{{{region}}}"
 
 
 def picked_up_fields(order_id: str, courier_id: str) -> Fields:
     """What a pick-up records beside the order's status: who has the order on board."""
-    return {carried_key(order_store.home_of(order_id)): {order_id: courier_id}}
+    return {carried_key(order_store.region_of_order(order_id)): {order_id: courier_id}}
 
 
 def carriers(client: redis.Redis) -> dict[str, str]:
     """Order id -> the courier that reported picking it up."""
     pipe = client.pipeline(transaction=False)
-    for home in order_keys.homes(client):
-        pipe.hgetall(carried_key(home))
+    for region in order_keys.order_regions(client):
+        pipe.hgetall(carried_key(region))
     return {k: v for raw in pipe.execute() for k, v in text_hash(raw).items()}
 
 
 def carried_by(client: redis.Redis, courier_id: str) -> list[str]:
     """The open orders this courier has picked up and not yet delivered."""
     on_board = {o for o, c in carriers(client).items() if c == courier_id}
-    return sorted(r["id"] for r in stored_orders.open_orders(client)
-                  if r["id"] in on_board and r["status"] == "picked_up")  # fmt: skip
+    return sorted(order.id for order in stored_orders.open_orders(client)
+                  if order.id in on_board and order.status == "picked_up")  # fmt: skip
 
 
 def courier_orders(client: redis.Redis, courier_id: str) -> set[str]:

@@ -1,19 +1,19 @@
 """The key names of orders, products and stock, their Redis Cluster hash tags and the layout
 check.
 
-Keys carry their *home* as a hash tag: the dispatch region of the store (see
-:mod:`dispatch.regions` and :func:`dispatch.order_store.home_of`), so everything one placement,
-status change or re-balance touches sits in one slot. Per home ``H``: ``stock:{H}:<store>``
-(hash sku -> on-hand qty), ``capacity:{H}:<store>`` (zset of the last hour's order ids by time),
-``store-orders:{H}:<store>`` (zset of order ids by time), ``order:{H}:<id>`` (JSON; the id names
-its home), ``orders:{H}:open`` (orders still to deliver: to plan), ``orders:{H}:accepted`` (not
-yet being prepared: re-balancing may move them) and ``orders:{H}:pickup`` (pick-up orders not
-yet collected or expired: never planned, never moved); ``code-tries:{H}`` and ``code-locks:{H}``
-(see :mod:`dispatch.storage.code_tries`). Shared: ``products`` (hash sku -> JSON),
-``orders:homes`` (every home with orders), ``shopper-orders:{<shopper>}`` (zset of a shopper's
-order ids by time), ``idem:*`` (see :mod:`dispatch.storage.claims`) and the stream
-``orders:stream`` (one entry per new order: it wakes the dispatch worker; the open sets are the
-truth).
+Keys carry their *region* as a hash tag: the dispatch region of the store (see
+:mod:`dispatch.regions` and :func:`dispatch.order_store.region_of_order`), so everything one
+placement, status change or re-balance touches sits in one slot. Per region ``H``:
+``stock:{H}:<store>`` (hash sku -> on-hand qty), ``capacity:{H}:<store>`` (zset of the last
+hour's order ids by time), ``store-orders:{H}:<store>`` (zset of order ids by time),
+``order:{H}:<id>`` (JSON; the id names its region), ``orders:{H}:open`` (orders still to
+deliver: to plan), ``orders:{H}:accepted`` (not yet being prepared: re-balancing may move them)
+and ``orders:{H}:pickup`` (pick-up orders not yet collected or expired: never planned, never
+moved); ``code-tries:{H}`` and ``code-locks:{H}`` (see :mod:`dispatch.storage.code_tries`).
+Shared: ``products`` (hash sku -> JSON), ``orders:homes`` (every region with orders),
+``shopper-orders:{<shopper>}`` (zset of a shopper's order ids by time), ``idem:*`` (see
+:mod:`dispatch.storage.claims`) and the stream ``orders:stream`` (one entry per new order: it
+wakes the dispatch worker; the open sets are the truth).
 """
 
 from __future__ import annotations
@@ -23,46 +23,46 @@ from typing import Any
 
 import redis
 
-from dispatch.order_store import StoreSlot, home_of
+from dispatch.order_store import StoreKeyspace, region_of_order
 from dispatch.storage.replies import decoded
 
 PRODUCTS_KEY = "products"
 ORDER_STREAM = "orders:stream"
-HOMES_KEY = "orders:homes"
+REGIONS_KEY = "orders:homes"  # every region with orders (the name kept from layout 2)
 LAYOUT_KEY = "layout"
-LAYOUT_VERSION = 2  # 1: one global order index (before Redis Cluster); 2: keys by home
+LAYOUT_VERSION = 2  # 1: one global order index (before Redis Cluster); 2: keys by region
 
 
 class LayoutMismatchError(RuntimeError):
     """The Redis data was written with another key layout or region resolution."""
 
 
-def stock_key(slot: StoreSlot) -> str:
-    return f"stock:{{{slot.home}}}:{slot.store_id}"
+def stock_key(keyspace: StoreKeyspace) -> str:
+    return f"stock:{{{keyspace.region}}}:{keyspace.store_id}"
 
 
-def capacity_key(slot: StoreSlot) -> str:
-    return f"capacity:{{{slot.home}}}:{slot.store_id}"
+def capacity_key(keyspace: StoreKeyspace) -> str:
+    return f"capacity:{{{keyspace.region}}}:{keyspace.store_id}"
 
 
-def store_orders_key(slot: StoreSlot) -> str:
-    return f"store-orders:{{{slot.home}}}:{slot.store_id}"
+def store_orders_key(keyspace: StoreKeyspace) -> str:
+    return f"store-orders:{{{keyspace.region}}}:{keyspace.store_id}"
 
 
 def order_key(order_id: str) -> str:
-    return f"order:{{{home_of(order_id)}}}:{order_id}"
+    return f"order:{{{region_of_order(order_id)}}}:{order_id}"
 
 
-def open_key(home: str) -> str:
-    return f"orders:{{{home}}}:open"
+def open_key(region: str) -> str:
+    return f"orders:{{{region}}}:open"
 
 
-def accepted_key(home: str) -> str:
-    return f"orders:{{{home}}}:accepted"
+def accepted_key(region: str) -> str:
+    return f"orders:{{{region}}}:accepted"
 
 
-def pickup_key(home: str) -> str:
-    return f"orders:{{{home}}}:pickup"
+def pickup_key(region: str) -> str:
+    return f"orders:{{{region}}}:pickup"
 
 
 def shopper_orders_key(shopper: str) -> str:
@@ -79,15 +79,15 @@ def get_many(client: redis.Redis, keys: Sequence[str]) -> list[Any]:
     return list(pipe.execute())
 
 
-def homes(client: redis.Redis) -> list[str]:
-    """Every home that has had orders."""
-    return sorted(decoded(h) for h in client.smembers(HOMES_KEY))  # type: ignore[union-attr]
+def order_regions(client: redis.Redis) -> list[str]:
+    """Every region that has had orders."""
+    return sorted(decoded(h) for h in client.smembers(REGIONS_KEY))  # type: ignore[union-attr]
 
 
 def check_layout(client: redis.Redis, resolution: int | None) -> None:
     """Record the key layout and region resolution on first use; refuse data written otherwise.
 
-    Homes follow the region resolution, so a changed resolution would hide every store's stock.
+    Regions follow the region resolution, so a changed resolution would hide every store's stock.
     """
     wanted = f"{LAYOUT_VERSION}:{'all' if resolution is None else resolution}"
     if client.set(LAYOUT_KEY, wanted, nx=True):

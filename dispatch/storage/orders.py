@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,16 +19,17 @@ from dispatch.order_store import (
     OrderNotFoundError,
     OrderPage,
     Placement,
-    StoreSlot,
-    home_of,
+    StoreKeyspace,
     page_cursor,
     parse_page_cursor,
+    region_of_order,
 )
 from dispatch.orders import (
+    FINAL_STATUSES,
     GIVES_STOCK_BACK,
     RELEASES_STOCK_FROM,
-    TRANSITIONS,
     AlreadyPastError,
+    Cancellation,
     IllegalTransitionError,
     Order,
     check_fulfilment,
@@ -37,15 +39,15 @@ from dispatch.orders import (
 from dispatch.products import Product
 from dispatch.storage import claims
 from dispatch.storage.order_keys import (
-    HOMES_KEY,
     ORDER_STREAM,
     PRODUCTS_KEY,
+    REGIONS_KEY,
     accepted_key,
     capacity_key,
     get_many,
-    homes,
     open_key,
     order_key,
+    order_regions,
     pickup_key,
     shopper_orders_key,
     stock_key,
@@ -113,37 +115,37 @@ def load_products(client: redis.Redis) -> dict[str, Product]:
     }
 
 
-def set_stock(client: redis.Redis, slot: StoreSlot, levels: Mapping[str, int]) -> None:
+def set_stock(client: redis.Redis, keyspace: StoreKeyspace, levels: Mapping[str, int]) -> None:
     """Set on-hand levels (each >= 0) for the given skus in one step."""
     if levels:
-        client.hset(stock_key(slot), mapping=dict(levels))  # type: ignore[arg-type]
+        client.hset(stock_key(keyspace), mapping=dict(levels))  # type: ignore[arg-type]
 
 
-def adjust_stock(client: redis.Redis, slot: StoreSlot, deltas: Mapping[str, int]) -> None:
+def adjust_stock(client: redis.Redis, keyspace: StoreKeyspace, deltas: Mapping[str, int]) -> None:
     """Add (or remove) quantities; refuse the whole batch if any level would go negative."""
     args: list[Any] = [value for sku, delta in deltas.items() for value in (sku, delta)]
-    outcome = client.eval(_ADJUST_STOCK, 1, stock_key(slot), *args)  # type: ignore[no-untyped-call]
+    outcome = client.eval(_ADJUST_STOCK, 1, stock_key(keyspace), *args)  # type: ignore[no-untyped-call]
     if decoded(outcome[0]) == "negative":
         msg = f"stock of {decoded(outcome[1])} would go below zero"
         raise NegativeStockError(msg)
 
 
 def stores_stocking(
-    client: redis.Redis, slots: Sequence[StoreSlot], skus: Sequence[str]
+    client: redis.Redis, keyspaces: Sequence[StoreKeyspace], skus: Sequence[str]
 ) -> set[str]:
     """The ids of the stores among ``slots`` with at least one of each of ``skus``."""
     pipe = client.pipeline(transaction=False)
-    for slot in slots:
-        pipe.hmget(stock_key(slot), list(skus))
+    for keyspace in keyspaces:
+        pipe.hmget(stock_key(keyspace), list(skus))
     return {
-        slot.store_id
-        for slot, levels in zip(slots, pipe.execute(), strict=True)
+        keyspace.store_id
+        for keyspace, levels in zip(keyspaces, pipe.execute(), strict=True)
         if all(level is not None and int(level) > 0 for level in levels)
     }
 
 
-def stock_levels(client: redis.Redis, slot: StoreSlot) -> dict[str, int]:
-    raw = client.hgetall(stock_key(slot))
+def stock_levels(client: redis.Redis, keyspace: StoreKeyspace) -> dict[str, int]:
+    raw = client.hgetall(stock_key(keyspace))
     return {decoded(k): int(v) for k, v in raw.items()}  # type: ignore[union-attr]
 
 
@@ -159,18 +161,18 @@ def capacity_range(
 
 
 def situations_for(
-    client: redis.Redis, slots: Sequence[StoreSlot], skus: Sequence[str], *, now: datetime,
+    client: redis.Redis, keyspaces: Sequence[StoreKeyspace], skus: Sequence[str], *, now: datetime,
     counted: Sequence[tuple[datetime, datetime]] | None = None,
 ) -> list[tuple[dict[str, int], int]]:  # fmt: skip
     """(stock of ``skus``, orders filling its hour) for each store, in one round trip; with
     ``counted``, each store's hour slot of a scheduled order (see :func:`capacity_range`)."""
     pipe = client.pipeline(transaction=False)
-    for i, slot in enumerate(slots):
-        pipe.hmget(stock_key(slot), list(skus))
-        pipe.zcount(capacity_key(slot), *capacity_range(now, counted[i] if counted else None))
+    for i, keyspace in enumerate(keyspaces):
+        pipe.hmget(stock_key(keyspace), list(skus))
+        pipe.zcount(capacity_key(keyspace), *capacity_range(now, counted[i] if counted else None))
     replies = pipe.execute()
     result = []
-    for i in range(len(slots)):
+    for i in range(len(keyspaces)):
         levels = replies[2 * i]
         stock = {sku: int(level) for sku, level in zip(skus, levels, strict=True) if level}
         result.append((stock, int(replies[2 * i + 1])))
@@ -181,26 +183,26 @@ def situations_for(
 
 
 def place_order(
-    client: redis.Redis, order: Order, slot: StoreSlot, *, capacity_per_hour: int,
+    client: redis.Redis, order: Order, keyspace: StoreKeyspace, *, capacity_per_hour: int,
     counted: tuple[datetime, datetime] | None = None,
 ) -> Placement:  # fmt: skip
     """Reserve stock, take capacity and store the order at once, or change nothing; a
     scheduled order takes it in its hour slot ``counted`` (see :func:`capacity_range`)."""
-    home = slot.home
+    region = keyspace.region
     shopper = order.request.shopper
     with client.pipeline(transaction=False) as first:  # one round trip, keys in any slot
-        first.sadd(HOMES_KEY, home)  # first: a listed home without orders is harmless
+        first.sadd(REGIONS_KEY, region)  # first: a listed region without orders is harmless
         if shopper is not None:  # first too: a listed id without an order is skipped when read
             first.zadd(shopper_orders_key(shopper), {order.id: order.created_at.timestamp()})
         first.execute()
-    keys = [stock_key(slot), capacity_key(slot), order_key(order.id), store_orders_key(slot),
-            accepted_key(home), open_key(home)]  # fmt: skip
+    keys = [stock_key(keyspace), capacity_key(keyspace), order_key(order.id),
+            store_orders_key(keyspace), accepted_key(region), open_key(region)]  # fmt: skip
     if order.request.fulfilment == "pickup":  # the counter's: neither planned nor re-balanced
-        keys[4:6] = [pickup_key(home), pickup_key(home)]
+        keys[4:6] = [pickup_key(region), pickup_key(region)]
     lines = [value for line in order.request.lines for value in (line.sku, line.qty)]
     args = [
         order.id,
-        json.dumps(order.to_record(), ensure_ascii=False),
+        _json_of(order),
         order.created_at.timestamp(),
         capacity_per_hour,
         len(order.request.lines),
@@ -210,15 +212,15 @@ def place_order(
     ]
     reply = [decoded(part) for part in client.eval(_PLACE_ORDER, len(keys), *keys, *args)]  # type: ignore[no-untyped-call]
     if reply[0] == "ok":  # after the order is safe: the stream only wakes the planner
-        client.xadd(ORDER_STREAM, {"order_id": order.id, "store_id": slot.store_id})
+        client.xadd(ORDER_STREAM, {"order_id": order.id, "store_id": keyspace.store_id})
     elif shopper is not None:
         client.zrem(shopper_orders_key(shopper), order.id)
     return Placement(reply[0], missing_skus=tuple(reply[1:]))
 
 
-def get_order(client: redis.Redis, order_id: str) -> dict[str, Any] | None:
+def get_order(client: redis.Redis, order_id: str) -> Order | None:
     raw = client.get(order_key(order_id))
-    return None if raw is None else json.loads(raw)  # type: ignore[arg-type]
+    return None if raw is None else _order_of(raw)
 
 
 def change_status(
@@ -231,8 +233,8 @@ def change_status(
     also_hset: Mapping[str, Mapping[str, str]] | None = None,
     only_from: Collection[str] | None = None,
     restock: bool = False,
-    set_fields: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
+    cancellation: Cancellation | None = None,
+) -> Order:
     """Move an order to ``target`` if the lifecycle allows it, recording the steps the move
     implies (see :func:`dispatch.orders.steps_to`); give stock back on an early end. A late
     counter step changes nothing and raises :class:`AlreadyPastError` with the order.
@@ -241,13 +243,13 @@ def change_status(
     is an :class:`IllegalTransitionError`.
 
     Optimistic: the order is watched, so a concurrent change makes this retry on fresh data.
-    ``also_hset`` (hash key -> fields, keys in the order's home) is written in the same
+    ``also_hset`` (hash key -> fields, keys in the order's region) is written in the same
     transaction (e.g. which courier carries the order, and the courier event that moved it);
-    ``set_fields`` are set on the order's record with the move (e.g. why it was cancelled).
+    ``cancellation`` is kept on the order with the move (who cancelled it, why and when).
     ``restock``: a failure after the pick-up gives the stock back too (the goods come back
     unopened, as when the buyer's ID check fails).
     """
-    key, home = order_key(order_id), home_of(order_id)
+    key, region = order_key(order_id), region_of_order(order_id)
     with client.pipeline(transaction=True) as pipe:
         while True:
             try:
@@ -255,39 +257,37 @@ def change_status(
                 raw = pipe.get(key)
                 if raw is None:
                     raise OrderNotFoundError(order_id)
-                record = json.loads(raw)  # type: ignore[arg-type]
-                previous = record["status"]
+                order = _order_of(raw)
+                previous = order.status
                 if only_from is not None and previous not in only_from:
                     msg = f"cannot move an order from {previous} to {target} here"
                     raise IllegalTransitionError(msg)
-                check_fulfilment(record.get("fulfilment", "delivery"), target)
+                check_fulfilment(order.request.fulfilment, target)
                 steps = steps_to(previous, target)
                 if not steps:
-                    raise AlreadyPastError(record)
-                for step in steps:
-                    said = note if step == target else f"implied by {target}"
-                    record["events"].append({"status": step, "at": at.isoformat(), "note": said})
-                record["status"] = target
-                record.update(set_fields or {})
+                    raise AlreadyPastError(order)
+                order = order.stepped(steps, at=at, note=note)
+                if cancellation is not None:
+                    order = replace(order, cancellation=cancellation)
                 pipe.multi()
-                pipe.set(key, json.dumps(record, ensure_ascii=False))
+                pipe.set(key, _json_of(order))
                 for hash_key, fields in (also_hset or {}).items():
                     for field_name, value in fields.items():
                         pipe.hset(hash_key, field_name, value)
                 if previous == "accepted":
-                    pipe.zrem(accepted_key(home), order_id)
-                if not TRANSITIONS[target]:  # a final status: nothing left to plan
-                    pipe.zrem(open_key(home), order_id)
-                    pipe.zrem(pickup_key(home), order_id)
+                    pipe.zrem(accepted_key(region), order_id)
+                if target in FINAL_STATUSES:  # nothing left to plan
+                    pipe.zrem(open_key(region), order_id)
+                    pipe.zrem(pickup_key(region), order_id)
                 if target in GIVES_STOCK_BACK and (
                     previous in RELEASES_STOCK_FROM or (restock and previous == "picked_up")
                 ):
-                    slot = StoreSlot(record["store_id"], home)
-                    for item in record["items"]:
-                        pipe.hincrby(stock_key(slot), item["sku"], item["qty"])
-                    pipe.zrem(capacity_key(slot), order_id)
+                    keyspace = StoreKeyspace(order.store_id, region)
+                    for line in order.request.lines:
+                        pipe.hincrby(stock_key(keyspace), line.sku, line.qty)
+                    pipe.zrem(capacity_key(keyspace), order_id)
                 pipe.execute()
-                return record  # type: ignore[no-any-return]
+                return order
             except redis.WatchError:
                 continue
 
@@ -297,40 +297,39 @@ def expire_uncollected(client: redis.Redis, *, now: datetime, hold: timedelta) -
     shelf; the ids of those that expired. Safe to run from any number of processes at once:
     each move is checked against the order's status in its own transaction."""
     expired = []
-    for home in homes(client):
-        for record in _orders(client, _texts(client.zrange(pickup_key(home), 0, -1))):
-            deadline = collect_by(record, hold=hold)
+    for region in order_regions(client):
+        for order in _orders(client, _texts(client.zrange(pickup_key(region), 0, -1))):
+            deadline = collect_by(order, hold=hold)
             if deadline is None or deadline > now:
                 continue
             note = f"not collected by {deadline.isoformat()}"
             try:
-                change_status(client, record["id"], "expired", at=now, note=note,
+                change_status(client, order.id, "expired", at=now, note=note,
                               only_from=("ready",))  # fmt: skip
             except (IllegalTransitionError, AlreadyPastError):
                 continue  # collected or cancelled meanwhile
-            expired.append(record["id"])
+            expired.append(order.id)
     return expired
 
 
 def open_order_ids(client: redis.Redis) -> list[str]:
-    """The ids of every order still to deliver, home by home, oldest first in each."""
+    """The ids of every order still to deliver, region by region, oldest first in each."""
     pipe = client.pipeline(transaction=False)
-    for home in homes(client):
-        pipe.zrange(open_key(home), 0, -1)
+    for region in order_regions(client):
+        pipe.zrange(open_key(region), 0, -1)
     return [decoded(i) for ids in pipe.execute() for i in ids]
 
 
-def open_orders(client: redis.Redis) -> list[dict[str, Any]]:
+def open_orders(client: redis.Redis) -> list[Order]:
     """Every order still to deliver, oldest first."""
-    records = _orders(client, open_order_ids(client))
-    return sorted(records, key=lambda r: r["created_at"])
+    return sorted(_orders(client, open_order_ids(client)), key=lambda order: order.created_at)
 
 
-def accepted_orders(client: redis.Redis, home: str, *, limit: int) -> list[dict[str, Any]]:
-    """The home's most recent orders still in ``accepted`` (not yet being prepared), oldest
+def accepted_orders(client: redis.Redis, region: str, *, limit: int) -> list[Order]:
+    """The region's most recent orders still in ``accepted`` (not yet being prepared), oldest
     first."""
-    records = _orders(client, _texts(client.zrange(accepted_key(home), -limit, -1)))
-    return [r for r in records if r["status"] == "accepted"]
+    orders = _orders(client, _texts(client.zrange(accepted_key(region), -limit, -1)))
+    return [order for order in orders if order.status == "accepted"]
 
 
 def move_orders(
@@ -340,7 +339,7 @@ def move_orders(
     capacity_per_hour: Mapping[str, int],
     at: datetime,
 ) -> bool:
-    """Move accepted orders between stores of one home, stock and slots with them: all or none.
+    """Move accepted orders between stores of one region, stock and slots with them: all or none.
 
     The moves of a re-balance pay only together (one order leaves a store so that another can
     come in), so they are checked as a whole on fresh data and written in one transaction;
@@ -350,60 +349,58 @@ def move_orders(
     """
     if not moves:
         return True
-    home = home_of(moves[0].order_id)
-    if any(home_of(m.order_id) != home or m.from_store == m.to_store for m in moves):
-        msg = "moves stay within one home and go to another store"
+    region = region_of_order(moves[0].order_id)
+    if any(region_of_order(m.order_id) != region or m.from_store == m.to_store for m in moves):
+        msg = "moves stay within one region and go to another store"
         raise ValueError(msg)
-    slots = {s: StoreSlot(s, home) for m in moves for s in (m.from_store, m.to_store)}
+    keyspaces = {s: StoreKeyspace(s, region) for m in moves for s in (m.from_store, m.to_store)}
     keys = [order_key(m.order_id) for m in moves]
-    watched = [*keys, *(stock_key(sl) for sl in slots.values())]
-    watched += [capacity_key(sl) for sl in slots.values()]
+    watched = [*keys, *(stock_key(sl) for sl in keyspaces.values())]
+    watched += [capacity_key(sl) for sl in keyspaces.values()]
     since = at.timestamp() - 3600
     with client.pipeline(transaction=True) as pipe:
         while True:
             try:
                 pipe.watch(*watched)  # type: ignore[no-untyped-call]
                 raws: Any = pipe.mget(keys)
-                records: list[dict[str, Any]] = [json.loads(raw or "{}") for raw in raws]
+                found = [None if raw is None else _order_of(raw) for raw in raws]
                 if any(
-                    r.get("status") != "accepted" or r["store_id"] != m.from_store
-                    for m, r in zip(moves, records, strict=True)
+                    order is None or order.status != "accepted" or order.store_id != m.from_store
+                    for m, order in zip(moves, found, strict=True)
                 ):
                     return False
+                orders = [order for order in found if order is not None]
                 change: dict[tuple[str, str], int] = {}  # (store, sku) -> net stock change
                 slots_net: dict[str, int] = {}  # store -> net change of its slots this hour
-                for m, r in zip(moves, records, strict=True):
-                    for item in r["items"]:
+                for m, order in zip(moves, orders, strict=True):
+                    for line in order.request.lines:
                         for store, sign in ((m.from_store, 1), (m.to_store, -1)):
-                            key = (store, item["sku"])
-                            change[key] = change.get(key, 0) + sign * item["qty"]
-                    if datetime.fromisoformat(r["created_at"]).timestamp() >= since:
+                            key = (store, line.sku)
+                            change[key] = change.get(key, 0) + sign * line.qty
+                    if order.created_at.timestamp() >= since:
                         slots_net[m.to_store] = slots_net.get(m.to_store, 0) + 1
                         slots_net[m.from_store] = slots_net.get(m.from_store, 0) - 1
                 for (store, sku), delta in change.items():
-                    level: Any = pipe.hget(stock_key(slots[store]), sku) if delta < 0 else 0
+                    level: Any = pipe.hget(stock_key(keyspaces[store]), sku) if delta < 0 else 0
                     if int(level or 0) + delta < 0:
                         return False
                 for store in {m.to_store for m in moves}:
-                    busy: Any = pipe.zcount(capacity_key(slots[store]), *capacity_range(at))
+                    busy: Any = pipe.zcount(capacity_key(keyspaces[store]), *capacity_range(at))
                     if int(busy) + slots_net.get(store, 0) > capacity_per_hour[store]:
                         return False
                 pipe.multi()
                 for (store, sku), delta in change.items():
                     if delta:
-                        pipe.hincrby(stock_key(slots[store]), sku, delta)
-                for m, r in zip(moves, records, strict=True):
-                    source, target = slots[m.from_store], slots[m.to_store]
-                    created = datetime.fromisoformat(r["created_at"]).timestamp()
-                    r["store_id"] = m.to_store
-                    r["match"]["reason"] = m.reason
-                    note = f"re-balanced from {m.from_store} to {m.to_store}"
-                    r["events"].append({"status": "accepted", "at": at.isoformat(), "note": note})
+                        pipe.hincrby(stock_key(keyspaces[store]), sku, delta)
+                for m, order in zip(moves, orders, strict=True):
+                    source, target = keyspaces[m.from_store], keyspaces[m.to_store]
+                    created = order.created_at.timestamp()
                     pipe.zrem(capacity_key(source), m.order_id)
                     pipe.zadd(capacity_key(target), {m.order_id: created})
                     pipe.zrem(store_orders_key(source), m.order_id)
                     pipe.zadd(store_orders_key(target), {m.order_id: created})
-                    pipe.set(order_key(m.order_id), json.dumps(r, ensure_ascii=False))
+                    moved = order.moved_to(m.to_store, reason=m.reason, at=at)
+                    pipe.set(order_key(m.order_id), _json_of(moved))
                 pipe.execute()
                 return True
             except redis.WatchError:
@@ -416,7 +413,7 @@ _PAGE_BATCH = 100
 
 def orders_newest_first(
     client: redis.Redis, key: str, *, cursor: str | None, limit: int,
-    keep: Callable[[dict[str, Any]], bool] | None = None,
+    keep: Callable[[Order], bool] | None = None,
 ) -> OrderPage:  # fmt: skip
     """Up to ``limit`` orders of the time index ``key`` (a zset of order ids by time), newest
     first, after ``cursor``, of those ``keep`` accepts. Equal times go by id, so a cursor names
@@ -424,7 +421,7 @@ def orders_newest_first(
     :data:`PAGE_SCAN` ids: past that it ends early, with a cursor to read on from."""
     after = None if cursor is None else parse_page_cursor(cursor)
     top = "+inf" if after is None else repr(after[0])
-    kept: list[tuple[dict[str, Any], str]] = []
+    kept: list[tuple[Order, str]] = []
     offset = scanned = 0
     last_read = cursor
     while True:
@@ -432,7 +429,7 @@ def orders_newest_first(
             key, top, "-inf", start=offset, num=_PAGE_BATCH, withscores=True
         )
         if not batch:
-            return OrderPage([record for record, _ in kept], None)
+            return OrderPage([order for order, _ in kept], None)
         offset += len(batch)
         entries = [(decoded(member), float(score)) for member, score in batch]
         if after is not None:  # the cursor's own time: only the ids after it (lower, in Redis)
@@ -443,13 +440,13 @@ def orders_newest_first(
             last_read = page_cursor(score, member)
             if raw is None:  # gone, or a placement that never landed
                 continue
-            record = json.loads(raw)
-            if keep is None or keep(record):
-                kept.append((record, last_read))
+            order = _order_of(raw)
+            if keep is None or keep(order):
+                kept.append((order, last_read))
             if len(kept) > limit:
-                return OrderPage([record for record, _ in kept[:limit]], kept[limit - 1][1])
+                return OrderPage([order for order, _ in kept[:limit]], kept[limit - 1][1])
         if scanned >= PAGE_SCAN:
-            return OrderPage([record for record, _ in kept], last_read)
+            return OrderPage([order for order, _ in kept], last_read)
 
 
 def shopper_orders(
@@ -458,65 +455,75 @@ def shopper_orders(
     """The shopper's own orders, newest first, a page at a time."""
     return orders_newest_first(
         client, shopper_orders_key(shopper), cursor=cursor, limit=limit,
-        keep=lambda record: record.get("shopper_id") == shopper,  # theirs, whatever the index says
+        keep=lambda order: order.request.shopper == shopper,  # theirs, whatever the index says
     )  # fmt: skip
 
 
 def store_orders_page(
-    client: redis.Redis, slot: StoreSlot, *, status: str | None, cursor: str | None, limit: int,
-    fulfilment: str | None = None,
+    client: redis.Redis, keyspace: StoreKeyspace, *, status: str | None, cursor: str | None,
+    limit: int, fulfilment: str | None = None,
 ) -> OrderPage:  # fmt: skip
     """The store's orders, newest first, optionally of one status and one fulfilment, a page
     at a time."""
 
-    def wanted(record: dict[str, Any]) -> bool:
-        return (status is None or record["status"] == status) and (
-            fulfilment is None or record.get("fulfilment", "delivery") == fulfilment
+    def wanted(order: Order) -> bool:
+        return (status is None or order.status == status) and (
+            fulfilment is None or order.request.fulfilment == fulfilment
         )
 
     keep = None if status is None and fulfilment is None else wanted
     return orders_newest_first(
-        client, store_orders_key(slot), cursor=cursor, limit=limit, keep=keep
+        client, store_orders_key(keyspace), cursor=cursor, limit=limit, keep=keep
     )
 
 
 def store_orders_between(
-    client: redis.Redis, slot: StoreSlot, start: datetime, end: datetime
-) -> list[dict[str, Any]]:
+    client: redis.Redis, keyspace: StoreKeyspace, start: datetime, end: datetime
+) -> list[Order]:
     """Every order of the store created in [start, end)."""
-    ids = client.zrangebyscore(store_orders_key(slot), start.timestamp(), f"({end.timestamp()}")
+    ids = client.zrangebyscore(store_orders_key(keyspace), start.timestamp(), f"({end.timestamp()}")
     return _orders(client, _texts(ids))
 
 
-def orders_between(client: redis.Redis, start: datetime, end: datetime) -> list[dict[str, Any]]:
+def orders_between(client: redis.Redis, start: datetime, end: datetime) -> list[Order]:
     """Every order of every store created in [start, end) (the stores that have orders)."""
-    orders: list[dict[str, Any]] = []
-    for slot in _slots_under(client, "store-orders"):
-        orders += store_orders_between(client, slot, start, end)
+    orders: list[Order] = []
+    for keyspace in _slots_under(client, "store-orders"):
+        orders += store_orders_between(client, keyspace, start, end)
     return orders
 
 
-def stocked_stores(client: redis.Redis) -> list[StoreSlot]:
+def stocked_stores(client: redis.Redis) -> list[StoreKeyspace]:
     """Every store with stock recorded."""
     return _slots_under(client, "stock")
 
 
-def _slots_under(client: redis.Redis, prefix: str) -> list[StoreSlot]:
-    """The stores with a ``<prefix>:{home}:<store>`` key."""
-    slots = []
+def _slots_under(client: redis.Redis, prefix: str) -> list[StoreKeyspace]:
+    """The stores with a ``<prefix>:{region}:<store>`` key."""
+    keyspaces = []
     for key in client.scan_iter(match=f"{prefix}:{{*}}:*", count=500):
-        home, _, store_id = decoded(key).removeprefix(f"{prefix}:{{").partition("}:")
-        slots.append(StoreSlot(store_id, home))
-    return slots
+        region, _, store_id = decoded(key).removeprefix(f"{prefix}:{{").partition("}:")
+        keyspaces.append(StoreKeyspace(store_id, region))
+    return keyspaces
 
 
 def _texts(values: Any) -> list[str]:
     return [decoded(value) for value in values]
 
 
-def _orders(client: redis.Redis, order_ids: list[str]) -> list[dict[str, Any]]:
-    """The stored records of ``order_ids`` (any that vanished are left out), in that order."""
-    return [json.loads(raw) for raw in get_many(client, [order_key(i) for i in order_ids]) if raw]
+def _orders(client: redis.Redis, order_ids: list[str]) -> list[Order]:
+    """The orders of ``order_ids`` (any that vanished are left out), in that order."""
+    return [_order_of(raw) for raw in get_many(client, [order_key(i) for i in order_ids]) if raw]
+
+
+def _order_of(raw: Any) -> Order:
+    """The order a stored record (JSON) describes."""
+    return Order.from_record(json.loads(raw))
+
+
+def _json_of(order: Order) -> str:
+    """The record kept of ``order`` (JSON)."""
+    return json.dumps(order.to_record(), ensure_ascii=False)
 
 
 class RedisOrderStore:
@@ -525,25 +532,25 @@ class RedisOrderStore:
     def __init__(self, client: redis.Redis) -> None:
         self._client = client
 
-    def homes(self) -> list[str]:
-        return homes(self._client)
+    def order_regions(self) -> list[str]:
+        return order_regions(self._client)
 
     def situations_for(
-        self, slots: Sequence[StoreSlot], skus: Sequence[str], *, now: datetime,
+        self, keyspaces: Sequence[StoreKeyspace], skus: Sequence[str], *, now: datetime,
         counted: Sequence[tuple[datetime, datetime]] | None = None,
     ) -> list[tuple[dict[str, int], int]]:  # fmt: skip
-        return situations_for(self._client, slots, skus, now=now, counted=counted)
+        return situations_for(self._client, keyspaces, skus, now=now, counted=counted)
 
     def place_order(
-        self, order: Order, slot: StoreSlot, *, capacity_per_hour: int,
+        self, order: Order, keyspace: StoreKeyspace, *, capacity_per_hour: int,
         counted: tuple[datetime, datetime] | None = None,
     ) -> Placement:  # fmt: skip
         return place_order(
-            self._client, order, slot, capacity_per_hour=capacity_per_hour, counted=counted
+            self._client, order, keyspace, capacity_per_hour=capacity_per_hour, counted=counted
         )
 
-    def accepted_orders(self, home: str, *, limit: int) -> list[dict[str, Any]]:
-        return accepted_orders(self._client, home, limit=limit)
+    def accepted_orders(self, region: str, *, limit: int) -> list[Order]:
+        return accepted_orders(self._client, region, limit=limit)
 
     def move_orders(
         self, moves: Sequence[Move], *, capacity_per_hour: Mapping[str, int], at: datetime
@@ -559,5 +566,5 @@ class RedisOrderStore:
     def drop_claim(self, keys: Sequence[str], held: Claim) -> None:
         claims.drop_claim(self._client, keys, held)
 
-    def claimed_order(self, ticket: str) -> dict[str, Any] | None:
+    def claimed_order(self, ticket: str) -> Order | None:
         return claims.claimed_order(self._client, ticket)

@@ -24,7 +24,7 @@ def snapshot(
     (see :func:`dispatch.snapshot.planner_snapshot`)."""
     carried_by = carriers_of_record(client)
     pinned = pins(client)
-    records = stored_orders.open_orders(client)
+    records = [order.to_record() for order in stored_orders.open_orders(client)]
     return planner_snapshot(
         records, load_couriers(client), pings=positions(client), pinned=pinned,
         carried_by=carried_by, store_of=store_of, now=now,

@@ -1,18 +1,18 @@
-"""The order store's pure side: homes named by order ids, and page cursors."""
+"""The order store's pure side: regions named by order ids, and page cursors."""
 
 from __future__ import annotations
 
 import pytest
 
 from dispatch import order_store
-from dispatch.order_store import home_of
+from dispatch.order_store import region_of_order
 
 
 def test_an_order_id_names_its_home() -> None:
-    assert home_of(order_store.order_id_for("874ba2944ffffff", "00ff")) == "874ba2944ffffff"
-    assert home_of(order_store.order_id_for("all", "0123456789abcdef")) == "all"
+    assert region_of_order(order_store.order_id_for("874ba2944ffffff", "00ff")) == "874ba2944ffffff"
+    assert region_of_order(order_store.order_id_for("all", "0123456789abcdef")) == "all"
     for foreign in ("ord_0123456789abcdef", "../x", "ord_{all}_00", "ord_all_", ""):
-        assert home_of(foreign) == "-"  # a home never written: a lookup finds nothing
+        assert region_of_order(foreign) == "-"  # a region never written: a lookup finds nothing
 
 
 def test_a_cursor_not_handed_out_is_refused() -> None:

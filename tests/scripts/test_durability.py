@@ -19,7 +19,7 @@ import redis
 from dispatch.settings import PROJECT_ROOT
 from dispatch.storage import orders as stored_orders
 from dispatch.storage.server import start_local_redis, stop_local_redis
-from tests.conftest import DEMO_CATALOGUE, DEMO_PRODUCTS, DEMO_STOCK, _free_port, slot
+from tests.conftest import DEMO_CATALOGUE, DEMO_PRODUCTS, DEMO_STOCK, _free_port, keyspace
 
 SKUS = ("water-600ml", "tea-egg", "apple")
 FLASK = [sys.executable, "-m", "flask", "--app", "app"]
@@ -75,8 +75,8 @@ def test_sigkill_web_and_redis_loses_no_acknowledged_order(tmp_path: Path) -> No
     client = redis.Redis.from_url(url)
     stores = [stocked.store_id for stocked in stored_orders.stocked_stores(client)]
     for store_id in stores:
-        stored_orders.set_stock(client, slot(store_id), {sku: 400 for sku in SKUS})
-    initial = {s: stored_orders.stock_levels(client, slot(s)) for s in stores}
+        stored_orders.set_stock(client, keyspace(store_id), {sku: 400 for sku in SKUS})
+    initial = {s: stored_orders.stock_levels(client, keyspace(s)) for s in stores}
     server = start_web(url, web_port)
     base = f"http://127.0.0.1:{web_port}"
     acknowledged: list[dict[str, Any]] = []
@@ -123,7 +123,7 @@ def test_sigkill_web_and_redis_loses_no_acknowledged_order(tmp_path: Path) -> No
                 pair = (stored["store_id"], item["sku"])
                 reserved[pair] = reserved.get(pair, 0) + item["qty"]
         for store_id in stores:
-            now = stored_orders.stock_levels(client, slot(store_id))
+            now = stored_orders.stock_levels(client, keyspace(store_id))
             for sku in SKUS:
                 taken = initial[store_id][sku] - now[sku]
                 assert taken == reserved.get((store_id, sku), 0), (store_id, sku)

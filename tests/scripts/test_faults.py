@@ -103,7 +103,7 @@ def test_killing_the_worker_and_redis_loses_no_order_and_no_pick_up(tmp_path: Pa
         plan = plan_covering(client, ids)
         assert holder(plan, picked) == {courier}, "a started leg changed hands"
         assert all(stored_orders.get_order(client, i) is not None for i in ids), "an order was lost"
-        assert stored_orders.get_order(client, picked)["status"] == "picked_up"  # type: ignore[index]
+        assert stored_orders.get_order(client, picked).status == "picked_up"  # type: ignore[union-attr]
         assert worker.poll() is None, "the worker died with Redis instead of waiting for it"
     finally:
         worker.kill()

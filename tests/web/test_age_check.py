@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dispatch.storage import orders as stored_orders
-from tests.conftest import bearer, slot, token_for
+from tests.conftest import bearer, keyspace, token_for
 from tests.web.conftest import courier_body
 from tests.web.test_orders_api import order_body, place
 from web.courier import masked_contact
@@ -95,19 +95,19 @@ def test_a_failed_id_check_returns_the_goods(
     run = beer_run
     store_id = run["order"]["store_id"]
     assert event(run, event_id="p", type="picked_up").status_code == 200
-    before = stored_orders.stock_levels(redis_client, slot(store_id))
+    before = stored_orders.stock_levels(redis_client, keyspace(store_id))
     failed = event(run, event_id="f", type="failed", id_checked=False)
     assert failed.status_code == 200, failed.get_json()
     answer = failed.get_json()
     assert answer["status"] == "failed" and answer["return_to"]["store_id"] == store_id
-    after = stored_orders.stock_levels(redis_client, slot(store_id))
+    after = stored_orders.stock_levels(redis_client, keyspace(store_id))
     assert after["beer-330ml"] == before["beer-330ml"] + 2
     assert after["water-600ml"] == before["water-600ml"] + 1
     order = run["shop"].get(f"/api/v1/orders/{run['order']['id']}").get_json()["order"]
     assert "ID check failed" in order["events"][-1]["note"]
     replay = event(run, event_id="f", type="failed", id_checked=False)
     assert replay.get_json()["replayed"] is True
-    assert stored_orders.stock_levels(redis_client, slot(store_id)) == after  # given back once
+    assert stored_orders.stock_levels(redis_client, keyspace(store_id)) == after  # given back once
 
 
 def test_an_ordinary_failure_after_the_pick_up_keeps_the_stock_as_it_was(
@@ -116,9 +116,9 @@ def test_an_ordinary_failure_after_the_pick_up_keeps_the_stock_as_it_was(
     run = beer_run
     store_id = run["order"]["store_id"]
     assert event(run, event_id="p", type="picked_up").status_code == 200
-    before = stored_orders.stock_levels(redis_client, slot(store_id))
+    before = stored_orders.stock_levels(redis_client, keyspace(store_id))
     assert event(run, event_id="f", type="failed", reason="nobody home").status_code == 200
-    assert stored_orders.stock_levels(redis_client, slot(store_id)) == before
+    assert stored_orders.stock_levels(redis_client, keyspace(store_id)) == before
 
 
 @pytest.mark.parametrize("contact", ["12345", "call me", "0912345678901234567", "+", 912345678])

@@ -101,14 +101,14 @@ def test_orders_stock_and_courier_records_of_a_region_share_one_slot(
     for order_id in ids:
         record = stored_orders.get_order(cluster, order_id)
         assert record is not None
-        store = by_id[record["store_id"]]
-        home = region_of(store.lat, store.lng, RESOLUTION)
-        assert order_store.home_of(order_id) == home  # the id names the store's region
-        slot = order_store.StoreSlot(store.id, home)
-        keys = [order_keys.order_key(order_id), order_keys.stock_key(slot),
-                order_keys.capacity_key(slot), order_keys.open_key(home),
-                carried_key(home), courier_events_key("c0", order_id),
-                code_tries.tries_key(home), code_tries.locks_key(home)]  # fmt: skip
+        store = by_id[record.store_id]
+        region = region_of(store.lat, store.lng, RESOLUTION)
+        assert order_store.region_of_order(order_id) == region  # the id names the store's region
+        keyspace = order_store.StoreKeyspace(store.id, region)
+        keys = [order_keys.order_key(order_id), order_keys.stock_key(keyspace),
+                order_keys.capacity_key(keyspace), order_keys.open_key(region),
+                carried_key(region), courier_events_key("c0", order_id),
+                code_tries.tries_key(region), code_tries.locks_key(region)]  # fmt: skip
         assert len({cluster.keyslot(key) for key in keys}) == 1
         nodes.add(_node_of(cluster, order_keys.order_key(order_id)))
     assert len(nodes) >= 2, "the regions' orders should spread over the cluster's nodes"
@@ -124,7 +124,7 @@ def test_orders_stock_and_courier_records_of_a_region_share_one_slot(
     # a cancel gives the stock back in the same transaction
     cancelled = stored_orders.get_order(cluster, ids[-1])
     assert cancelled is not None
-    shelf = order_store.StoreSlot(cancelled["store_id"], order_store.home_of(ids[-1]))
+    shelf = order_store.StoreKeyspace(cancelled.store_id, order_store.region_of_order(ids[-1]))
     level = stored_orders.stock_levels(cluster, shelf)["water-600ml"]
     assert shop.post(f"/api/v1/orders/{ids[-1]}/cancel").status_code == 200
     assert stored_orders.stock_levels(cluster, shelf)["water-600ml"] == level + 1

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from dispatch.storage import order_keys
 from dispatch.storage import orders as stored_orders
-from tests.conftest import FIXED_NOW, bearer, slot, token_for
+from tests.conftest import FIXED_NOW, bearer, keyspace, token_for
 from tests.web.conftest import courier_body
 from tests.web.test_orders_api import order_body
 from web.params import query_params_of
@@ -45,7 +45,7 @@ def test_junk_bodies_are_refused_cleanly(
     shop: FlaskClient, redis_client: redis.Redis, path: str
 ) -> None:
     """Every junk body gets a 4xx JSON error; no order, stock change or courier appears."""
-    before = stored_orders.stock_levels(redis_client, slot("osm-way-617553270"))
+    before = stored_orders.stock_levels(redis_client, keyspace("osm-way-617553270"))
     for body in JUNK:
         response = shop.post(path, json=body)
         if path.endswith("/batch") and response.status_code == 200:
@@ -56,7 +56,7 @@ def test_junk_bodies_are_refused_cleanly(
         assert 400 <= response.status_code < 500, (path, body, response.status_code)
         assert set(response.get_json()["error"]) == {"code", "message", "details"}
     assert redis_client.xlen(order_keys.ORDER_STREAM) == 0
-    assert stored_orders.stock_levels(redis_client, slot("osm-way-617553270")) == before
+    assert stored_orders.stock_levels(redis_client, keyspace("osm-way-617553270")) == before
     assert not redis_client.exists("couriers")
 
 
@@ -259,12 +259,12 @@ def test_a_stock_push_naming_a_sku_twice_changes_nothing(
 ) -> None:
     """Two lines for one sku: which level was meant? A 400 naming the second, nothing changed
     (a set kept the last)."""
-    before = stored_orders.stock_levels(redis_client, slot(FULIN))
+    before = stored_orders.stock_levels(redis_client, keyspace(FULIN))
     items = [{"sku": "water-600ml", "qty": 3}, {"sku": "water-600ml", "qty": 9}]
     response = shop.post(f"/api/v1/stores/{FULIN}/stock", json={"mode": mode, "items": items})
     assert response.status_code == 400
     assert list(response.get_json()["error"]["details"]["fields"]) == ["items[1].sku"]
-    assert stored_orders.stock_levels(redis_client, slot(FULIN)) == before
+    assert stored_orders.stock_levels(redis_client, keyspace(FULIN)) == before
 
 
 @pytest.mark.parametrize("text", ["a\x00b", "a\x1bb", "a\x7fb", "\x85"])

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from dispatch.settings import Settings
 from dispatch.storage import order_keys
 from dispatch.storage import orders as stored_orders
-from tests.conftest import FIXED_NOW, bearer, make_app, slot, token_for
+from tests.conftest import FIXED_NOW, bearer, keyspace, make_app, token_for
 from tests.web.test_orders_api import FULIN, NEAR_FULIN, order_body, place
 
 
@@ -108,7 +108,7 @@ def test_a_store_lists_its_orders_page_by_page(ticking: Flask, redis_client: red
     by status, only those, also across pages."""
     client = ticking.test_client()
     staff = bearer(token_for(redis_client, "store", FULIN))
-    stored_orders.set_stock(redis_client, slot(FULIN), {"water-600ml": 50})
+    stored_orders.set_stock(redis_client, keyspace(FULIN), {"water-600ml": 50})
     ids = [place(client, order_body(f"W-{i}", channel="store"), **staff).get_json()["order"]["id"]
            for i in range(7)]  # fmt: skip
     for order_id in ids[1:3]:
@@ -135,12 +135,12 @@ def test_a_shopper_cancels_their_own_order_with_a_reason(
     alice = bearer(token_for(redis_client, "shopper", "alice"))
     bob = bearer(token_for(redis_client, "shopper", "bob"))
     order = place(shop, order_body("X-1"), **alice).get_json()["order"]
-    shelf = slot(order["store_id"])
+    shelf = keyspace(order["store_id"])
     level = stored_orders.stock_levels(redis_client, shelf)["water-600ml"]
     path = f"/api/v1/orders/{order['id']}/cancel"
     stranger = shop.post(path, json={"reason": "mine now"}, headers=bob)
     assert stranger.status_code == 404 and "mine now" not in stranger.get_data(as_text=True)
-    assert stored_orders.get_order(redis_client, order["id"])["status"] == "accepted"  # type: ignore[index]
+    assert stored_orders.get_order(redis_client, order["id"]).status == "accepted"  # type: ignore[union-attr]
     done = shop.post(path, json={"reason": "ordered the wrong size"}, headers=alice)
     assert done.status_code == 200
     cancelled = done.get_json()["order"]
@@ -149,7 +149,7 @@ def test_a_shopper_cancels_their_own_order_with_a_reason(
     assert cancelled["cancellation"]["by"] == "shopper"
     assert "ordered the wrong size" in cancelled["events"][-1]["note"]
     assert stored_orders.stock_levels(redis_client, shelf)["water-600ml"] == level + 1
-    assert stored_orders.get_order(redis_client, order["id"]) == cancelled
+    assert stored_orders.get_order(redis_client, order["id"]).to_record() == cancelled  # type: ignore[union-attr]
     second = place(shop, order_body("X-2"), **alice).get_json()["order"]
     shop.post(f"/api/v1/orders/{second['id']}/status", json={"status": "preparing"})
     late = shop.post(f"/api/v1/orders/{second['id']}/cancel", headers=alice)  # no body at all
@@ -174,7 +174,7 @@ def test_a_bad_cancel_body_is_a_400_naming_the_field(
     answer = shop.post(f"/api/v1/orders/{order['id']}/cancel", json=body, headers=alice)
     assert answer.status_code == 400
     assert list(answer.get_json()["error"]["details"]["fields"]) == [field]
-    assert stored_orders.get_order(redis_client, order["id"])["status"] == "accepted"  # type: ignore[index]
+    assert stored_orders.get_order(redis_client, order["id"]).status == "accepted"  # type: ignore[union-attr]
 
 
 def test_order_again(shop: FlaskClient, redis_client: redis.Redis) -> None:
@@ -192,7 +192,7 @@ def test_order_again(shop: FlaskClient, redis_client: redis.Redis) -> None:
     assert new["id"] != first["id"] and new["status"] == "accepted"
     assert new["items"] == first["items"] and new["customer"] == first["customer"]
     assert new["shopper_id"] == "alice" and new["channel"] == first["channel"]
-    shelf = slot(new["store_id"])
+    shelf = keyspace(new["store_id"])
     level = stored_orders.stock_levels(redis_client, shelf)["water-600ml"]
     retry = shop.post(path, headers=alice | {"Idempotency-Key": "again-1"})
     assert retry.status_code == 201 and retry.headers["Idempotent-Replayed"] == "true"

@@ -13,13 +13,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from dispatch import idempotency, order_store
-from dispatch.intake import CLAIM_STALE_S, body_hash
+from dispatch.claim_wait import CLAIM_STALE_S
+from dispatch.intake import body_hash
 from dispatch.settings import Settings
 from dispatch.storage import claims, order_keys
 from dispatch.storage import orders as stored_orders
 from geo.distance import haversine_m
 from geo.stores import Store
-from tests.conftest import FIXED_NOW, bearer, make_app, slot, token_for
+from tests.conftest import FIXED_NOW, bearer, keyspace, make_app, token_for
 
 FULIN = "osm-way-617553270"  # the demo 7-Eleven without fresh milk
 NEAR_FULIN = {"lat": 24.18519, "lng": 120.61263}
@@ -44,7 +45,7 @@ def test_order_goes_to_nearest_store_with_the_goods(
     shop: FlaskClient, redis_client: redis.Redis
 ) -> None:
     """Milk ordered next to a 7-Eleven without milk goes to the next store that has it."""
-    before = stored_orders.stock_levels(redis_client, slot(FULIN))
+    before = stored_orders.stock_levels(redis_client, keyspace(FULIN))
     response = place(shop, order_body(items=[{"sku": "fresh-milk-936ml", "qty": 1}]))
     assert response.status_code == 201, response.get_json()
     order = response.get_json()["order"]
@@ -55,7 +56,7 @@ def test_order_goes_to_nearest_store_with_the_goods(
     created = datetime.fromisoformat(order["created_at"])
     assert (datetime.fromisoformat(order["promised_by"]) - created).total_seconds() == 3600
     assert order["total_cents"] == 9500
-    assert stored_orders.stock_levels(redis_client, slot(FULIN)) == before
+    assert stored_orders.stock_levels(redis_client, keyspace(FULIN)) == before
     assert response.headers["Location"] == f"/api/v1/orders/{order['id']}"
     stream = redis_client.xrange(order_keys.ORDER_STREAM)
     assert [entry[1][b"order_id"].decode() for entry in stream] == [order["id"]]
@@ -67,10 +68,10 @@ def test_stock_is_reserved_at_the_chosen_store(
 ) -> None:
     """The chosen store's level drops by the quantity ordered, and only there."""
     body = order_body(items=[{"sku": "water-600ml", "qty": 2}])
-    levels = {s: stored_orders.stock_levels(redis_client, slot(s)) for s in (FULIN,)}
+    levels = {s: stored_orders.stock_levels(redis_client, keyspace(s)) for s in (FULIN,)}
     order = place(shop, body).get_json()["order"]
     store = order["store_id"]
-    after = stored_orders.stock_levels(redis_client, slot(store))
+    after = stored_orders.stock_levels(redis_client, keyspace(store))
     before = levels.get(store) or {}
     if before:
         assert after["water-600ml"] == before["water-600ml"] - 2
@@ -81,13 +82,13 @@ def test_retries_are_idempotent(shop: FlaskClient, redis_client: redis.Redis) ->
     """Same key and body: the same order, one reservation. Same key, other body: 409."""
     first = place(shop, order_body("R-1"), **{"Idempotency-Key": "k-1"})
     store = first.get_json()["order"]["store_id"]
-    level = stored_orders.stock_levels(redis_client, slot(store))["water-600ml"]
+    level = stored_orders.stock_levels(redis_client, keyspace(store))["water-600ml"]
     again = place(shop, order_body("R-1"), **{"Idempotency-Key": "k-1"})
     assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
     assert again.get_json()["order"]["id"] == first.get_json()["order"]["id"]
     by_channel_id = place(shop, order_body("R-1"))  # no header: channel + external_id match
     assert by_channel_id.get_json()["order"]["id"] == first.get_json()["order"]["id"]
-    assert stored_orders.stock_levels(redis_client, slot(store))["water-600ml"] == level
+    assert stored_orders.stock_levels(redis_client, keyspace(store))["water-600ml"] == level
     conflict = place(shop, order_body("R-2", note="different"), **{"Idempotency-Key": "k-1"})
     assert conflict.status_code == 409
     assert conflict.get_json()["error"]["code"] == "idempotency_conflict"
@@ -140,7 +141,7 @@ def test_racing_for_the_last_unit_gives_one_order(
     """Eight shoppers, one umbrella in the whole city: exactly one order is accepted."""
     for stocked in stored_orders.stocked_stores(redis_client):
         stored_orders.set_stock(redis_client, stocked, {"umbrella": 0})
-    stored_orders.set_stock(redis_client, slot(FULIN), {"umbrella": 1})
+    stored_orders.set_stock(redis_client, keyspace(FULIN), {"umbrella": 1})
     body = {"items": [{"sku": "umbrella", "qty": 1}]}
 
     def attempt(i: int) -> int:
@@ -149,7 +150,7 @@ def test_racing_for_the_last_unit_gives_one_order(
     with ThreadPoolExecutor(max_workers=8) as pool:
         codes = list(pool.map(attempt, range(8)))
     assert sorted(codes) == [201] + [422] * 7
-    assert stored_orders.stock_levels(redis_client, slot(FULIN))["umbrella"] == 0
+    assert stored_orders.stock_levels(redis_client, keyspace(FULIN))["umbrella"] == 0
 
 
 def test_refused_when_no_store_can(shop: FlaskClient, redis_client: redis.Redis) -> None:
@@ -272,10 +273,10 @@ def test_cancel_releases_the_reservation(shop: FlaskClient, redis_client: redis.
     """Stock reserved by an order is back once it is cancelled."""
     order = place(shop, order_body("C-1", items=[{"sku": "water-600ml", "qty": 3}]))
     order = order.get_json()["order"]
-    level = stored_orders.stock_levels(redis_client, slot(order["store_id"]))["water-600ml"]
+    level = stored_orders.stock_levels(redis_client, keyspace(order["store_id"]))["water-600ml"]
     cancelled = shop.post(f"/api/v1/orders/{order['id']}/cancel").get_json()["order"]
     assert cancelled["status"] == "cancelled"
-    after = stored_orders.stock_levels(redis_client, slot(order["store_id"]))
+    after = stored_orders.stock_levels(redis_client, keyspace(order["store_id"]))
     assert after["water-600ml"] == level + 3
 
 
@@ -302,7 +303,7 @@ def test_stock_push(shop: FlaskClient, redis_client: redis.Redis) -> None:
     }
     refused = shop.post(url, json=adjust)
     assert refused.status_code == 409
-    assert stored_orders.stock_levels(redis_client, slot(FULIN))["apple"] == 5
+    assert stored_orders.stock_levels(redis_client, keyspace(FULIN))["apple"] == 5
     ok = {"mode": "adjust", "items": [{"sku": "apple", "qty": -1}]}
     assert shop.post(url, json=ok).get_json()["stock"]["apple"] == 4
     bad = shop.post(url, json={"items": [{"sku": "caviar", "qty": 1}]})
@@ -323,7 +324,7 @@ def test_nearby_with_sku_only_lists_stocked_stores(
     stocked = [
         (haversine_m(lat, lng, s.lat, s.lng), s.id)
         for s in demo_stores
-        if stored_orders.stock_levels(redis_client, slot(s.id)).get("fresh-milk-936ml", 0) > 0
+        if stored_orders.stock_levels(redis_client, keyspace(s.id)).get("fresh-milk-936ml", 0) > 0
         and haversine_m(lat, lng, s.lat, s.lng) <= 3000
     ]
     assert [s["id"] for s in body["stores"]] == [i for _, i in sorted(stocked)[:5]]
@@ -375,8 +376,8 @@ def contended(redis_client: redis.Redis) -> tuple[dict[str, Any], dict[str, Any]
     """
     for stocked in stored_orders.stocked_stores(redis_client):
         stored_orders.set_stock(redis_client, stocked, {"umbrella": 0, "pain-relief": 0})
-    stored_orders.set_stock(redis_client, slot(FULIN), {"umbrella": 1, "pain-relief": 5})
-    stored_orders.set_stock(redis_client, slot(FUSHUN), {"umbrella": 1})
+    stored_orders.set_stock(redis_client, keyspace(FULIN), {"umbrella": 1, "pain-relief": 5})
+    stored_orders.set_stock(redis_client, keyspace(FUSHUN), {"umbrella": 1})
     x = order_body("X-1", items=[{"sku": "umbrella", "qty": 1}])
     y = order_body("Y-1", items=[{"sku": "umbrella", "qty": 1}, {"sku": "pain-relief", "qty": 1}])
     return x, y
@@ -398,7 +399,7 @@ def test_bulk_intake_serves_both_where_one_by_one_fails_one(
     assert first["order"]["store_id"] == FUSHUN and second["order"]["store_id"] == FULIN
     kept = {p["store_id"]: p["reasons"] for p in first["order"]["match"]["passed_over"]}
     assert kept[FULIN] == ["kept_for_other_orders_in_batch"]
-    assert stored_orders.stock_levels(redis_client, slot(FULIN))["umbrella"] == 0
+    assert stored_orders.stock_levels(redis_client, keyspace(FULIN))["umbrella"] == 0
 
 
 def test_one_by_one_the_same_orders_strand_one(
@@ -443,10 +444,10 @@ def test_rebalance_moves_an_order_to_a_restocked_nearer_store(
 ) -> None:
     """X went to Fushun Road while Fulin had no umbrella; once Fulin restocks, X moves there."""
     x, _ = contended(redis_client)
-    stored_orders.set_stock(redis_client, slot(FULIN), {"umbrella": 0})
+    stored_orders.set_stock(redis_client, keyspace(FULIN), {"umbrella": 0})
     order = place(shop, x).get_json()["order"]
     assert order["store_id"] == FUSHUN
-    stored_orders.set_stock(redis_client, slot(FULIN), {"umbrella": 1})
+    stored_orders.set_stock(redis_client, keyspace(FULIN), {"umbrella": 1})
     report = shop.post("/api/v1/orders/rebalance").get_json()
     assert report["considered"] == 1
     assert report["moves"] == [{"order_id": order["id"], "from_store": FUSHUN, "to_store": FULIN}]
@@ -454,8 +455,8 @@ def test_rebalance_moves_an_order_to_a_restocked_nearer_store(
     moved = shop.get(f"/api/v1/orders/{order['id']}").get_json()["order"]
     assert moved["store_id"] == FULIN and moved["status"] == "accepted"
     assert "re-balanced" in moved["events"][-1]["note"]
-    assert stored_orders.stock_levels(redis_client, slot(FULIN))["umbrella"] == 0
-    assert stored_orders.stock_levels(redis_client, slot(FUSHUN))["umbrella"] == 1
+    assert stored_orders.stock_levels(redis_client, keyspace(FULIN))["umbrella"] == 0
+    assert stored_orders.stock_levels(redis_client, keyspace(FUSHUN))["umbrella"] == 1
     listed = shop.get(f"/api/v1/stores/{FULIN}/orders").get_json()["orders"]
     assert order["id"] in [o["id"] for o in listed]
     again = shop.post("/api/v1/orders/rebalance").get_json()
@@ -468,8 +469,8 @@ def test_rebalance_does_not_swap_identical_orders(
     """Six equal orders, three at Fulin and three at Fushun Road: nothing improves, none moves."""
     for stocked in stored_orders.stocked_stores(redis_client):
         stored_orders.set_stock(redis_client, stocked, {"umbrella": 0})
-    stored_orders.set_stock(redis_client, slot(FULIN), {"umbrella": 3})
-    stored_orders.set_stock(redis_client, slot(FUSHUN), {"umbrella": 9})
+    stored_orders.set_stock(redis_client, keyspace(FULIN), {"umbrella": 3})
+    stored_orders.set_stock(redis_client, keyspace(FUSHUN), {"umbrella": 9})
     body = {"items": [{"sku": "umbrella", "qty": 1}]}
     orders = [place(shop, order_body(f"S-{i}", **body)).get_json()["order"] for i in range(6)]
     assert [o["store_id"] for o in orders] == [FULIN] * 3 + [FUSHUN] * 3
@@ -480,19 +481,20 @@ def test_rebalance_does_not_swap_identical_orders(
     for order in orders:
         again = shop.get(f"/api/v1/orders/{order['id']}").get_json()["order"]
         assert again["store_id"] == order["store_id"] and len(again["events"]) == 1
-    assert stored_orders.stock_levels(redis_client, slot(FULIN))["umbrella"] == 0
+    assert stored_orders.stock_levels(redis_client, keyspace(FULIN))["umbrella"] == 0
 
 
 def store_of(redis_client: redis.Redis, order_id: str) -> str:
-    return str((stored_orders.get_order(redis_client, order_id) or {}).get("store_id"))
+    order = stored_orders.get_order(redis_client, order_id)
+    return str(None if order is None else order.store_id)
 
 
 def test_moves_land_together_or_not_at_all(shop: FlaskClient, redis_client: redis.Redis) -> None:
     """A set of moves of which one no longer fits writes nothing; one that fits moves all."""
     for stocked in stored_orders.stocked_stores(redis_client):
         stored_orders.set_stock(redis_client, stocked, {"umbrella": 0})
-    stored_orders.set_stock(redis_client, slot(FULIN), {"umbrella": 1})
-    stored_orders.set_stock(redis_client, slot(FUSHUN), {"umbrella": 1})
+    stored_orders.set_stock(redis_client, keyspace(FULIN), {"umbrella": 1})
+    stored_orders.set_stock(redis_client, keyspace(FUSHUN), {"umbrella": 1})
     body = {"items": [{"sku": "umbrella", "qty": 1}]}
     a, b = (place(shop, order_body(f"M-{i}", **body)).get_json()["order"] for i in range(2))
     assert (a["store_id"], b["store_id"]) == (FULIN, FUSHUN)
@@ -505,14 +507,14 @@ def test_moves_land_together_or_not_at_all(shop: FlaskClient, redis_client: redi
             redis_client, moves, capacity_per_hour=capacity, at=FIXED_NOW
         )
     assert store_of(redis_client, a["id"]) == FULIN
-    assert stored_orders.stock_levels(redis_client, slot(FUSHUN))["umbrella"] == 0
+    assert stored_orders.stock_levels(redis_client, keyspace(FUSHUN))["umbrella"] == 0
     # together they fit: each takes the other's umbrella
     swap = [a_out, b_in]
     assert stored_orders.move_orders(redis_client, swap, capacity_per_hour=capacity, at=FIXED_NOW)
     assert store_of(redis_client, a["id"]) == FUSHUN
     assert store_of(redis_client, b["id"]) == FULIN
     for store_id in (FULIN, FUSHUN):
-        assert stored_orders.stock_levels(redis_client, slot(store_id))["umbrella"] == 0
+        assert stored_orders.stock_levels(redis_client, keyspace(store_id))["umbrella"] == 0
     # Fulin at its capacity takes nothing in, even as one order leaves, unless the net fits
     back = [replace(m, from_store=m.to_store, to_store=m.from_store) for m in swap]
     tight = {FULIN: 0, FUSHUN: 30}
@@ -524,10 +526,10 @@ def test_rebalance_leaves_orders_in_preparation_alone(
 ) -> None:
     """Once a store is preparing an order, re-balancing never moves it."""
     x, _ = contended(redis_client)
-    stored_orders.set_stock(redis_client, slot(FULIN), {"umbrella": 0})
+    stored_orders.set_stock(redis_client, keyspace(FULIN), {"umbrella": 0})
     order = place(shop, x).get_json()["order"]
     shop.post(f"/api/v1/orders/{order['id']}/status", json={"status": "preparing"})
-    stored_orders.set_stock(redis_client, slot(FULIN), {"umbrella": 1})
+    stored_orders.set_stock(redis_client, keyspace(FULIN), {"umbrella": 1})
     report = shop.post("/api/v1/orders/rebalance").get_json()
     assert report["considered"] == 0 and report["moves"] == []
     assert shop.get(f"/api/v1/orders/{order['id']}").get_json()["order"]["store_id"] == FUSHUN
@@ -538,7 +540,9 @@ def test_rebalance_keeps_every_order_and_all_stock_accounted_for(
 ) -> None:
     """After moves, every order is still there and stock taken equals stock ordered."""
     stores = [stocked.store_id for stocked in stored_orders.stocked_stores(redis_client)]
-    before = {s: stored_orders.stock_levels(redis_client, slot(s)).get("apple", 0) for s in stores}
+    before = {
+        s: stored_orders.stock_levels(redis_client, keyspace(s)).get("apple", 0) for s in stores
+    }
     spots = [(24.1800, 120.5930), (24.1880, 120.5940), (24.1850, 120.6100), (24.1820, 120.6070)]
     ids = []
     for i, (lat, lng) in enumerate(spots * 2):
@@ -547,9 +551,11 @@ def test_rebalance_keeps_every_order_and_all_stock_accounted_for(
         if response.status_code == 201:
             ids.append(response.get_json()["order"]["id"])
     for store_id in stores:  # new deliveries everywhere: better stores may now be free
-        stored_orders.adjust_stock(redis_client, slot(store_id), {"apple": 3})
+        stored_orders.adjust_stock(redis_client, keyspace(store_id), {"apple": 3})
     shop.post("/api/v1/orders/rebalance")
-    after = {s: stored_orders.stock_levels(redis_client, slot(s)).get("apple", 0) for s in stores}
+    after = {
+        s: stored_orders.stock_levels(redis_client, keyspace(s)).get("apple", 0) for s in stores
+    }
     orders = [shop.get(f"/api/v1/orders/{i}").get_json()["order"] for i in ids]
     assert all(o["status"] == "accepted" for o in orders) and len(orders) == len(ids)
     taken = sum(before[s] + 3 - after[s] for s in stores)
@@ -623,7 +629,7 @@ def test_store_staff_enter_walk_in_and_phone_orders_for_their_store(
     shop: FlaskClient, redis_client: redis.Redis
 ) -> None:
     """Fushun Road's staff take orders next to Fulin: they are Fushun Road's, not Fulin's."""
-    stored_orders.set_stock(redis_client, slot(FUSHUN), {"water-600ml": 5})
+    stored_orders.set_stock(redis_client, keyspace(FUSHUN), {"water-600ml": 5})
     staff = bearer(token_for(redis_client, "store", FUSHUN))
     for channel in ("store", "phone"):
         response = place(shop, order_body(f"W-{channel}", channel=channel), **staff)
@@ -632,7 +638,7 @@ def test_store_staff_enter_walk_in_and_phone_orders_for_their_store(
         assert order["store_id"] == FUSHUN and order["taken_at_store"] == FUSHUN
         assert "took the order" in order["match"]["reason"]
         assert shop.get(f"/api/v1/orders/{order['id']}", headers=staff).status_code == 200
-    assert stored_orders.stock_levels(redis_client, slot(FUSHUN))["water-600ml"] == 3
+    assert stored_orders.stock_levels(redis_client, keyspace(FUSHUN))["water-600ml"] == 3
     named = place(shop, order_body("W-own", channel="store", store_id=FUSHUN), **staff)
     assert named.status_code == 201 and named.get_json()["order"]["store_id"] == FUSHUN
 
@@ -653,8 +659,8 @@ def test_a_store_that_cannot_fulfil_its_walk_in_says_why(
     shop: FlaskClient, redis_client: redis.Redis
 ) -> None:
     """Fushun Road out of water: a 422 with its own reasons; the order is not sent to Fulin."""
-    stored_orders.set_stock(redis_client, slot(FUSHUN), {"water-600ml": 0})
-    fulin_before = stored_orders.stock_levels(redis_client, slot(FULIN))
+    stored_orders.set_stock(redis_client, keyspace(FUSHUN), {"water-600ml": 0})
+    fulin_before = stored_orders.stock_levels(redis_client, keyspace(FULIN))
     staff = bearer(token_for(redis_client, "store", FUSHUN))
     refused = place(shop, order_body("W-none", channel="store"), **staff)
     assert refused.status_code == 422
@@ -668,9 +674,11 @@ def test_a_store_that_cannot_fulfil_its_walk_in_says_why(
             "missing_skus": ["water-600ml"],
         }
     ]
-    assert stored_orders.stock_levels(redis_client, slot(FULIN)) == fulin_before
+    assert stored_orders.stock_levels(redis_client, keyspace(FULIN)) == fulin_before
     assert redis_client.xlen(order_keys.ORDER_STREAM) == 0
-    stored_orders.set_stock(redis_client, slot(FUSHUN), {"water-600ml": 1})  # a retry may succeed
+    stored_orders.set_stock(
+        redis_client, keyspace(FUSHUN), {"water-600ml": 1}
+    )  # a retry may succeed
     assert place(shop, order_body("W-none", channel="store"), **staff).status_code == 201
 
 
@@ -748,7 +756,7 @@ def test_a_batch_reusing_an_external_id_with_another_body_refuses_only_that_orde
     after the first was written); an identical copy is the first order again."""
 
     def water_on_shelves() -> int:
-        levels = [stored_orders.stock_levels(redis_client, slot(s.id)) for s in demo_stores]
+        levels = [stored_orders.stock_levels(redis_client, keyspace(s.id)) for s in demo_stores]
         return sum(level.get("water-600ml", 0) for level in levels)
 
     before = water_on_shelves()

@@ -18,7 +18,7 @@ from dispatch.worker import replan_once, sweep_pickups
 from geo.distance import haversine_m
 from geo.stores import Store
 from geo.travel import StraightLineTravel
-from tests.conftest import FIXED_NOW, bearer, make_app, slot, token_for
+from tests.conftest import FIXED_NOW, bearer, keyspace, make_app, token_for
 from tests.web.conftest import courier_body
 from tests.web.test_orders_api import FULIN, FUSHUN, order_body, place
 
@@ -142,10 +142,10 @@ def test_an_uncollected_pick_up_expires_and_gives_its_stock_back(
     """Kept two hours after ready (PICKUP_HOLD_SECONDS): a sweep a second before changes
     nothing, one at the time lets it expire with its stock and slot back; sweeping again, or
     after a hand-over, does nothing."""
-    shelf = stored_orders.stock_levels(redis_client, slot(FULIN))["water-600ml"]
+    shelf = stored_orders.stock_levels(redis_client, keyspace(FULIN))["water-600ml"]
     first = place(shop, pickup_body("E-1", store_id=FULIN)).get_json()["order"]
     second = place(shop, pickup_body("E-2", store_id=FULIN)).get_json()["order"]
-    assert stored_orders.stock_levels(redis_client, slot(FULIN))["water-600ml"] == shelf - 2
+    assert stored_orders.stock_levels(redis_client, keyspace(FULIN))["water-600ml"] == shelf - 2
     for order in (first, second):
         assert shop.post(f"/api/v1/orders/{order['id']}/status",
                          json={"status": "ready"}).status_code == 200  # fmt: skip
@@ -158,8 +158,8 @@ def test_an_uncollected_pick_up_expires_and_gives_its_stock_back(
     ]
     expired = shop.get(f"/api/v1/orders/{first['id']}").get_json()["order"]
     assert expired["status"] == "expired" and "not collected by" in expired["events"][-1]["note"]
-    assert stored_orders.stock_levels(redis_client, slot(FULIN))["water-600ml"] == shelf - 1
-    capacity = redis_client.zrange(order_keys.capacity_key(slot(FULIN)), 0, -1)
+    assert stored_orders.stock_levels(redis_client, keyspace(FULIN))["water-600ml"] == shelf - 1
+    capacity = redis_client.zrange(order_keys.capacity_key(keyspace(FULIN)), 0, -1)
     assert first["id"].encode() not in capacity and second["id"].encode() in capacity
     assert stored_orders.expire_uncollected(redis_client, now=ready_at + 2 * HOLD, hold=HOLD) == []
     tracked = shop.get(f"/api/v1/orders/{first['id']}").get_json()["order"]
@@ -211,7 +211,7 @@ def test_a_chosen_store_that_cannot_says_why_and_which_could(
     written; an unknown chosen store is a 422 naming store_id."""
     alice = bearer(token_for(redis_client, "shopper", "alice"))
     milk = [{"sku": "fresh-milk-936ml", "qty": 1}]
-    stock_before = stored_orders.stock_levels(redis_client, slot(FULIN))
+    stock_before = stored_orders.stock_levels(redis_client, keyspace(FULIN))
     refused = place(shop, order_body("C-1", store_id=FULIN, items=milk), **alice)
     assert refused.status_code == 422
     error = refused.get_json()["error"]
@@ -222,7 +222,7 @@ def test_a_chosen_store_that_cannot_says_why_and_which_could(
     matched = place(shop, order_body("C-2", items=milk), **alice).get_json()["order"]
     assert instead["store_id"] == matched["store_id"] != FULIN
     assert instead["name"] and instead["distance_m"] > 0
-    assert stored_orders.stock_levels(redis_client, slot(FULIN)) == stock_before
+    assert stored_orders.stock_levels(redis_client, keyspace(FULIN)) == stock_before
     batch = shop.post("/api/v1/orders/batch", json={"orders": [
         order_body("C-5", store_id=FULIN, items=milk)]}).get_json()  # fmt: skip
     assert batch["results"][0]["status"] == 422

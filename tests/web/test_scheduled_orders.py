@@ -16,7 +16,7 @@ from dispatch.settings import Settings
 from dispatch.storage import order_keys
 from dispatch.storage import orders as stored_orders
 from dispatch.storage.snapshot import snapshot
-from tests.conftest import FIXED_NOW, make_app, slot
+from tests.conftest import FIXED_NOW, keyspace, make_app
 from tests.web.conftest import courier_body
 from tests.web.test_orders_api import FULIN, order_body, place
 from web.services import catalogue_index
@@ -126,7 +126,7 @@ def test_capacity_is_counted_in_the_hour_slot(shop: FlaskClient, redis_client: r
     an 11:05 one is taken), a cancelled one frees its place, and none of them takes a place
     from the orders for now."""
     store = catalogue_index_of(shop, FULIN)
-    stored_orders.set_stock(redis_client, slot(FULIN), {"water-600ml": 500})
+    stored_orders.set_stock(redis_client, keyspace(FULIN), {"water-600ml": 500})
     ids = fill(shop, FULIN, store.capacity_per_hour, at_taipei(22, 10, 10), "C")
     full = place(shop, walk_in(FULIN, "C-x", at_taipei(22, 10, 55)))
     assert full.status_code == 422
@@ -144,7 +144,7 @@ def test_orders_for_now_count_the_scheduled_ones_due_within_the_hour(
     the hour, there is no room left for an order for now (the store is busy with them); there
     was before."""
     store = catalogue_index_of(shop, FULIN)
-    stored_orders.set_stock(redis_client, slot(FULIN), {"water-600ml": 500})
+    stored_orders.set_stock(redis_client, keyspace(FULIN), {"water-600ml": 500})
     due = (FIXED_NOW + timedelta(minutes=70)).isoformat()
     fill(shop, FULIN, store.capacity_per_hour, due, "N")
     assert place(shop, walk_in(FULIN, "N-x", None)).status_code == 201

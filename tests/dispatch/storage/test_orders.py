@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 import redis
@@ -11,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dispatch.errors import ConfigError
+from dispatch.orders import Order, OrderLine, OrderRequest
 from dispatch.settings import Settings
 from dispatch.storage import order_keys
 from dispatch.storage import orders as stored_orders
@@ -21,7 +23,7 @@ from web import create_app
 def test_a_changed_region_resolution_is_refused(
     settings: Settings, redis_client: redis.Redis
 ) -> None:
-    """Homes follow the region resolution: a service started with another would miss every
+    """Regions follow the region resolution: a service started with another would miss every
     store's stock, so it refuses to start instead."""
     check_layout(redis_client, None)
     check_layout(redis_client, None)  # the same layout again: fine
@@ -38,6 +40,16 @@ def test_data_in_the_earlier_layout_is_refused(redis_client: redis.Redis) -> Non
     assert not redis_client.exists(order_keys.LAYOUT_KEY)  # refused again at the next start
 
 
+ORDER = Order(  # what a page shows of it: its id and status
+    id="ord_all_0",
+    request=OrderRequest("app", "P-1", 24.8, 121.0, "", (OrderLine("water-600ml", 1),)),
+    store_id="s1",
+    status="accepted",
+    created_at=datetime(2026, 11, 21, 19, 0, tzinfo=UTC),
+    promised_by=datetime(2026, 11, 21, 20, 0, tzinfo=UTC),
+    total_cents=100,
+    match_reason="test",
+)
 index_entries = st.lists(
     st.tuples(st.integers(0, 5), st.sampled_from(["accepted", "preparing"])),
     max_size=25,
@@ -62,15 +74,15 @@ def test_pages_hold_every_order_once_newest_first(
     for i, (minute, status) in enumerate(entries):
         order_id = f"ord_all_{i:04x}"
         redis_client.zadd(key, {order_id: 1_700_000_000 + 60 * minute})
-        redis_client.set(order_keys.order_key(order_id),
-                         json.dumps({"id": order_id, "status": status}))  # fmt: skip
-    keep = None if only is None else (lambda record: record["status"] == only)
+        record = replace(ORDER, id=order_id, status=status).to_record()
+        redis_client.set(order_keys.order_key(order_id), json.dumps(record))
+    keep = None if only is None else (lambda order: order.status == only)
     pages, cursor = [], None
     while True:
         page = stored_orders.orders_newest_first(
             redis_client, key, cursor=cursor, limit=limit, keep=keep
         )
-        pages.append([record["id"] for record in page.orders])
+        pages.append([order.id for order in page.orders])
         cursor = page.next_cursor
         if cursor is None:
             break
