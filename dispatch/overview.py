@@ -1,43 +1,42 @@
 """What a dispatcher's screen shows: each order's risk of missing its promise, and the day's KPIs.
 
-Pure: it reads open orders' records, the plan record and courier records as stored, today's
-orders as values, and the clock.
+Pure: it reads open orders' records as stored, the plan's routes, today's orders as values,
+and the clock.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from dispatch.orders import Order, arrived_at, on_time
+from dispatch.plans import StoredRoute, StoredStop, delivery_stops
 
 AT_RISK_S = 600  # planned to arrive less than 10 minutes before the promise
 
 
 def order_risks(
-    orders: Iterable[Mapping[str, Any]], plan: Mapping[str, Any]
-) -> dict[str, dict[str, Any]]:
+    orders: Iterable[Mapping[str, Any]], routes: Iterable[StoredRoute],
+    unassigned: Collection[str] = (),
+) -> dict[str, dict[str, Any]]:  # fmt: skip
     """Per open order: its courier, planned delivery and risk (on_track, at_risk, late,
-    unassigned, or scheduled: booked for later, not yet taken by the planner)."""
-    planned: dict[str, tuple[str, Mapping[str, Any]]] = {
-        s["order_id"]: (r["courier_id"], s)
-        for r in plan.get("routes", [])
-        for s in r["stops"]
-        if s["kind"] == "delivery"
-    }
+    unassigned, or scheduled: booked for later, not yet taken by the planner); ``unassigned``:
+    the orders the plan left out."""
+    planned = delivery_stops(routes)
     risks: dict[str, dict[str, Any]] = {}
     for order in orders:
+        courier: str | None = None
+        stop: StoredStop | None = None
         courier, stop = planned.get(order["id"], (None, None))
         if stop is None:
             booked = order.get("deliver_at") and order["status"] == "accepted"
-            unplanned = order["id"] in plan.get("unassigned", {})
+            unplanned = order["id"] in unassigned
             risk, arrival = "scheduled" if booked and not unplanned else "unassigned", None
         else:
-            arrival = stop["start_at"]
-            slack = (datetime.fromisoformat(order["promised_by"])
-                     - datetime.fromisoformat(arrival)).total_seconds()  # fmt: skip
+            arrival = stop.start_at.isoformat()
+            slack = (datetime.fromisoformat(order["promised_by"]) - stop.start_at).total_seconds()
             risk = "late" if slack < 0 else "at_risk" if slack < AT_RISK_S else "on_track"
         risks[order["id"]] = {"courier_id": courier, "planned_delivery": arrival, "risk": risk}
     return risks

@@ -1,36 +1,21 @@
-"""Dispatch regions and their leases, so that several dispatcher workers share the planning.
+"""Dispatch regions, so that several dispatcher workers share the planning (pure).
 
 A region is an H3 cell at a configured resolution (orders by their store, couriers by where they
 are), or the single region ``all``. A worker plans a region only while it holds the region's
-lease in Redis: taken with SET NX and a time to live, renewed by its holder before each plan, so
-two workers never plan one region at once, and the regions of a worker that died pass to
-another as soon as its leases run out. Keys carry the region as a hash tag, so with Redis Cluster
-a region's lease and plan sit in one slot.
+lease (see :mod:`dispatch.storage.leases`), so two workers never plan one region at once.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 import h3
-import redis
 
-from dispatch.storage.replies import decoded
+from dispatch.planner import CourierState, OpenOrder
 
 ALL = "all"
-# renew only our own lease: compare the holder and extend in one step
-_RENEW = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-  return redis.call('pexpire', KEYS[1], ARGV[2])
-end
-return 0
-"""
-_RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-  return redis.call('del', KEYS[1])
-end
-return 0
-"""
+
+Group = tuple[list[OpenOrder], list[CourierState]]
 
 
 def region_of(lat: float, lng: float, resolution: int | None) -> str:
@@ -38,23 +23,18 @@ def region_of(lat: float, lng: float, resolution: int | None) -> str:
     return ALL if resolution is None else str(h3.latlng_to_cell(lat, lng, resolution))
 
 
-def lease_key(region: str) -> str:
-    return f"lease:{{{region}}}"
-
-
-def hold(client: redis.Redis, region: str, worker_id: str, ttl_s: float) -> bool:
-    """Take the region's lease, or renew it if this worker has it; False if another has it."""
-    ttl_ms = max(1, int(ttl_s * 1000))
-    if client.set(lease_key(region), worker_id, nx=True, px=ttl_ms):
-        return True
-    renewed: Any = client.eval(_RENEW, 1, lease_key(region), worker_id, ttl_ms)
-    return bool(renewed)
-
-
-def release(client: redis.Redis, region: str, worker_id: str) -> None:
-    client.eval(_RELEASE, 1, lease_key(region), worker_id)
-
-
-def holder(client: redis.Redis, region: str) -> str | None:
-    raw: Any = client.get(lease_key(region))
-    return None if raw is None else decoded(raw)
+def by_region(
+    orders: Sequence[OpenOrder], couriers: Sequence[CourierState], resolution: int | None
+) -> dict[str, Group]:
+    """Orders and couriers per dispatch region: couriers where they are, orders where their
+    store is, except an order on board or pinned, which goes to its courier's region."""
+    where = {c.id: c.position for c in couriers}
+    groups: dict[str, Group] = {}
+    for courier in couriers:
+        groups.setdefault(region_of(*courier.position, resolution), ([], []))[1].append(courier)
+    for order in orders:
+        owner = order.picked_up_by or order.pinned_to
+        anchor = where.get(owner) if owner else None
+        lat, lng = anchor or order.store
+        groups.setdefault(region_of(lat, lng, resolution), ([], []))[0].append(order)
+    return groups

@@ -17,7 +17,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import redis
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -27,13 +26,17 @@ from prometheus_client import (
     start_http_server,
 )
 
-from dispatch import fleet
 from dispatch.planner import DispatchPlan, plan_dispatch
-from dispatch.regions import ALL, hold
+from dispatch.plans import CurrentPlan
+from dispatch.regions import ALL, by_region
 from dispatch.settings import Settings
 from dispatch.storage import order_keys
 from dispatch.storage import orders as stored_orders
-from dispatch.storage.client import redis_client
+from dispatch.storage.client import Client, StorageError, redis_client
+from dispatch.storage.leases import hold
+from dispatch.storage.order_stream import FROM_NOW, wait_for_orders
+from dispatch.storage.plans import current_plan, drop_plan, planned_regions, save_plan
+from dispatch.storage.snapshot import snapshot
 from geo.stores import Store
 from geo.travel import TravelModel
 
@@ -82,7 +85,7 @@ class WorkerMetrics:
 
 
 def replan_once(
-    client: redis.Redis,
+    client: Client,
     *,
     store_of: Callable[[str], Store | None],
     travel: TravelModel,
@@ -94,7 +97,7 @@ def replan_once(
     may_plan: Callable[[str], bool] = lambda region: True,
     planned_by: str | None = None,
     metrics: WorkerMetrics | None = None,
-) -> dict[str, Any] | None:
+) -> CurrentPlan | None:
     """Plan the open orders now, region by region, and store the plans; the merged plan.
 
     ``may_plan`` says whether this process may plan a region now (the worker: it holds the
@@ -110,14 +113,13 @@ def replan_once(
         return allowed
 
     try:
-        orders, couriers, problems = fleet.snapshot(client, store_of=store_of, now=now)
-        in_force = fleet.current_plan(client) or {"routes": []}
-        previous = {r["courier_id"]: [(s["order_id"], s["kind"]) for s in r["stops"]]
-                    for r in in_force["routes"]}  # fmt: skip
-        groups = fleet.by_region(orders, couriers, resolution) or {ALL: ([], [])}
-        for region in sorted(fleet.planned_regions(client) - set(groups)):
+        orders, couriers, problems = snapshot(client, store_of=store_of, now=now)
+        in_force = current_plan(client)
+        previous = in_force.hint() if in_force is not None else {}
+        groups = by_region(orders, couriers, resolution) or {ALL: ([], [])}
+        for region in sorted(planned_regions(client) - set(groups)):
             if plans(region):
-                fleet.drop_plan(client, region)
+                drop_plan(client, region)
         for region, (region_orders, region_couriers) in sorted(groups.items()):
             if not plans(region):
                 continue
@@ -134,16 +136,16 @@ def replan_once(
             if problems:
                 plan = DispatchPlan(plan.planned_at, plan.routes, {**plan.unassigned, **problems},
                                     plan.solve_s)  # fmt: skip
-            fleet.save_plan(client, plan, region, planned_by=planned_by)
+            save_plan(client, plan, region, planned_by=planned_by)
             if metrics is not None:
                 metrics.solve_seconds.labels(region).observe(plan.solve_s)
                 metrics.last_plan.labels(region).set(plan.planned_at.timestamp())
-        merged = fleet.current_plan(client)
+        merged = current_plan(client)
     except Exception as exc:  # a bad tick must never take the worker down or erase a good plan
         log.exception("re-plan failed; the previous plan stays in force")
         if metrics is not None:
             metrics.replans.labels("failed").inc()
-            if isinstance(exc, redis.RedisError):
+            if isinstance(exc, StorageError):
                 metrics.redis_errors.inc()
         return None
     if metrics is not None:
@@ -152,7 +154,7 @@ def replan_once(
     return merged
 
 
-def sweep_pickups(client: redis.Redis, *, now: datetime, hold_s: float) -> list[str]:
+def sweep_pickups(client: Client, *, now: datetime, hold_s: float) -> list[str]:
     """Let the pick-up orders nobody collected in time expire (their stock goes back); never
     raises, like a re-plan: a failed sweep is tried again at the next tick."""
     try:
@@ -166,7 +168,7 @@ def sweep_pickups(client: redis.Redis, *, now: datetime, hold_s: float) -> list[
 
 
 def run(
-    client: redis.Redis,
+    client: Client,
     *,
     travel: TravelModel,
     interval_s: float,
@@ -185,13 +187,9 @@ def run(
     from dispatch.storage.catalogue import CatalogueCache
 
     catalogue = CatalogueCache(client, poll_s=interval_s)
-    last_id = "$"
+    last_id = FROM_NOW
     while stop is None or not stop.is_set():
-        replies: Any = client.xread(
-            {order_keys.ORDER_STREAM: last_id}, block=int(interval_s * 1000)
-        )
-        if replies:
-            last_id = replies[0][1][-1][0]
+        last_id = wait_for_orders(client, last_id, block_s=interval_s)
         sweep_pickups(client, now=datetime.now(UTC), hold_s=pickup_hold_s)
         plan = replan_once(
             client, store_of=catalogue.index().get, travel=travel,
@@ -200,11 +198,11 @@ def run(
             may_plan=lambda region: hold(client, region, worker_id, lease_s),
         )  # fmt: skip
         if plan is not None:
-            log.info("plan v%s: %s routes, %s unassigned, %.2f s", plan["version"],
-                     len(plan["routes"]), len(plan["unassigned"]), plan["solve_s"])  # fmt: skip
+            log.info("plan v%s: %s routes, %s unassigned, %.2f s", plan.version,
+                     len(plan.routes), len(plan.unassigned), plan.solve_s)  # fmt: skip
 
 
-def worker_client(settings: Settings) -> redis.Redis:
+def worker_client(settings: Settings) -> Client:
     """A client whose reads outlast the worker's blocking wait on the order stream (redis-py
     gives up on a read after 5 s by default, sooner than a long re-plan interval)."""
     return redis_client(settings, socket_timeout=settings.replan_s + 10)
@@ -248,7 +246,7 @@ def main() -> None:
                 metrics=metrics,
                 pickup_hold_s=settings.pickup_hold_s,
             )
-        except redis.RedisError as exc:  # Redis away: wait and carry on with a new connection
+        except StorageError as exc:  # Redis away: wait and carry on with a new connection
             metrics.redis_errors.inc()
             log.warning("Redis error (%s); retrying in 2 s", exc)
             time.sleep(2)

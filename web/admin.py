@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from dispatch import fleet
+from dispatch.storage.couriers import load_couriers
 from dispatch.storage.tokens import ROLES, issue_token, list_tokens, revoke_token, rotate_token
 from web.auth import allow
 from web.bodies import ExpiryBody, RotationBody, TokenBody
@@ -49,7 +49,7 @@ def unknown_subject(role: str, subject: Any) -> str | None:
     would let in nobody now and whoever is registered under that id later."""
     if role == "store" and catalogue_index().get(subject) is None:
         return f"no store with id {subject!r} in the catalogue"
-    if role == "courier" and subject not in {c.id for c in fleet.load_couriers(redis_client())}:
+    if role == "courier" and subject not in {c.id for c in load_couriers(redis_client())}:
         return f"no registered courier with id {subject!r}"
     return None
 

@@ -38,7 +38,7 @@ from pydantic.fields import FieldInfo
 from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
-from dispatch.fleet import MAX_SHIFT
+from dispatch.couriers import MAX_SHIFT
 from dispatch.orders import (
     CHANNELS,
     FULFILMENTS,

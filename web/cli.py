@@ -12,10 +12,12 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from tqdm import tqdm
 
-from dispatch import fleet, order_store
+from dispatch import order_store
+from dispatch.couriers import CourierProfile, registered
 from dispatch.products import read_products_csv
 from dispatch.storage import orders as stored_orders
 from dispatch.storage.catalogue import current_version, save_catalogue
+from dispatch.storage.couriers import load_courier, save_courier
 from dispatch.storage.tokens import ROLES, issue_token, revoke_token
 from geo.catalogue import load_catalogue
 from geo.distance import check_latlng
@@ -116,7 +118,7 @@ def import_couriers(path: Path) -> None:
     fleet on shift.
     """
     client = redis_client()
-    couriers: list[fleet.CourierProfile] = []
+    couriers: list[CourierProfile] = []
     problems: list[str] = []
     with path.open(encoding="utf-8", newline="") as handle:
         for row_number, row in enumerate(csv.DictReader(handle), start=1):
@@ -129,12 +131,12 @@ def import_couriers(path: Path) -> None:
             click.echo(f"  {problem}", err=True)
         raise click.ClickException(f"{len(problems)} problem(s) in {path.name}; nothing changed")
     for courier in couriers:  # a deactivated courier stays so, other days' shifts stay
-        previous = fleet.load_courier(client, courier.id)
-        fleet.save_courier(client, fleet.registered(courier, previous))
+        previous = load_courier(client, courier.id)
+        save_courier(client, registered(courier, previous))
     click.echo(f"{len(couriers)} couriers from {path.name}")
 
 
-def courier_from_row(row: dict[str, str], *, today: datetime) -> fleet.CourierProfile:
+def courier_from_row(row: dict[str, str], *, today: datetime) -> CourierProfile:
     """One CSV row as a courier whose shift is the row's clock times on ``today`` (local)."""
     zone = ZoneInfo(row["timezone"])
     day = today.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -150,7 +152,7 @@ def courier_from_row(row: dict[str, str], *, today: datetime) -> fleet.CourierPr
         msg = f"id {row['id']!r} must be 1 to {MAX_COURIER_ID_LEN} characters matching {SAFE_ID}"
         raise ValueError(msg)
     check_latlng(float(row["lat"]), float(row["lng"]))
-    return fleet.CourierProfile(
+    return CourierProfile(
         row["id"], row["name"], row["vehicle"], int(row["capacity"]),
         at(row["shift_start"]), at(row["shift_end"]), float(row["lat"]), float(row["lng"]),
     )  # fmt: skip

@@ -16,7 +16,6 @@ and the goods go back to the store's stock. A deactivated courier's phone gets a
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,12 +23,22 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from dispatch import fleet, order_store
 from dispatch.intake import body_hash
 from dispatch.orders import IllegalTransitionError
+from dispatch.plans import StoredStop
+from dispatch.positions import MAX_SPEED_MPS
 from dispatch.products import restricted_skus
-from dispatch.storage import code_tries
+from dispatch.storage import code_tries, courier_events
 from dispatch.storage import orders as stored_orders
+from dispatch.storage.couriers import (
+    Fields,
+    courier_orders,
+    load_courier,
+    load_couriers,
+    picked_up_fields,
+)
+from dispatch.storage.plans import current_plan
+from dispatch.storage.positions import positions, record_position
 from geo.distance import haversine_m
 from web.auth import STAFF, allow, current_principal
 from web.bodies import MAX_ID_LEN, CourierEventBody, FixBody, PingsBody
@@ -44,7 +53,7 @@ bp = Blueprint("courier", __name__, url_prefix="/api/v1/courier")
 
 def _active_courier(client: Any, courier_id: str) -> None:
     """A deactivated courier's phone may do nothing more (its token stays for the record)."""
-    profile = fleet.load_courier(client, courier_id)
+    profile = load_courier(client, courier_id)
     if profile is not None and not profile.active:
         raise ApiError(403, "courier_inactive", f"courier {courier_id} is deactivated",
                        {"courier_id": courier_id})  # fmt: skip
@@ -76,7 +85,7 @@ def _courier_id() -> str:
         return principal.subject
     if not courier_id:
         raise invalid_parameters({"courier_id": "required for staff: whose legs"})
-    if courier_id not in {c.id for c in fleet.load_couriers(redis_client())}:
+    if courier_id not in {c.id for c in load_couriers(redis_client())}:
         raise ApiError(404, "courier_not_found", f"no courier with id {courier_id!r}")
     return courier_id
 
@@ -89,34 +98,33 @@ def legs() -> ResponseReturnValue:
     """My stops in planned order: what to do, where, with what, by when, and the way there."""
     client = redis_client()
     courier_id = _courier_id()
-    plan = fleet.current_plan(client) or {"routes": [], "version": None}
-    route: dict[str, Any] = next(
-        (r for r in plan["routes"] if r["courier_id"] == courier_id), {"stops": []}
-    )
-    profile = next((c for c in fleet.load_couriers(client) if c.id == courier_id), None)
-    ping = fleet.positions(client).get(courier_id)
-    here = (ping["lat"], ping["lng"]) if ping else (
+    plan = current_plan(client)
+    route = None if plan is None else plan.route_of(courier_id)
+    profile = next((c for c in load_couriers(client) if c.id == courier_id), None)
+    ping = positions(client).get(courier_id)
+    here = (ping.lat, ping.lng) if ping else (
         (profile.home_lat, profile.home_lng) if profile else None)  # fmt: skip
     vehicle = profile.vehicle if profile else "e-bike"
     travel = current_app.extensions["travel"]
     products = stored_orders.load_products(client)
     answer = []
-    for stop in route["stops"]:
-        order = stored_orders.get_order(client, stop["order_id"])
+    for stop in route.stops if route else ():
+        order = stored_orders.get_order(client, stop.order_id)
         if order is None:
             continue
-        there = (stop["lat"], stop["lng"])
+        there = (stop.lat, stop.lng)
         path = travel.path(here, there, vehicle=vehicle) if here else [there]
         answer.append(_leg(stop, order.to_record(), path, products))
         here = there
-    return jsonify(courier_id=courier_id, plan_version=plan.get("version"), legs=answer)
+    return jsonify(courier_id=courier_id, plan_version=plan.version if plan else None,
+                   legs=answer)  # fmt: skip
 
 
 def _leg(
-    stop: dict[str, Any], order: dict[str, Any], path: list[tuple[float, float]],
+    stop: StoredStop, order: dict[str, Any], path: list[tuple[float, float]],
     products: dict[str, Any],
 ) -> dict[str, Any]:  # fmt: skip
-    pickup = stop["kind"] == "pickup"
+    pickup = stop.kind == "pickup"
     store = catalogue_index().get(order["store_id"]) if pickup else None
     place = ({"name": store.name, "address": store.address} if store else
              {"name": "customer", "address": order["customer"]["address"]})  # fmt: skip
@@ -131,13 +139,13 @@ def _leg(
             }
         )
     return {
-        "order_id": order["id"], "kind": stop["kind"], "status": order["status"],
-        "place": place | {"lat": stop["lat"], "lng": stop["lng"]},
+        "order_id": order["id"], "kind": stop.kind, "status": order["status"],
+        "place": place | {"lat": stop.lat, "lng": stop.lng},
         "items": items,
         "note": order.get("note", ""),
         "contact": masked_contact(order.get("contact", "")) or None,
         "id_check_required": any(item["age_restricted"] for item in items),
-        "planned_arrival": stop["arrive_at"],
+        "planned_arrival": stop.arrive_at.isoformat(),
         "deadline": order["promised_by"],
         # a scheduled order: not at the door before its window opens (null: any time)
         "not_before": None if pickup else (order.get("delivery_window") or {}).get("from"),
@@ -166,7 +174,7 @@ def report_event() -> ResponseReturnValue:
     replay = _recorded(client, courier_id, str(order_id), str(event_id), fingerprint)
     if replay is not None:
         return jsonify(replay | {"replayed": True})
-    if order_id not in fleet.courier_orders(client, courier_id):
+    if order_id not in courier_orders(client, courier_id):
         raise ApiError(404, "order_not_found", f"no order {order_id!r} among your legs")
     answer = _apply(client, courier_id, event_id, order_id, kind, event, body)
     return jsonify({"replayed": False} | answer)
@@ -179,33 +187,22 @@ def _place_of(order: dict[str, Any]) -> tuple[float, float] | None:
     return None if store is None else (store.lat, store.lng)
 
 
-def _event_field(order_id: str, event_id: str) -> str:
-    """An event's name among a courier's answers: the phone's id within the order (order ids
-    have no "/"), so a phone that numbers each order's events from 1 is understood too."""
-    return f"{order_id}/{event_id}"
-
-
 def _recorded(
     client: Any, courier_id: str, order_id: str, event_id: str, fingerprint: str
 ) -> dict[str, Any] | None:
     """The first answer to this event of this order; a 409 if it came with another body."""
-    key = fleet.courier_events_key(courier_id, order_id)
-    raw = client.hget(key, _event_field(order_id, event_id))
-    if raw is None:  # an answer kept before events were named within their order
-        raw = client.hget(key, event_id)
-        if raw is None or json.loads(raw).get("order_id") != order_id:
-            return None
-    answer = dict(json.loads(raw))
-    if answer.pop("body_hash", fingerprint) != fingerprint:  # older answers had no hash: trust
+    recorded = courier_events.recorded_answer(client, courier_id, order_id, event_id)
+    if recorded is None:
+        return None
+    if recorded.body_hash not in (None, fingerprint):  # older answers had no hash: trust
         message = "this event_id was already used for another event"
         raise ApiError(409, "idempotency_conflict", message, {"event_id": event_id})
-    return answer
+    return dict(recorded.answer)
 
 
 def _apply(client: Any, courier_id: str, event_id: str, order_id: str, kind: str,
            event: CourierEventBody, body: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
     at = now()
-    events_key = fleet.courier_events_key(courier_id, order_id)
     fingerprint = body_hash(body)
     answer: dict[str, Any] = {"event_id": event_id, "order_id": order_id, "type": kind,
                               "at": at.isoformat()}  # fmt: skip
@@ -214,9 +211,9 @@ def _apply(client: Any, courier_id: str, event_id: str, order_id: str, kind: str
         answer["status"] = order.get("status")
         place = _place_of(order)
         if place is not None:
-            fleet.record_position(client, courier_id, place[0], place[1], at)
-        field = _event_field(order_id, event_id)
-        client.hset(events_key, field, json.dumps(answer | {"body_hash": fingerprint}))
+            record_position(client, courier_id, place[0], place[1], at)
+        courier_events.save_answer(client, courier_id, order_id, event_id, answer,
+                                   body_hash=fingerprint)  # fmt: skip
         return answer
     target, note, also = _transition_for(client, kind, order_id, courier_id, event)
     id_failed = kind == "failed" and event.id_checked is False
@@ -227,9 +224,8 @@ def _apply(client: Any, courier_id: str, event_id: str, order_id: str, kind: str
         record["return_to"] = None if store is None else {
             "store_id": store.id, "name": store.name, "address": store.address,
             "lat": store.lat, "lng": store.lng}  # fmt: skip
-    also[events_key] = {
-        _event_field(order_id, event_id): json.dumps(record | {"body_hash": fingerprint})
-    }
+    also |= courier_events.answer_fields(courier_id, order_id, event_id, record,
+                                         body_hash=fingerprint)  # fmt: skip
     try:  # a pick-up of an order the counter never marked ready records the steps it implies
         moved = stored_orders.change_status(client, order_id, target, at=at, note=note,
                                           also_hset=also, restock=id_failed)  # fmt: skip
@@ -248,19 +244,12 @@ def _record_of(client: Any, order_id: str) -> dict[str, Any]:
     return {} if order is None else order.to_record()
 
 
-Effects = dict[str, dict[str, str]]  # hash key -> fields, written with the status change
-
-
 def _transition_for(
     client: Any, kind: str, order_id: str, courier_id: str, event: CourierEventBody
-) -> tuple[str, str, Effects]:
+) -> tuple[str, str, Fields]:
     """The status an event moves to, the note kept with it, and what else it records."""
     if kind == "picked_up":
-        return (
-            "picked_up",
-            f"picked up by {courier_id}",
-            {fleet.carried_key(order_store.region_of_order(order_id)): {order_id: courier_id}},
-        )
+        return "picked_up", f"picked up by {courier_id}", picked_up_fields(order_id, courier_id)
     if kind == "failed":
         said = (event.reason or "").strip()  # its length is the body's to check
         if event.id_checked is False:  # a refused ID is reason enough
@@ -321,8 +310,8 @@ def pings() -> ResponseReturnValue:
     items: list[Any] = PingsBody.read().pings
     client = redis_client()
     current = now()
-    last = fleet.positions(client).get(courier_id)
-    previous = (last["lat"], last["lng"], datetime.fromisoformat(last["at"])) if last else None
+    last = positions(client).get(courier_id)
+    previous = (last.lat, last.lng, last.at) if last else None
     accepted, rejected = 0, []
     for index, item in enumerate(items):
         reason, fix = _check_ping(item, previous, current)
@@ -332,7 +321,7 @@ def pings() -> ResponseReturnValue:
         assert fix is not None
         previous, accepted = fix, accepted + 1
     if accepted and previous is not None:
-        fleet.record_position(client, courier_id, previous[0], previous[1], previous[2])
+        record_position(client, courier_id, previous[0], previous[1], previous[2])
     return jsonify(accepted=accepted, rejected=rejected)
 
 
@@ -353,6 +342,6 @@ def _check_ping(
         if seconds < 0:
             return "older than the last accepted fix", None
         metres = haversine_m(previous[0], previous[1], lat, lng)
-        if metres > fleet.MAX_SPEED_MPS * max(seconds, 1.0):
+        if metres > MAX_SPEED_MPS * max(seconds, 1.0):
             return f"a jump of {metres:.0f} m in {seconds:.0f} s: faster than any courier", None
     return None, (lat, lng, at)

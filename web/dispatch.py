@@ -8,14 +8,36 @@ from datetime import UTC, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import redis
 from flask import Blueprint, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from dispatch import fleet
+from dispatch.couriers import (
+    MAX_SHIFTS,
+    SHIFT_HORIZON,
+    CourierProfile,
+    Shift,
+    ShiftOverlapError,
+    registered,
+    with_shift,
+)
+from dispatch.geojson import plan_to_geojson
 from dispatch.orders import FINAL_STATUSES
 from dispatch.planner import pin_refusal
+from dispatch.plans import routes_of
+from dispatch.positions import ping_record
 from dispatch.storage import orders as stored_orders
+from dispatch.storage.client import Client
+from dispatch.storage.couriers import (
+    carried_by,
+    change_courier,
+    load_courier,
+    load_couriers,
+    save_courier,
+)
+from dispatch.storage.pins import set_pin
+from dispatch.storage.plans import current_plan, release_courier
+from dispatch.storage.positions import positions, record_position
+from dispatch.storage.snapshot import snapshot
 from dispatch.worker import replan_once
 from web.auth import STAFF, allow, current_principal, require_own
 from web.bodies import CourierBody, DeactivateBody, PinBody, PositionBody, ShiftBody
@@ -31,13 +53,13 @@ bp = Blueprint("dispatch", __name__, url_prefix="/api/v1")
 def register_courier() -> ResponseReturnValue:
     """Register (or update) a courier: vehicle, capacity, shift and home position."""
     given = CourierBody.read()
-    courier = fleet.CourierProfile(
+    courier = CourierProfile(
         given.id, given.id if given.name is None else given.name, given.vehicle, given.capacity,
         given.shift_start, given.shift_end, given.home.lat, given.home.lng,
     )  # fmt: skip
     client = redis_client()
-    courier = fleet.registered(courier, fleet.load_courier(client, courier.id))
-    fleet.save_courier(client, courier)
+    courier = registered(courier, load_courier(client, courier.id))
+    save_courier(client, courier)
     return jsonify(courier=courier.to_record()), 201
 
 
@@ -51,14 +73,14 @@ def list_couriers() -> ResponseReturnValue:
     active = args.boolean("active")
     args.finish()
     client = redis_client()
-    pings = fleet.positions(client)
-    couriers = [c.to_record() | {"position": pings.get(c.id)} for c in fleet.load_couriers(client)
-                if active is None or c.active == active]  # fmt: skip
+    pings = positions(client)
+    couriers = [c.to_record() | {"position": ping_record(pings.get(c.id))}
+                for c in load_couriers(client) if active is None or c.active == active]  # fmt: skip
     return jsonify(couriers=couriers, count=len(couriers))
 
 
-def _courier_or_404(client: redis.Redis, courier_id: str) -> fleet.CourierProfile:
-    courier = fleet.load_courier(client, courier_id)
+def _courier_or_404(client: Client, courier_id: str) -> CourierProfile:
+    courier = load_courier(client, courier_id)
     if courier is None:
         raise ApiError(404, "courier_not_found", f"no courier with id {courier_id!r}")
     return courier
@@ -72,8 +94,8 @@ def get_courier(courier_id: str) -> ResponseReturnValue:
         require_own("courier", courier_id)
     client = redis_client()
     courier = _courier_or_404(client, courier_id)
-    return jsonify(courier=courier.to_record() | {"position": fleet.positions(client).get(
-        courier.id)})  # fmt: skip
+    return jsonify(courier=courier.to_record() | {"position": ping_record(positions(client).get(
+        courier.id))})  # fmt: skip
 
 
 @bp.post("/couriers/<courier_id>/deactivate")
@@ -87,19 +109,19 @@ def deactivate_courier(courier_id: str) -> ResponseReturnValue:
     courier = _courier_or_404(client, courier_id)
     if not courier.active:
         return jsonify(courier=courier.to_record(), changed=False, released=[])
-    on_board = fleet.carried_by(client, courier_id)
+    on_board = carried_by(client, courier_id)
     if on_board:
         raise ApiError(409, "courier_carrying",
                        f"courier {courier_id} has {len(on_board)} order(s) on board: deliver or "
                        "fail them first", {"order_ids": on_board})  # fmt: skip
     at = now()
 
-    def deactivate(c: fleet.CourierProfile) -> fleet.CourierProfile:
+    def deactivate(c: CourierProfile) -> CourierProfile:
         return replace(c, active=False, deactivated_at=at, deactivation_reason=reason)
 
-    changed = fleet.change_courier(client, courier_id, deactivate)
+    changed = change_courier(client, courier_id, deactivate)
     assert changed is not None  # couriers are never deleted
-    released = fleet.release_courier(
+    released = release_courier(
         client, courier_id, reason=f"courier {courier_id} deactivated: waiting for the next plan"
     )
     return jsonify(courier=changed.to_record(), changed=True, released=released)
@@ -114,10 +136,10 @@ def reactivate_courier(courier_id: str) -> ResponseReturnValue:
     if courier.active:
         return jsonify(courier=courier.to_record(), changed=False)
 
-    def reactivate(c: fleet.CourierProfile) -> fleet.CourierProfile:
+    def reactivate(c: CourierProfile) -> CourierProfile:
         return replace(c, active=True, deactivated_at=None, deactivation_reason="")
 
-    changed = fleet.change_courier(client, courier_id, reactivate)
+    changed = change_courier(client, courier_id, reactivate)
     assert changed is not None
     return jsonify(courier=changed.to_record(), changed=True)
 
@@ -130,27 +152,27 @@ def add_shift(courier_id: str) -> ResponseReturnValue:
     asked = ShiftBody.read()
     start, end, at = asked.start, asked.end, now()
     problems: dict[str, str] = {}
-    if start > at + fleet.SHIFT_HORIZON:
-        days = fleet.SHIFT_HORIZON.days
+    if start > at + SHIFT_HORIZON:
+        days = SHIFT_HORIZON.days
         problems["start"] = f"required: {MOMENT_RULE}, at most {days} days ahead"
     if end <= at:
         problems["end"] = "this shift is over already: give one still to come"
     if problems:
         raise invalid_parameters(problems)
-    shift = fleet.Shift(start, end)
+    shift = Shift(start, end)
     client = redis_client()
     _courier_or_404(client, courier_id)
 
-    def add(c: fleet.CourierProfile) -> fleet.CourierProfile:
+    def add(c: CourierProfile) -> CourierProfile:
         ahead = [s for s in c.extra_shifts if s.end > at]
-        if len(ahead) >= fleet.MAX_SHIFTS:
-            raise ApiError(409, "too_many_shifts", f"at most {fleet.MAX_SHIFTS} shifts ahead",
+        if len(ahead) >= MAX_SHIFTS:
+            raise ApiError(409, "too_many_shifts", f"at most {MAX_SHIFTS} shifts ahead",
                            {"field": "start"})  # fmt: skip
-        return fleet.with_shift(c, shift, now=at)
+        return with_shift(c, shift, now=at)
 
     try:
-        courier = fleet.change_courier(client, courier_id, add)
-    except fleet.ShiftOverlapError as exc:
+        courier = change_courier(client, courier_id, add)
+    except ShiftOverlapError as exc:
         raise ApiError(409, "shift_overlap", str(exc), {"field": "start", "shift_id": exc.shift.id,
                        "shift": exc.shift.to_record()}) from exc  # fmt: skip
     assert courier is not None
@@ -164,18 +186,18 @@ def remove_shift(courier_id: str, shift_id: str) -> ResponseReturnValue:
     """Drop a shift added for another day (the registered shift changes by registering again)."""
     client = redis_client()
     courier = _courier_or_404(client, courier_id)
-    if fleet.Shift(courier.shift_start, courier.shift_end).id == shift_id:
+    if Shift(courier.shift_start, courier.shift_end).id == shift_id:
         raise ApiError(409, "registered_shift", "this is the registered shift: change it with "
                        "POST /api/v1/couriers", {"shift_id": shift_id})  # fmt: skip
 
-    def remove(c: fleet.CourierProfile) -> fleet.CourierProfile:
+    def remove(c: CourierProfile) -> CourierProfile:
         kept = tuple(s for s in c.extra_shifts if s.id != shift_id)
         if len(kept) == len(c.extra_shifts):
             message = f"courier {courier_id} has no shift {shift_id!r}"
             raise ApiError(404, "shift_not_found", message, {"shift_id": shift_id})
         return replace(c, extra_shifts=kept)
 
-    changed = fleet.change_courier(client, courier_id, remove)
+    changed = change_courier(client, courier_id, remove)
     assert changed is not None
     return jsonify(courier_id=courier_id, removed=shift_id,
                    shifts=[s.to_record() for s in changed.shifts])  # fmt: skip
@@ -188,11 +210,11 @@ def courier_position(courier_id: str) -> ResponseReturnValue:
     if current_principal().role == "courier":
         require_own("courier", courier_id)
     client = redis_client()
-    if courier_id not in {c.id for c in fleet.load_couriers(client)}:
+    if courier_id not in {c.id for c in load_couriers(client)}:
         raise ApiError(404, "courier_not_found", f"no courier with id {courier_id!r}")
     position = PositionBody.read()
     lat, lng = position.lat, position.lng
-    fleet.record_position(client, courier_id, lat, lng, now())
+    record_position(client, courier_id, lat, lng, now())
     return jsonify(courier_id=courier_id, position={"lat": lat, "lng": lng})
 
 
@@ -200,7 +222,8 @@ def courier_position(courier_id: str) -> ResponseReturnValue:
 @allow(*STAFF)
 def plan_json() -> ResponseReturnValue:
     """The current plan: per courier its stops with times, unassigned orders with reasons."""
-    return jsonify(plan=fleet.current_plan(redis_client()))
+    plan = current_plan(redis_client())
+    return jsonify(plan=None if plan is None else plan.to_record())
 
 
 @bp.get("/dispatch/plan.geojson")
@@ -208,8 +231,8 @@ def plan_json() -> ResponseReturnValue:
 def plan_geojson() -> ResponseReturnValue:
     """The current plan as GeoJSON, one LineString per courier route."""
     client = redis_client()
-    plan = fleet.current_plan(client) or {"routes": []}
-    collection = fleet.route_geojson(plan, fleet.load_couriers(client), fleet.positions(client))
+    routes = routes_of(current_plan(client))
+    collection = plan_to_geojson(routes, load_couriers(client), positions(client))
     return current_app.response_class(
         current_app.json.dumps(collection), mimetype="application/geo+json"
     )
@@ -229,7 +252,7 @@ def replan() -> ResponseReturnValue:
     )  # fmt: skip
     if plan is None:
         raise ApiError(503, "replan_failed", "the re-plan failed; the previous plan stays")
-    return jsonify(plan=plan)
+    return jsonify(plan=plan.to_record())
 
 
 @bp.put("/dispatch/pins/<order_id>")
@@ -246,24 +269,24 @@ def pin(order_id: str) -> ResponseReturnValue:
         raise ApiError(404, "order_not_found", f"no order with id {order_id!r}")
     if order.status in FINAL_STATUSES:
         raise ApiError(409, "order_closed", f"order {order_id} is already {order.status}")
-    courier = next((c for c in fleet.load_couriers(client) if c.id == courier_id), None)
+    courier = next((c for c in load_couriers(client) if c.id == courier_id), None)
     if courier is None:
         raise ApiError(404, "courier_not_found", f"no courier with id {courier_id!r}")
     store = catalogue_index().get(order.store_id)
     zone = ZoneInfo(store.timezone) if store else UTC  # the page shows the stores' time
     _check_pin(client, order_id, courier, allow_late=allow_late, zone=zone)
-    fleet.set_pin(client, order_id, courier.id)
+    set_pin(client, order_id, courier.id)
     return jsonify(order_id=order_id, courier_id=courier.id)
 
 
 def _check_pin(
-    client: redis.Redis, order_id: str, courier: fleet.CourierProfile, *, allow_late: bool,
+    client: Client, order_id: str, courier: CourierProfile, *, allow_late: bool,
     zone: tzinfo,
 ) -> None:  # fmt: skip
     """Refuse a pin the planner could not keep, naming why (``details.reason``): the order and
     the courier as the next plan would see them."""
     at = now()
-    orders, couriers, problems = fleet.snapshot(client, store_of=catalogue_index().get, now=at)
+    orders, couriers, problems = snapshot(client, store_of=catalogue_index().get, now=at)
     details: dict[str, Any] = {"courier_id": courier.id, "order_id": order_id}
 
     def refuse(reason: str, message: str, **more: Any) -> ApiError:
@@ -298,6 +321,6 @@ def _check_pin(
 @allow(*STAFF)
 def unpin(order_id: str) -> ResponseReturnValue:
     """Unpin an order; 404 when it is not pinned."""
-    if not fleet.set_pin(redis_client(), order_id, None):
+    if not set_pin(redis_client(), order_id, None):
         raise ApiError(404, "pin_not_found", f"order {order_id!r} is not pinned")
     return jsonify(order_id=order_id, courier_id=None)

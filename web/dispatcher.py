@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import time
@@ -14,10 +13,14 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, current_app, jsonify, render_template, stream_with_context
 from flask.typing import ResponseReturnValue
 
-from dispatch import fleet
 from dispatch.overview import code_lock_alarms, day_kpis, order_risks
+from dispatch.plans import CurrentPlan, routes_of
 from dispatch.storage import code_tries
 from dispatch.storage import orders as stored_orders
+from dispatch.storage.couriers import load_couriers
+from dispatch.storage.overview import overview_fingerprint
+from dispatch.storage.plans import current_plan
+from dispatch.storage.positions import positions
 from geo.stores import Store
 from geo.travel import path_through
 from web.auth import STAFF, allow
@@ -50,24 +53,27 @@ def overview() -> dict[str, Any]:
     client = redis_client()
     travel = current_app.extensions["travel"]
     at = now()
-    plan = fleet.current_plan(client) or {"routes": [], "unassigned": {}, "version": None}
+    plan = current_plan(client)
     open_orders = [order.to_record() for order in stored_orders.open_orders(client)]
-    risks = order_risks(open_orders, plan)
+    risks = order_risks(open_orders, routes_of(plan), plan.unassigned if plan else ())
     locks = code_tries.code_locks(client)
-    pings = fleet.positions(client)
-    stops = {r["courier_id"]: r["stops"] for r in plan["routes"]}
+    pings = positions(client)
+    stops = {r.courier_id: r.stops for r in routes_of(plan)}
     couriers = []
-    for c in fleet.load_couriers(client):
+    for c in load_couriers(client):
         if not c.active and not stops.get(c.id):  # deactivated: kept for history, off the map
             continue
         on_shift = c.active and any(s.start <= at < s.end for s in c.shifts)
         state = "busy" if stops.get(c.id) else "idle" if on_shift else "off"
-        position = pings.get(c.id) or {"lat": c.home_lat, "lng": c.home_lng, "at": None}
-        route = stops.get(c.id, [])
+        ping = pings.get(c.id)
+        home = {"lat": c.home_lat, "lng": c.home_lng, "at": None}
+        position: dict[str, Any] = ping.to_record() if ping else home
+        route = stops.get(c.id, ())
         # the way the courier will ride, along the streets the phone is shown (its legs' routes)
-        points = [(position["lat"], position["lng"]), *((s["lat"], s["lng"]) for s in route)]
+        points = [(position["lat"], position["lng"]), *((s.lat, s.lng) for s in route)]
         path = path_through(travel, points, vehicle=c.vehicle) if route else []
-        couriers.append(c.to_record() | {"state": state, "position": position, "stops": route,
+        couriers.append(c.to_record() | {"state": state, "position": position,
+                                         "stops": [s.to_record() for s in route],
                                          "path": [[lat, lng] for lat, lng in path]})  # fmt: skip
     index = catalogue_index()
     store_ids = {o["store_id"] for o in open_orders}
@@ -79,9 +85,7 @@ def overview() -> dict[str, Any]:
     return {
         "at": at.isoformat(),
         "time_zone": zone,
-        "plan": {"version": plan.get("version"), "planned_at": plan.get("planned_at"),
-                 "unassigned": plan.get("unassigned", {}), "on_time": plan.get("on_time", 0),
-                 "late": plan.get("late", 0), "late_minutes": plan.get("late_minutes", 0.0)},
+        "plan": _plan_summary(plan),
         "orders": [
             {"id": o["id"], "status": o["status"], "store_id": o["store_id"],
              "store": _store_summary(index.get(o["store_id"])),
@@ -100,6 +104,15 @@ def overview() -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _plan_summary(plan: CurrentPlan | None) -> dict[str, Any]:
+    if plan is None:
+        return {"version": None, "planned_at": None, "unassigned": {}, "on_time": 0, "late": 0,
+                "late_minutes": 0.0}  # fmt: skip
+    return {"version": plan.version, "planned_at": plan.planned_at.isoformat(),
+            "unassigned": dict(plan.unassigned), "on_time": plan.on_time, "late": plan.late,
+            "late_minutes": plan.late_minutes}  # fmt: skip
+
+
 def _store_summary(store: Store | None) -> dict[str, str] | None:
     return None if store is None else {"name": store.name, "address": store.address}
 
@@ -111,17 +124,6 @@ def overview_json() -> ResponseReturnValue:
     return jsonify(overview())
 
 
-def _fingerprint() -> str:
-    """Changes whenever the plan, a position, the set of open orders or a code lock changes."""
-    client = redis_client()
-    with client.pipeline(transaction=False) as pipe:
-        pipe.get(fleet.PLAN_VERSION_KEY)
-        pipe.hgetall(fleet.POSITIONS_KEY)
-        replies = [*pipe.execute(), stored_orders.open_order_ids(client),
-                   sorted(code_tries.code_locks(client))]  # fmt: skip
-    return hashlib.sha256(repr(replies).encode()).hexdigest()
-
-
 @bp.get("/api/v1/dispatch/stream")
 @takes_query("access_token")  # an EventSource sends no headers
 @allow(*STAFF, allow_query=True)
@@ -131,7 +133,7 @@ def stream() -> ResponseReturnValue:
     def events() -> Iterator[str]:
         started, last, quiet = time.monotonic(), "", 0.0
         while time.monotonic() - started < STREAM_MAX_S:
-            mark = _fingerprint()
+            mark = overview_fingerprint(redis_client())
             if mark != last:
                 last, quiet = mark, 0.0
                 yield f"event: overview\ndata: {json.dumps(overview(), ensure_ascii=False)}\n\n"

@@ -31,12 +31,13 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from dispatch import fleet, regions
 from dispatch.orders import FINAL_STATUSES, STATUSES, Order, on_time
 from dispatch.overview import order_risks
 from dispatch.settings import Settings
 from dispatch.storage import orders as stored_orders
 from dispatch.storage.client import Client, StorageError, redis_client
+from dispatch.storage.leases import holder
+from dispatch.storage.plans import region_plans
 
 PREFIX = "nearby_dispatch"
 OPEN_STATUSES = tuple(s for s in STATUSES if s not in FINAL_STATUSES)
@@ -177,7 +178,7 @@ class RedisFigures(Collector):
     def _figures(self, now: datetime) -> Iterator[Metric]:
         client = self._client
         orders = [order.to_record() for order in stored_orders.open_orders(client)]
-        plans = fleet.region_plans(client)
+        plans = region_plans(client)
         by_status = GaugeMetricFamily(
             f"{PREFIX}_open_orders",
             "Orders not yet delivered, cancelled or failed",
@@ -187,7 +188,7 @@ class RedisFigures(Collector):
         for status in OPEN_STATUSES:
             by_status.add_metric([status], counts[status])
         yield by_status
-        risks = order_risks(orders, {"routes": [r for p in plans.values() for r in p["routes"]]})
+        risks = order_risks(orders, [r for p in plans.values() for r in p.routes])
         risk_now: Tally[str] = Tally()
         for order in orders:
             overdue = now > datetime.fromisoformat(order["promised_by"])
@@ -209,11 +210,10 @@ class RedisFigures(Collector):
         leased = GaugeMetricFamily(f"{PREFIX}_region_lease_held", "1 while a dispatcher worker "
                                    "holds the region's lease", labels=["region"])  # fmt: skip
         for region, plan in sorted(plans.items()):
-            planned_at = datetime.fromisoformat(plan["planned_at"])
-            age.add_metric([region], max(0.0, (now - planned_at).total_seconds()))
-            solve.add_metric([region], float(plan["solve_s"]))
-            version.add_metric([region], float(plan["version"]))
-            leased.add_metric([region], 0 if regions.holder(client, region) is None else 1)
+            age.add_metric([region], max(0.0, (now - plan.planned_at).total_seconds()))
+            solve.add_metric([region], float(plan.solve_s))
+            version.add_metric([region], float(plan.version))
+            leased.add_metric([region], 0 if holder(client, region) is None else 1)
         yield from (age, solve, version, leased)
 
 

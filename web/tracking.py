@@ -15,7 +15,6 @@ from typing import Any, cast
 from flask import Blueprint, current_app, jsonify, render_template
 from flask.typing import ResponseReturnValue
 
-from dispatch import fleet
 from dispatch.orders import (
     ENDED_UNSOLD,
     FINAL_STATUSES,
@@ -24,7 +23,10 @@ from dispatch.orders import (
     Order,
     collect_by,
 )
+from dispatch.plans import routes_of
 from dispatch.storage import orders as stored_orders
+from dispatch.storage.plans import current_plan
+from dispatch.storage.positions import positions
 from web.errors import ApiError
 from web.limits import rate_limited
 from web.services import ATTRIBUTION, catalogue_index, now, redis_client
@@ -85,16 +87,16 @@ def tracking_view(order: Order) -> dict[str, Any]:
     store = catalogue_index().get(order.store_id)
     # an ended order has no courier and no arrival, even while the last plan still lists it
     ended = order.status in FINAL_STATUSES
-    plan = (None if ended else fleet.current_plan(client)) or {"routes": []}
+    routes = () if ended else routes_of(current_plan(client))
     courier_id, eta = None, None
-    for route in plan["routes"]:
-        for stop in route["stops"]:
-            if stop["order_id"] == order.id and stop["kind"] == "delivery":
-                courier_id, eta = route["courier_id"], stop["arrive_at"]
+    for route in routes:
+        for stop in route.stops:
+            if stop.order_id == order.id and stop.kind == "delivery":
+                courier_id, eta = route.courier_id, stop.arrive_at.isoformat()
     position = None
     if order.status == "picked_up" and courier_id is not None:
-        ping = fleet.positions(client).get(courier_id)
-        position = {"lat": ping["lat"], "lng": ping["lng"], "at": ping["at"]} if ping else None
+        ping = positions(client).get(courier_id)
+        position = ping.to_record() if ping else None
     names = stored_orders.load_products(client)
     lines = order.request.lines
     items = [

@@ -13,10 +13,14 @@ from typing import Any
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from dispatch import fleet, regions
+from dispatch import regions
 from dispatch.planner import CourierState, OpenOrder
 from dispatch.settings import Settings
+from dispatch.storage.leases import holder
+from dispatch.storage.plans import current_plan
 from dispatch.worker import replan_once, run, worker_client
 from geo.travel import StraightLineTravel
 from tests.web.test_orders_api import order_body
@@ -30,16 +34,6 @@ LEASE_S = 2.0
 def test_region_of_a_place() -> None:
     assert regions.region_of(*TAICHUNG, None) == regions.ALL
     assert regions.region_of(*TAICHUNG, RESOLUTION) != regions.region_of(*ZHUBEI, RESOLUTION)
-
-
-def test_a_lease_is_held_by_one_worker_until_it_runs_out(redis_client: redis.Redis) -> None:
-    assert regions.hold(redis_client, "r1", "w1", 0.5)
-    assert not regions.hold(redis_client, "r1", "w2", 0.5)
-    assert regions.hold(redis_client, "r1", "w1", 0.5)  # renewal by the holder
-    regions.release(redis_client, "r1", "w2")  # not theirs to release
-    assert regions.holder(redis_client, "r1") == "w1"
-    time.sleep(0.7)
-    assert regions.hold(redis_client, "r1", "w2", 0.5)
 
 
 def _courier(shop: FlaskClient, courier_id: str, home: tuple[float, float]) -> None:
@@ -61,7 +55,8 @@ def _plan_with(client: redis.Redis, ids: set[str], timeout: float = 20) -> dict[
     deadline = time.monotonic() + timeout
     plan: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        plan = fleet.current_plan(client) or {"routes": []}
+        stored = current_plan(client)
+        plan = stored.to_record() if stored else {"routes": []}
         if ids <= {s["order_id"] for r in plan["routes"] for s in r["stops"]}:
             return plan
         time.sleep(0.2)
@@ -96,10 +91,11 @@ def test_two_workers_share_regions_and_take_over(
             taichung = regions.region_of(*TAICHUNG, RESOLUTION)
             zhubei = regions.region_of(*ZHUBEI, RESOLUTION)
             assert set(plan["regions"]) == {taichung, zhubei}
-            holders = {r: regions.holder(redis_client, r) for r in (taichung, zhubei)}
+            holders = {r: holder(redis_client, r) for r in (taichung, zhubei)}
             assert set(holders.values()) <= {"w1", "w2"}
             for _ in range(10):  # a region's plans come from its lease holder only
-                plan = fleet.current_plan(redis_client) or {}
+                stored = current_plan(redis_client)
+                plan = stored.to_record() if stored else {}
                 for region, written in plan["regions"].items():
                     assert written["planned_by"] == holders[region]
                 time.sleep(0.2)
@@ -112,11 +108,9 @@ def test_two_workers_share_regions_and_take_over(
             stops[dead].set()
             threads[dead].join(timeout=10)
             deadline = time.monotonic() + LEASE_S + 8
-            while (
-                time.monotonic() < deadline and regions.holder(redis_client, taichung) != survivor
-            ):
+            while time.monotonic() < deadline and holder(redis_client, taichung) != survivor:
                 time.sleep(0.2)
-            assert regions.holder(redis_client, taichung) == survivor
+            assert holder(redis_client, taichung) == survivor
             late = _place(shop, "T-late", TAICHUNG)
             plan = _plan_with(redis_client, ids | {late})
             assert plan["regions"][taichung]["planned_by"] == survivor
@@ -136,7 +130,7 @@ def test_a_pinned_order_is_planned_in_its_couriers_region() -> None:
     courier = CourierState("z", ZHUBEI, "car", 2, now + timedelta(hours=4))
     pinned = OpenOrder("p", TAICHUNG, TAICHUNG, now, now + timedelta(hours=1), pinned_to="z")
     free = replace(pinned, id="f", pinned_to=None)
-    groups = fleet.by_region([pinned, free], [courier], RESOLUTION)
+    groups = regions.by_region([pinned, free], [courier], RESOLUTION)
     zhubei = regions.region_of(*ZHUBEI, RESOLUTION)
     taichung = regions.region_of(*TAICHUNG, RESOLUTION)
     assert [o.id for o in groups[zhubei][0]] == ["p"] and groups[zhubei][1] == [courier]
@@ -155,6 +149,44 @@ def test_an_order_in_a_region_without_couriers_says_so(
                            resolution=RESOLUTION)  # fmt: skip
     assert plan is not None
     taichung = regions.region_of(*TAICHUNG, RESOLUTION)
-    assert plan["unassigned"][order_id] == (
+    assert plan.unassigned[order_id] == (
         f"no courier on shift in its dispatch region {taichung} (1 on shift in other regions)"
     )
+
+
+PLACES = st.tuples(st.floats(22.0, 25.3), st.floats(120.0, 121.9))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(PLACES, min_size=0, max_size=5), st.lists(st.tuples(PLACES, st.integers(0, 6)),
+       max_size=12), st.sampled_from([None, 3, RESOLUTION]))  # fmt: skip
+def test_every_order_and_courier_falls_in_exactly_one_region(
+    couriers_at: list[tuple[float, float]], orders_at: list[tuple[tuple[float, float], int]],
+    resolution: int | None,
+) -> None:  # fmt: skip
+    """Couriers in the region where they are, orders where their store is, except an order on
+    board or pinned (owner index below the couriers' count), which goes with its courier."""
+    now = datetime(2026, 11, 18, 4, 0, tzinfo=UTC)
+    couriers = [CourierState(f"c{i}", at, "car", 3, now + timedelta(hours=4))
+                for i, at in enumerate(couriers_at)]  # fmt: skip
+    orders = []
+    for i, (at, owner) in enumerate(orders_at):
+        mine = f"c{owner}" if owner < len(couriers) else None
+        orders.append(OpenOrder(f"o{i}", at, at, now, now + timedelta(hours=1),
+                                picked_up_by=mine if i % 2 else None,
+                                pinned_to=None if i % 2 else mine))  # fmt: skip
+    groups = regions.by_region(orders, couriers, resolution)
+    placed = Counter(o.id for group_orders, _ in groups.values() for o in group_orders)
+    assert placed == Counter(o.id for o in orders)
+    seated = Counter(c.id for _, group_couriers in groups.values() for c in group_couriers)
+    assert seated == Counter(c.id for c in couriers)
+    where = {c.id: region for region, (_, cs) in groups.items() for c in cs}
+    for region, (group_orders, group_couriers) in groups.items():
+        assert all(regions.region_of(*c.position, resolution) == region for c in group_couriers)
+        for order in group_orders:
+            owner = order.picked_up_by or order.pinned_to
+            assert region == (
+                where[owner] if owner else regions.region_of(*order.store, resolution)
+            )
+    if resolution is None:
+        assert set(groups) <= {regions.ALL}

@@ -16,9 +16,9 @@ from typing import Any
 import redis
 from flask.testing import FlaskClient
 
-from dispatch import fleet
 from dispatch.settings import PROJECT_ROOT, Settings
 from dispatch.storage import orders as stored_orders
+from dispatch.storage.plans import current_plan
 from dispatch.storage.server import start_local_redis, stop_local_redis
 from dispatch.storage.tokens import issue_token
 from tests.conftest import DEMO_CATALOGUE, DEMO_PRODUCTS, DEMO_STOCK, _free_port, bearer
@@ -40,7 +40,8 @@ def plan_covering(client: redis.Redis, ids: set[str], timeout: float = 30) -> di
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            plan = fleet.current_plan(client) or {"routes": []}
+            stored = current_plan(client)
+            plan = stored.to_record() if stored else {"routes": []}
         except redis.ConnectionError:
             plan = {"routes": []}
         planned = {s["order_id"] for r in plan["routes"] for s in r["stops"]}

@@ -12,10 +12,10 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from dispatch import fleet
 from dispatch.errors import ConfigError
 from dispatch.road_extracts import travel_model
 from dispatch.settings import PROJECT_ROOT, Settings
+from dispatch.storage.couriers import load_couriers
 from geo.catalogue import load_catalogue
 from geo.roads import RoadNetworksTravel, RoadNetworkTravel
 from tests.conftest import DEMO_CATALOGUE, DEMO_STOCK, FIXED_NOW, make_app
@@ -37,12 +37,12 @@ DOORS = [
 def test_demo_couriers_are_on_shift_today(app: Flask, redis_client: redis.Redis) -> None:
     result = app.test_cli_runner().invoke(args=["couriers", "import", str(DEMO_COURIERS)])
     assert result.exit_code == 0, result.output
-    couriers = fleet.load_couriers(redis_client)
+    couriers = load_couriers(redis_client)
     assert len(couriers) == DEMO_COURIERS.read_text().count("\n") - 1
     assert all(c.shift_start <= FIXED_NOW < c.shift_end for c in couriers)
     # importing again updates, it does not duplicate
     app.test_cli_runner().invoke(args=["couriers", "import", str(DEMO_COURIERS)])
-    assert len(fleet.load_couriers(redis_client)) == len(couriers)
+    assert len(load_couriers(redis_client)) == len(couriers)
 
 
 @pytest.mark.parametrize(
@@ -66,7 +66,7 @@ def test_a_bad_courier_row_imports_nothing(
     result = app.test_cli_runner().invoke(args=["couriers", "import", str(path)])
     assert result.exit_code != 0
     assert "row 2" in result.output
-    assert fleet.load_couriers(redis_client) == []
+    assert load_couriers(redis_client) == []
 
 
 @pytest.fixture

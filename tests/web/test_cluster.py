@@ -17,13 +17,16 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from dispatch import fleet, order_store
-from dispatch.regions import hold, holder, region_of
+from dispatch import order_store
+from dispatch.regions import region_of
 from dispatch.settings import Settings
 from dispatch.storage import code_tries, order_keys
 from dispatch.storage import orders as stored_orders
 from dispatch.storage.catalogue import save_catalogue
 from dispatch.storage.client import redis_client as connect
+from dispatch.storage.courier_events import courier_events_key
+from dispatch.storage.couriers import carried_key, carriers
+from dispatch.storage.leases import hold, holder
 from dispatch.storage.server import start_local_cluster, stop_local_cluster
 from dispatch.worker import replan_once
 from geo.stores import Store
@@ -104,7 +107,7 @@ def test_orders_stock_and_courier_records_of_a_region_share_one_slot(
         keyspace = order_store.StoreKeyspace(store.id, region)
         keys = [order_keys.order_key(order_id), order_keys.stock_key(keyspace),
                 order_keys.capacity_key(keyspace), order_keys.open_key(region),
-                fleet.carried_key(region), fleet.courier_events_key("c0", order_id),
+                carried_key(region), courier_events_key("c0", order_id),
                 code_tries.tries_key(region), code_tries.locks_key(region)]  # fmt: skip
         assert len({cluster.keyslot(key) for key in keys}) == 1
         nodes.add(_node_of(cluster, order_keys.order_key(order_id)))
@@ -150,7 +153,7 @@ def test_plans_leases_and_courier_events_work_on_the_cluster(
             may_plan=lambda region: regions.add(region) or hold(cluster, region, "w1", 30),
         )  # fmt: skip
     assert plan is not None and regions and all(holder(cluster, r) == "w1" for r in regions)
-    planned = {s["order_id"]: r["courier_id"] for r in plan["routes"] for s in r["stops"]}
+    planned = {s.order_id: r.courier_id for r in plan.routes for s in r.stops}
     assert set(planned) == set(ids)
     order_id = ids[0]
     courier = planned[order_id]
@@ -180,7 +183,7 @@ def test_plans_leases_and_courier_events_work_on_the_cluster(
     first = {"event_id": "k1", "order_id": order_id, "type": "picked_up"}
     resent = shop.post("/api/v1/courier/events", json=first, headers=phone)
     assert resent.get_json()["replayed"] is True
-    assert fleet.carriers(cluster)[order_id] == courier
+    assert carriers(cluster)[order_id] == courier
     assert order_id not in stored_orders.open_order_ids(cluster)
     overview = shop.get("/api/v1/dispatch/overview")
     assert overview.status_code == 200 and overview.get_json()["kpis"]

@@ -11,9 +11,11 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from dispatch import fleet
+from dispatch.storage.courier_events import courier_events_key
+from dispatch.storage.couriers import carriers
+from dispatch.storage.overview import overview_fingerprint
+from dispatch.storage.positions import positions
 from tests.conftest import FIXED_NOW, bearer, token_for
-from web.dispatcher import _fingerprint as live_feed_mark
 
 
 @pytest.fixture
@@ -70,7 +72,7 @@ def test_events_drive_the_order_and_apply_once(
     assert early.status_code == 409 and early.get_json()["error"]["code"] == "illegal_event"
     assert event(shop, me, event_id="e1", order_id=order_id, type="arrived").status_code == 200
     store = shop.get(f"/api/v1/orders/{order_id}").get_json()["order"]["store_id"]
-    where = fleet.positions(redis_client)[planned["courier"]]
+    where = positions(redis_client)[planned["courier"]].to_record()
     assert where["lat"] == shop.get(f"/api/v1/stores/{store}").get_json()["store"]["lat"]
     picked = event(shop, me, event_id="e2", order_id=order_id, type="picked_up")
     assert picked.status_code == 200 and picked.get_json()["status"] == "picked_up"
@@ -78,7 +80,7 @@ def test_events_drive_the_order_and_apply_once(
     assert again.status_code == 200 and again.get_json()["replayed"] is True
     order = shop.get(f"/api/v1/orders/{order_id}").get_json()["order"]
     assert [e["status"] for e in order["events"]].count("picked_up") == 1
-    assert fleet.carriers(redis_client)[order_id] == planned["courier"]
+    assert carriers(redis_client)[order_id] == planned["courier"]
     # the planner keeps it with this courier from now on
     plan = shop.post("/api/v1/dispatch/replan").get_json()["plan"]
     holders = {r["courier_id"] for r in plan["routes"] for s in r["stops"]
@@ -150,7 +152,7 @@ def test_pings_in_a_batch_refuse_teleports(
     answer = shop.post("/api/v1/courier/pings", headers=me, json={"pings": pings}).get_json()
     assert answer["accepted"] == 3
     assert [r["index"] for r in answer["rejected"]] == [2, 4, 5]
-    position = fleet.positions(redis_client)[planned["courier"]]
+    position = positions(redis_client)[planned["courier"]].to_record()
     assert (position["lat"], position["lng"]) == (24.1820, 120.6020)
     assert shop.post("/api/v1/courier/pings", headers=me, json={"pings": []}).status_code == 400
 
@@ -172,7 +174,7 @@ def test_junk_from_a_phone_is_refused_cleanly(
         response = shop.post("/api/v1/courier/pings", headers=me, json=body)
         assert response.status_code in (200, 400), body
         assert response.status_code == 400 or response.get_json()["accepted"] == 0
-    assert planned["courier"] not in fleet.positions(redis_client)
+    assert planned["courier"] not in positions(redis_client)
     order = shop.get(f"/api/v1/orders/{planned['orders'][0]}").get_json()["order"]
     assert order["status"] == "accepted"
 
@@ -217,7 +219,7 @@ def test_wrong_delivery_codes_lock_the_order_until_a_dispatcher_unlocks(
     me, wrong = planned["me"], _wrong_code(redis_client, shop, order_id)
     right = _tracking_of(redis_client, shop, order_id)["delivery_code"]
     with shop.application.app_context():
-        feed_before = live_feed_mark()
+        feed_before = overview_fingerprint(redis_client)
     lefts = []
     for k in range(5):
         answer = event(shop, me, event_id=f"w{k}", order_id=order_id, type="delivered",
@@ -234,7 +236,7 @@ def test_wrong_delivery_codes_lock_the_order_until_a_dispatcher_unlocks(
     assert shop.get(f"/api/v1/orders/{order_id}").get_json()["order"]["status"] == "picked_up"
     # the dispatcher's screen flags the order and raises an alarm naming the courier, at once
     with shop.application.app_context():
-        assert live_feed_mark() != feed_before
+        assert overview_fingerprint(redis_client) != feed_before
     overview = shop.get("/api/v1/dispatch/overview").get_json()
     flags = {o["id"]: o["delivery_code_locked"] for o in overview["orders"]}
     assert flags[order_id] is True and sum(flags.values()) == 1
@@ -326,7 +328,7 @@ def test_an_answer_kept_before_events_were_named_per_order_still_replays(
 ) -> None:
     """A resend buffered across the upgrade finds the answer kept under its bare event id."""
     shop, order_id = _picked_up(planned, "old-1")
-    key = fleet.courier_events_key(planned["courier"], order_id)
+    key = courier_events_key(planned["courier"], order_id)
     kept = redis_client.hget(key, f"{order_id}/old-1")
     assert kept is not None
     redis_client.hdel(key, f"{order_id}/old-1")

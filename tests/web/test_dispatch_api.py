@@ -13,8 +13,8 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from dispatch import fleet
 from dispatch.settings import Settings
+from dispatch.storage.plans import current_plan
 from dispatch.worker import replan_once, run, worker_client
 from geo.travel import StraightLineTravel
 from tests.conftest import FIXED_NOW
@@ -100,7 +100,7 @@ def test_a_failed_replan_keeps_the_last_good_plan(
     result = replan_once(redis_client, store_of=index.get, travel=StraightLineTravel(),
                          now=FIXED_NOW, time_limit_s=1, planner=broken)  # fmt: skip
     assert result is None
-    assert fleet.current_plan(redis_client) == good
+    assert current_plan(redis_client).to_record() == good  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(
@@ -189,6 +189,6 @@ def test_a_courier_past_their_shift_is_planned_to_deliver_what_they_carry(
                             travel=StraightLineTravel(), now=shift_end + timedelta(minutes=10),
                             time_limit_s=0.3)  # fmt: skip
     assert later is not None
-    assert stops_of(later, ids[1]) == [(carrier, "delivery")]
-    route = next(r for r in later["routes"] if r["courier_id"] == carrier)
+    assert stops_of(later.to_record(), ids[1]) == [(carrier, "delivery")]
+    route = next(r for r in later.to_record()["routes"] if r["courier_id"] == carrier)
     assert {s["order_id"] for s in route["stops"]} == {ids[1]}

@@ -10,8 +10,10 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from dispatch import fleet
 from dispatch.settings import PROJECT_ROOT
+from dispatch.storage.couriers import load_courier, load_couriers
+from dispatch.storage.pins import pins
+from dispatch.storage.snapshot import snapshot
 from tests.conftest import FIXED_NOW, bearer, token_for
 from tests.web.conftest import courier_body
 
@@ -71,12 +73,12 @@ def test_deactivating_hands_the_couriers_orders_to_the_others(
     in_force = shop.get("/api/v1/dispatch/plan").get_json()["plan"]
     assert leaving not in courier_routes(in_force)
     assert theirs <= set(in_force["unassigned"])
-    assert pinned not in fleet.pins(redis_client)
+    assert pinned not in pins(redis_client)
     replanned = shop.post("/api/v1/dispatch/replan").get_json()["plan"]
     routes = courier_routes(replanned)
     assert leaving not in routes
     assert set().union(*routes.values()) == set(ids)  # nobody's order is dropped
-    _, couriers, _ = fleet.snapshot(redis_client, store_of=lambda _: None, now=FIXED_NOW)
+    _, couriers, _ = snapshot(redis_client, store_of=lambda _: None, now=FIXED_NOW)
     assert leaving not in {c.id for c in couriers}
     for call in (
         shop.get("/api/v1/courier/legs", headers=phone),
@@ -107,7 +109,7 @@ def test_deactivating_hands_the_couriers_orders_to_the_others(
     back = shop.post(f"/api/v1/couriers/{leaving}/reactivate")
     assert back.status_code == 200 and back.get_json()["courier"]["active"] is True
     assert shop.get("/api/v1/courier/legs", headers=phone).status_code == 200
-    _, couriers, _ = fleet.snapshot(redis_client, store_of=lambda _: None, now=FIXED_NOW)
+    _, couriers, _ = snapshot(redis_client, store_of=lambda _: None, now=FIXED_NOW)
     assert leaving in {c.id for c in couriers}
 
 
@@ -149,7 +151,7 @@ def test_shifts_for_another_day(shop: FlaskClient, redis_client: redis.Redis) ->
     assert clash.status_code == 409
     assert clash.get_json()["error"]["details"]["shift_id"] == shift_id
     # the planner takes the courier in tomorrow's shift
-    _, couriers, _ = fleet.snapshot(redis_client, store_of=lambda _: None, now=start + HOUR)
+    _, couriers, _ = snapshot(redis_client, store_of=lambda _: None, now=start + HOUR)
     assert [(c.id, c.shift_end) for c in couriers] == [("c1", start + 8 * HOUR)]
     # re-registering today's shift keeps tomorrow's
     assert shop.post("/api/v1/couriers", json=courier_body("c1", capacity=4)).status_code == 201
@@ -213,7 +215,7 @@ def test_importing_the_demo_fleet_again_keeps_a_deactivated_courier_out(
     """scripts/run imports the demo couriers at every start: that must not bring one back."""
     runner = app.test_cli_runner()
     assert runner.invoke(args=["couriers", "import", str(DEMO_COURIERS)]).exit_code == 0
-    first = fleet.load_couriers(redis_client)[0].id
+    first = load_couriers(redis_client)[0].id
     assert shop.post(f"/api/v1/couriers/{first}/deactivate", json={}).status_code == 200
     assert runner.invoke(args=["couriers", "import", str(DEMO_COURIERS)]).exit_code == 0
-    assert fleet.load_courier(redis_client, first).active is False  # type: ignore[union-attr]
+    assert load_courier(redis_client, first).active is False  # type: ignore[union-attr]

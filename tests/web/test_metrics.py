@@ -14,8 +14,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from dispatch import regions
 from dispatch.settings import Settings
+from dispatch.storage import leases
 from dispatch.storage.catalogue import save_catalogue
 from dispatch.worker import WorkerMetrics, replan_once
 from geo.stores import Store
@@ -234,7 +234,7 @@ def test_the_dispatcher_worker_serves_its_own_figures(
         index = app.extensions["catalogue"].index()
 
         def lease(region: str) -> bool:
-            return regions.hold(redis_client, region, "w", 15)
+            return leases.hold(redis_client, region, "w", 15)
 
         plan = replan_once(redis_client, store_of=index.get, travel=StraightLineTravel(),
                            now=FIXED_NOW, time_limit_s=0.3, metrics=metrics,
@@ -255,4 +255,4 @@ def test_the_dispatcher_worker_serves_its_own_figures(
     assert value(figures, "redis_errors_total") == 1
     assert value(figures, "worker_solve_seconds_count", region="all") == 1
     last = value(figures, "worker_last_plan_timestamp_seconds", region="all")
-    assert last == datetime.fromisoformat(plan["planned_at"]).timestamp()
+    assert last == datetime.fromisoformat(plan.to_record()["planned_at"]).timestamp()

@@ -9,10 +9,10 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from dispatch import fleet
 from dispatch.settings import Settings
 from dispatch.storage import order_keys
 from dispatch.storage import orders as stored_orders
+from dispatch.storage.snapshot import snapshot
 from dispatch.storage.tokens import issue_token
 from dispatch.worker import replan_once, sweep_pickups
 from geo.distance import haversine_m
@@ -48,7 +48,7 @@ def test_a_pick_up_goes_to_the_nearest_open_store_with_the_goods_and_no_courier(
     delivery = place(shop, order_body("D-1", **milk)).get_json()["order"]
     assert stored_orders.open_order_ids(redis_client) == [delivery["id"]]
     stores = {s.id: s for s in demo_stores}
-    orders, _, _ = fleet.snapshot(redis_client, store_of=stores.get, now=FIXED_NOW)
+    orders, _, _ = snapshot(redis_client, store_of=stores.get, now=FIXED_NOW)
     assert [o.id for o in orders] == [delivery["id"]]
     plan = shop.post("/api/v1/dispatch/replan").get_json()["plan"]
     planned = {s["order_id"] for r in plan["routes"] for s in r["stops"]}
@@ -183,8 +183,8 @@ def test_a_pick_up_never_enters_the_planners_problem(
     plan = replan_once(redis_client, store_of=stores.get, travel=StraightLineTravel(),
                        now=FIXED_NOW, time_limit_s=0.5)  # fmt: skip
     assert plan is not None
-    stops = {s["order_id"] for r in plan["routes"] for s in r["stops"]}
-    assert stops == {delivery["id"]} and pickup["id"] not in plan["unassigned"]
+    stops = {s.order_id for r in plan.routes for s in r.stops}
+    assert stops == {delivery["id"]} and pickup["id"] not in plan.unassigned
 
 
 # -- a store the shopper chose -------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from dispatch import fleet
+from dispatch.storage.pins import pins
 from tests.conftest import FIXED_NOW
 from tests.web.conftest import courier_body
 
@@ -41,7 +41,7 @@ def test_a_pin_no_plan_could_keep_is_refused_with_the_reason(
     assert error["code"] == "pin_infeasible"
     assert error["details"]["reason"] == reason and error["details"]["courier_id"] == "x"
     assert "x" in error["message"]
-    assert fleet.pins(redis_client) == {}
+    assert pins(redis_client) == {}
     if "earliest_delivery" in error["details"]:  # clock times as the page shows them: Taipei's
         earliest = datetime.fromisoformat(error["details"]["earliest_delivery"])
         local = earliest.astimezone(ZoneInfo("Asia/Taipei"))

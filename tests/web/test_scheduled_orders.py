@@ -11,11 +11,11 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from dispatch import fleet
 from dispatch.schedule import PLANNING_LEAD, WINDOW
 from dispatch.settings import Settings
 from dispatch.storage import order_keys
 from dispatch.storage import orders as stored_orders
+from dispatch.storage.snapshot import snapshot
 from tests.conftest import FIXED_NOW, keyspace, make_app
 from tests.web.conftest import courier_body
 from tests.web.test_orders_api import FULIN, order_body, place
@@ -162,10 +162,10 @@ def test_the_planner_takes_a_scheduled_order_near_its_time_as_a_window(
     order = place(shop, order_body("P-1", deliver_at=at_taipei(22, 10))).get_json()["order"]
     asap = place(shop, order_body("P-2")).get_json()["order"]
     store_of = stores_of(shop)
-    orders, _, _ = fleet.snapshot(redis_client, store_of=store_of, now=FIXED_NOW)
+    orders, _, _ = snapshot(redis_client, store_of=store_of, now=FIXED_NOW)
     assert [o.id for o in orders] == [asap["id"]]
     soon = datetime.fromisoformat(order["prepare_from"]) - PLANNING_LEAD
-    orders, _, _ = fleet.snapshot(redis_client, store_of=store_of, now=soon)
+    orders, _, _ = snapshot(redis_client, store_of=store_of, now=soon)
     planned = {o.id: o for o in orders}[order["id"]]
     assert planned.ready_at == datetime.fromisoformat(order["ready_by"])
     assert planned.deliver_from == datetime.fromisoformat(order["delivery_window"]["from"])

@@ -1,4 +1,4 @@
-"""Couriers' shifts on several days, deactivation, and what the planner's snapshot takes."""
+"""Couriers' shifts on several days, deactivation, registering again."""
 
 from __future__ import annotations
 
@@ -7,12 +7,17 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-import redis
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dispatch import fleet
-from dispatch.fleet import CourierProfile, Shift
+from dispatch.couriers import (
+    SHIFT_LOOKAHEAD,
+    CourierProfile,
+    Shift,
+    ShiftOverlapError,
+    registered,
+    with_shift,
+)
 from tests.conftest import FIXED_NOW
 
 HOUR = timedelta(hours=1)
@@ -40,8 +45,8 @@ def test_a_record_round_trips_with_its_shifts_and_state() -> None:
 def test_overlapping_shifts_are_refused() -> None:
     with pytest.raises(ValueError, match="overlap"):
         courier(extra_shifts=(Shift(FIXED_NOW + HOUR, FIXED_NOW + 10 * HOUR),))
-    with pytest.raises(fleet.ShiftOverlapError) as caught:
-        fleet.with_shift(courier(), Shift(FIXED_NOW, FIXED_NOW + HOUR), now=FIXED_NOW)
+    with pytest.raises(ShiftOverlapError) as caught:
+        with_shift(courier(), Shift(FIXED_NOW, FIXED_NOW + HOUR), now=FIXED_NOW)
     assert caught.value.shift.id == "20261121T1800Z"
 
 
@@ -52,7 +57,7 @@ def test_the_shift_around_a_moment() -> None:
     assert profile.shift_around(FIXED_NOW + 10 * HOUR) is None  # between shifts
     # past the first shift with goods on board: still that shift (overtime), not tomorrow's
     assert profile.shift_around(FIXED_NOW + 10 * HOUR, carrying=True).end == profile.shift_end
-    assert profile.shift_around(FIXED_NOW + 20 * HOUR - fleet.SHIFT_LOOKAHEAD) == tomorrow
+    assert profile.shift_around(FIXED_NOW + 20 * HOUR - SHIFT_LOOKAHEAD) == tomorrow
     assert profile.shift_around(FIXED_NOW + 27 * HOUR) == tomorrow
 
 
@@ -70,41 +75,24 @@ def test_added_shifts_never_overlap_and_the_shift_around_holds_the_moment(
     for start, length in wanted:
         shift = Shift(FIXED_NOW + start * HOUR, FIXED_NOW + (start + length) * HOUR)
         try:
-            profile = fleet.with_shift(profile, shift, now=FIXED_NOW)
-        except fleet.ShiftOverlapError as exc:
+            profile = with_shift(profile, shift, now=FIXED_NOW)
+        except ShiftOverlapError as exc:
             assert exc.shift.overlaps(shift)
     shifts = profile.shifts
     assert all(a.end <= b.start for a, b in itertools.pairwise(shifts))
     at = FIXED_NOW + probe * HOUR
     around = profile.shift_around(at)
     if around is not None:
-        assert around.start <= at + fleet.SHIFT_LOOKAHEAD and at < around.end
+        assert around.start <= at + SHIFT_LOOKAHEAD and at < around.end
     else:
-        assert not any(s.start <= at + fleet.SHIFT_LOOKAHEAD and at < s.end for s in shifts)
-
-
-def test_the_snapshot_leaves_out_deactivated_couriers_and_plans_other_days(
-    redis_client: redis.Redis,
-) -> None:
-    tomorrow = Shift(FIXED_NOW + 20 * HOUR, FIXED_NOW + 28 * HOUR)
-    fleet.save_courier(redis_client, courier("c1", extra_shifts=(tomorrow,)))
-    fleet.save_courier(redis_client, courier("c2", active=False, deactivated_at=FIXED_NOW))
-
-    def planned(at: object) -> dict[str, object]:
-        _, couriers, _ = fleet.snapshot(redis_client, store_of=lambda _: None, now=at)  # type: ignore[arg-type]
-        return {c.id: c.shift_end for c in couriers}
-
-    assert planned(FIXED_NOW) == {"c1": FIXED_NOW + 4 * HOUR}
-    assert planned(FIXED_NOW + 10 * HOUR) == {}
-    assert planned(FIXED_NOW + 21 * HOUR) == {"c1": tomorrow.end}
-    assert [c.id for c in fleet.load_couriers(redis_client)] == ["c1", "c2"]  # kept
+        assert not any(s.start <= at + SHIFT_LOOKAHEAD and at < s.end for s in shifts)
 
 
 def test_registering_again_keeps_other_days_and_the_state() -> None:
     tomorrow = Shift(FIXED_NOW + 20 * HOUR, FIXED_NOW + 28 * HOUR)
     before = courier(extra_shifts=(tomorrow,), active=False, deactivated_at=FIXED_NOW)
-    again = fleet.registered(courier(capacity=5), before)
+    again = registered(courier(capacity=5), before)
     assert again.capacity == 5 and again.extra_shifts == (tomorrow,) and not again.active
     # a registered shift moved onto tomorrow's takes its place
     moved = courier(shift_start=tomorrow.start, shift_end=tomorrow.end + HOUR)
-    assert fleet.registered(moved, before).extra_shifts == ()
+    assert registered(moved, before).extra_shifts == ()
