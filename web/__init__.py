@@ -60,8 +60,8 @@ def create_app(
         basemap,
         cli,
         courier,
-        dispatch,
-        dispatcher,
+        dispatcher_api,
+        dispatcher_page,
         docs,
         ops,
         orders,
@@ -99,11 +99,11 @@ def create_app(
     app.register_blueprint(stores.bp)
     app.register_blueprint(docs.bp)
     orders.register(app)
-    app.register_blueprint(dispatch.bp)
+    app.register_blueprint(dispatcher_api.bp)
     app.register_blueprint(courier.bp)
     app.register_blueprint(tracking.bp)
     app.register_blueprint(admin.bp)
-    app.register_blueprint(dispatcher.bp)
+    app.register_blueprint(dispatcher_page.bp)
     app.register_blueprint(basemap.bp)
     app.register_blueprint(addresses.bp)
     app.register_blueprint(ops.bp)

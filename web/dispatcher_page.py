@@ -27,7 +27,7 @@ from web.auth import STAFF, allow
 from web.params import takes_query
 from web.services import ATTRIBUTION, catalogue_index, now, redis_client
 
-bp = Blueprint("dispatcher", __name__)
+bp = Blueprint("dispatcher_page", __name__)
 
 STREAM_POLL_S = 1.0
 STREAM_MAX_S = 300  # then the browser's EventSource reconnects by itself

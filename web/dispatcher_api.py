@@ -45,7 +45,7 @@ from web.errors import ApiError, invalid_parameters
 from web.params import MOMENT_RULE, QueryReader, takes_query
 from web.services import catalogue_index, now, redis_client
 
-bp = Blueprint("dispatch", __name__, url_prefix="/api/v1")
+bp = Blueprint("dispatcher_api", __name__, url_prefix="/api/v1")
 
 
 @bp.post("/couriers")
