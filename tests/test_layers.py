@@ -11,7 +11,6 @@ PACKAGES = ("geo", "dispatch", "web")
 EDGES = ("dispatch.storage", "dispatch.worker")  # the parts of dispatch that do I/O with Redis
 
 
-
 def module_name(path: Path) -> str:
     parts = path.relative_to(ROOT).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
