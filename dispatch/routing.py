@@ -320,11 +320,14 @@ def _solve_promises(
     if first.status == "no solution":  # not even a start: price every delay from the outset
         budget = max(0.1, options.time_limit_s - (time.perf_counter() - started))
         return solve(problem, replace(options, time_limit_s=budget), hint=hint)
+    # what building a model of this size took, beyond its search: no later search may
+    # start without this much time to spare
+    building = max(0.0, first.solve_s - first_budget.time_limit_s)
     planned = {v.task_id for r in first.routes for v in r.visits}
     left = [t for t in problem.tasks if t.id not in planned]
     if not left:
-        return _polished(problem, first, options, anchors, started, pool)
-    second_end = options.time_limit_s * SECOND_END
+        return _polished(problem, first, options, anchors, started, pool, building)
+    second_end = options.time_limit_s * SECOND_END - building
     remaining = max(0.1, second_end - (time.perf_counter() - started))
     # the late orders start where the plan in force has them, the new ones at a route's end;
     # from fresh places the search would shuffle them every re-plan
@@ -362,7 +365,7 @@ def _solve_promises(
         planned = {v.task_id for r in first.routes for v in r.visits}
         reasons = {k: v for k, v in second.unassigned.items() if k not in planned}
         second = replace(first, unassigned=reasons | dict(first.unassigned))
-    return _polished(problem, second, options, anchors, started, pool)
+    return _polished(problem, second, options, anchors, started, pool, building)
 
 
 def _timed(
@@ -408,25 +411,27 @@ def _rank(plan: Plan) -> tuple[int, int, int, int]:
 
 POLISH_END = 0.88  # of the time: the travel cleanup searches until then, the pool after
 POOL_ROUTES = 60_000  # routes kept from the searches for the set partitioning, at most
+POOL_TIME_SHARE = 0.05  # of a search's time, for reading the routes of its solutions
 MIN_SEARCH_S = 0.05  # less than this left: no further search is started
 
 
 def _polished(
     problem: RoutingProblem, plan: Plan, options: SolveOptions, anchors: Mapping[str, int],
-    started: float, pool: Pool,
+    started: float, pool: Pool, building: float,
 ) -> Plan:  # fmt: skip
     """The plan with its travel cut and nothing won given back: a search for travel alone
     from it (:func:`_cleaned`), then the best combination of the routes met on the way
     (:func:`_partitioned`), cleaned again from there if time is left."""
 
-    def left(until: float) -> float:
-        return options.time_limit_s * until - (time.perf_counter() - started)
+    def left(until: float, *, search: bool = True) -> float:
+        return options.time_limit_s * until - (time.perf_counter() - started) - (
+            building if search else 0.0)  # fmt: skip
 
     if plan.routes and left(POLISH_END) > MIN_SEARCH_S:
         budget = replace(options, time_limit_s=left(POLISH_END))
         plan = _cleaned(problem, plan, budget, anchors, pool)
-    if plan.routes and pool and left(0.97) > MIN_SEARCH_S:
-        combined = _partitioned(problem, plan, pool, options, anchors, left(0.97))
+    if plan.routes and pool and left(0.97, search=False) > MIN_SEARCH_S:
+        combined = _partitioned(problem, plan, pool, options, anchors, left(0.97, search=False))
         if combined is not plan and left(1.0) > 4 * MIN_SEARCH_S:
             combined = _cleaned(problem, combined, replace(options, time_limit_s=left(0.99)),
                                 anchors, None)  # fmt: skip
@@ -614,11 +619,16 @@ def _collect_routes(
     problem: RoutingProblem, layout: _Layout, manager: pywrapcp.RoutingIndexManager,
     model: pywrapcp.RoutingModel, pool: Pool,
 ) -> None:  # fmt: skip
-    """Put the routes of every solution the search meets into ``pool``."""
+    """Put the routes of the solutions the search meets into ``pool``: of every one while
+    reading them takes no more than ``POOL_TIME_SHARE`` of the search's time (a descent at
+    300 orders meets thousands, and reading each costs more than finding it)."""
     ids = [c.id for c in problem.couriers]
+    began = time.perf_counter()
+    spent = [0.0]
 
     def record() -> None:
-        if len(pool) >= POOL_ROUTES:
+        now = time.perf_counter()
+        if len(pool) >= POOL_ROUTES or spent[0] > POOL_TIME_SHARE * (now - began):
             return
         for v, courier_id in enumerate(ids):
             stops = []
@@ -629,6 +639,7 @@ def _collect_routes(
                 stops.append((visit[0].id, visit[1]))
                 index = model.NextVar(index).Value()
             pool.add((courier_id, tuple(stops)))
+        spent[0] += time.perf_counter() - now
 
     model.AddAtSolutionCallback(record)
 
