@@ -308,7 +308,10 @@ def _solve_promises(
     keep_penalty = told_penalty * (len(told_late & keepable) + 1)
     penalties = {t: told_penalty if t in told_late else keep_penalty for t in keepable}
     first_problem = replace(problem, tasks=first_tasks)
-    first_budget = replace(options, time_limit_s=options.time_limit_s * FIRST_SHARE)
+    big = len(problem.tasks) > POLISH_UP_TO
+    first_share, second_end_share = (BIG_FIRST_SHARE, BIG_SECOND_END) if big else (
+        FIRST_SHARE, SECOND_END)  # fmt: skip
+    first_budget = replace(options, time_limit_s=options.time_limit_s * first_share)
     start_from = _on_time_part(first_problem, hint or {}, keepable)
     pool: Pool = set()
     first = _solve(first_problem, first_budget, start_from, hard=keepable,
@@ -327,7 +330,7 @@ def _solve_promises(
     left = [t for t in problem.tasks if t.id not in planned]
     if not left:
         return _polished(problem, first, options, anchors, started, pool, building)
-    second_end = options.time_limit_s * SECOND_END - building
+    second_end = options.time_limit_s * second_end_share - building
     remaining = max(0.1, second_end - (time.perf_counter() - started))
     # the late orders start where the plan in force has them, the new ones at a route's end;
     # from fresh places the search would shuffle them every re-plan
@@ -409,7 +412,7 @@ def _rank(plan: Plan) -> tuple[int, int, int, int]:
     return (len(deliveries), kept, -plan.total_lateness, -plan.total_cost)
 
 
-POLISH_END = 0.88  # of the time: the travel cleanup searches until then, the pool after
+POLISH_END = 0.95  # of the time: the travel cleanup searches until then, the pool after
 POOL_ROUTES = 60_000  # routes kept from the searches for the set partitioning, at most
 POOL_TIME_SHARE = 0.05  # of a search's time, for reading the routes of its solutions
 MIN_SEARCH_S = 0.05  # less than this left: no further search is started
@@ -734,8 +737,12 @@ def _areas(
     ]  # fmt: skip
 
 
-FIRST_SHARE = 0.65  # of the time: keeping promises is the harder search and the one that counts
-SECOND_END = 0.78  # the late orders are planned by then; the rest cuts travel (cleanup, pool)
+FIRST_SHARE = 0.7  # of the time: keeping promises is the harder search and the one that counts
+SECOND_END = 0.88  # the late orders are planned by then; the rest cuts travel (cleanup, pool)
+# over this many tasks (an area of a big snapshot, 300 orders) the two searches are short of
+# time already and a cleanup search found nothing in what was left: only the pool's partition
+POLISH_UP_TO = 150
+BIG_FIRST_SHARE, BIG_SECOND_END = 0.7, 0.95
 
 
 def _may_be_left(task: Task) -> bool:
