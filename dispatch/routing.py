@@ -450,17 +450,16 @@ def _cleaned(
     wall, and each late order may be delivered earlier but not later than the plan has it;
     the search starts from the plan's routes. The plan itself if nothing better is found."""
     when = {v.task_id: v.start for r in plan.routes for v in r.visits if v.kind == "delivery"}
+    # the tasks the plan leaves out stay too: one on board still takes room
     capped = tuple(
-        task if when[task.id] <= task.due else replace(task, due=when[task.id])
+        replace(task, due=when[task.id]) if when.get(task.id, task.due) > task.due else task
         for task in problem.tasks
-        if task.id in when
     )
-    walls = frozenset(when)
-    found = _solve(replace(problem, tasks=capped), options, _hint_of(plan), hard=walls,
-                   optional={}, anchors=anchors, pool=pool)  # fmt: skip
-    if found.status != "solved":
+    found = _solve(replace(problem, tasks=capped), options, _hint_of(plan),
+                   hard=frozenset(when), optional={}, anchors=anchors, pool=pool)  # fmt: skip
+    if found.status == "no solution" or not found.unassigned.keys() <= plan.unassigned.keys():
         return plan
-    found = replace(_late_against(problem, found), unassigned=dict(plan.unassigned))
+    found = _late_against(problem, found)
     return found if _rank(found) > _rank(plan) else plan
 
 

@@ -529,14 +529,15 @@ def deliveries_at(plan: Plan) -> dict[str, int]:
 def test_the_travel_cleanup_gives_back_nothing_won(problem: RoutingProblem) -> None:
     """Started from a plan by summed lateness (so often not the least travel), the cleanup
     keeps every rule, every promise the plan keeps stays kept, no late order is delivered
-    later, no order is dropped, and it never ranks lower."""
+    later, no order is dropped, and it never ranks lower. (The orders the plan leaves out stay
+    in the problem: one on board still takes room.)"""
     plan = solve(problem, SolveOptions(time_limit_s=0.3, solution_limit=3))
     pool: routing.Pool = set()
     cleaned = routing._cleaned(problem, plan, FAST, {}, pool)
     check_plan(problem, cleaned)
     assert kept(plan) <= kept(cleaned)
     before, after = deliveries_at(plan), deliveries_at(cleaned)
-    assert after.keys() == before.keys()
+    assert before.keys() <= after.keys()  # none dropped; one left out may find room
     due = {t.id: t.due for t in problem.tasks}
     assert all(after[t] <= max(before[t], due[t]) for t in before)
     assert routing._rank(cleaned) >= routing._rank(plan)
