@@ -313,7 +313,7 @@ def _solve_promises(
         FIRST_SHARE, SECOND_END)  # fmt: skip
     first_budget = replace(options, time_limit_s=options.time_limit_s * first_share)
     start_from = _on_time_part(first_problem, hint or {}, keepable)
-    pool: Pool = set()
+    pool: Pool | None = None if big else set()  # (big: no time is left to use it)
     first = _solve(first_problem, first_budget, start_from, hard=keepable,
                    optional=penalties, anchors=anchors, pool=pool)  # fmt: skip
     kept = (
@@ -330,7 +330,9 @@ def _solve_promises(
     left = [t for t in problem.tasks if t.id not in planned]
     if not left:
         return _polished(problem, first, options, anchors, started, pool, building)
-    second_end = options.time_limit_s * second_end_share - building
+    # (a big problem's late orders search to the end: it is what makes the plan complete,
+    # and it needs its model built first)
+    second_end = options.time_limit_s * second_end_share - (0.0 if big else building)
     remaining = max(0.1, second_end - (time.perf_counter() - started))
     # the late orders start where the plan in force has them, the new ones at a route's end;
     # from fresh places the search would shuffle them every re-plan
@@ -420,7 +422,7 @@ MIN_SEARCH_S = 0.05  # less than this left: no further search is started
 
 def _polished(
     problem: RoutingProblem, plan: Plan, options: SolveOptions, anchors: Mapping[str, int],
-    started: float, pool: Pool, building: float,
+    started: float, pool: Pool | None, building: float,
 ) -> Plan:  # fmt: skip
     """The plan with its travel cut and nothing won given back: a search for travel alone
     from it (:func:`_cleaned`), then the best combination of the routes met on the way
@@ -660,12 +662,19 @@ def _solve_by_area(
     parts = _areas(problem, max(2, round(len(problem.tasks) / AREA_TASKS)), hint)
     routes: list[Route] = []
     unassigned: dict[str, str] = {}
+    overrun = 0.0  # per task: what the areas so far took beyond their budget (model builds)
+    planned = 0
     for k, part in enumerate(parts):
-        # a little kept back: each area's model takes time to build and read out
-        left = max(0.1, 0.95 * options.time_limit_s - (time.perf_counter() - started))
+        # a little kept back: each area's model takes time to build and read out, and the
+        # areas still to come need as much again
         share = sum(len(p.tasks) for p in parts[k:])
-        budget = replace(options, time_limit_s=left * len(part.tasks) / max(1, share))
+        left = 0.95 * options.time_limit_s - (time.perf_counter() - started) - overrun * share
+        budget = replace(options, time_limit_s=max(0.1, left * len(part.tasks) / max(1, share)))
+        before = time.perf_counter()
         plan = solve_promises(part, budget, hint=hint)
+        spent = time.perf_counter() - before - budget.time_limit_s
+        planned += len(part.tasks)
+        overrun = max(overrun, spent / max(1, len(part.tasks)), 0.0)
         routes += plan.routes
         unassigned |= plan.unassigned
     order = {c.id: i for i, c in enumerate(problem.couriers)}
@@ -741,7 +750,7 @@ SECOND_END = 0.88  # the late orders are planned by then; the rest cuts travel (
 # over this many tasks (an area of a big snapshot, 300 orders) the two searches are short of
 # time already and a cleanup search found nothing in what was left: only the pool's partition
 POLISH_UP_TO = 150
-BIG_FIRST_SHARE, BIG_SECOND_END = 0.7, 0.95
+BIG_FIRST_SHARE, BIG_SECOND_END = 0.7, 1.0
 
 
 def _may_be_left(task: Task) -> bool:
