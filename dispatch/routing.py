@@ -21,11 +21,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+from ortools.sat.python import cp_model
 from ortools.util import optional_boolean_pb2
 
 Matrix = Sequence[Sequence[int]]
 # courier id -> its stops in order, as (task id, "pickup" | "delivery"): a plan to start from
 RouteHint = Mapping[str, Sequence[tuple[str, str]]]
+Pool = set[tuple[str, tuple[tuple[str, str], ...]]]  # (courier id, its stops) met in searches
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,10 +308,14 @@ def _solve_promises(
     keep_penalty = told_penalty * (len(told_late & keepable) + 1)
     penalties = {t: told_penalty if t in told_late else keep_penalty for t in keepable}
     first_problem = replace(problem, tasks=first_tasks)
-    first_budget = replace(options, time_limit_s=options.time_limit_s * FIRST_SHARE)
+    big = len(problem.tasks) > POLISH_UP_TO
+    first_share, second_end_share = (BIG_FIRST_SHARE, BIG_SECOND_END) if big else (
+        FIRST_SHARE, SECOND_END)  # fmt: skip
+    first_budget = replace(options, time_limit_s=options.time_limit_s * first_share)
     start_from = _on_time_part(first_problem, hint or {}, keepable)
+    pool: Pool | None = None if big else set()  # (big: no time is left to use it)
     first = _solve(first_problem, first_budget, start_from, hard=keepable,
-                   optional=penalties, anchors=anchors)  # fmt: skip
+                   optional=penalties, anchors=anchors, pool=pool)  # fmt: skip
     kept = (
         frozenset(v.task_id for r in first.routes for v in r.visits if v.kind == "delivery")
         & keepable
@@ -317,11 +323,17 @@ def _solve_promises(
     if first.status == "no solution":  # not even a start: price every delay from the outset
         budget = max(0.1, options.time_limit_s - (time.perf_counter() - started))
         return solve(problem, replace(options, time_limit_s=budget), hint=hint)
+    # what building a model of this size took, beyond its search: no later search may
+    # start without this much time to spare
+    building = max(0.0, first.solve_s - first_budget.time_limit_s)
     planned = {v.task_id for r in first.routes for v in r.visits}
     left = [t for t in problem.tasks if t.id not in planned]
     if not left:
-        return replace(first, solve_s=time.perf_counter() - started)
-    remaining = max(0.1, options.time_limit_s - (time.perf_counter() - started))
+        return _polished(problem, first, options, anchors, started, pool, building)
+    # (a big problem's late orders search to the end: it is what makes the plan complete,
+    # and it needs its model built first)
+    second_end = options.time_limit_s * second_end_share - (0.0 if big else building)
+    remaining = max(0.1, second_end - (time.perf_counter() - started))
     # the late orders start where the plan in force has them, the new ones at a route's end;
     # from fresh places the search would shuffle them every re-plan
     restored = _restored(problem, _hint_of(first), hint or {}, {t.id for t in left}, kept)
@@ -337,7 +349,8 @@ def _solve_promises(
     second = None
     if stay:
         second = _solve(problem, replace(options, time_limit_s=remaining), start_from,
-                        hard=kept, optional={}, anchors=anchors, stay=stay)  # fmt: skip
+                        hard=kept, optional={}, anchors=anchors, stay=stay,
+                        pool=pool)  # fmt: skip
         if any(task_id in second.unassigned for task_id in stay):  # no room: let them go
             second = None
     told = _timed(problem, start_from, kept) if stay else None
@@ -345,9 +358,10 @@ def _solve_promises(
     if second is None and told is not None and out_of_time:
         second = told  # (a loaded machine) what was told, as it stands, rather than afresh
     if second is None:
-        remaining = max(0.1, options.time_limit_s - (time.perf_counter() - started))
+        remaining = max(0.1, second_end - (time.perf_counter() - started))
         second = _solve(problem, replace(options, time_limit_s=remaining), start_from,
-                        hard=kept, optional={}, fallback=fallbacks, anchors=anchors)  # fmt: skip
+                        hard=kept, optional={}, fallback=fallbacks, anchors=anchors,
+                        pool=pool)  # fmt: skip
     if second.status == "no solution" and told is not None:
         second = told
     if second.status == "no solution":  # the walls kept nothing feasible: price every delay
@@ -356,7 +370,7 @@ def _solve_promises(
         planned = {v.task_id for r in first.routes for v in r.visits}
         reasons = {k: v for k, v in second.unassigned.items() if k not in planned}
         second = replace(first, unassigned=reasons | dict(first.unassigned))
-    return replace(second, solve_s=time.perf_counter() - started)
+    return _polished(problem, second, options, anchors, started, pool, building)
 
 
 def _timed(
@@ -400,6 +414,240 @@ def _rank(plan: Plan) -> tuple[int, int, int, int]:
     return (len(deliveries), kept, -plan.total_lateness, -plan.total_cost)
 
 
+POLISH_END = 0.95  # of the time: the travel cleanup searches until then, the pool after
+POOL_ROUTES = 60_000  # routes kept from the searches for the set partitioning, at most
+POOL_TIME_SHARE = 0.05  # of a search's time, for reading the routes of its solutions
+MIN_SEARCH_S = 0.05  # less than this left: no further search is started
+
+
+def _polished(
+    problem: RoutingProblem, plan: Plan, options: SolveOptions, anchors: Mapping[str, int],
+    started: float, pool: Pool | None, building: float,
+) -> Plan:  # fmt: skip
+    """The plan with its travel cut and nothing won given back: a search for travel alone
+    from it (:func:`_cleaned`), then the best combination of the routes met on the way
+    (:func:`_partitioned`), cleaned again from there if time is left."""
+
+    def left(until: float, *, search: bool = True) -> float:
+        return options.time_limit_s * until - (time.perf_counter() - started) - (
+            building if search else 0.0)  # fmt: skip
+
+    if plan.routes and left(POLISH_END) > MIN_SEARCH_S:
+        budget = replace(options, time_limit_s=left(POLISH_END))
+        plan = _cleaned(problem, plan, budget, anchors, pool)
+    if plan.routes and pool and left(0.97, search=False) > MIN_SEARCH_S:
+        combined = _partitioned(problem, plan, pool, options, anchors, left(0.97, search=False))
+        if combined is not plan and left(1.0) > 4 * MIN_SEARCH_S:
+            combined = _cleaned(problem, combined, replace(options, time_limit_s=left(0.99)),
+                                anchors, None)  # fmt: skip
+        plan = combined
+    return replace(plan, solve_s=time.perf_counter() - started)
+
+
+def _cleaned(
+    problem: RoutingProblem, plan: Plan, options: SolveOptions, anchors: Mapping[str, int],
+    pool: Pool | None,
+) -> Plan:  # fmt: skip
+    """The plan's travel cut by a search that holds what it won: each promise kept stays a
+    wall, and each late order may be delivered earlier but not later than the plan has it;
+    the search starts from the plan's routes. The plan itself if nothing better is found."""
+    when = {v.task_id: v.start for r in plan.routes for v in r.visits if v.kind == "delivery"}
+    # the tasks the plan leaves out stay too: one on board still takes room
+    capped = tuple(
+        replace(task, due=when[task.id]) if when.get(task.id, task.due) > task.due else task
+        for task in problem.tasks
+    )
+    found = _solve(replace(problem, tasks=capped), options, _hint_of(plan),
+                   hard=frozenset(when), optional={}, anchors=anchors, pool=pool)  # fmt: skip
+    if found.status == "no solution" or not found.unassigned.keys() <= plan.unassigned.keys():
+        return plan
+    found = _late_against(problem, found)
+    return found if _rank(found) > _rank(plan) else plan
+
+
+def _route_value(
+    tasks: Mapping[str, Task], courier: Courier, stops: Sequence[tuple[str, str]],
+    travel: Matrix, cost: Matrix, options: SolveOptions, anchors: Mapping[str, int],
+) -> tuple[int, int, int] | None:  # fmt: skip
+    """(promises kept, units late, cost) of the courier making these stops, by the solver's
+    rules; None if it breaks one (pairs, ownership, capacity, shift, hard windows). The cost
+    is what the searches price besides lateness: travel, waiting, couriers used, told times
+    moved."""
+    picked: set[str] = set()
+    load = sum(t.size for t in tasks.values() if t.pickup is None and t.courier == courier.id)
+    for task_id, kind in stops:
+        task = tasks[task_id]
+        if task.courier not in (None, courier.id) or (task.courier is None
+                                                      and not courier.takes_new):  # fmt: skip
+            return None
+        if kind == "pickup":
+            picked.add(task_id)
+        elif task.pickup is not None and task_id not in picked:
+            return None
+        elif task.pickup is None and task.courier is None:
+            load += task.size  # loaded at the start for this route
+    if len(picked) != sum(1 for _, kind in stops if kind == "delivery"
+                          and tasks[_].pickup is not None):  # fmt: skip
+        return None
+    for task_id, kind in stops:
+        load += tasks[task_id].size if kind == "pickup" else -tasks[task_id].size
+        if load > courier.capacity or load < 0:
+            return None
+    times = _timeline(stops, tasks, courier.start, courier.available_at, travel)
+    if times and times[-1][3] > courier.shift_end:
+        return None
+    kept = late = 0
+    price = options.vehicle_cost if stops else 0
+    position = courier.start
+    for task_id, kind, begin, _, node in times:
+        task = tasks[task_id]
+        price += int(cost[position][node])
+        position = node
+        if kind == "pickup":
+            if task.pickup_due is not None and begin > task.pickup_due:
+                return None
+            price += options.wait_cost * max(0, begin - task.ready)
+            continue
+        if task.hard_due and begin > task.due:
+            return None
+        anchor = anchors.get(task.id)
+        if anchor is not None and options.steady_cost:
+            moved = max(
+                begin - anchor - options.steady_within,
+                anchor - options.steady_within - begin if anchor > task.due else 0,
+            )
+            price += options.steady_cost * max(0, moved)  # fmt: skip
+        if begin <= task.due:
+            kept += 1
+        else:
+            late += begin - task.due
+    return kept, late, price
+
+
+def _partitioned(
+    problem: RoutingProblem, plan: Plan, pool: Pool, options: SolveOptions,
+    anchors: Mapping[str, int], time_limit_s: float,
+) -> Plan:  # fmt: skip
+    """The best combination of routes met during the searches: one route per courier (its
+    own from some solution, or none), each planned order on exactly one, ranked by promises
+    kept, then units late, then cost (a set partitioning, by CP-SAT); the plan itself unless
+    the combination ranks higher. Orders on board stay with their courier, since only its
+    routes carry them."""
+    if any(c.end is not None for c in problem.couriers):
+        return plan  # routes into a depot are not valued here
+    tasks = {t.id: t for t in problem.tasks}
+    covered = {v.task_id for r in plan.routes for v in r.visits if v.kind == "delivery"}
+    current = {(r.courier_id, tuple((v.task_id, v.kind) for v in r.visits)) for r in plan.routes}
+    candidates: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[int, int, int]] = {}
+    variants = _variants(problem, pool | current)
+    for courier in problem.couriers:
+        travel = problem.travel_for(courier)
+        cost = problem.cost or travel
+        for stops in variants[courier.id]:
+            if all(task_id in covered for task_id, _ in stops):
+                value = _route_value(tasks, courier, stops, travel, cost, options, anchors)
+                if value is not None:
+                    candidates[courier.id, stops] = value
+    if not current <= candidates.keys():  # the plan's own routes must be there to be beaten
+        return plan
+    keys = list(candidates)
+    model = cp_model.CpModel()
+    chosen = [model.new_bool_var(f"r{i}") for i in range(len(keys))]
+    for courier in problem.couriers:
+        model.add_exactly_one(x for x, key in zip(chosen, keys, strict=True)
+                            if key[0] == courier.id)  # fmt: skip
+    on: dict[str, list[cp_model.IntVar]] = {task_id: [] for task_id in covered}
+    for x, (_, stops) in zip(chosen, keys, strict=True):
+        for task_id, kind in stops:
+            if kind == "delivery":
+                on[task_id].append(x)
+    for task_id in covered:
+        model.add_exactly_one(on[task_id])
+    # lexicographic by weights: a unit late outweighs all cost, a promise all lateness
+    most: dict[str, tuple[int, int]] = {}
+    for (courier_id, _), (_, late, price) in candidates.items():
+        was = most.get(courier_id, (0, 0))
+        most[courier_id] = (max(was[0], late), max(was[1], price))
+    late_weight = sum(p for _, p in most.values()) + 1
+    kept_weight = sum(late for late, _ in most.values()) * late_weight + late_weight
+    model.maximize(sum(
+        x * (kept_weight * kept - late_weight * late - price)
+        for x, (kept, late, price) in zip(chosen, candidates.values(), strict=True)
+    ))  # fmt: skip
+    for x, key in zip(chosen, keys, strict=True):
+        model.add_hint(x, key in current)
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(0.01, time_limit_s)
+    solver.parameters.num_workers = 2
+    if solver.solve(model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return plan
+    routes = {key[0]: list(key[1]) for x, key in zip(chosen, keys, strict=True)
+              if solver.boolean_value(x)}  # fmt: skip
+    part = replace(problem, tasks=tuple(t for t in problem.tasks if t.id in covered))
+    found = _timed(part, routes, frozenset())
+    if found is None:
+        return plan
+    found = replace(found, unassigned=dict(plan.unassigned), status=plan.status)
+    return found if _rank(found) > _rank(plan) else plan
+
+
+TRANSFER_TO = 4  # a route met is also tried on this many other couriers, nearest first
+
+
+def _variants(problem: RoutingProblem, routes: Pool) -> dict[str, set[tuple[tuple[str, str], ...]]]:
+    """Courier id -> the stop sequences worth valuing for it: none at all, the routes met
+    on it, each less one order (so that an order another route carries too can go there),
+    and the routes met on the couriers that start nearest to it: what lets the set
+    partitioning combine more than the solutions it was given."""
+    found: dict[str, set[tuple[tuple[str, str], ...]]] = {c.id: {()} for c in problem.couriers}
+    starts = {c.id: c.start for c in problem.couriers}
+    travel = problem.travel
+    nearest = {
+        c.id: sorted((o for o in problem.couriers if o.id != c.id),
+                     key=lambda o: travel[c.start][o.start])[:TRANSFER_TO]
+        for c in problem.couriers
+    }  # fmt: skip
+    for courier_id, stops in routes:
+        if courier_id not in starts:
+            continue
+        mine = found[courier_id]
+        mine.add(stops)
+        for task_id in dict.fromkeys(t for t, _ in stops):
+            mine.add(tuple(s for s in stops if s[0] != task_id))
+        for other in nearest[courier_id]:
+            found[other.id].add(stops)
+    return found
+
+
+def _collect_routes(
+    problem: RoutingProblem, layout: _Layout, manager: pywrapcp.RoutingIndexManager,
+    model: pywrapcp.RoutingModel, pool: Pool,
+) -> None:  # fmt: skip
+    """Put the routes of the solutions the search meets into ``pool``: of every one while
+    reading them takes no more than ``POOL_TIME_SHARE`` of the search's time (a descent at
+    300 orders meets thousands, and reading each costs more than finding it)."""
+    ids = [c.id for c in problem.couriers]
+    began = time.perf_counter()
+    spent = [0.0]
+
+    def record() -> None:
+        now = time.perf_counter()
+        if len(pool) >= POOL_ROUTES or spent[0] > POOL_TIME_SHARE * (now - began):
+            return
+        for v, courier_id in enumerate(ids):
+            stops = []
+            index = model.NextVar(model.Start(v)).Value()
+            while not model.IsEnd(index):
+                visit = layout.visits[manager.IndexToNode(index)]
+                assert visit is not None  # only starts and ends lack one
+                stops.append((visit[0].id, visit[1]))
+                index = model.NextVar(index).Value()
+            pool.add((courier_id, tuple(stops)))
+        spent[0] += time.perf_counter() - now
+
+    model.AddAtSolutionCallback(record)
+
+
 SPLIT_ABOVE = 400  # tasks: a bigger snapshot is planned area by area
 AREA_TASKS = 200  # tasks per area, about
 
@@ -414,12 +662,19 @@ def _solve_by_area(
     parts = _areas(problem, max(2, round(len(problem.tasks) / AREA_TASKS)), hint)
     routes: list[Route] = []
     unassigned: dict[str, str] = {}
+    overrun = 0.0  # per task: what the areas so far took beyond their budget (model builds)
+    planned = 0
     for k, part in enumerate(parts):
-        # a little kept back: each area's model takes time to build and read out
-        left = max(0.1, 0.95 * options.time_limit_s - (time.perf_counter() - started))
+        # a little kept back: each area's model takes time to build and read out, and the
+        # areas still to come need as much again
         share = sum(len(p.tasks) for p in parts[k:])
-        budget = replace(options, time_limit_s=left * len(part.tasks) / max(1, share))
+        left = 0.95 * options.time_limit_s - (time.perf_counter() - started) - overrun * share
+        budget = replace(options, time_limit_s=max(0.1, left * len(part.tasks) / max(1, share)))
+        before = time.perf_counter()
         plan = solve_promises(part, budget, hint=hint)
+        spent = time.perf_counter() - before - budget.time_limit_s
+        planned += len(part.tasks)
+        overrun = max(overrun, spent / max(1, len(part.tasks)), 0.0)
         routes += plan.routes
         unassigned |= plan.unassigned
     order = {c.id: i for i, c in enumerate(problem.couriers)}
@@ -491,6 +746,11 @@ def _areas(
 
 
 FIRST_SHARE = 0.7  # of the time: keeping promises is the harder search and the one that counts
+SECOND_END = 0.88  # the late orders are planned by then; the rest cuts travel (cleanup, pool)
+# over this many tasks (an area of a big snapshot, 300 orders) the two searches are short of
+# time already and a cleanup search found nothing in what was left: only the pool's partition
+POLISH_UP_TO = 150
+BIG_FIRST_SHARE, BIG_SECOND_END = 0.7, 1.0
 
 
 def _may_be_left(task: Task) -> bool:
@@ -711,13 +971,15 @@ def _solve(
     fallback: Sequence[RouteHint] = (),
     anchors: Mapping[str, int] | None = None,
     stay: Mapping[str, str] | None = None,
+    pool: Pool | None = None,
 ) -> Plan:
     """One OR-Tools search. ``hard``: tasks whose promise is a wall in this search (besides
     those with ``hard_due``); ``optional``: tasks that may be left out, at that penalty each
     (the others only when no courier can carry them at all); ``fallback``: the hints to start
     from, in turn, when ``hint`` breaks a rule; ``anchors``: task id -> the delivery time to
     keep near (``SolveOptions.steady_cost``); ``stay``: task id -> the only courier that may
-    take it in this search."""
+    take it in this search; ``pool``: where the routes of every solution met go, as
+    (courier id, stops), for :func:`_partitioned`."""
     started = time.perf_counter()
     if not problem.couriers:
         reasons = dict.fromkeys((t.id for t in problem.tasks), "no courier on shift")
@@ -841,6 +1103,8 @@ def _solve(
         operators.use_global_cheapest_insertion_close_nodes_lns = optional_boolean_pb2.BOOL_TRUE
     if options.solution_limit is not None:
         parameters.solution_limit = options.solution_limit
+    if pool is not None:
+        _collect_routes(problem, layout, manager, model, pool)
     start_from = None
     if hint and any(hint.values()):  # an empty hint would stand in for the construction
         start_from = _hinted_assignment(problem, layout, manager, model, hint, parameters)

@@ -518,3 +518,90 @@ def test_routes_timed_without_a_search_keep_every_rule(problem: RoutingProblem) 
     assert timed.total_lateness <= plan.total_lateness
     first = next(c for c, stops in routes.items() if stops)
     assert routing._timed(problem, {**routes, first: routes[first][:-1]}, frozenset()) is None
+
+
+def deliveries_at(plan: Plan) -> dict[str, int]:
+    return {v.task_id: v.start for r in plan.routes for v in r.visits if v.kind == "delivery"}
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems())
+def test_the_travel_cleanup_gives_back_nothing_won(problem: RoutingProblem) -> None:
+    """Started from a plan by summed lateness (so often not the least travel), the cleanup
+    keeps every rule, every promise the plan keeps stays kept, no late order is delivered
+    later, no order is dropped, and it never ranks lower. (The orders the plan leaves out stay
+    in the problem: one on board still takes room.)"""
+    plan = solve(problem, SolveOptions(time_limit_s=0.3, solution_limit=3))
+    pool: routing.Pool = set()
+    cleaned = routing._cleaned(problem, plan, FAST, {}, pool)
+    check_plan(problem, cleaned)
+    assert kept(plan) <= kept(cleaned)
+    before, after = deliveries_at(plan), deliveries_at(cleaned)
+    assert before.keys() <= after.keys()  # none dropped; one left out may find room
+    due = {t.id: t.due for t in problem.tasks}
+    assert all(after[t] <= max(before[t], due[t]) for t in before)
+    assert routing._rank(cleaned) >= routing._rank(plan)
+    assert cleaned is plan or pool  # a search that found something recorded its routes
+
+
+def test_the_travel_cleanup_cuts_a_detour_that_bought_nothing() -> None:
+    """Both orders on time either way: the cleanup drops the needless back-and-forth."""
+    travel = grid_travel([(0, 0), (1000, 0), (2000, 0)])
+    tasks = (Task("a", 0, 1, 0, 5000), Task("b", 0, 2, 0, 5000))
+    problem = RoutingProblem(travel, tasks, (Courier("c", 0, 0, 10_000, capacity=2),))
+    detour = routing._timed(
+        problem, {"c": [("a", "pickup"), ("b", "pickup"), ("b", "delivery"), ("a", "delivery")]},
+        frozenset(),
+    )  # fmt: skip
+    assert detour is not None
+    cleaned = routing._cleaned(problem, detour, SolveOptions(time_limit_s=1), {}, None)
+    check_plan(problem, cleaned)
+    assert cleaned.total_cost == 400 < detour.total_cost
+
+
+def test_the_set_partitioning_combines_the_best_route_of_each_courier() -> None:
+    """Two plans, each with one courier on a wasteful route: the combination takes the good
+    route of each, which neither plan has, and covers every order once."""
+    travel = grid_travel([(0, 0), (1000, 0), (2000, 0), (0, 5000), (1000, 5000), (2000, 5000)])
+    tasks = (Task("a", 0, 1, 0, 9000), Task("b", 0, 2, 0, 9000),
+             Task("x", 3, 4, 0, 9000), Task("y", 3, 5, 0, 9000))  # fmt: skip
+    couriers = (Courier("near", 0, 0, 10_000, 2), Courier("far", 3, 0, 10_000, 2))
+    problem = RoutingProblem(travel, tasks, couriers)
+    good_ab = [("a", "pickup"), ("b", "pickup"), ("a", "delivery"), ("b", "delivery")]
+    bad_ab = [("a", "pickup"), ("b", "pickup"), ("b", "delivery"), ("a", "delivery")]
+    good_xy = [("x", "pickup"), ("y", "pickup"), ("x", "delivery"), ("y", "delivery")]
+    bad_xy = [("x", "pickup"), ("y", "pickup"), ("y", "delivery"), ("x", "delivery")]
+    one = routing._timed(problem, {"near": good_ab, "far": bad_xy}, frozenset())
+    other = routing._timed(problem, {"near": bad_ab, "far": good_xy}, frozenset())
+    assert one is not None and other is not None
+    pool: routing.Pool = {("far", tuple(good_xy)), ("near", tuple(bad_ab))}
+    best = routing._partitioned(problem, one, pool, SolveOptions(), {}, 2.0)
+    check_plan(problem, best)
+    assert best.total_cost == 800 < min(one.total_cost, other.total_cost)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems(), st.randoms(use_true_random=False))
+def test_the_set_partitioning_is_never_worse_than_the_routes_it_is_given(
+    problem: RoutingProblem, rng: random.Random
+) -> None:
+    """Given the routes of several plans (and shuffled fragments of them, which may break
+    rules), it keeps every rule, covers each order exactly once and ranks at least as high
+    as each of those plans that plans the same orders."""
+    plans = [solve(problem, SolveOptions(time_limit_s=0.2, solution_limit=n)) for n in (1, 5)]
+    plans.append(solve_promises(problem, FAST))
+    pool: routing.Pool = set()
+    for plan in plans:
+        for courier_id, stops in hint_of(plan).items():
+            pool.add((courier_id, tuple(stops)))
+            pool.add((courier_id, tuple(rng.sample(stops, len(stops)))))
+    start = plans[0]
+    best = routing._partitioned(problem, start, pool, SolveOptions(), {}, 1.0)
+    check_plan(problem, best)
+    assert set(best.unassigned) == set(start.unassigned)
+    assert routing._rank(best) >= routing._rank(start)
+    for plan in plans:
+        if set(plan.unassigned) == set(start.unassigned) and not any(
+            c.end is not None for c in problem.couriers
+        ):
+            assert routing._rank(best) >= routing._rank(plan)
