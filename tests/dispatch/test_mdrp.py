@@ -6,6 +6,8 @@ import math
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dispatch.mdrp import (
     Assignment,
@@ -233,3 +235,20 @@ def test_the_rolling_horizon_keeps_a_plan_between_equal_couriers(seed: int) -> N
     assert sum(len(t.orders) for t in result.trips) == len(orders)
     assert result.stats.eta_changes  # planned on several cycles before being sent
     assert result.stats.reassignments == 0
+
+
+@settings(max_examples=25, deadline=None)
+@given(ride=st.integers(0, 12), lead=st.integers(0, 20), mpm=st.sampled_from([160.0, 320.0]))
+def test_a_waiting_courier_leaves_at_the_last_minute_that_arrives_before_ready(
+    ride: int, lead: int, mpm: float
+) -> None:
+    """The rolling horizon sends an idle courier to arrive s_r/2 before the food is ready, no
+    earlier (it stays free to take a better order until then) and no later (the food waits)."""
+    half = 2  # s_r / 2 of tiny()
+    ready = ride + half + lead  # reachable on time from minute 0
+    courier = MdrpCourier("c1", (0.0, ride * mpm), on=0, off=240)  # ``ride`` minutes from r1
+    order = MdrpOrder("o1", (mpm, 0.0), placed=0, restaurant="r1", ready=ready)
+    instance = tiny((order,), (courier,), mpm=mpm)
+    (trip,) = run_day(instance, RollingHorizon(instance)).trips
+    assert trip.at == ready - ride - half
+    assert trip.arrive_restaurant == ready - half and trip.pickup == ready
