@@ -14,20 +14,9 @@ from typing import ParamSpec, TypeVar
 
 from flask import g, request
 
-from dispatch.storage.tokens import ROLES, STAFF, Principal, principal_for
+from dispatch.storage.tokens import ROLES, Principal, principal_for
 from web.errors import ApiError
 from web.params import refuse_unknown_query
-
-__all__ = [
-    "ROLES",
-    "STAFF",
-    "Principal",
-    "allow",
-    "bearer_token",
-    "current_principal",
-    "known_principal",
-    "require_own",
-]
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -39,8 +39,9 @@ from dispatch.storage.couriers import (
 )
 from dispatch.storage.plans import current_plan
 from dispatch.storage.positions import positions, record_position
+from dispatch.storage.tokens import STAFF
 from geo.distance import haversine_m
-from web.auth import STAFF, allow, current_principal
+from web.auth import allow, current_principal
 from web.bodies import MAX_ID_LEN, CourierEventBody, FixBody, PingsBody
 from web.errors import ApiError, invalid_parameters
 from web.limits import rate_limited

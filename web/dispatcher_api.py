@@ -38,8 +38,9 @@ from dispatch.storage.pins import set_pin
 from dispatch.storage.plans import current_plan, release_courier
 from dispatch.storage.positions import positions, record_position
 from dispatch.storage.snapshot import snapshot
+from dispatch.storage.tokens import STAFF
 from dispatch.worker import replan_once
-from web.auth import STAFF, allow, current_principal, require_own
+from web.auth import allow, current_principal, require_own
 from web.bodies import CourierBody, DeactivateBody, PinBody, PositionBody, ShiftBody
 from web.errors import ApiError, invalid_parameters
 from web.params import MOMENT_RULE, QueryReader, takes_query

@@ -21,9 +21,10 @@ from dispatch.storage.couriers import load_couriers
 from dispatch.storage.overview import overview_fingerprint
 from dispatch.storage.plans import current_plan
 from dispatch.storage.positions import positions
+from dispatch.storage.tokens import STAFF
 from geo.stores import Store
 from geo.travel import path_through
-from web.auth import STAFF, allow
+from web.auth import allow
 from web.params import takes_query
 from web.services import ATTRIBUTION, catalogue_index, now, redis_client
 

@@ -8,11 +8,11 @@ from typing import Any
 from flask import current_app
 
 from dispatch.orders import FULFILMENTS, MAX_QTY, STATUSES
+from dispatch.storage.tokens import ROLES
 from geo.addresses import MAX_QUERY_LENGTH
 from geo.stores import STORE_KINDS
 from geo.streets import STREET_CLASSES
 from web import addresses
-from web.auth import ROLES
 from web.bodies import (
     MAX_COURIER_ID_LEN,
     MAX_ID_LEN,

@@ -39,7 +39,8 @@ from dispatch.rebalance import rebalance
 from dispatch.stats import REPEAT_WITHIN, RETURNING_LOOKBACK, store_figures
 from dispatch.storage import code_tries
 from dispatch.storage import orders as stored_orders
-from web.auth import STAFF, Principal, allow, current_principal, require_own
+from dispatch.storage.tokens import STAFF, Principal
+from web.auth import allow, current_principal, require_own
 from web.bodies import (
     MAX_ID_LEN,
     BatchOrdersBody,
