@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import json
 import logging
 import os
@@ -248,6 +249,10 @@ class CatalogueCache:
                 continue
             self._index, self._version = index, latest.version
             self._served = (index, pieces)  # one swap: readers see either
+            # The index lives until the next version: out of the collector's sight, a full
+            # collection no longer walks its objects (150-400 ms pauses at 1M stores, each one
+            # the p99 of every request in flight). Refcounting still frees it when replaced.
+            gc.freeze()
             log.info("catalogue v%s indexed: %s stores", latest.version, len(index))
             return
         log.warning("catalogue kept changing while being read; keeping v%s", self._version)
