@@ -306,11 +306,13 @@ def _fewest_couriers(
     first = replace(options, time_limit_s=seconds * first_share, ruin_recreate=True)
     plan = solve(problem, first)
     elimination_ends = deadline - seconds * (0.4 if final_from_scratch else 0.2)
+    named = {t.courier for t in problem.tasks if t.courier is not None}  # these must stay
     while time.perf_counter() < elimination_ends and not plan.unassigned:
         used = sorted((r for r in plan.routes if r.visits), key=lambda r: len(r.visits))
-        if len(used) <= 1:
+        emptied = [r for r in used if r.courier_id not in named]
+        if len(used) <= 1 or not emptied:
             break
-        kept = {r.courier_id for r in used[1:]}
+        kept = {r.courier_id for r in used} - {emptied[0].courier_id} | named
         fewer = replace(problem, couriers=tuple(c for c in problem.couriers if c.id in kept))
         budget = min(seconds / 10, elimination_ends - time.perf_counter())
         attempt = solve(fewer, replace(searching, time_limit_s=max(0.1, budget)),
@@ -318,7 +320,7 @@ def _fewest_couriers(
         if attempt.unassigned:
             break
         plan, problem = attempt, fewer
-    kept = {r.courier_id for r in plan.routes if r.visits}
+    kept = {r.courier_id for r in plan.routes if r.visits} | named
     final = replace(problem, couriers=tuple(c for c in problem.couriers if c.id in kept))
     last = replace(searching, time_limit_s=max(0.1, deadline - time.perf_counter()))
     if final_from_scratch:
