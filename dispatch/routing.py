@@ -16,11 +16,18 @@ plans by promises kept first, then lateness, then travel.
 from __future__ import annotations
 
 import math
+import multiprocessing
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from multiprocessing.connection import Connection
 
-from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+from ortools.constraint_solver import (
+    pywrapcp,
+    routing_enums_pb2,
+    routing_ils_pb2,
+    routing_parameters_pb2,
+)
 from ortools.sat.python import cp_model
 from ortools.util import optional_boolean_pb2
 
@@ -95,6 +102,15 @@ class SolveOptions:
     # also re-insert a neighbourhood of visits at once: under tight time windows, where single
     # moves are nearly all infeasible, this is what still finds improvements (Li & Lim)
     close_nodes_lns: bool = False
+    # iterated local search instead of ``metaheuristic``: ruin by removing strings of visits
+    # from neighbouring routes (SISR) and recreate by cheapest insertion, accepted by simulated
+    # annealing; it escapes the minima tight windows trap guided local search in (Li & Lim)
+    ruin_recreate: bool = False
+    ruin_visits: int = 10  # SISR: visits removed per ruin, on average
+    ruin_string: int = 10  # SISR: longest string removed from one route
+    anneal_from: float = 0.0  # SA start temperature, in cost units (0: OR-Tools picks)
+    # solve_fewest_couriers only: 2 runs its two stagings side by side in two processes
+    workers: int = 1
     # per unit an order's delivery moves more than ``steady_within`` from where the hint (the
     # plan in force) has it: what has been told stays unless the gain is clear. In the promise
     # search a promise kept outweighs it; late orders move only for a clear cut in lateness.
@@ -234,6 +250,84 @@ def solve(
     stops of unknown tasks or couriers are ignored, and an infeasible hint is simply not used.
     """
     return _solve(problem, options or SolveOptions(), hint, hard=frozenset(), optional={})
+
+
+def solve_fewest_couriers(problem: RoutingProblem, options: SolveOptions | None = None) -> Plan:
+    """Plan every task on as few couriers as can carry them all, then with the least cost;
+    ``vehicle_cost`` must price a courier above any cost saving (the benchmarks' ranking).
+
+    A fleet cost alone leaves guided local search hopping between fleet sizes, so in stages
+    sharing ``time_limit_s``: ruin-and-recreate with the fleet cost, then route elimination
+    (empty the shortest route and search from the rest on one courier fewer, while that
+    works), then cost only on the fleet found. Two stagings, since neither wins everywhere:
+    one gives the first stage more time (fewer couriers more often), the other the last
+    (ruin-and-recreate from scratch on the fleet, which escapes the routes the first stages
+    left, but cannot start from them). With ``workers=2`` both run, in two processes, and
+    the better plan is kept; with one, the second.
+    """
+    options = options or SolveOptions()
+    if options.workers < 2:
+        return _fewest_couriers(problem, options, first_share=0.4, final_from_scratch=True)
+    context = multiprocessing.get_context("fork")  # the problem is not copied again
+    receiver, sender = context.Pipe(duplex=False)
+    other = context.Process(target=_fewest_couriers_into, args=(sender, problem, options),
+                            daemon=True)  # fmt: skip
+    other.start()
+    sender.close()
+    try:
+        plans = [_fewest_couriers(problem, options, first_share=0.4, final_from_scratch=True)]
+        if receiver.poll(max(1.0, options.time_limit_s * 0.2)):
+            plans.append(receiver.recv())
+    finally:
+        receiver.close()
+        other.terminate()
+        other.join()
+    return min(plans, key=_fleet_rank)
+
+
+def _fleet_rank(plan: Plan) -> tuple[int, int, int]:
+    return len(plan.unassigned), plan.couriers_used, plan.total_cost
+
+
+def _fewest_couriers_into(
+    sender: Connection, problem: RoutingProblem, options: SolveOptions
+) -> None:
+    sender.send(_fewest_couriers(problem, options, first_share=0.6, final_from_scratch=False))
+    sender.close()
+
+
+def _fewest_couriers(
+    problem: RoutingProblem, options: SolveOptions, *, first_share: float,
+    final_from_scratch: bool,
+) -> Plan:  # fmt: skip
+    seconds = options.time_limit_s
+    deadline = time.perf_counter() + seconds
+    searching = replace(options, vehicle_cost=0, close_nodes_lns=True)
+    first = replace(options, time_limit_s=seconds * first_share, ruin_recreate=True)
+    plan = solve(problem, first)
+    elimination_ends = deadline - seconds * (0.4 if final_from_scratch else 0.2)
+    named = {t.courier for t in problem.tasks if t.courier is not None}  # these must stay
+    while time.perf_counter() < elimination_ends and not plan.unassigned:
+        used = sorted((r for r in plan.routes if r.visits), key=lambda r: len(r.visits))
+        emptied = [r for r in used if r.courier_id not in named]
+        if len(used) <= 1 or not emptied:
+            break
+        kept = {r.courier_id for r in used} - {emptied[0].courier_id} | named
+        fewer = replace(problem, couriers=tuple(c for c in problem.couriers if c.id in kept))
+        budget = min(seconds / 10, elimination_ends - time.perf_counter())
+        attempt = solve(fewer, replace(searching, time_limit_s=max(0.1, budget)),
+                        hint=_hint_of(plan))  # fmt: skip
+        if attempt.unassigned:
+            break
+        plan, problem = attempt, fewer
+    kept = {r.courier_id for r in plan.routes if r.visits} | named
+    final = replace(problem, couriers=tuple(c for c in problem.couriers if c.id in kept))
+    last = replace(searching, time_limit_s=max(0.1, deadline - time.perf_counter()))
+    if final_from_scratch:
+        polished = solve(final, replace(last, ruin_recreate=True, close_nodes_lns=False))
+    else:
+        polished = solve(final, last, hint=_hint_of(plan))
+    return min(plan, polished, key=_fleet_rank)
 
 
 def solve_promises(
@@ -1101,6 +1195,8 @@ def _solve(
         operators = parameters.local_search_operators
         operators.use_local_cheapest_insertion_close_nodes_lns = optional_boolean_pb2.BOOL_TRUE
         operators.use_global_cheapest_insertion_close_nodes_lns = optional_boolean_pb2.BOOL_TRUE
+    if options.ruin_recreate:
+        _ruin_and_recreate(parameters, options)
     if options.solution_limit is not None:
         parameters.solution_limit = options.solution_limit
     if pool is not None:
@@ -1113,6 +1209,8 @@ def _solve(
             start_from = _hinted_assignment(problem, layout, manager, model, other, parameters)
     if start_from is not None:
         assignment = model.SolveFromAssignmentWithParameters(start_from, parameters)
+    elif options.ruin_recreate:  # OR-Tools runs it from its own first solution only
+        assignment = model.SolveWithIteratedLocalSearch(parameters)
     else:
         assignment = model.SolveWithParameters(parameters)
     elapsed = time.perf_counter() - started
@@ -1120,6 +1218,33 @@ def _solve(
         reasons = dict.fromkeys((t.id for t in problem.tasks), "no feasible plan found in time")
         return Plan((), reasons, "no solution", elapsed)
     return _read_plan(problem, layout, manager, model, assignment, clock, elapsed)
+
+
+def _ruin_and_recreate(
+    parameters: routing_parameters_pb2.RoutingSearchParameters, options: SolveOptions
+) -> None:
+    parameters.use_iterated_local_search = True
+    # each perturbed solution is improved to its local minimum, then the next ruin comes
+    parameters.local_search_metaheuristic = (
+        routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT
+    )
+    ils = parameters.iterated_local_search_parameters
+    ils.perturbation_strategy = routing_ils_pb2.PerturbationStrategy.RUIN_AND_RECREATE
+    ils.improve_perturbed_solution = True
+    ruin = ils.ruin_recreate_parameters.ruin_strategies.add().sisr
+    ruin.avg_num_removed_visits = options.ruin_visits
+    ruin.max_removed_sequence_size = options.ruin_string
+    ruin.bypass_factor = 0.01
+    recreate = ils.ruin_recreate_parameters.recreate_strategy
+    recreate.heuristic = routing_enums_pb2.FirstSolutionStrategy.LOCAL_CHEAPEST_INSERTION
+    annealing = ils.reference_solution_acceptance_strategy.simulated_annealing
+    annealing.cooling_schedule_strategy = routing_ils_pb2.CoolingScheduleStrategy.EXPONENTIAL
+    if options.anneal_from:
+        annealing.initial_temperature = options.anneal_from
+        annealing.final_temperature = options.anneal_from / 1000
+    else:
+        annealing.automatic_temperatures = True
+    ils.best_solution_acceptance_strategy.greedy_descent.SetInParent()
 
 
 def _hinted_assignment(

@@ -21,7 +21,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -31,10 +31,11 @@ import vroom
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmark_common import ROOT, machine, solve_with_vroom
 
-from dispatch.routing import Courier, Plan, RoutingProblem, SolveOptions, Task, solve
+from dispatch.routing import Courier, RoutingProblem, SolveOptions, Task, solve_fewest_couriers
 
 SCALE = 100
 FLEET_COST = 10_000_000  # per vehicle used, in scaled units: dwarfs any distance saving
+ANNEAL_FROM = 1000  # simulated annealing's start: 10 distance units, about one short arc
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +96,9 @@ def run_ours(instance: Instance, seconds: float) -> Outcome:
     )
     travel = matrix(instance)
     started = time.perf_counter()
-    plan = fewest_vehicles_then_distance(RoutingProblem(travel, tasks, couriers), seconds)
+    options = SolveOptions(time_limit_s=seconds, vehicle_cost=FLEET_COST, anneal_from=ANNEAL_FROM,
+                           workers=2)  # fmt: skip
+    plan = solve_fewest_couriers(RoutingProblem(travel, tasks, couriers), options)
     elapsed = time.perf_counter() - started
     distance = sum(
         route_distance(instance, [0, *[v.node for v in route.visits], 0])
@@ -103,42 +106,6 @@ def run_ours(instance: Instance, seconds: float) -> Outcome:
         if route.visits
     )
     return Outcome(plan.couriers_used, distance, len(plan.unassigned), elapsed)
-
-
-def fewest_vehicles_then_distance(problem: RoutingProblem, seconds: float) -> Plan:
-    """Fleet size first, then distance, in three stages sharing the time budget.
-
-    A fleet fixed cost alone leaves guided local search hopping between fleet sizes, so: a first
-    plan with a fleet cost (a fifth of the time), then route elimination (empty the shortest
-    route and ask for a plan on one vehicle fewer, starting from the rest, while that works and
-    until three fifths are spent), then distance only on the fleet found, from the best plan.
-    """
-    deadline = time.perf_counter() + seconds
-    first = SolveOptions(time_limit_s=seconds / 5, vehicle_cost=FLEET_COST, close_nodes_lns=True)
-    plan = solve(problem, first)
-    elimination_ends = deadline - seconds * 2 / 5
-    while time.perf_counter() < elimination_ends and not plan.unassigned:
-        used = sorted((r for r in plan.routes if r.visits), key=lambda r: len(r.visits))
-        if len(used) <= 1:
-            break
-        kept = {r.courier_id for r in used[1:]}
-        fewer = replace(problem, couriers=tuple(c for c in problem.couriers if c.id in kept))
-        budget = min(seconds / 10, elimination_ends - time.perf_counter())
-        options = SolveOptions(time_limit_s=max(0.1, budget), close_nodes_lns=True)
-        attempt = solve(fewer, options, hint=hint_of(plan))
-        if attempt.unassigned:
-            break
-        plan, problem = attempt, fewer
-    kept = {r.courier_id for r in plan.routes if r.visits}
-    final = replace(problem, couriers=tuple(c for c in problem.couriers if c.id in kept))
-    remaining = max(0.1, deadline - time.perf_counter())
-    options = SolveOptions(time_limit_s=remaining, close_nodes_lns=True)
-    polished = solve(final, options, hint=hint_of(plan))
-    return polished if not polished.unassigned else plan
-
-
-def hint_of(plan: Plan) -> dict[str, list[tuple[str, str]]]:
-    return {r.courier_id: [(v.task_id, v.kind) for v in r.visits] for r in plan.routes}
 
 
 def run_vroom(instance: Instance, seconds: float) -> Outcome:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import multiprocessing
 import random
 from dataclasses import replace
 
@@ -18,6 +19,7 @@ from dispatch.routing import (
     SolveOptions,
     Task,
     solve,
+    solve_fewest_couriers,
     solve_promises,
 )
 
@@ -120,6 +122,52 @@ def problems(draw: st.DrawFn) -> RoutingProblem:
 def test_plans_respect_every_rule(problem: RoutingProblem) -> None:
     """Precedence, same courier, pinning, capacity, ready times, shifts and reported times."""
     check_plan(problem, solve(problem, FAST))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems())
+def test_ruin_and_recreate_plans_respect_every_rule(problem: RoutingProblem) -> None:
+    check_plan(problem, solve(problem, replace(FAST, ruin_recreate=True, anneal_from=100)))
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems())
+def test_fewest_courier_plans_respect_every_rule(problem: RoutingProblem) -> None:
+    options = SolveOptions(time_limit_s=0.5, vehicle_cost=100_000, solution_limit=200)
+    check_plan(problem, solve_fewest_couriers(problem, options))
+
+
+def fleet_problem() -> RoutingProblem:
+    """Six orders out along a line, three to a courier at most, due too soon for one courier
+    to come back for a second load (at least 1,600 s): two couriers do it, the third stays
+    home."""
+    points = [(0, 0), *((1000.0 * k, 0.0) for k in range(1, 7))]
+    tasks = tuple(Task(f"t{k}", pickup=0, delivery=k, ready=0, due=1500, hard_due=True)
+                  for k in range(1, 7))  # fmt: skip
+    couriers = tuple(Courier(f"c{k}", 0, 0, 7200, capacity=3) for k in range(3))
+    return RoutingProblem(grid_travel(points), tasks, couriers)
+
+
+def test_the_fewest_couriers_plan_uses_as_few_as_capacity_allows() -> None:
+    problem = fleet_problem()
+    plan = solve_fewest_couriers(problem, SolveOptions(time_limit_s=1.0, vehicle_cost=100_000))
+    check_plan(problem, plan)
+    assert not plan.unassigned and plan.couriers_used == 2
+
+
+def test_two_workers_give_a_valid_plan_no_worse_than_one() -> None:
+    """The second worker runs in its own process, which is gone afterwards; its plan only
+    replaces the first's when it ranks higher, so two are never worse on a problem small
+    enough for one to find the best plan every time."""
+    problem = fleet_problem()
+    one = solve_fewest_couriers(problem, SolveOptions(time_limit_s=1.0, vehicle_cost=100_000))
+    two = solve_fewest_couriers(
+        problem, SolveOptions(time_limit_s=1.0, vehicle_cost=100_000, workers=2)
+    )
+    check_plan(problem, two)
+    assert not multiprocessing.active_children()
+    assert not two.unassigned
+    assert (two.couriers_used, two.total_cost) <= (one.couriers_used, one.total_cost)
 
 
 def test_lateness_comes_before_travel() -> None:
