@@ -583,6 +583,8 @@ def _route_value(
     if len(picked) != sum(1 for _, kind in stops if kind == "delivery"
                           and tasks[_].pickup is not None):  # fmt: skip
         return None
+    if load > courier.capacity:  # what it starts with: a first drop-off must not hide it
+        return None
     for task_id, kind in stops:
         load += tasks[task_id].size if kind == "pickup" else -tasks[task_id].size
         if load > courier.capacity or load < 0:
